@@ -1,0 +1,1 @@
+"""What adpulse knows independent of transport and storage."""

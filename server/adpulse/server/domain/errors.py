@@ -1,0 +1,56 @@
+"""Failures a use case reports; the transport turns each kind into one gRPC status code.
+
+Messages are written for the caller: they never carry SQL, file paths or tracebacks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class FieldViolation:
+    """One bad field of the request, e.g. `batch.rows[12].cost`."""
+
+    field: str
+    description: str
+    reason: str = ""
+
+
+@dataclass
+class AdpulseError(Exception):
+    """Base of the failures a caller can act on.
+
+    `reason` is a stable UPPER_SNAKE code (AIP-193 ErrorInfo.reason); `metadata` adds facts
+    such as the batch id.
+    """
+
+    message: str
+    reason: str
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@dataclass
+class InvalidArgument(AdpulseError):
+    """The request itself is wrong; resending it unchanged fails again."""
+
+    violations: Sequence[FieldViolation] = ()
+
+
+@dataclass
+class AlreadyExists(AdpulseError):
+    """The request names something that exists with other content."""
+
+
+@dataclass
+class FailedPrecondition(AdpulseError):
+    """The system is not in a state where the request can run."""
+
+
+@dataclass
+class StorageUnavailable(AdpulseError):
+    """A store could not be reached or failed transiently; retrying may succeed."""

@@ -1,0 +1,73 @@
+"""Settings from `ADPULSE_*` environment variables; the CLI's flags override them."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_LISTEN = "127.0.0.1:50051"
+
+
+class SettingsError(ValueError):
+    """A setting has a value the server cannot use."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
+    if value < minimum:
+        raise SettingsError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw == "":
+        return default
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    if raw in {"0", "false", "no", "off"}:
+        return False
+    raise SettingsError(f"{name} must be true or false, got {raw!r}")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the composition root needs to build the server."""
+
+    listen: str = DEFAULT_LISTEN
+    data_dir: Path = Path(".adpulse")
+    postgres_dsn: str | None = None
+    clickhouse_dsn: str | None = None
+    reflection: bool = True
+    max_message_bytes: int = 64 * 1024 * 1024
+    grpc_workers: int = 32
+    shutdown_grace_seconds: int = 10
+    faults: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def effective_clickhouse_dsn(self) -> str:
+        """Unset means the embedded engine (chDB) under the data dir."""
+        return self.clickhouse_dsn or f"chdb://{(self.data_dir / 'clickhouse').resolve()}"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        return cls(
+            listen=env.get("ADPULSE_LISTEN") or DEFAULT_LISTEN,
+            data_dir=Path(env.get("ADPULSE_DATA_DIR") or ".adpulse"),
+            postgres_dsn=env.get("ADPULSE_POSTGRES_DSN") or None,
+            clickhouse_dsn=env.get("ADPULSE_CLICKHOUSE_DSN") or None,
+            reflection=_bool(env, "ADPULSE_REFLECTION", True),
+            max_message_bytes=_int(env, "ADPULSE_MAX_MESSAGE_BYTES", 64 * 1024 * 1024, 1024),
+            grpc_workers=_int(env, "ADPULSE_GRPC_WORKERS", 32, 2),
+            shutdown_grace_seconds=_int(env, "ADPULSE_SHUTDOWN_GRACE_SECONDS", 10, 0),
+            faults=frozenset(f.strip() for f in env.get("ADPULSE_FAULTS", "").split(",") if f.strip()),
+        )

@@ -1,0 +1,1 @@
+"""Storage adapters behind the ports: Postgres for bookkeeping, ClickHouse for facts."""

@@ -1,0 +1,69 @@
+"""ClickHouse: the client (chDB in-process or a server over HTTP), migrations, error mapping."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import clickhouse_connect
+from clickhouse_connect.driver import exceptions as ch_errors
+
+from adpulse.server.domain.errors import StorageUnavailable
+from adpulse.server.storage import migrations
+
+log = logging.getLogger(__name__)
+_MIGRATIONS = Path(__file__).parent / "clickhouse_migrations"
+# ClickHouse error codes that mean "try again": memory, concurrency and time limits, timeouts.
+_TRANSIENT_CODES = {159, 160, 164, 202, 203, 209, 210, 241, 242, 252, 285, 394, 425, 999}
+_CODE = re.compile(r"Code: (\d+)")
+
+
+def connect(dsn: str) -> Any:
+    """A client for `chdb:///path` (the embedded engine) or `http(s)://…` (a server)."""
+    if dsn.startswith("chdb://"):
+        Path(dsn.removeprefix("chdb://")).mkdir(parents=True, exist_ok=True)
+    with unavailable_on_failure():
+        return clickhouse_connect.get_client(dsn=dsn)
+
+
+@contextlib.contextmanager
+def unavailable_on_failure() -> Iterator[None]:
+    """Transient failures become StorageUnavailable; the rest propagate as internal errors."""
+    try:
+        yield
+    except ch_errors.OperationalError as err:
+        log.warning("clickhouse unavailable: %s", err)
+        raise StorageUnavailable("the fact store is unavailable; retry later", "STORAGE_UNAVAILABLE") from err
+    except ch_errors.DatabaseError as err:
+        match = _CODE.search(str(err))
+        if match and int(match.group(1)) in _TRANSIENT_CODES:
+            log.warning("clickhouse transient failure: %s", err)
+            raise StorageUnavailable("the fact store is busy; retry later", "STORAGE_UNAVAILABLE") from err
+        raise
+
+
+def migrate(client: Any) -> None:
+    """Applies pending migrations. Statements are idempotent, so concurrent starts are safe."""
+    with unavailable_on_failure():
+        client.command(
+            "CREATE TABLE IF NOT EXISTS adpulse_schema_migrations "
+            "(version UInt32, name String, applied_at DateTime DEFAULT now()) "
+            "ENGINE = ReplacingMergeTree ORDER BY version"
+        )
+        applied = {
+            row[0] for row in client.query("SELECT version FROM adpulse_schema_migrations").result_rows
+        }
+        for migration in migrations.load(_MIGRATIONS):
+            if migration.version in applied:
+                continue
+            for statement in migration.statements:
+                client.command(statement)
+            client.command(
+                "INSERT INTO adpulse_schema_migrations (version, name) VALUES ({v:UInt32}, {n:String})",
+                parameters={"v": migration.version, "n": migration.name},
+            )
+            log.info("clickhouse migration %s applied", migration.name)

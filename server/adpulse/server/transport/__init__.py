@@ -1,0 +1,1 @@
+"""gRPC transport: servicers convert between protobuf and the use cases, nothing more."""

@@ -1,0 +1,53 @@
+"""AIP-158 page tokens: an offset bound to the query it pages, so a changed query is refused."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+
+from google.protobuf.message import Message
+
+from adpulse.server.domain.errors import FieldViolation, InvalidArgument
+
+
+def fingerprint(tenant: str, request: Message) -> str:
+    """Identity of a request apart from its paging fields (page_size may change between pages)."""
+    copy = type(request)()
+    copy.CopyFrom(request)
+    copy.ClearField("page_token")
+    copy.ClearField("page_size")
+    return hashlib.sha256(tenant.encode() + b"\0" + copy.SerializeToString(deterministic=True)).hexdigest()[
+        :24
+    ]
+
+
+def encode(offset: int, query_fingerprint: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"o": offset, "q": query_fingerprint}).encode()).decode()
+
+
+def decode(token: str, query_fingerprint: str) -> int:
+    """The offset a token stands for; 0 for no token."""
+    if not token:
+        return 0
+    try:
+        data = json.loads(base64.urlsafe_b64decode(token.encode()))
+        offset, bound_to = data["o"], data["q"]
+        valid = isinstance(offset, int) and offset >= 0
+    except (binascii.Error, ValueError, TypeError, KeyError):
+        valid = False
+    if not valid:
+        raise InvalidArgument(
+            "page_token is not a token this service issued",
+            "INVALID_PAGE_TOKEN",
+            violations=[FieldViolation("page_token", "not a valid page token", "INVALID_PAGE_TOKEN")],
+        )
+    if bound_to != query_fingerprint:
+        raise InvalidArgument(
+            "page_token belongs to a different query; "
+            "keep every field but page_token and page_size unchanged",
+            "INVALID_PAGE_TOKEN",
+            violations=[FieldViolation("page_token", "issued for another query", "INVALID_PAGE_TOKEN")],
+        )
+    return int(offset)

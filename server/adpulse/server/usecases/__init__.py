@@ -1,0 +1,1 @@
+"""What the service does, in terms of ports; nothing here knows gRPC."""

@@ -1,0 +1,54 @@
+"""QueryMetrics: the store sums, the kernel turns sums into KPIs, then one page is cut.
+
+The store groups by the requested columns *and currency*, so the kernel can tell a group that
+spans several currencies (its money is not summable) from one that does not. Totals come from
+the same grouped sums, so a page and its totals can never disagree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import pyarrow.compute as pc
+
+from adpulse.server.domain.metrics_query import MetricsQuery
+from adpulse.server.ports import FactStore, Kernel
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+
+@dataclass(frozen=True)
+class MetricsPage:
+    """One page of groups with the totals over all groups."""
+
+    rows: pa.Table
+    totals: pa.Table
+    total_size: int
+    next_offset: int | None
+
+
+class QueryMetricsUseCase:
+    def __init__(self, kernel: Kernel, facts: FactStore) -> None:
+        self._kernel = kernel
+        self._facts = facts
+
+    def execute(self, query: MetricsQuery) -> MetricsPage:
+        with_name = "campaign_id" in query.key_columns
+        sums = self._facts.grouped_sums(query.selection, query.group_columns, latest_campaign_name=with_name)
+        keys = list(query.key_columns)
+        groups = self._kernel.aggregate(sums, keys, ["campaign_name"] if with_name else [])
+        totals = self._kernel.aggregate(sums, [])
+        order = [(k.field, "descending" if k.descending else "ascending") for k in query.order_by]
+        # Ties break on the group key, so pages never overlap or skip a group.
+        order += [(col, "ascending") for col in keys if col not in {k.field for k in query.order_by}]
+        if order:
+            groups = groups.take(pc.sort_indices(groups, sort_keys=order, null_placement="at_end"))
+        end = query.offset + query.page_size
+        return MetricsPage(
+            rows=groups.slice(query.offset, query.page_size),
+            totals=totals,
+            total_size=groups.num_rows,
+            next_offset=end if end < groups.num_rows else None,
+        )
