@@ -1,0 +1,1 @@
+"""The `adpulse` command line."""

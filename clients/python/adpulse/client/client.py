@@ -1,0 +1,209 @@
+"""A small typed client of the adpulse gRPC API."""
+
+from __future__ import annotations
+
+import collections
+import os
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Literal
+
+import grpc
+
+from adpulse.client.errors import AdpulseError
+from adpulse.client.files import DEFAULT_BATCH_BYTES, FileBatch, batches
+from adpulse.client.metrics import MetricsRecord, MetricsResult
+from adpulse.v1 import analytics_service_pb2 as apb
+from adpulse.v1 import analytics_service_pb2_grpc as apb_grpc
+from adpulse.v1 import ingest_service_pb2 as ipb
+from adpulse.v1 import ingest_service_pb2_grpc as ipb_grpc
+
+DEFAULT_TARGET = "127.0.0.1:50051"
+TENANT_HEADER = "x-adpulse-tenant"
+DIMENSIONS = {
+    "date": apb.DIMENSION_DATE,
+    "platform": apb.DIMENSION_PLATFORM,
+    "account": apb.DIMENSION_ACCOUNT,
+    "campaign": apb.DIMENSION_CAMPAIGN,
+    "ad_group": apb.DIMENSION_AD_GROUP,
+    "ad": apb.DIMENSION_AD,
+    "currency": apb.DIMENSION_CURRENCY,
+}
+GRANULARITIES = {
+    "day": apb.TIME_GRANULARITY_DAY,
+    "week": apb.TIME_GRANULARITY_WEEK,
+    "month": apb.TIME_GRANULARITY_MONTH,
+}
+_TEXT_FORMATS = {"csv": ipb.TEXT_FORMAT_CSV, "ndjson": ipb.TEXT_FORMAT_NDJSON}
+Granularity = Literal["day", "week", "month"]
+
+
+@dataclass(frozen=True)
+class FileRowError:
+    """A rejected row of an ingested file."""
+
+    file: str
+    line: int
+    field: str
+    reason: str
+
+
+@dataclass
+class IngestReport:
+    """What ingesting some files did, summed over their batches."""
+
+    accepted: int = 0
+    rejected: int = 0
+    duplicates: int = 0
+    errors: list[FileRowError] = field(default_factory=list)
+    errors_truncated: bool = False
+    ignored_columns: set[str] = field(default_factory=set)
+
+
+class AdpulseClient:
+    """Talks to one adpulse server. Use as a context manager, or call `close()`."""
+
+    def __init__(
+        self,
+        target: str | None = None,
+        *,
+        tenant: str | None = None,
+        timeout: float | None = 60.0,
+        max_message_bytes: int = 64 * 1024 * 1024,
+    ) -> None:
+        self.target = target or os.environ.get("ADPULSE_TARGET") or DEFAULT_TARGET
+        self._metadata = ((TENANT_HEADER, tenant),) if tenant else ()
+        self._timeout = timeout
+        self._channel = grpc.insecure_channel(
+            self.target,
+            options=[
+                ("grpc.max_send_message_length", max_message_bytes),
+                ("grpc.max_receive_message_length", max_message_bytes),
+            ],
+        )
+        self._ingest = ipb_grpc.IngestServiceStub(self._channel)
+        self._analytics = apb_grpc.AnalyticsServiceStub(self._channel)
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def __enter__(self) -> AdpulseClient:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # -- ingest
+
+    def ingest(
+        self,
+        batches: Iterable[ipb.IngestBatch],
+        *,
+        source: str = "generic",
+        all_or_nothing: bool = False,
+        stream_id: str = "",
+    ) -> Iterator[ipb.BatchAck]:
+        """Streams batches; yields one ack per batch, in order, as the server commits them."""
+        policy = ipb.REJECT_POLICY_ALL_OR_NOTHING if all_or_nothing else ipb.REJECT_POLICY_KEEP_GOOD_ROWS
+
+        def requests() -> Iterator[ipb.IngestRequest]:
+            yield ipb.IngestRequest(
+                open=ipb.StreamOpen(source=source, reject_policy=policy, stream_id=stream_id)
+            )
+            for batch in batches:
+                yield ipb.IngestRequest(batch=batch)
+
+        try:
+            for response in self._ingest.Ingest(requests(), metadata=self._metadata):
+                if response.WhichOneof("response") == "ack":
+                    yield response.ack
+        except grpc.RpcError as err:
+            raise AdpulseError.from_rpc_error(err) from None
+
+    def ingest_files(
+        self,
+        paths: Sequence[str | os.PathLike[str]],
+        *,
+        source: str = "generic",
+        all_or_nothing: bool = False,
+        batch_bytes: int = DEFAULT_BATCH_BYTES,
+        on_ack: Callable[[IngestReport], None] | None = None,
+    ) -> IngestReport:
+        """Streams CSV/NDJSON files (`.gz` too) in batches; errors name the file line."""
+        report = IngestReport()
+        sent: collections.deque[tuple[Path, FileBatch]] = collections.deque()
+
+        def requests() -> Iterator[ipb.IngestBatch]:
+            for path in map(Path, paths):
+                for chunk in batches(path, source, batch_bytes):
+                    sent.append((path, chunk))
+                    text = ipb.TextPayload(format=_TEXT_FORMATS[chunk.fmt], data=chunk.data)
+                    yield ipb.IngestBatch(batch_id=chunk.batch_id, text=text)
+
+        for ack in self.ingest(requests(), source=source, all_or_nothing=all_or_nothing):
+            path, chunk = sent.popleft()
+            report.accepted += ack.accepted
+            report.rejected += ack.rejected
+            report.duplicates += ack.duplicates
+            report.errors_truncated |= ack.errors_truncated
+            report.ignored_columns.update(ack.ignored_columns)
+            report.errors.extend(
+                FileRowError(str(path), chunk.file_line(e.line), e.field, e.reason) for e in ack.errors
+            )
+            if on_ack:
+                on_ack(report)
+        return report
+
+    # -- analytics
+
+    def query_metrics_page(self, request: apb.QueryMetricsRequest) -> apb.QueryMetricsResponse:
+        try:
+            response: apb.QueryMetricsResponse = self._analytics.QueryMetrics(
+                request, metadata=self._metadata, timeout=self._timeout
+            )
+        except grpc.RpcError as err:
+            raise AdpulseError.from_rpc_error(err) from None
+        return response
+
+    def query_metrics(
+        self,
+        *,
+        start: str = "",
+        end: str = "",
+        by: Sequence[str] = (),
+        granularity: Granularity = "day",
+        filters: Mapping[str, Sequence[str]] | None = None,
+        exclude: Mapping[str, Sequence[str]] | None = None,
+        order_by: str = "",
+        limit: int | None = None,
+    ) -> MetricsResult:
+        """Sums and KPIs grouped by `by` (dimension names), following pages up to `limit` rows."""
+        request = apb.QueryMetricsRequest(
+            start_date=start,
+            end_date=end,
+            dimensions=[DIMENSIONS[d] for d in by],
+            granularity=GRANULARITIES[granularity],
+            filters=[
+                apb.DimensionFilter(dimension=DIMENSIONS[d], values=list(values), exclude=excluded)
+                for excluded, mapping in ((False, filters or {}), (True, exclude or {}))
+                for d, values in mapping.items()
+            ],
+            order_by=order_by,
+            page_size=1000 if limit is None else max(1, min(limit, 1000)),
+        )
+        rows: list[MetricsRecord] = []
+        while True:
+            page = self.query_metrics_page(request)
+            rows.extend(MetricsRecord.from_proto(r) for r in page.rows)
+            if not page.next_page_token or (limit is not None and len(rows) >= limit):
+                break
+            request.page_token = page.next_page_token
+        return MetricsResult(
+            rows=rows[:limit] if limit is not None else rows,
+            totals=MetricsRecord.from_proto(page.totals),
+            total_size=page.total_size,
+        )
