@@ -1,0 +1,35 @@
+"""Shared fixtures: one real server for the session, a fresh tenant per test."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from adpulse.client import AdpulseClient
+from tests.support.server import ServerProcess, running_server
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    with running_server(tmp_path_factory.mktemp("server") / "data") as process:
+        yield process
+
+
+@pytest.fixture
+def tenant() -> str:
+    """Each test writes under its own tenant, so tests sharing a server cannot see each other."""
+    return f"t-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def client(server: ServerProcess, tenant: str) -> Iterator[AdpulseClient]:
+    with AdpulseClient(server.address, tenant=tenant) as c:
+        yield c
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    return tmp_path

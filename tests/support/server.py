@@ -1,0 +1,101 @@
+"""Starts the real server (`python -m adpulse.server.main`) on a free port as a subprocess."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+STARTUP_SECONDS = 120
+
+
+@dataclass
+class ServerProcess:
+    """A running server: its address, data dir, and everything it printed so far."""
+
+    process: subprocess.Popen[str]
+    address: str
+    data_dir: Path
+    output: list[str] = field(default_factory=list)
+
+    @property
+    def log(self) -> str:
+        return "".join(self.output)
+
+    def terminate(self, timeout: float = 60) -> int:
+        """SIGTERM and wait; the exit code."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout)
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(30)
+
+
+def _pump(stream: object, sink: list[str], ready: threading.Event, address: list[str]) -> None:
+    for line in stream:  # type: ignore[attr-defined]
+        sink.append(line)
+        if line.startswith("adpulse serving on "):
+            address.append(line.split()[-1])
+            ready.set()
+    ready.set()
+
+
+def start_server(data_dir: Path, env: Mapping[str, str] | None = None) -> ServerProcess:
+    full_env = {
+        **os.environ,
+        "ADPULSE_LISTEN": "127.0.0.1:0",
+        "ADPULSE_DATA_DIR": str(data_dir),
+        "ADPULSE_SHUTDOWN_GRACE_SECONDS": "20",
+        **(env or {}),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "adpulse.server.main"],
+        env=full_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    output: list[str] = []
+    ready = threading.Event()
+    address: list[str] = []
+    threading.Thread(target=_pump, args=(process.stdout, output, ready, address), daemon=True).start()
+    ready.wait(STARTUP_SECONDS)
+    if not address:
+        process.kill()
+        process.wait()
+        raise RuntimeError("server did not start:\n" + "".join(output))
+    return ServerProcess(process, address[0], data_dir, output)
+
+
+def stop_embedded_postgres(data_dir: Path) -> None:
+    """Stops a Postgres the server left behind (it does when it is SIGKILLed)."""
+    pid_file = data_dir / "postgres" / "postmaster.pid"
+    with contextlib.suppress(FileNotFoundError, ValueError, ProcessLookupError):
+        pid = int(pid_file.read_text().splitlines()[0])
+        os.kill(pid, signal.SIGINT)  # fast shutdown
+        for _ in range(100):
+            os.kill(pid, 0)
+            time.sleep(0.1)
+
+
+@contextlib.contextmanager
+def running_server(data_dir: Path, env: Mapping[str, str] | None = None) -> Iterator[ServerProcess]:
+    server = start_server(data_dir, env)
+    try:
+        yield server
+    finally:
+        try:
+            server.terminate()
+        except subprocess.TimeoutExpired:
+            server.kill()
+        stop_embedded_postgres(data_dir)
