@@ -1,0 +1,189 @@
+//! CSV with a header line (RFC 4180 quoting, so a quoted field may span lines).
+
+use csv::{ByteRecord, ReaderBuilder};
+
+use super::rows::RowSink;
+use super::source::Source;
+use super::validate::Cell;
+use super::{PayloadError, BOM};
+use crate::problem::Problem;
+
+/// Reads every record into `sink`; returns the ignored columns.
+pub fn read(
+    payload: &[u8],
+    source: &Source,
+    sink: &mut RowSink,
+) -> Result<Vec<String>, PayloadError> {
+    let payload = payload.strip_prefix(BOM).unwrap_or(payload);
+    let mut reader = ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(payload);
+    let mut record = ByteRecord::new();
+    let unreadable =
+        |e: csv::Error| PayloadError::unreadable(format!("the CSV cannot be read: {e}"));
+    if !reader.read_byte_record(&mut record).map_err(unreadable)? {
+        source.check_required(|_| false)?;
+        return Ok(Vec::new());
+    }
+    let names = record
+        .iter()
+        .map(|name| std::str::from_utf8(name).map(|n| n.trim().to_owned()))
+        .collect::<Result<Vec<String>, _>>()
+        .map_err(|_| PayloadError::unreadable("the CSV header is not valid UTF-8"))?;
+    let layout = source.layout(&names)?;
+    while reader.read_byte_record(&mut record).map_err(unreadable)? {
+        sink.begin_row(record_line(payload, &record));
+        if record.len() == names.len() {
+            for &(i, binding) in &layout.bound {
+                sink.cell(&names[i], binding, Cell::Text(&record[i]));
+            }
+        } else {
+            let problem = Problem::FieldCount {
+                got: record.len(),
+                expected: names.len(),
+            };
+            sink.reject("", &problem, &Cell::Null);
+        }
+        sink.end_row();
+    }
+    Ok(layout.ignored)
+}
+
+/// The line a record starts on. The reader's position is where it began reading, which is
+/// before any blank lines it skipped on the way to the record.
+fn record_line(payload: &[u8], record: &ByteRecord) -> u64 {
+    let Some(position) = record.position() else {
+        return 0;
+    };
+    let from = usize::try_from(position.byte()).map_or(payload.len(), |b| b.min(payload.len()));
+    let skipped_newlines = payload[from..]
+        .iter()
+        .take_while(|b| matches!(b, b'\r' | b'\n'))
+        .filter(|b| **b == b'\n')
+        .count();
+    position.line() + skipped_newlines as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use arrow::array::AsArray;
+    use arrow::datatypes::Int64Type;
+
+    use crate::ingest::test_support::error_places as errors;
+    use crate::ingest::{parse_batch, ParsedBatch, PayloadErrorCode};
+
+    const HEADER: &str = "date,platform,account_id,campaign_id,campaign_name,ad_group_id,ad_id,currency,impressions,clicks,cost,conversions,revenue\n";
+
+    fn parse(body: &str) -> ParsedBatch {
+        parse_batch(format!("{HEADER}{body}").as_bytes(), "csv", "generic", 100).unwrap()
+    }
+
+    #[test]
+    fn good_rows_become_facts() {
+        let batch = parse(
+            "2026-11-01,Google,acc,c1,Spring sale,g1,a1,eur,100,5,12.5,1.5,30\n\
+             2026-11-01,meta,acc,c1,,g1,a1,USD,,,,,\n",
+        );
+        assert_eq!(batch.rows_total, 2);
+        assert_eq!(batch.facts.num_rows(), 2);
+        assert!(batch.errors.is_empty());
+        let cost = batch.facts.column(10).as_primitive::<Int64Type>();
+        assert_eq!(cost.values().to_vec(), [12_500_000, 0]);
+        assert_eq!(
+            batch.facts.column(1).as_string::<i32>().value(1),
+            "meta_ads"
+        );
+    }
+
+    #[test]
+    fn every_bad_field_is_reported_with_row_and_line() {
+        let batch = parse(
+            "2026-02-30,google,acc,c1,n,g1,a1,EUR,1,1,-5,0,0\n\
+             2026-11-01,google,acc,c2,\"multi\nline\",g1,a1,EUR,1,1,1,0,0\n\
+             2026-11-01,yahoo,acc,c3,n,g1,a1,EUR,1.5,1,1,0,0\n",
+        );
+        assert_eq!(batch.rows_total, 3);
+        assert_eq!(batch.rows_rejected, 2);
+        assert_eq!(
+            errors(&batch),
+            [
+                (1, 2, "date"),
+                (1, 2, "cost"),
+                (3, 5, "platform"),
+                (3, 5, "impressions")
+            ]
+        );
+        assert_eq!(
+            batch.errors[0].reason,
+            "'2026-02-30' is not a date (expected YYYY-MM-DD)"
+        );
+        assert_eq!(batch.errors[1].reason, "must not be negative, got '-5'");
+        assert_eq!(
+            batch.facts.column(4).as_string::<i32>().value(0),
+            "multi\nline"
+        );
+    }
+
+    #[test]
+    fn blank_lines_count_as_lines_but_not_rows_and_bad_records_are_row_errors() {
+        let body = "\n\r\n2026-11-01,google,acc,c1,n,g1,a1,EUR,1,1,1,0,0,extra\n\n\
+                    2026-11-01,google,acc,c1,n,g1,a1,EUR,1,1,1,0\n\
+                    2026-11-01,google,acc,c1,~,g1,a1,EUR,1,1,1,0,0\n";
+        let mut payload = format!("{HEADER}{body}").into_bytes();
+        let tilde = payload.iter().position(|b| *b == b'~').unwrap();
+        payload[tilde] = 0xFF;
+        let batch = parse_batch(&payload, "csv", "generic", 100).unwrap();
+        assert_eq!(batch.rows_total, 3);
+        assert_eq!(
+            errors(&batch),
+            [(1, 4, ""), (2, 6, ""), (3, 7, "campaign_name")]
+        );
+        assert_eq!(
+            batch.errors[0].reason,
+            "the record has 14 fields, the header has 13"
+        );
+    }
+
+    #[test]
+    fn the_header_is_matched_loosely_and_a_bom_is_skipped() {
+        let payload = "\u{FEFF} Date ,PLATFORM,account_id,campaign_id,ad_group_id,ad_id,currency,impressions,clicks,Cost,conversions,Conversion_Value,notes\n\
+                       2026-11-01,google,acc,c1,g1,a1,EUR,1,1,1,0,2.5,hello\n\
+                       2026-11-01,google,acc,c2,g1,a1,EUR,1,1,x,0,2.5,hello\n";
+        let batch = parse_batch(payload.as_bytes(), "csv", "generic", 10).unwrap();
+        assert_eq!(batch.facts.num_rows(), 1);
+        assert_eq!(batch.ignored_columns, ["notes"]);
+        assert_eq!(
+            batch.facts.column(12).as_primitive::<Int64Type>().value(0),
+            2_500_000
+        );
+        assert_eq!(errors(&batch), [(2, 3, "Cost")]);
+        assert_eq!(batch.errors[0].reason, "'x' is not a number");
+    }
+
+    #[test]
+    fn payload_errors() {
+        let missing = parse_batch(b"date,platform\n", "csv", "generic", 10).unwrap_err();
+        assert_eq!(missing.code, PayloadErrorCode::MissingColumns);
+        assert!(missing.message.ends_with(
+            "ad_group_id, ad_id, currency, impressions, clicks, cost, conversions, revenue"
+        ));
+        let empty = parse_batch(b"", "csv", "generic", 10).unwrap_err();
+        assert_eq!(empty.code, PayloadErrorCode::MissingColumns);
+        let binary = parse_batch(b"da\xffte\n", "csv", "generic", 10).unwrap_err();
+        assert_eq!(binary.code, PayloadErrorCode::UnreadablePayload);
+    }
+
+    #[test]
+    fn errors_past_the_limit_are_counted_not_listed() {
+        let bad_row = "2026-11-01,google,acc,c1,n,g1,a1,EUR,x,y,1,0,0\n";
+        let payload = format!("{HEADER}{}", bad_row.repeat(5));
+        let batch = parse_batch(payload.as_bytes(), "csv", "generic", 3).unwrap();
+        assert_eq!(batch.rows_rejected, 5);
+        assert_eq!(batch.errors.len(), 3);
+        assert!(batch.errors_truncated);
+        let batch = parse_batch(payload.as_bytes(), "csv", "generic", 10).unwrap();
+        assert_eq!(batch.errors.len(), 10);
+        assert!(!batch.errors_truncated);
+    }
+}

@@ -1,0 +1,402 @@
+//! One value of one row, whatever format it came in, checked and normalised into the row
+//! being assembled. Every format feeds the same checks, so a value means the same in all.
+
+use std::fmt::Write as _;
+
+use arrow::datatypes::i256;
+
+use super::source::{Binding, Unit};
+use crate::currency::Currency;
+use crate::date;
+use crate::money::{self, COUNT, MICROS};
+use crate::platform::Platform;
+use crate::problem::Problem;
+use crate::schema::FactField;
+
+const MAX_ID_BYTES: usize = 256;
+const MAX_NAME_BYTES: usize = 1024;
+
+/// A value as the input holds it.
+#[derive(Debug, Clone, Copy)]
+pub enum Cell<'a> {
+    /// The row does not have the column at all (an NDJSON line without the key).
+    Missing,
+    Null,
+    /// Text as written (CSV field, JSON string or number, protobuf string, Arrow utf8).
+    Text(&'a [u8]),
+    Int(i128),
+    F64(f64),
+    F32(f32),
+    Decimal {
+        unscaled: i256,
+        scale: i8,
+    },
+    /// Days since the epoch (Arrow date32/date64).
+    Day(i64),
+    /// A JSON value that is neither a string, a number nor null.
+    OtherJson(&'a [u8]),
+}
+
+impl Cell<'_> {
+    /// The value as a reason quotes it.
+    pub fn render(&self) -> String {
+        match *self {
+            Cell::Missing | Cell::Null => String::new(),
+            Cell::Text(bytes) | Cell::OtherJson(bytes) => {
+                String::from_utf8_lossy(bytes).into_owned()
+            }
+            Cell::Int(v) => v.to_string(),
+            Cell::F64(v) => v.to_string(),
+            Cell::F32(v) => v.to_string(),
+            Cell::Decimal { unscaled, scale } => render_decimal(unscaled, scale),
+            Cell::Day(day) => date::format_day(day),
+        }
+    }
+}
+
+fn render_decimal(unscaled: i256, scale: i8) -> String {
+    let text = unscaled.to_string();
+    let (sign, digits) = match text.strip_prefix('-') {
+        Some(digits) => ("-", digits),
+        None => ("", text.as_str()),
+    };
+    match usize::try_from(scale) {
+        Ok(0) => format!("{sign}{digits}"),
+        Ok(scale) => {
+            let padded = format!("{digits:0>width$}", width = scale + 1);
+            let (int, frac) = padded.split_at(padded.len() - scale);
+            format!("{sign}{int}.{frac}")
+        }
+        Err(_) => format!("{sign}{digits}e{}", -i32::from(scale)),
+    }
+}
+
+/// Where a field's value goes in a `Draft`.
+enum Slot {
+    Date,
+    Platform,
+    Currency,
+    /// Index in `Draft::text`.
+    Text(usize),
+    /// Index in `Draft::measures`.
+    Measure(usize),
+}
+
+fn slot(field: FactField) -> Slot {
+    match field {
+        FactField::Date => Slot::Date,
+        FactField::Platform => Slot::Platform,
+        FactField::Currency => Slot::Currency,
+        FactField::AccountId => Slot::Text(0),
+        FactField::CampaignId => Slot::Text(1),
+        FactField::CampaignName => Slot::Text(NAME_SLOT),
+        FactField::AdGroupId => Slot::Text(3),
+        FactField::AdId => Slot::Text(4),
+        FactField::Impressions => Slot::Measure(0),
+        FactField::Clicks => Slot::Measure(1),
+        FactField::Cost => Slot::Measure(2),
+        FactField::Conversions => Slot::Measure(3),
+        FactField::Revenue => Slot::Measure(4),
+    }
+}
+
+const NAME_SLOT: usize = 2;
+
+/// The row being assembled. Its buffers are reused row after row, so decoding allocates only
+/// when a value is longer than any before it.
+#[derive(Debug, Default)]
+pub struct Draft {
+    pub date: i32,
+    pub platform: Platform,
+    pub currency: Currency,
+    /// account_id, campaign_id, campaign_name, ad_group_id, ad_id (trimmed).
+    pub text: [String; 5],
+    /// impressions, clicks, then cost, conversions, revenue in micros.
+    pub measures: [i64; 5],
+    /// Rendering of integer cells that feed text fields.
+    scratch: String,
+}
+
+impl Draft {
+    /// Forgets the previous row's optional values (required ones are always set again).
+    pub fn reset(&mut self) {
+        self.measures = [0; 5];
+        self.text[NAME_SLOT].clear();
+    }
+
+    pub fn set(&mut self, binding: Binding, cell: &Cell<'_>) -> Result<(), Problem> {
+        let field = binding.field;
+        let slot = slot(field);
+        if let Slot::Measure(i) = slot {
+            self.measures[i] = measure(field, binding.unit, cell)?;
+            return Ok(());
+        }
+        if let Cell::Missing = cell {
+            return if field.required() {
+                Err(Problem::Missing)
+            } else {
+                Ok(())
+            };
+        }
+        let text = match *cell {
+            Cell::Null => &b""[..],
+            Cell::Text(bytes) => bytes,
+            Cell::Int(v) => {
+                self.scratch.clear();
+                let _ = write!(self.scratch, "{v}");
+                self.scratch.as_bytes()
+            }
+            Cell::Day(day) if field == FactField::Date => {
+                self.date = date::check_day(day)?;
+                return Ok(());
+            }
+            _ => return Err(Problem::WrongType { expected: "text" }),
+        };
+        match slot {
+            Slot::Date => self.date = date::parse_date(text)?,
+            Slot::Platform => self.platform = Platform::parse(text)?,
+            Slot::Currency => self.currency = Currency::parse(text)?,
+            Slot::Text(i) => {
+                let value = checked_text(field, text)?;
+                self.text[i].clear();
+                self.text[i].push_str(value);
+            }
+            Slot::Measure(_) => unreachable!("measures are set above"),
+        }
+        Ok(())
+    }
+}
+
+/// Ids: trimmed, non-empty, bounded, no control characters. Names: trimmed, bounded.
+fn checked_text(field: FactField, bytes: &[u8]) -> Result<&str, Problem> {
+    let text = std::str::from_utf8(bytes).map_err(|_| Problem::NotUtf8)?;
+    let text = text.trim_matches(|c: char| c.is_ascii_whitespace());
+    let is_name = field == FactField::CampaignName;
+    let max = if is_name {
+        MAX_NAME_BYTES
+    } else {
+        MAX_ID_BYTES
+    };
+    if text.len() > max {
+        return Err(Problem::TooLong { max });
+    }
+    if !is_name {
+        if text.is_empty() {
+            return Err(Problem::Empty);
+        }
+        if text.chars().any(char::is_control) {
+            return Err(Problem::ControlCharacter);
+        }
+    }
+    Ok(text)
+}
+
+fn measure(field: FactField, unit: Unit, cell: &Cell<'_>) -> Result<i64, Problem> {
+    let is_count = matches!(field, FactField::Impressions | FactField::Clicks);
+    match (*cell, unit) {
+        (Cell::Missing | Cell::Null, _) => Ok(0),
+        (Cell::Text(text), _) if is_count => money::whole_from_text(text, COUNT),
+        (Cell::Text(text), Unit::Micros) => money::whole_from_text(text, MICROS),
+        (Cell::Text(text), Unit::Natural) => money::micros_from_text(text),
+        (Cell::Int(v), _) if is_count => money::whole_from_int(v, COUNT),
+        (Cell::Int(v), Unit::Micros) => money::whole_from_int(v, MICROS),
+        (Cell::Int(v), Unit::Natural) => money::micros_from_units(v),
+        (Cell::F64(v), Unit::Natural) if !is_count => money::micros_from_f64(v),
+        (Cell::F32(v), Unit::Natural) if !is_count => money::micros_from_f32(v),
+        (Cell::Decimal { unscaled, .. }, Unit::Natural) if !is_count && unscaled.is_negative() => {
+            Err(Problem::Negative)
+        }
+        (Cell::Decimal { unscaled, scale }, Unit::Natural) if !is_count => {
+            money::micros_from_scaled(unscaled.to_string().as_bytes(), scale)
+        }
+        _ if is_count || unit == Unit::Micros => Err(Problem::WrongType {
+            expected: "a whole number",
+        }),
+        _ => Err(Problem::WrongType {
+            expected: "a number",
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn natural(field: FactField) -> Binding {
+        Binding {
+            field,
+            unit: Unit::Natural,
+        }
+    }
+
+    fn set(draft: &mut Draft, field: FactField, cell: Cell<'_>) -> Result<(), Problem> {
+        draft.set(natural(field), &cell)
+    }
+
+    #[test]
+    fn ids_are_trimmed_and_checked() {
+        let mut d = Draft::default();
+        assert_eq!(
+            set(&mut d, FactField::AccountId, Cell::Text(b"  acc-1 \t")),
+            Ok(())
+        );
+        assert_eq!(d.text[0], "acc-1");
+        assert_eq!(set(&mut d, FactField::AdId, Cell::Int(42)), Ok(()));
+        assert_eq!(d.text[4], "42");
+        assert_eq!(
+            set(&mut d, FactField::AdId, Cell::Text(b"  ")),
+            Err(Problem::Empty)
+        );
+        assert_eq!(
+            set(&mut d, FactField::AdId, Cell::Null),
+            Err(Problem::Empty)
+        );
+        assert_eq!(
+            set(&mut d, FactField::AdId, Cell::Missing),
+            Err(Problem::Missing)
+        );
+        assert_eq!(
+            set(&mut d, FactField::AdId, Cell::Text(b"a\x07b")),
+            Err(Problem::ControlCharacter)
+        );
+        assert_eq!(
+            set(&mut d, FactField::AdId, Cell::Text("a\u{85}b".as_bytes())),
+            Err(Problem::ControlCharacter)
+        );
+        assert_eq!(
+            set(&mut d, FactField::AdId, Cell::Text(b"\xff")),
+            Err(Problem::NotUtf8)
+        );
+        assert_eq!(
+            set(&mut d, FactField::AdId, Cell::Text(&[b'x'; 256])),
+            Ok(())
+        );
+        assert_eq!(
+            set(&mut d, FactField::AdId, Cell::Text(&[b'x'; 257])),
+            Err(Problem::TooLong { max: 256 })
+        );
+        assert_eq!(
+            set(&mut d, FactField::AdId, Cell::F64(1.0)),
+            Err(Problem::WrongType { expected: "text" })
+        );
+    }
+
+    #[test]
+    fn campaign_names_may_be_empty_or_absent() {
+        let mut d = Draft::default();
+        assert_eq!(
+            set(
+                &mut d,
+                FactField::CampaignName,
+                Cell::Text(b" Spring\nsale ")
+            ),
+            Ok(())
+        );
+        assert_eq!(d.text[2], "Spring\nsale");
+        d.reset();
+        assert_eq!(d.text[2], "");
+        assert_eq!(set(&mut d, FactField::CampaignName, Cell::Missing), Ok(()));
+        assert_eq!(set(&mut d, FactField::CampaignName, Cell::Null), Ok(()));
+        assert_eq!(
+            set(&mut d, FactField::CampaignName, Cell::Text(&[b'n'; 1025])),
+            Err(Problem::TooLong { max: 1024 })
+        );
+    }
+
+    #[test]
+    fn dates_platforms_and_currencies() {
+        let mut d = Draft::default();
+        assert_eq!(
+            set(&mut d, FactField::Date, Cell::Text(b"2026-11-22")),
+            Ok(())
+        );
+        assert_eq!(d.date, 20_779);
+        assert_eq!(set(&mut d, FactField::Date, Cell::Day(20_000)), Ok(()));
+        assert_eq!(d.date, 20_000);
+        assert_eq!(
+            set(&mut d, FactField::Date, Cell::Day(0)),
+            Err(Problem::DateOutOfRange)
+        );
+        assert_eq!(
+            set(&mut d, FactField::Date, Cell::Null),
+            Err(Problem::NotADate)
+        );
+        assert_eq!(
+            set(&mut d, FactField::Platform, Cell::Text(b"Facebook")),
+            Ok(())
+        );
+        assert_eq!(d.platform.name(), "meta_ads");
+        assert_eq!(set(&mut d, FactField::Currency, Cell::Text(b"chf")), Ok(()));
+        assert_eq!(d.currency.code(), "CHF");
+        assert_eq!(
+            set(&mut d, FactField::Currency, Cell::Int(978)),
+            Err(Problem::UnknownCurrency)
+        );
+    }
+
+    #[test]
+    fn measures_by_unit_and_type() {
+        let mut d = Draft::default();
+        let micros = |field| Binding {
+            field,
+            unit: Unit::Micros,
+        };
+        assert_eq!(set(&mut d, FactField::Cost, Cell::Text(b"1.5")), Ok(()));
+        assert_eq!(d.measures[2], 1_500_000);
+        assert_eq!(d.set(micros(FactField::Cost), &Cell::Text(b"1500")), Ok(()));
+        assert_eq!(d.measures[2], 1_500);
+        assert_eq!(
+            d.set(micros(FactField::Cost), &Cell::Text(b"1.5")),
+            Err(Problem::NotAWholeNumber)
+        );
+        assert_eq!(d.set(micros(FactField::Revenue), &Cell::Int(7)), Ok(()));
+        assert_eq!(d.measures[4], 7);
+        assert_eq!(set(&mut d, FactField::Conversions, Cell::F64(0.1)), Ok(()));
+        assert_eq!(d.measures[3], 100_000);
+        let decimal = Cell::Decimal {
+            unscaled: i256::from_i128(-1234),
+            scale: 2,
+        };
+        assert_eq!(
+            set(&mut d, FactField::Revenue, decimal),
+            Err(Problem::Negative)
+        );
+        assert_eq!(decimal.render(), "-12.34");
+        let decimal = Cell::Decimal {
+            unscaled: i256::from_i128(5),
+            scale: 3,
+        };
+        assert_eq!(set(&mut d, FactField::Revenue, decimal), Ok(()));
+        assert_eq!(d.measures[4], 5_000);
+        assert_eq!(decimal.render(), "0.005");
+        let decimal = Cell::Decimal {
+            unscaled: i256::from_i128(5),
+            scale: -2,
+        };
+        assert_eq!(decimal.render(), "5e2");
+        assert_eq!(set(&mut d, FactField::Clicks, Cell::Text(b"12")), Ok(()));
+        assert_eq!(d.measures[1], 12);
+        assert_eq!(
+            set(&mut d, FactField::Clicks, Cell::F64(1.0)),
+            Err(Problem::WrongType {
+                expected: "a whole number"
+            })
+        );
+        assert_eq!(
+            set(&mut d, FactField::Clicks, Cell::OtherJson(b"true")),
+            Err(Problem::WrongType {
+                expected: "a whole number"
+            })
+        );
+        assert_eq!(
+            set(&mut d, FactField::Cost, Cell::OtherJson(b"[]")),
+            Err(Problem::WrongType {
+                expected: "a number"
+            })
+        );
+        assert_eq!(set(&mut d, FactField::Impressions, Cell::Missing), Ok(()));
+        assert_eq!(d.measures[0], 0);
+        d.reset();
+        assert_eq!(d.measures, [0; 5]);
+    }
+}

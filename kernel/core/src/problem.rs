@@ -1,0 +1,128 @@
+//! What can be wrong with one field of a row, and how that is said to the person who sent it.
+
+/// Values quoted in a reason are cut here: a reason must stay readable when a field holds
+/// megabytes of garbage.
+const QUOTE_MAX_CHARS: usize = 80;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Problem {
+    /// The row has no value for a required column (an NDJSON line without the key).
+    Missing,
+    NotUtf8,
+    Empty,
+    TooLong {
+        max: usize,
+    },
+    ControlCharacter,
+    NotADate,
+    DateOutOfRange,
+    UnknownPlatform,
+    UnknownCurrency,
+    NotAWholeNumber,
+    NotANumber,
+    NotFinite,
+    Negative,
+    TooLarge {
+        max: &'static str,
+    },
+    /// A value of a type the field cannot hold (a JSON object where a number belongs, …).
+    WrongType {
+        expected: &'static str,
+    },
+    /// A second column of the same row gives a field already given by `first`.
+    GivenTwice {
+        first: String,
+    },
+    /// A CSV record with another number of fields than the header.
+    FieldCount {
+        got: usize,
+        expected: usize,
+    },
+    /// The record as a whole is unusable; the text says why.
+    BadRecord(String),
+}
+
+impl Problem {
+    /// The reason shown to the sender; `value` is the offending input as text.
+    pub fn describe(&self, value: &str) -> String {
+        let v = quote(value);
+        match self {
+            Problem::Missing => "is missing".to_owned(),
+            Problem::NotUtf8 => format!("{v} is not valid UTF-8"),
+            Problem::Empty => "must not be empty".to_owned(),
+            Problem::TooLong { max } => {
+                format!("{v} is too long ({} bytes, at most {max})", value.len())
+            }
+            Problem::ControlCharacter => format!("{v} contains a control character"),
+            Problem::NotADate => format!("{v} is not a date (expected YYYY-MM-DD)"),
+            Problem::DateOutOfRange => {
+                format!("{v} is outside the accepted dates 2000-01-01 to 2099-12-31")
+            }
+            Problem::UnknownPlatform => format!(
+                "{v} is not a known platform (expected one of {})",
+                crate::platform::accepted_names()
+            ),
+            Problem::UnknownCurrency => format!("{v} is not an active ISO 4217 currency code"),
+            Problem::NotAWholeNumber => {
+                format!("{v} is not a whole number written as plain digits")
+            }
+            Problem::NotANumber => format!("{v} is not a number"),
+            Problem::NotFinite => format!("{v} is not a finite number"),
+            Problem::Negative => format!("must not be negative, got {v}"),
+            Problem::TooLarge { max } => format!("{v} is too large (at most {max})"),
+            Problem::WrongType { expected } => format!("{v} is not {expected}"),
+            Problem::GivenTwice { first } => {
+                format!("gives the same field as {} already did", quote(first))
+            }
+            Problem::FieldCount { got, expected } => {
+                format!("the record has {got} fields, the header has {expected}")
+            }
+            Problem::BadRecord(why) => why.clone(),
+        }
+    }
+}
+
+/// `value` in single quotes, cut to a readable length on a character boundary.
+pub fn quote(value: &str) -> String {
+    let mut out = String::with_capacity(value.len().min(QUOTE_MAX_CHARS * 4) + 4);
+    out.push('\'');
+    match value.char_indices().nth(QUOTE_MAX_CHARS) {
+        Some((cut, _)) => {
+            out.push_str(&value[..cut]);
+            out.push('…');
+        }
+        None => out.push_str(value),
+    }
+    out.push('\'');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quote_cuts_long_values_on_a_character_boundary() {
+        let long = "é".repeat(200);
+        let q = quote(&long);
+        assert_eq!(q.chars().count(), QUOTE_MAX_CHARS + 3);
+        assert!(q.ends_with("…'"));
+        assert_eq!(quote("ab"), "'ab'");
+    }
+
+    #[test]
+    fn reasons_quote_the_value() {
+        assert_eq!(
+            Problem::NotADate.describe("2026-02-30"),
+            "'2026-02-30' is not a date (expected YYYY-MM-DD)"
+        );
+        assert_eq!(
+            Problem::Negative.describe("-5"),
+            "must not be negative, got '-5'"
+        );
+        assert_eq!(
+            Problem::TooLong { max: 4 }.describe("abcdef"),
+            "'abcdef' is too long (6 bytes, at most 4)"
+        );
+    }
+}

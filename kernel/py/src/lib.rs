@@ -1,0 +1,161 @@
+//! Python binding of the adpulse kernel, the private module `adpulse._kernel` (typed in
+//! server/adpulse/_kernel.pyi). Thin on purpose: conversions at the boundary, and every
+//! computation with the GIL released.
+
+use adpulse_core::aggregate::{AggregateError, AggregateErrorKind};
+use adpulse_core::ingest::{self, source::SOURCES};
+use adpulse_core::kpi::KPI_COLUMNS;
+use pyo3::exceptions::{PyOverflowError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::PyTuple;
+use pyo3_arrow::input::AnyRecordBatch;
+use pyo3_arrow::{PyRecordBatch, PySchema, PyTable};
+
+pyo3::create_exception!(
+    adpulse._kernel,
+    PayloadError,
+    PyValueError,
+    "The payload as a whole cannot be read; args == (code, message)."
+);
+
+/// Why one row of a payload was rejected.
+#[pyclass(frozen, get_all, module = "adpulse._kernel")]
+struct RowError {
+    row: u64,
+    line: u64,
+    field: String,
+    reason: String,
+}
+
+#[pymethods]
+impl RowError {
+    fn __repr__(&self) -> String {
+        format!(
+            "RowError(row={}, line={}, field={:?}, reason={:?})",
+            self.row, self.line, self.field, self.reason
+        )
+    }
+}
+
+/// Outcome of `parse_batch`.
+#[pyclass(frozen, get_all, module = "adpulse._kernel")]
+struct ParsedBatch {
+    facts: Py<PyAny>,
+    rows_total: u64,
+    rows_rejected: u64,
+    rows_superseded: u64,
+    errors: Vec<Py<RowError>>,
+    errors_truncated: bool,
+    ignored_columns: Vec<String>,
+}
+
+#[pymethods]
+impl ParsedBatch {
+    fn __repr__(&self) -> String {
+        format!(
+            "ParsedBatch(rows_total={}, rows_rejected={}, rows_superseded={}, errors={}, errors_truncated={})",
+            self.rows_total,
+            self.rows_rejected,
+            self.rows_superseded,
+            self.errors.len(),
+            self.errors_truncated
+        )
+    }
+}
+
+#[pyfunction]
+fn fact_schema(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+    PySchema::new(adpulse_core::schema::fact_schema()).into_pyarrow(py)
+}
+
+#[pyfunction]
+#[pyo3(signature = (payload, fmt, source = "generic", max_errors = 1000))]
+fn parse_batch(
+    py: Python<'_>,
+    payload: &[u8],
+    fmt: &str,
+    source: &str,
+    max_errors: usize,
+) -> PyResult<ParsedBatch> {
+    let parsed = py
+        .detach(|| ingest::parse_batch(payload, fmt, source, max_errors))
+        .map_err(|e| PayloadError::new_err((e.code.as_str(), e.message)))?;
+    let errors = parsed
+        .errors
+        .into_iter()
+        .map(|e| {
+            Py::new(
+                py,
+                RowError {
+                    row: e.row,
+                    line: e.line,
+                    field: e.field,
+                    reason: e.reason,
+                },
+            )
+        })
+        .collect::<PyResult<_>>()?;
+    Ok(ParsedBatch {
+        facts: PyRecordBatch::new(parsed.facts).into_pyarrow(py)?.unbind(),
+        rows_total: parsed.rows_total,
+        rows_rejected: parsed.rows_rejected,
+        rows_superseded: parsed.rows_superseded,
+        errors,
+        errors_truncated: parsed.errors_truncated,
+        ignored_columns: parsed.ignored_columns,
+    })
+}
+
+#[pyfunction]
+#[pyo3(signature = (table, keys, carry = Vec::new()))]
+fn aggregate(
+    py: Python<'_>,
+    table: AnyRecordBatch,
+    keys: Vec<String>,
+    carry: Vec<String>,
+) -> PyResult<Bound<'_, PyAny>> {
+    // Reading the stream may call back into the exporter's Python code: keep the GIL for it.
+    let reader = table.into_reader()?;
+    let schema = reader.schema();
+    let batches = reader
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| PyValueError::new_err(e.to_string()))?;
+    let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+    let carry: Vec<&str> = carry.iter().map(String::as_str).collect();
+    let threads = adpulse_core::worker_threads();
+    let (schema, out) = py
+        .detach(|| adpulse_core::aggregate::aggregate(&schema, &batches, &keys, &carry, threads))
+        .map_err(aggregate_error)?;
+    PyTable::try_new(out, schema)?.into_pyarrow(py)
+}
+
+fn aggregate_error(e: AggregateError) -> PyErr {
+    match e.kind {
+        AggregateErrorKind::Invalid => PyValueError::new_err(e.message),
+        AggregateErrorKind::Overflow => PyOverflowError::new_err(e.message),
+    }
+}
+
+/// Panics inside the kernel, so tests can prove a panic reaches Python as PanicException.
+#[pyfunction]
+fn debug_panic(message: &str) {
+    panic!("{message}");
+}
+
+#[pymodule]
+fn _kernel(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    m.add("SOURCES", PyTuple::new(py, SOURCES.iter().map(|s| s.name))?)?;
+    m.add("KPI_COLUMNS", PyTuple::new(py, KPI_COLUMNS)?)?;
+    m.add("PayloadError", py.get_type::<PayloadError>())?;
+    m.add_class::<RowError>()?;
+    m.add_class::<ParsedBatch>()?;
+    m.add_function(wrap_pyfunction!(fact_schema, m)?)?;
+    m.add_function(wrap_pyfunction!(parse_batch, m)?)?;
+    m.add_function(wrap_pyfunction!(aggregate, m)?)?;
+    m.add_function(wrap_pyfunction!(debug_panic, m)?)?;
+    Ok(())
+}
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

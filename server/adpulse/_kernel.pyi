@@ -1,0 +1,133 @@
+"""Typed surface of the Rust kernel (crates kernel/core and kernel/py).
+
+Every function releases the GIL while it computes. Arrow crosses the boundary zero-copy through
+the Arrow PyCapsule interface: table arguments are anything exporting `__arrow_c_stream__`
+(pyarrow Table or RecordBatchReader) or `__arrow_c_array__` (pyarrow RecordBatch); results are
+pyarrow objects.
+"""
+
+from collections.abc import Sequence
+from typing import Literal, Protocol
+
+import pyarrow as pa
+
+class _ArrowExportable(Protocol):
+    def __arrow_c_stream__(self, requested_schema: object | None = None) -> object: ...
+
+PayloadFormat = Literal["csv", "ndjson", "arrow_ipc", "proto_rows"]
+
+SOURCES: tuple[str, ...]
+"""Canonical names of the sources whose layouts `parse_batch` reads."""
+
+KPI_COLUMNS: tuple[str, ...]
+"""Names of the KPI columns `aggregate` appends: ctr, cpc, cpm, cvr, cpa, roas, roi."""
+
+class PayloadError(ValueError):
+    """The payload as a whole cannot be read; no row of it is usable.
+
+    `args == (code, message)`: `code` is one of `UNKNOWN_SOURCE`, `UNKNOWN_FORMAT`,
+    `MISSING_COLUMNS`, `DUPLICATE_COLUMNS` (two columns give one field, e.g. `revenue` and
+    `conversion_value`, or `cost` and `cost_micros`), `UNSUPPORTED_COLUMN_TYPE` (an Arrow column
+    whose type cannot give its field, e.g. float64 `clicks`) or `UNREADABLE_PAYLOAD`; `message`
+    says what is wrong in plain words (for MISSING_COLUMNS it names every missing column).
+    """
+
+class RowError:
+    """Why one row of a payload was rejected."""
+
+    @property
+    def row(self) -> int:
+        """1-based number of the row within the payload (a CSV header is not a row)."""
+    @property
+    def line(self) -> int:
+        """1-based line of the text payload where the row starts (header = line 1); 0 otherwise."""
+    @property
+    def field(self) -> str:
+        """Column (or protobuf field) at fault, as the input named it; "" for the whole row."""
+    @property
+    def reason(self) -> str:
+        """What is wrong, in plain words, quoting the offending value."""
+
+class ParsedBatch:
+    """Outcome of `parse_batch`."""
+
+    @property
+    def facts(self) -> pa.RecordBatch:
+        """Accepted rows in the fact schema (`fact_schema()`), after in-batch key dedup."""
+    @property
+    def rows_total(self) -> int:
+        """Rows in the payload."""
+    @property
+    def rows_rejected(self) -> int:
+        """Rows with at least one error; none of them is in `facts`."""
+    @property
+    def rows_superseded(self) -> int:
+        """Valid rows dropped because a later valid row of the payload has the same key."""
+    @property
+    def errors(self) -> list[RowError]:
+        """The first `max_errors` row errors in row order (a row may have several)."""
+    @property
+    def errors_truncated(self) -> bool:
+        """True when more errors were found than `errors` holds."""
+    @property
+    def ignored_columns(self) -> list[str]:
+        """Input columns the source does not know, in input order; they were not read."""
+
+def fact_schema() -> pa.Schema:
+    """Schema of `ParsedBatch.facts`: date date32; platform, account_id, campaign_id,
+    campaign_name, ad_group_id, ad_id, currency utf8; impressions, clicks, cost_micros,
+    conversions_micros, revenue_micros int64. No column is nullable."""
+
+def parse_batch(
+    payload: bytes,
+    fmt: PayloadFormat,
+    source: str = "generic",
+    max_errors: int = 1000,
+) -> ParsedBatch:
+    """Decodes, validates and normalises one batch of rows.
+
+    `fmt` is `csv` (header line + rows, RFC 4180 quoting), `ndjson` (one JSON object a line),
+    `arrow_ipc` (one Arrow IPC stream) or `proto_rows` (a serialized `adpulse.v1.RowBatch`). Bad
+    rows are reported in `errors` and left out; the good ones are kept, and of good rows with the
+    same key (date, platform, account_id, campaign_id, ad_group_id, ad_id) only the last.
+    Raises `PayloadError` when the payload as a whole cannot be read.
+
+    Columns (CSV header, NDJSON keys, Arrow field names) match the generic names trimmed and
+    case-insensitively (a UTF-8 BOM before the first line is ignored); `conversion_value` is an
+    alias of `revenue`, and money may come as whole micros in `cost_micros`,
+    `conversions_micros`, `revenue_micros` instead (in any of the three formats). An NDJSON
+    line without a measure or `campaign_name` key reads it as null (0, ""); without another key
+    its row is rejected ("is missing"); a column that no line has is MISSING_COLUMNS. Blank
+    NDJSON/CSV lines are not rows but count as lines. Error `field`s are the input's own names
+    (proto: `cost_micros`, `conversions`, `revenue_micros`); `""` for a whole-record problem
+    (a CSV record with another number of fields, an NDJSON line that is not a JSON object).
+    """
+
+def aggregate(
+    table: _ArrowExportable | pa.RecordBatch,
+    keys: Sequence[str],
+    carry: Sequence[str] = (),
+) -> pa.Table:
+    """Groups `table` by the `keys` columns and sums its measures, then appends the KPIs.
+
+    Input measures: impressions, clicks, cost_micros, conversions_micros, revenue_micros
+    (integer columns, no nulls). Key columns: utf8/large_utf8/utf8_view, dictionary of those,
+    date32 or integers. `carry` columns keep the first value seen in each group. When the input
+    has a `currency` column that is not a key, each group's currency is tracked: a group with
+    more than one currency gets a null currency and null cost_micros, revenue_micros and money
+    KPIs. With no keys the result is one row over the whole input (also for an empty input).
+
+    Output, in order: keys, carry, currency (if tracked), impressions, clicks, cost_micros,
+    conversions_micros, revenue_micros (int64), then the KPI_COLUMNS (float64, null where the
+    denominator is zero or money is mixed). The order of the groups is unspecified, and the
+    table may come in several chunks (one per thread). Null key values form a group of their
+    own. The empty group of an input without rows (no keys) has null carry and currency.
+
+    Raises ValueError for a missing column, a name given twice, a measure as key or carry,
+    `currency` in carry, a measure that is not an integer column or has nulls, or a key column
+    of another type; OverflowError when a sum does not fit in an int64. Uses as many threads as
+    cores, or `ADPULSE_KERNEL_THREADS` when set.
+    """
+
+def debug_panic(message: str) -> None:
+    """Panics inside the kernel; exists so tests can prove a panic becomes an INTERNAL status."""
