@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from adpulse.server.domain.restatement import RestatementWindows
+
 DEFAULT_LISTEN = "127.0.0.1:50051"
 
 
@@ -51,6 +53,7 @@ class Settings:
     grpc_workers: int = 32
     shutdown_grace_seconds: int = 10
     faults: frozenset[str] = field(default_factory=frozenset)
+    restatement: RestatementWindows = field(default_factory=RestatementWindows)
 
     @property
     def effective_clickhouse_dsn(self) -> str:
@@ -70,4 +73,12 @@ class Settings:
             grpc_workers=_int(env, "ADPULSE_GRPC_WORKERS", 32, 2),
             shutdown_grace_seconds=_int(env, "ADPULSE_SHUTDOWN_GRACE_SECONDS", 10, 0),
             faults=frozenset(f.strip() for f in env.get("ADPULSE_FAULTS", "").split(",") if f.strip()),
+            restatement=_restatement(env),
         )
+
+
+def _restatement(env: Mapping[str, str]) -> RestatementWindows:
+    try:
+        return RestatementWindows.parse(env.get("ADPULSE_RESTATEMENT_DAYS", ""))
+    except ValueError as err:
+        raise SettingsError(f"ADPULSE_RESTATEMENT_DAYS: {err}") from None
