@@ -6,7 +6,7 @@ the Arrow PyCapsule interface: table arguments are anything exporting `__arrow_c
 pyarrow objects.
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Literal, Protocol
 
 import pyarrow as pa
@@ -15,6 +15,8 @@ class _ArrowExportable(Protocol):
     def __arrow_c_stream__(self, requested_schema: object | None = None) -> object: ...
 
 PayloadFormat = Literal["csv", "ndjson", "arrow_ipc", "proto_rows"]
+Compression = Literal["none", "gzip"]
+ClicksPolicy = Literal["warn", "reject"]
 
 SOURCES: tuple[str, ...]
 """Canonical names of the sources whose layouts `parse_batch` reads."""
@@ -28,8 +30,11 @@ class PayloadError(ValueError):
     `args == (code, message)`: `code` is one of `UNKNOWN_SOURCE`, `UNKNOWN_FORMAT`,
     `MISSING_COLUMNS`, `DUPLICATE_COLUMNS` (two columns give one field, e.g. `revenue` and
     `conversion_value`, or `cost` and `cost_micros`), `UNSUPPORTED_COLUMN_TYPE` (an Arrow column
-    whose type cannot give its field, e.g. float64 `clicks`) or `UNREADABLE_PAYLOAD`; `message`
-    says what is wrong in plain words (for MISSING_COLUMNS it names every missing column).
+    whose type cannot give its field, e.g. float64 `clicks`), `UNREADABLE_PAYLOAD`,
+    `UNKNOWN_OPTION` / `INVALID_OPTION` (a source option the source does not know, or a value it
+    cannot use) or `PAYLOAD_TOO_LARGE` (decompressed data over `max_decompressed_bytes`: a gzip
+    bomb is refused, not unpacked); `message` says what is wrong in plain words (for
+    MISSING_COLUMNS it names every missing column).
     """
 
 class RowError:
@@ -72,19 +77,78 @@ class ParsedBatch:
     @property
     def ignored_columns(self) -> list[str]:
         """Input columns the source does not know, in input order; they were not read."""
+    @property
+    def missing_columns(self) -> list[str]:
+        """Optional columns of the source that the input lacks; they were read as empty."""
+    @property
+    def warnings(self) -> list[RowError]:
+        """The first `max_errors` warnings about rows that were kept (e.g. clicks > impressions)."""
+    @property
+    def warnings_truncated(self) -> bool:
+        """True when more warnings were found than `warnings` holds."""
+    @property
+    def source_version(self) -> str:
+        """The mapping that read the payload, e.g. `google_ads/1` (mappings are versioned)."""
+
+class RequestHeader:
+    """What `inspect_request` found in a serialized `adpulse.v1.IngestRequest`."""
+
+    @property
+    def kind(self) -> Literal["open", "batch", "empty"]:
+        """Which member of the `request` oneof is set."""
+    @property
+    def batch_id(self) -> str:
+        """The batch's id ("" unless `kind == "batch"`)."""
+    @property
+    def fmt(self) -> PayloadFormat | None:
+        """The batch's payload kind; None when the batch has no payload or a text payload has an
+        unspecified format."""
+    @property
+    def compression(self) -> Compression:
+        """Compression of a text payload ("none" otherwise)."""
+    @property
+    def offset(self) -> int:
+        """Where the payload bytes start in the request (for `proto_rows`: the RowBatch message)."""
+    @property
+    def length(self) -> int:
+        """How many bytes the payload has."""
 
 def fact_schema() -> pa.Schema:
     """Schema of `ParsedBatch.facts`: date date32; platform, account_id, campaign_id,
     campaign_name, ad_group_id, ad_id, currency utf8; impressions, clicks, cost_micros,
     conversions_micros, revenue_micros int64. No column is nullable."""
 
+def check_source_options(source: str, options: Mapping[str, str]) -> None:
+    """Raises PayloadError (UNKNOWN_SOURCE, UNKNOWN_OPTION, INVALID_OPTION) unless `source`
+    exists and takes these options; run once when a stream opens."""
+
+def inspect_request(raw: bytes) -> RequestHeader:
+    """Reads the envelope of a serialized `adpulse.v1.IngestRequest` without touching the rows,
+    so the server never builds per-row Python objects. Raises PayloadError(UNREADABLE_PAYLOAD)
+    when the bytes are not such a message."""
+
 def parse_batch(
     payload: bytes,
     fmt: PayloadFormat,
     source: str = "generic",
     max_errors: int = 1000,
+    *,
+    offset: int = 0,
+    length: int | None = None,
+    options: Mapping[str, str] | None = None,
+    compression: Compression = "none",
+    clicks_over_impressions: ClicksPolicy = "warn",
+    max_decompressed_bytes: int = 1 << 30,
+    max_line_bytes: int = 1 << 20,
 ) -> ParsedBatch:
     """Decodes, validates and normalises one batch of rows.
+
+    The payload is `payload[offset:offset + length]` (all of it by default), read in place: the
+    server passes the whole serialized request and the slice `inspect_request` found. A text
+    payload is decompressed first when `compression` says so. A record longer than
+    `max_line_bytes` is a row error. Under `clicks_over_impressions="reject"` such a row is a
+    row error (field `clicks`), under "warn" it is kept and listed in `warnings`. `options` are
+    the source's options (see `check_source_options`).
 
     `fmt` is `csv` (header line + rows, RFC 4180 quoting), `ndjson` (one JSON object a line),
     `arrow_ipc` (one Arrow IPC stream) or `proto_rows` (a serialized `adpulse.v1.RowBatch`). Bad

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from adpulse.v1 import fact_row_pb2 as adpulse_dot_v1_dot_fact__row__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1f\x61\x64pulse/v1/ingest_service.proto\x12\nadpulse.v1\x1a\x19\x61\x64pulse/v1/fact_row.proto\"l\n\rIngestRequest\x12&\n\x04open\x18\x01 \x01(\x0b\x32\x16.adpulse.v1.StreamOpenH\x00\x12(\n\x05\x62\x61tch\x18\x02 \x01(\x0b\x32\x17.adpulse.v1.IngestBatchH\x00\x42\t\n\x07request\"`\n\nStreamOpen\x12\x0e\n\x06source\x18\x01 \x01(\t\x12/\n\rreject_policy\x18\x02 \x01(\x0e\x32\x18.adpulse.v1.RejectPolicy\x12\x11\n\tstream_id\x18\x03 \x01(\t\"\x8e\x01\n\x0bIngestBatch\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12$\n\x04rows\x18\x02 \x01(\x0b\x32\x14.adpulse.v1.RowBatchH\x00\x12\x13\n\tarrow_ipc\x18\x03 \x01(\x0cH\x00\x12\'\n\x04text\x18\x04 \x01(\x0b\x32\x17.adpulse.v1.TextPayloadH\x00\x42\t\n\x07payload\"-\n\x08RowBatch\x12!\n\x04rows\x18\x01 \x03(\x0b\x32\x13.adpulse.v1.FactRow\"C\n\x0bTextPayload\x12&\n\x06\x66ormat\x18\x01 \x01(\x0e\x32\x16.adpulse.v1.TextFormat\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\"m\n\x0eIngestResponse\x12*\n\x06opened\x18\x01 \x01(\x0b\x32\x18.adpulse.v1.StreamOpenedH\x00\x12#\n\x03\x61\x63k\x18\x02 \x01(\x0b\x32\x14.adpulse.v1.BatchAckH\x00\x42\n\n\x08response\"1\n\x0cStreamOpened\x12\x11\n\tstream_id\x18\x01 \x01(\t\x12\x0e\n\x06source\x18\x02 \x01(\t\"\xbf\x01\n\x08\x42\x61tchAck\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x02 \x01(\x03\x12\x10\n\x08rejected\x18\x03 \x01(\x03\x12\x12\n\nduplicates\x18\x04 \x01(\x03\x12$\n\x06\x65rrors\x18\x05 \x03(\x0b\x32\x14.adpulse.v1.RowError\x12\x18\n\x10\x65rrors_truncated\x18\x06 \x01(\x08\x12\x10\n\x08replayed\x18\x07 \x01(\x08\x12\x17\n\x0fignored_columns\x18\x08 \x03(\t\"D\n\x08RowError\x12\x0b\n\x03row\x18\x01 \x01(\x03\x12\x0c\n\x04line\x18\x02 \x01(\x03\x12\r\n\x05\x66ield\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t*q\n\x0cRejectPolicy\x12\x1d\n\x19REJECT_POLICY_UNSPECIFIED\x10\x00\x12 \n\x1cREJECT_POLICY_KEEP_GOOD_ROWS\x10\x01\x12 \n\x1cREJECT_POLICY_ALL_OR_NOTHING\x10\x02*V\n\nTextFormat\x12\x1b\n\x17TEXT_FORMAT_UNSPECIFIED\x10\x00\x12\x13\n\x0fTEXT_FORMAT_CSV\x10\x01\x12\x16\n\x12TEXT_FORMAT_NDJSON\x10\x02\x32T\n\rIngestService\x12\x43\n\x06Ingest\x12\x19.adpulse.v1.IngestRequest\x1a\x1a.adpulse.v1.IngestResponse(\x01\x30\x01\x42J\n\x0e\x64\x65v.adpulse.v1P\x01Z6github.com/adpulse/adpulse/gen/go/adpulse/v1;adpulsev1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1f\x61\x64pulse/v1/ingest_service.proto\x12\nadpulse.v1\x1a\x19\x61\x64pulse/v1/fact_row.proto\"l\n\rIngestRequest\x12&\n\x04open\x18\x01 \x01(\x0b\x32\x16.adpulse.v1.StreamOpenH\x00\x12(\n\x05\x62\x61tch\x18\x02 \x01(\x0b\x32\x17.adpulse.v1.IngestBatchH\x00\x42\t\n\x07request\"\xc3\x02\n\nStreamOpen\x12\x0e\n\x06source\x18\x01 \x01(\t\x12/\n\rreject_policy\x18\x02 \x01(\x0e\x32\x18.adpulse.v1.RejectPolicy\x12\x11\n\tstream_id\x18\x03 \x01(\t\x12\x41\n\x0esource_options\x18\x04 \x03(\x0b\x32).adpulse.v1.StreamOpen.SourceOptionsEntry\x12\x39\n\x17\x63licks_over_impressions\x18\x05 \x01(\x0e\x32\x18.adpulse.v1.ClicksPolicy\x12-\n\x0c\x64rift_policy\x18\x06 \x01(\x0e\x32\x17.adpulse.v1.DriftPolicy\x1a\x34\n\x12SourceOptionsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x8e\x01\n\x0bIngestBatch\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12$\n\x04rows\x18\x02 \x01(\x0b\x32\x14.adpulse.v1.RowBatchH\x00\x12\x13\n\tarrow_ipc\x18\x03 \x01(\x0cH\x00\x12\'\n\x04text\x18\x04 \x01(\x0b\x32\x17.adpulse.v1.TextPayloadH\x00\x42\t\n\x07payload\"-\n\x08RowBatch\x12!\n\x04rows\x18\x01 \x03(\x0b\x32\x13.adpulse.v1.FactRow\"q\n\x0bTextPayload\x12&\n\x06\x66ormat\x18\x01 \x01(\x0e\x32\x16.adpulse.v1.TextFormat\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\x12,\n\x0b\x63ompression\x18\x03 \x01(\x0e\x32\x17.adpulse.v1.Compression\"m\n\x0eIngestResponse\x12*\n\x06opened\x18\x01 \x01(\x0b\x32\x18.adpulse.v1.StreamOpenedH\x00\x12#\n\x03\x61\x63k\x18\x02 \x01(\x0b\x32\x14.adpulse.v1.BatchAckH\x00\x42\n\n\x08response\"}\n\x0cStreamOpened\x12\x11\n\tstream_id\x18\x01 \x01(\t\x12\x0e\n\x06source\x18\x02 \x01(\t\x12\x0e\n\x06run_id\x18\x03 \x01(\t\x12\x1f\n\x17last_committed_batch_id\x18\x04 \x01(\t\x12\x19\n\x11\x63ommitted_batches\x18\x05 \x01(\x03\"\x9c\x02\n\x08\x42\x61tchAck\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x02 \x01(\x03\x12\x10\n\x08rejected\x18\x03 \x01(\x03\x12\x12\n\nduplicates\x18\x04 \x01(\x03\x12$\n\x06\x65rrors\x18\x05 \x03(\x0b\x32\x14.adpulse.v1.RowError\x12\x18\n\x10\x65rrors_truncated\x18\x06 \x01(\x08\x12\x10\n\x08replayed\x18\x07 \x01(\x08\x12\x17\n\x0fignored_columns\x18\x08 \x03(\t\x12\x17\n\x0fmissing_columns\x18\t \x03(\t\x12&\n\x08warnings\x18\n \x03(\x0b\x32\x14.adpulse.v1.RowError\x12\x1a\n\x12warnings_truncated\x18\x0b \x01(\x08\"D\n\x08RowError\x12\x0b\n\x03row\x18\x01 \x01(\x03\x12\x0c\n\x04line\x18\x02 \x01(\x03\x12\r\n\x05\x66ield\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t*_\n\x0c\x43licksPolicy\x12\x1d\n\x19\x43LICKS_POLICY_UNSPECIFIED\x10\x00\x12\x16\n\x12\x43LICKS_POLICY_WARN\x10\x01\x12\x18\n\x14\x43LICKS_POLICY_REJECT\x10\x02*[\n\x0b\x44riftPolicy\x12\x1c\n\x18\x44RIFT_POLICY_UNSPECIFIED\x10\x00\x12\x17\n\x13\x44RIFT_POLICY_REPORT\x10\x01\x12\x15\n\x11\x44RIFT_POLICY_FAIL\x10\x02*q\n\x0cRejectPolicy\x12\x1d\n\x19REJECT_POLICY_UNSPECIFIED\x10\x00\x12 \n\x1cREJECT_POLICY_KEEP_GOOD_ROWS\x10\x01\x12 \n\x1cREJECT_POLICY_ALL_OR_NOTHING\x10\x02*V\n\x0b\x43ompression\x12\x1b\n\x17\x43OMPRESSION_UNSPECIFIED\x10\x00\x12\x14\n\x10\x43OMPRESSION_NONE\x10\x01\x12\x14\n\x10\x43OMPRESSION_GZIP\x10\x02*V\n\nTextFormat\x12\x1b\n\x17TEXT_FORMAT_UNSPECIFIED\x10\x00\x12\x13\n\x0fTEXT_FORMAT_CSV\x10\x01\x12\x16\n\x12TEXT_FORMAT_NDJSON\x10\x02\x32T\n\rIngestService\x12\x43\n\x06Ingest\x12\x19.adpulse.v1.IngestRequest\x1a\x1a.adpulse.v1.IngestResponse(\x01\x30\x01\x42J\n\x0e\x64\x65v.adpulse.v1P\x01Z6github.com/adpulse/adpulse/gen/go/adpulse/v1;adpulsev1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,28 +33,38 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'adpulse.v1.ingest_service_p
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\016dev.adpulse.v1P\001Z6github.com/adpulse/adpulse/gen/go/adpulse/v1;adpulsev1'
-  _globals['_REJECTPOLICY']._serialized_start=969
-  _globals['_REJECTPOLICY']._serialized_end=1082
-  _globals['_TEXTFORMAT']._serialized_start=1084
-  _globals['_TEXTFORMAT']._serialized_end=1170
+  _globals['_STREAMOPEN_SOURCEOPTIONSENTRY']._loaded_options = None
+  _globals['_STREAMOPEN_SOURCEOPTIONSENTRY']._serialized_options = b'8\001'
+  _globals['_CLICKSPOLICY']._serialized_start=1412
+  _globals['_CLICKSPOLICY']._serialized_end=1507
+  _globals['_DRIFTPOLICY']._serialized_start=1509
+  _globals['_DRIFTPOLICY']._serialized_end=1600
+  _globals['_REJECTPOLICY']._serialized_start=1602
+  _globals['_REJECTPOLICY']._serialized_end=1715
+  _globals['_COMPRESSION']._serialized_start=1717
+  _globals['_COMPRESSION']._serialized_end=1803
+  _globals['_TEXTFORMAT']._serialized_start=1805
+  _globals['_TEXTFORMAT']._serialized_end=1891
   _globals['_INGESTREQUEST']._serialized_start=74
   _globals['_INGESTREQUEST']._serialized_end=182
-  _globals['_STREAMOPEN']._serialized_start=184
-  _globals['_STREAMOPEN']._serialized_end=280
-  _globals['_INGESTBATCH']._serialized_start=283
-  _globals['_INGESTBATCH']._serialized_end=425
-  _globals['_ROWBATCH']._serialized_start=427
-  _globals['_ROWBATCH']._serialized_end=472
-  _globals['_TEXTPAYLOAD']._serialized_start=474
-  _globals['_TEXTPAYLOAD']._serialized_end=541
-  _globals['_INGESTRESPONSE']._serialized_start=543
-  _globals['_INGESTRESPONSE']._serialized_end=652
-  _globals['_STREAMOPENED']._serialized_start=654
-  _globals['_STREAMOPENED']._serialized_end=703
-  _globals['_BATCHACK']._serialized_start=706
-  _globals['_BATCHACK']._serialized_end=897
-  _globals['_ROWERROR']._serialized_start=899
-  _globals['_ROWERROR']._serialized_end=967
-  _globals['_INGESTSERVICE']._serialized_start=1172
-  _globals['_INGESTSERVICE']._serialized_end=1256
+  _globals['_STREAMOPEN']._serialized_start=185
+  _globals['_STREAMOPEN']._serialized_end=508
+  _globals['_STREAMOPEN_SOURCEOPTIONSENTRY']._serialized_start=456
+  _globals['_STREAMOPEN_SOURCEOPTIONSENTRY']._serialized_end=508
+  _globals['_INGESTBATCH']._serialized_start=511
+  _globals['_INGESTBATCH']._serialized_end=653
+  _globals['_ROWBATCH']._serialized_start=655
+  _globals['_ROWBATCH']._serialized_end=700
+  _globals['_TEXTPAYLOAD']._serialized_start=702
+  _globals['_TEXTPAYLOAD']._serialized_end=815
+  _globals['_INGESTRESPONSE']._serialized_start=817
+  _globals['_INGESTRESPONSE']._serialized_end=926
+  _globals['_STREAMOPENED']._serialized_start=928
+  _globals['_STREAMOPENED']._serialized_end=1053
+  _globals['_BATCHACK']._serialized_start=1056
+  _globals['_BATCHACK']._serialized_end=1340
+  _globals['_ROWERROR']._serialized_start=1342
+  _globals['_ROWERROR']._serialized_end=1410
+  _globals['_INGESTSERVICE']._serialized_start=1893
+  _globals['_INGESTSERVICE']._serialized_end=1977
 # @@protoc_insertion_point(module_scope)

@@ -20,6 +20,60 @@ else:
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class _ClicksPolicy:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ClicksPolicyEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ClicksPolicy.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    CLICKS_POLICY_UNSPECIFIED: _ClicksPolicy.ValueType  # 0
+    """Same as `CLICKS_POLICY_WARN`."""
+    CLICKS_POLICY_WARN: _ClicksPolicy.ValueType  # 1
+    """Keep the row and list it in the ack's `warnings` (some platforms count clicks without an
+    impression, e.g. on sitelinks).
+    """
+    CLICKS_POLICY_REJECT: _ClicksPolicy.ValueType  # 2
+    """Reject the row."""
+
+class ClicksPolicy(_ClicksPolicy, metaclass=_ClicksPolicyEnumTypeWrapper):
+    """What a row with more clicks than impressions is."""
+
+CLICKS_POLICY_UNSPECIFIED: ClicksPolicy.ValueType  # 0
+"""Same as `CLICKS_POLICY_WARN`."""
+CLICKS_POLICY_WARN: ClicksPolicy.ValueType  # 1
+"""Keep the row and list it in the ack's `warnings` (some platforms count clicks without an
+impression, e.g. on sitelinks).
+"""
+CLICKS_POLICY_REJECT: ClicksPolicy.ValueType  # 2
+"""Reject the row."""
+Global___ClicksPolicy: _TypeAlias = ClicksPolicy  # noqa: Y015
+
+class _DriftPolicy:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _DriftPolicyEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_DriftPolicy.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    DRIFT_POLICY_UNSPECIFIED: _DriftPolicy.ValueType  # 0
+    """Same as `DRIFT_POLICY_REPORT`."""
+    DRIFT_POLICY_REPORT: _DriftPolicy.ValueType  # 1
+    """Report the columns in the ack and on the ingestion run; read what is known."""
+    DRIFT_POLICY_FAIL: _DriftPolicy.ValueType  # 2
+    """End the stream with `FAILED_PRECONDITION` naming the columns; store nothing of the batch."""
+
+class DriftPolicy(_DriftPolicy, metaclass=_DriftPolicyEnumTypeWrapper):
+    """What schema drift does: columns the source does not know, or optional columns it expects
+    that are absent. A missing required column always refuses the batch.
+    """
+
+DRIFT_POLICY_UNSPECIFIED: DriftPolicy.ValueType  # 0
+"""Same as `DRIFT_POLICY_REPORT`."""
+DRIFT_POLICY_REPORT: DriftPolicy.ValueType  # 1
+"""Report the columns in the ack and on the ingestion run; read what is known."""
+DRIFT_POLICY_FAIL: DriftPolicy.ValueType  # 2
+"""End the stream with `FAILED_PRECONDITION` naming the columns; store nothing of the batch."""
+Global___DriftPolicy: _TypeAlias = DriftPolicy  # noqa: Y015
+
 class _RejectPolicy:
     ValueType = _typing.NewType("ValueType", _builtins.int)
     V: _TypeAlias = ValueType  # noqa: Y015
@@ -43,6 +97,30 @@ REJECT_POLICY_KEEP_GOOD_ROWS: RejectPolicy.ValueType  # 1
 REJECT_POLICY_ALL_OR_NOTHING: RejectPolicy.ValueType  # 2
 """Store nothing of a batch that has a bad row; end the stream with `INVALID_ARGUMENT`."""
 Global___RejectPolicy: _TypeAlias = RejectPolicy  # noqa: Y015
+
+class _Compression:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _CompressionEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Compression.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    COMPRESSION_UNSPECIFIED: _Compression.ValueType  # 0
+    """Same as `COMPRESSION_NONE`."""
+    COMPRESSION_NONE: _Compression.ValueType  # 1
+    """Not compressed."""
+    COMPRESSION_GZIP: _Compression.ValueType  # 2
+    """gzip (RFC 1952), e.g. a `.csv.gz` file as it is."""
+
+class Compression(_Compression, metaclass=_CompressionEnumTypeWrapper):
+    """Compression of a text payload."""
+
+COMPRESSION_UNSPECIFIED: Compression.ValueType  # 0
+"""Same as `COMPRESSION_NONE`."""
+COMPRESSION_NONE: Compression.ValueType  # 1
+"""Not compressed."""
+COMPRESSION_GZIP: Compression.ValueType  # 2
+"""gzip (RFC 1952), e.g. a `.csv.gz` file as it is."""
+Global___Compression: _TypeAlias = Compression  # noqa: Y015
 
 class _TextFormat:
     ValueType = _typing.NewType("ValueType", _builtins.int)
@@ -106,25 +184,66 @@ class StreamOpen(_message.Message):
 
     DESCRIPTOR: _descriptor.Descriptor
 
+    @_typing.final
+    class SourceOptionsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
     SOURCE_FIELD_NUMBER: _builtins.int
     REJECT_POLICY_FIELD_NUMBER: _builtins.int
     STREAM_ID_FIELD_NUMBER: _builtins.int
+    SOURCE_OPTIONS_FIELD_NUMBER: _builtins.int
+    CLICKS_OVER_IMPRESSIONS_FIELD_NUMBER: _builtins.int
+    DRIFT_POLICY_FIELD_NUMBER: _builtins.int
     source: _builtins.str
-    """Source whose column layout the rows follow. Today: `generic`."""
+    """Source whose column layout the rows follow: `generic`, `google_ads`, `meta_ads`,
+    `tiktok_ads` or `linkedin_ads` (see the README for each layout).
+    """
     reject_policy: Global___RejectPolicy.ValueType
     """What to do with a batch that has bad rows. Unspecified means keep the good rows."""
     stream_id: _builtins.str
-    """Client-chosen name of the stream, echoed back; optional."""
+    """Client-chosen name of the stream (1 to 128 of `A-Z a-z 0-9 . _ : / -`). A stream reopened
+    under the same id learns its last committed batch in `StreamOpened`, so a restarted
+    loader resumes after it. Optional.
+    """
+    clicks_over_impressions: Global___ClicksPolicy.ValueType
+    """Whether a row with more clicks than impressions is kept with a warning or rejected."""
+    drift_policy: Global___DriftPolicy.ValueType
+    """Whether unknown or missing columns (schema drift) are only reported, or fail the batch."""
+    @_builtins.property
+    def source_options(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """Options of the source, e.g. `action_types` = `purchase` for `meta_ads`; each source lists
+        its own in the README. An option the source does not know is `INVALID_ARGUMENT`.
+        """
+
     def __init__(
         self,
         *,
         source: _builtins.str = ...,
         reject_policy: Global___RejectPolicy.ValueType = ...,
         stream_id: _builtins.str = ...,
+        source_options: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        clicks_over_impressions: Global___ClicksPolicy.ValueType = ...,
+        drift_policy: Global___DriftPolicy.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["reject_policy", b"reject_policy", "source", b"source", "stream_id", b"stream_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["clicks_over_impressions", b"clicks_over_impressions", "drift_policy", b"drift_policy", "reject_policy", b"reject_policy", "source", b"source", "source_options", b"source_options", "stream_id", b"stream_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -207,21 +326,26 @@ class TextPayload(_message.Message):
 
     FORMAT_FIELD_NUMBER: _builtins.int
     DATA_FIELD_NUMBER: _builtins.int
+    COMPRESSION_FIELD_NUMBER: _builtins.int
     format: Global___TextFormat.ValueType
     """How `data` is written."""
     data: _builtins.bytes
     """UTF-8 text. CSV: a header line, then one row per line (RFC 4180 quoting). NDJSON: one JSON
-    object per line with the generic column names as keys.
+    object per line with the source's column names as keys (nested objects are read as
+    dotted names).
     """
+    compression: Global___Compression.ValueType
+    """How `data` is compressed. Decompressed data larger than the server's limit is refused."""
     def __init__(
         self,
         *,
         format: Global___TextFormat.ValueType = ...,
         data: _builtins.bytes = ...,
+        compression: Global___Compression.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["data", b"data", "format", b"format"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["compression", b"compression", "data", b"data", "format", b"format"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -267,19 +391,33 @@ class StreamOpened(_message.Message):
 
     STREAM_ID_FIELD_NUMBER: _builtins.int
     SOURCE_FIELD_NUMBER: _builtins.int
+    RUN_ID_FIELD_NUMBER: _builtins.int
+    LAST_COMMITTED_BATCH_ID_FIELD_NUMBER: _builtins.int
+    COMMITTED_BATCHES_FIELD_NUMBER: _builtins.int
     stream_id: _builtins.str
     """The client's stream id, as sent."""
     source: _builtins.str
     """The source, normalised to its canonical name."""
+    run_id: _builtins.str
+    """The ingestion run this stream records into (see `GetIngestionRun`)."""
+    last_committed_batch_id: _builtins.str
+    """The last batch committed under this stream id, by any earlier stream; empty if none.
+    A loader resuming after a crash sends the batches after this one.
+    """
+    committed_batches: _builtins.int
+    """How many batches have been committed under this stream id so far."""
     def __init__(
         self,
         *,
         stream_id: _builtins.str = ...,
         source: _builtins.str = ...,
+        run_id: _builtins.str = ...,
+        last_committed_batch_id: _builtins.str = ...,
+        committed_batches: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["source", b"source", "stream_id", b"stream_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["committed_batches", b"committed_batches", "last_committed_batch_id", b"last_committed_batch_id", "run_id", b"run_id", "source", b"source", "stream_id", b"stream_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -301,6 +439,9 @@ class BatchAck(_message.Message):
     ERRORS_TRUNCATED_FIELD_NUMBER: _builtins.int
     REPLAYED_FIELD_NUMBER: _builtins.int
     IGNORED_COLUMNS_FIELD_NUMBER: _builtins.int
+    MISSING_COLUMNS_FIELD_NUMBER: _builtins.int
+    WARNINGS_FIELD_NUMBER: _builtins.int
+    WARNINGS_TRUNCATED_FIELD_NUMBER: _builtins.int
     batch_id: _builtins.str
     """The batch this answers."""
     accepted: _builtins.int
@@ -315,13 +456,23 @@ class BatchAck(_message.Message):
     """True when there were more row errors than listed."""
     replayed: _builtins.bool
     """True when this batch id was committed before with the same content: nothing was stored."""
+    warnings_truncated: _builtins.bool
+    """True when there were more warnings than listed."""
     @_builtins.property
     def errors(self) -> _containers.RepeatedCompositeFieldContainer[Global___RowError]:
         """The first `max_errors` (1000) row errors, in row order."""
 
     @_builtins.property
     def ignored_columns(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """Input columns the source does not know; they were not read."""
+        """Input columns the source does not know; they were not read (schema drift)."""
+
+    @_builtins.property
+    def missing_columns(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Optional columns of the source the input lacks; they were read as empty (schema drift)."""
+
+    @_builtins.property
+    def warnings(self) -> _containers.RepeatedCompositeFieldContainer[Global___RowError]:
+        """The first `max_errors` rows kept with a warning (e.g. more clicks than impressions)."""
 
     def __init__(
         self,
@@ -334,10 +485,13 @@ class BatchAck(_message.Message):
         errors_truncated: _builtins.bool = ...,
         replayed: _builtins.bool = ...,
         ignored_columns: _abc.Iterable[_builtins.str] | None = ...,
+        missing_columns: _abc.Iterable[_builtins.str] | None = ...,
+        warnings: _abc.Iterable[Global___RowError] | None = ...,
+        warnings_truncated: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["accepted", b"accepted", "batch_id", b"batch_id", "duplicates", b"duplicates", "errors", b"errors", "errors_truncated", b"errors_truncated", "ignored_columns", b"ignored_columns", "rejected", b"rejected", "replayed", b"replayed"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accepted", b"accepted", "batch_id", b"batch_id", "duplicates", b"duplicates", "errors", b"errors", "errors_truncated", b"errors_truncated", "ignored_columns", b"ignored_columns", "missing_columns", b"missing_columns", "rejected", b"rejected", "replayed", b"replayed", "warnings", b"warnings", "warnings_truncated", b"warnings_truncated"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
