@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import hashlib
 import io
 import random
 from collections import defaultdict
@@ -170,3 +171,36 @@ def expected_groups(
 
 def restated(fact: Fact, **changes: object) -> Fact:
     return replace(fact, **changes)  # type: ignore[arg-type]
+
+
+def fingerprint(rows: list[tuple[object, ...]]) -> tuple[int, Decimal, str]:
+    """(row count, sum of cost, a hash over every row) — equal only if the row sets are equal."""
+
+    def canonical(row: tuple[object, ...]) -> str:
+        # 1.5 and 1.50 are the same money: compare numbers, not their spellings.
+        return repr(tuple(format(v.normalize(), "f") if isinstance(v, Decimal) else v for v in row))
+
+    ordered = sorted(map(canonical, rows))
+    digest = hashlib.sha256("\n".join(ordered).encode()).hexdigest()
+    total_cost = sum((Decimal(str(r[7])) for r in rows), Decimal(0))
+    return len(ordered), total_cost, digest
+
+
+def sent_rows(facts: Iterable[Fact]) -> list[tuple[object, ...]]:
+    """What the store must hold for these facts, in the shape `stored_rows` reads back."""
+    return [
+        (
+            f.platform,
+            f.account_id,
+            f.campaign_id,
+            f.ad_group_id,
+            f.ad_id,
+            f.date.isoformat(),
+            f.impressions,
+            f.cost,
+            f.clicks,
+            f.conversions,
+            f.revenue,
+        )
+        for f in latest_by_key(facts)
+    ]

@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 STARTUP_SECONDS = 120
+# Test servers refuse gzip payloads above this much decompressed data (the default is 1 GiB),
+# so a gzip bomb test needs to build only a few hundred MiB.
+SESSION_DECOMPRESSED_LIMIT = 256 << 20
 
 
 @dataclass
@@ -56,6 +59,7 @@ def start_server(data_dir: Path, env: Mapping[str, str] | None = None) -> Server
         "ADPULSE_LISTEN": "127.0.0.1:0",
         "ADPULSE_DATA_DIR": str(data_dir),
         "ADPULSE_SHUTDOWN_GRACE_SECONDS": "20",
+        "ADPULSE_MAX_DECOMPRESSED_BYTES": str(SESSION_DECOMPRESSED_LIMIT),
         **(env or {}),
     }
     process = subprocess.Popen(

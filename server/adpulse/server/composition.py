@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -12,11 +13,16 @@ from adpulse.server import faults
 from adpulse.server.settings import Settings
 from adpulse.server.storage import clickhouse, postgres
 from adpulse.server.storage.batch_ledger import PostgresBatchLedger
-from adpulse.server.storage.fact_store import ClickHouseFactStore
+from adpulse.server.storage.checkpoints import PostgresCheckpoints, PostgresTenantSettings
+from adpulse.server.storage.fact_store import ClickHouseFactStore, ClickHouseFxRates
+from adpulse.server.storage.ingestion_runs import Heartbeat, PostgresRunStore
 from adpulse.server.transport import grpc_server
 from adpulse.server.transport.analytics_servicer import AnalyticsServicer
 from adpulse.server.transport.ingest_servicer import IngestServicer
+from adpulse.server.transport.tenant_servicer import TenantServicer
+from adpulse.server.usecases.currency import CurrencyUseCase
 from adpulse.server.usecases.ingest import IngestUseCase
+from adpulse.server.usecases.ingestion_runs import IngestionRunsUseCase
 from adpulse.server.usecases.query_metrics import QueryMetricsUseCase
 
 log = logging.getLogger(__name__)
@@ -63,13 +69,26 @@ def build(settings: Settings) -> App:
         closers.append(ch_client.close)
         clickhouse.migrate(ch_client)
 
-        kernel = faults.wrap_kernel(_kernel, settings.faults)
-        facts = ClickHouseFactStore(ch_client)
+        instance_id = f"srv-{uuid.uuid4().hex[:16]}"
+        heartbeat = Heartbeat(pool, instance_id, settings.heartbeat_seconds)
+        heartbeat.start()
+        closers.append(heartbeat.stop)
+
+        kernel, facts = faults.wrap(_kernel, ClickHouseFactStore(ch_client), settings.faults)
         ledger = PostgresBatchLedger(pool)
+        runs = PostgresRunStore(pool, instance_id, settings.heartbeat_seconds)
+        tenant_settings = PostgresTenantSettings(pool)
+        currency = CurrencyUseCase(ClickHouseFxRates(ch_client), tenant_settings)
         server = grpc_server.start(
             settings,
-            IngestServicer(IngestUseCase(kernel, facts, ledger)),
-            AnalyticsServicer(QueryMetricsUseCase(kernel, facts)),
+            IngestServicer(
+                kernel,
+                IngestUseCase(kernel, facts, ledger, runs, settings.max_decompressed_bytes),
+                IngestionRunsUseCase(kernel, runs, facts, PostgresCheckpoints(pool), settings.restatement),
+                currency,
+            ),
+            AnalyticsServicer(QueryMetricsUseCase(kernel, facts, tenant_settings)),
+            TenantServicer(currency),
         )
     except BaseException:
         with contextlib.suppress(Exception):

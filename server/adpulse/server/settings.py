@@ -50,8 +50,10 @@ class Settings:
     clickhouse_dsn: str | None = None
     reflection: bool = True
     max_message_bytes: int = 64 * 1024 * 1024
+    max_decompressed_bytes: int = 1024 * 1024 * 1024
     grpc_workers: int = 32
     shutdown_grace_seconds: int = 10
+    heartbeat_seconds: int = 15
     faults: frozenset[str] = field(default_factory=frozenset)
     restatement: RestatementWindows = field(default_factory=RestatementWindows)
 
@@ -70,8 +72,10 @@ class Settings:
             clickhouse_dsn=env.get("ADPULSE_CLICKHOUSE_DSN") or None,
             reflection=_bool(env, "ADPULSE_REFLECTION", True),
             max_message_bytes=_int(env, "ADPULSE_MAX_MESSAGE_BYTES", 64 * 1024 * 1024, 1024),
+            max_decompressed_bytes=_int(env, "ADPULSE_MAX_DECOMPRESSED_BYTES", 1024 * 1024 * 1024, 1024),
             grpc_workers=_int(env, "ADPULSE_GRPC_WORKERS", 32, 2),
             shutdown_grace_seconds=_int(env, "ADPULSE_SHUTDOWN_GRACE_SECONDS", 10, 0),
+            heartbeat_seconds=_int(env, "ADPULSE_HEARTBEAT_SECONDS", 15, 1),
             faults=frozenset(f.strip() for f in env.get("ADPULSE_FAULTS", "").split(",") if f.strip()),
             restatement=_restatement(env),
         )

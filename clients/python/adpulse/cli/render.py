@@ -48,3 +48,14 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     out = [line(headers), line(["-" * w for w in widths])]
     out.extend(line(r) for r in texts)
     return "\n".join(s.rstrip() for s in out)
+
+
+def key_values(specs: Sequence[str], flag: str) -> dict[str, str]:
+    """`KEY=VALUE` flags into a mapping; a malformed one ends the command with a message."""
+    out = {}
+    for spec in specs:
+        key, sep, value = spec.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"adpulse: bad {flag} {spec!r}; expected KEY=VALUE")
+        out[key.strip()] = value
+    return out

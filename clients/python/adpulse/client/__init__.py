@@ -1,6 +1,6 @@
 """Python client of adpulse: `AdpulseClient` over the adpulse.v1 gRPC API."""
 
-from adpulse.client.client import DEFAULT_TARGET, AdpulseClient, FileRowError, IngestReport
+from adpulse.client.client import DEFAULT_TARGET, AdpulseClient, FileRowError, IngestReport, StreamOptions
 from adpulse.client.errors import AdpulseError, Violation
 from adpulse.client.metrics import MetricsRecord, MetricsResult
 
@@ -12,5 +12,6 @@ __all__ = [
     "IngestReport",
     "MetricsRecord",
     "MetricsResult",
+    "StreamOptions",
     "Violation",
 ]

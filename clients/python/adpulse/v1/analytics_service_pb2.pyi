@@ -138,6 +138,7 @@ class QueryMetricsRequest(_message.Message):
     ORDER_BY_FIELD_NUMBER: _builtins.int
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    REPORTING_CURRENCY_FIELD_NUMBER: _builtins.int
     start_date: _builtins.str
     """First data date included, `YYYY-MM-DD`; empty means no lower bound."""
     end_date: _builtins.str
@@ -155,6 +156,11 @@ class QueryMetricsRequest(_message.Message):
     """Rows per page, 1 to 1000; 0 means 100; larger values are lowered to 1000."""
     page_token: _builtins.str
     """`next_page_token` of the previous page; every other field must be unchanged."""
+    reporting_currency: _builtins.str
+    """ISO 4217 code to report money in, converting each row at its date's exchange rate; empty
+    means the tenant's reporting currency, and with none set each row keeps its own. A rate
+    that is missing is `FAILED_PRECONDITION` naming the currency and date, never a silent 1.
+    """
     @_builtins.property
     def dimensions(self) -> _containers.RepeatedScalarFieldContainer[Global___Dimension.ValueType]:
         """Dimensions to group by, in the order the rows should carry them; none gives one row."""
@@ -174,10 +180,11 @@ class QueryMetricsRequest(_message.Message):
         order_by: _builtins.str = ...,
         page_size: _builtins.int = ...,
         page_token: _builtins.str = ...,
+        reporting_currency: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["dimensions", b"dimensions", "end_date", b"end_date", "filters", b"filters", "granularity", b"granularity", "order_by", b"order_by", "page_size", b"page_size", "page_token", b"page_token", "start_date", b"start_date"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dimensions", b"dimensions", "end_date", b"end_date", "filters", b"filters", "granularity", b"granularity", "order_by", b"order_by", "page_size", b"page_size", "page_token", b"page_token", "reporting_currency", b"reporting_currency", "start_date", b"start_date"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -4,9 +4,11 @@ isort:skip_file
 """
 
 from adpulse.v1 import fact_row_pb2 as _fact_row_pb2
+from adpulse.v1 import ingestion_run_pb2 as _ingestion_run_pb2
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 import builtins as _builtins
@@ -532,3 +534,257 @@ class RowError(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___RowError: _TypeAlias = RowError  # noqa: Y015
+
+@_typing.final
+class ListIngestionRunsRequest(_message.Message):
+    """Request of `ListIngestionRuns`."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    SOURCE_FIELD_NUMBER: _builtins.int
+    START_TIME_FIELD_NUMBER: _builtins.int
+    END_TIME_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    page_size: _builtins.int
+    """Runs per page, 1 to 1000; 0 means 50."""
+    page_token: _builtins.str
+    """`next_page_token` of the previous page; every other field must be unchanged."""
+    source: _builtins.str
+    """Only runs of this source; empty for all."""
+    state: _ingestion_run_pb2.RunState.ValueType
+    """Only runs in this state; unspecified for all."""
+    @_builtins.property
+    def start_time(self) -> _timestamp_pb2.Timestamp:
+        """Only runs started at or after this time."""
+
+    @_builtins.property
+    def end_time(self) -> _timestamp_pb2.Timestamp:
+        """Only runs started before this time."""
+
+    def __init__(
+        self,
+        *,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+        source: _builtins.str = ...,
+        start_time: _timestamp_pb2.Timestamp | None = ...,
+        end_time: _timestamp_pb2.Timestamp | None = ...,
+        state: _ingestion_run_pb2.RunState.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["end_time", b"end_time", "start_time", b"start_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["end_time", b"end_time", "page_size", b"page_size", "page_token", b"page_token", "source", b"source", "start_time", b"start_time", "state", b"state"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListIngestionRunsRequest: _TypeAlias = ListIngestionRunsRequest  # noqa: Y015
+
+@_typing.final
+class ListIngestionRunsResponse(_message.Message):
+    """Response of `ListIngestionRuns`."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RUNS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Token for the next page; empty on the last page."""
+    @_builtins.property
+    def runs(self) -> _containers.RepeatedCompositeFieldContainer[_ingestion_run_pb2.IngestionRun]:
+        """This page of runs, newest first."""
+
+    def __init__(
+        self,
+        *,
+        runs: _abc.Iterable[_ingestion_run_pb2.IngestionRun] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "runs", b"runs"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListIngestionRunsResponse: _TypeAlias = ListIngestionRunsResponse  # noqa: Y015
+
+@_typing.final
+class GetIngestionRunRequest(_message.Message):
+    """Request of `GetIngestionRun`."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RUN_ID_FIELD_NUMBER: _builtins.int
+    run_id: _builtins.str
+    """The run's id."""
+    def __init__(
+        self,
+        *,
+        run_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["run_id", b"run_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetIngestionRunRequest: _TypeAlias = GetIngestionRunRequest  # noqa: Y015
+
+@_typing.final
+class GetIngestionStatsRequest(_message.Message):
+    """Request of `GetIngestionStats`."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WINDOW_DAYS_FIELD_NUMBER: _builtins.int
+    window_days: _builtins.int
+    """Days back from now that run counts and the failure rate cover; 0 means 30."""
+    def __init__(
+        self,
+        *,
+        window_days: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["window_days", b"window_days"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetIngestionStatsRequest: _TypeAlias = GetIngestionStatsRequest  # noqa: Y015
+
+@_typing.final
+class GetIngestionStatsResponse(_message.Message):
+    """Response of `GetIngestionStats`."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SOURCES_FIELD_NUMBER: _builtins.int
+    PLATFORMS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def sources(self) -> _containers.RepeatedCompositeFieldContainer[_ingestion_run_pb2.SourceStats]:
+        """One entry per source that ever ran."""
+
+    @_builtins.property
+    def platforms(self) -> _containers.RepeatedCompositeFieldContainer[_ingestion_run_pb2.PlatformFreshness]:
+        """One entry per platform with stored data."""
+
+    def __init__(
+        self,
+        *,
+        sources: _abc.Iterable[_ingestion_run_pb2.SourceStats] | None = ...,
+        platforms: _abc.Iterable[_ingestion_run_pb2.PlatformFreshness] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["platforms", b"platforms", "sources", b"sources"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetIngestionStatsResponse: _TypeAlias = GetIngestionStatsResponse  # noqa: Y015
+
+@_typing.final
+class GetCheckpointRequest(_message.Message):
+    """Request of `GetCheckpoint`."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SOURCE_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    source: _builtins.str
+    """The source."""
+    name: _builtins.str
+    """The loader's name; may be empty."""
+    def __init__(
+        self,
+        *,
+        source: _builtins.str = ...,
+        name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "source", b"source"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetCheckpointRequest: _TypeAlias = GetCheckpointRequest  # noqa: Y015
+
+@_typing.final
+class UpdateCheckpointRequest(_message.Message):
+    """Request of `UpdateCheckpoint`."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CHECKPOINT_FIELD_NUMBER: _builtins.int
+    EXPECTED_CURSOR_FIELD_NUMBER: _builtins.int
+    expected_cursor: _builtins.str
+    """If set, the update only happens while the stored cursor equals this, else `ABORTED`:
+    two loaders cannot both advance from the same point.
+    """
+    @_builtins.property
+    def checkpoint(self) -> _ingestion_run_pb2.Checkpoint:
+        """The new state; `source` and `name` say whose. `restatement_days`, `reload_from` and
+        `update_time` are computed by the server and ignored here.
+        """
+
+    def __init__(
+        self,
+        *,
+        checkpoint: _ingestion_run_pb2.Checkpoint | None = ...,
+        expected_cursor: _builtins.str | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_expected_cursor", b"_expected_cursor", "checkpoint", b"checkpoint", "expected_cursor", b"expected_cursor"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_expected_cursor", b"_expected_cursor", "checkpoint", b"checkpoint", "expected_cursor", b"expected_cursor"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__expected_cursor: _TypeAlias = _typing.Literal["expected_cursor"]  # noqa: Y015
+    _WhichOneofArgType__expected_cursor: _TypeAlias = _typing.Literal["_expected_cursor", b"_expected_cursor"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__expected_cursor) -> _WhichOneofReturnType__expected_cursor | None: ...
+
+Global___UpdateCheckpointRequest: _TypeAlias = UpdateCheckpointRequest  # noqa: Y015
+
+@_typing.final
+class UpsertFxRatesRequest(_message.Message):
+    """Request of `UpsertFxRates`."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RATES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def rates(self) -> _containers.RepeatedCompositeFieldContainer[_ingestion_run_pb2.FxRate]:
+        """Rates to add or replace (a rate for the same date and pair replaces the earlier one)."""
+
+    def __init__(
+        self,
+        *,
+        rates: _abc.Iterable[_ingestion_run_pb2.FxRate] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["rates", b"rates"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpsertFxRatesRequest: _TypeAlias = UpsertFxRatesRequest  # noqa: Y015
+
+@_typing.final
+class UpsertFxRatesResponse(_message.Message):
+    """Response of `UpsertFxRates`."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    UPSERTED_FIELD_NUMBER: _builtins.int
+    upserted: _builtins.int
+    """Rates written."""
+    def __init__(
+        self,
+        *,
+        upserted: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["upserted", b"upserted"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpsertFxRatesResponse: _TypeAlias = UpsertFxRatesResponse  # noqa: Y015

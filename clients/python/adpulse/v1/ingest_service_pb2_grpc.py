@@ -4,6 +4,7 @@ import grpc
 import warnings
 
 from adpulse.v1 import ingest_service_pb2 as adpulse_dot_v1_dot_ingest__service__pb2
+from adpulse.v1 import ingestion_run_pb2 as adpulse_dot_v1_dot_ingestion__run__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -40,6 +41,36 @@ class IngestServiceStub:
                 request_serializer=adpulse_dot_v1_dot_ingest__service__pb2.IngestRequest.SerializeToString,
                 response_deserializer=adpulse_dot_v1_dot_ingest__service__pb2.IngestResponse.FromString,
                 _registered_method=True)
+        self.ListIngestionRuns = channel.unary_unary(
+                '/adpulse.v1.IngestService/ListIngestionRuns',
+                request_serializer=adpulse_dot_v1_dot_ingest__service__pb2.ListIngestionRunsRequest.SerializeToString,
+                response_deserializer=adpulse_dot_v1_dot_ingest__service__pb2.ListIngestionRunsResponse.FromString,
+                _registered_method=True)
+        self.GetIngestionRun = channel.unary_unary(
+                '/adpulse.v1.IngestService/GetIngestionRun',
+                request_serializer=adpulse_dot_v1_dot_ingest__service__pb2.GetIngestionRunRequest.SerializeToString,
+                response_deserializer=adpulse_dot_v1_dot_ingestion__run__pb2.IngestionRun.FromString,
+                _registered_method=True)
+        self.GetIngestionStats = channel.unary_unary(
+                '/adpulse.v1.IngestService/GetIngestionStats',
+                request_serializer=adpulse_dot_v1_dot_ingest__service__pb2.GetIngestionStatsRequest.SerializeToString,
+                response_deserializer=adpulse_dot_v1_dot_ingest__service__pb2.GetIngestionStatsResponse.FromString,
+                _registered_method=True)
+        self.GetCheckpoint = channel.unary_unary(
+                '/adpulse.v1.IngestService/GetCheckpoint',
+                request_serializer=adpulse_dot_v1_dot_ingest__service__pb2.GetCheckpointRequest.SerializeToString,
+                response_deserializer=adpulse_dot_v1_dot_ingestion__run__pb2.Checkpoint.FromString,
+                _registered_method=True)
+        self.UpdateCheckpoint = channel.unary_unary(
+                '/adpulse.v1.IngestService/UpdateCheckpoint',
+                request_serializer=adpulse_dot_v1_dot_ingest__service__pb2.UpdateCheckpointRequest.SerializeToString,
+                response_deserializer=adpulse_dot_v1_dot_ingestion__run__pb2.Checkpoint.FromString,
+                _registered_method=True)
+        self.UpsertFxRates = channel.unary_unary(
+                '/adpulse.v1.IngestService/UpsertFxRates',
+                request_serializer=adpulse_dot_v1_dot_ingest__service__pb2.UpsertFxRatesRequest.SerializeToString,
+                response_deserializer=adpulse_dot_v1_dot_ingest__service__pb2.UpsertFxRatesResponse.FromString,
+                _registered_method=True)
 
 
 class IngestServiceServicer:
@@ -61,6 +92,49 @@ class IngestServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListIngestionRuns(self, request, context):
+        """Lists ingestion runs, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetIngestionRun(self, request, context):
+        """Gets one ingestion run.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetIngestionStats(self, request, context):
+        """Per source: rows, last success, failure rate, freshness; per platform: which stored dates
+        are still provisional.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetCheckpoint(self, request, context):
+        """Gets the checkpoint of an incremental loader; `NOT_FOUND` before its first update.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateCheckpoint(self, request, context):
+        """Records where an incremental loader stands.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpsertFxRates(self, request, context):
+        """Adds or replaces daily exchange rates, so queries can report in one currency.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IngestServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -68,6 +142,36 @@ def add_IngestServiceServicer_to_server(servicer, server):
                     servicer.Ingest,
                     request_deserializer=adpulse_dot_v1_dot_ingest__service__pb2.IngestRequest.FromString,
                     response_serializer=adpulse_dot_v1_dot_ingest__service__pb2.IngestResponse.SerializeToString,
+            ),
+            'ListIngestionRuns': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListIngestionRuns,
+                    request_deserializer=adpulse_dot_v1_dot_ingest__service__pb2.ListIngestionRunsRequest.FromString,
+                    response_serializer=adpulse_dot_v1_dot_ingest__service__pb2.ListIngestionRunsResponse.SerializeToString,
+            ),
+            'GetIngestionRun': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetIngestionRun,
+                    request_deserializer=adpulse_dot_v1_dot_ingest__service__pb2.GetIngestionRunRequest.FromString,
+                    response_serializer=adpulse_dot_v1_dot_ingestion__run__pb2.IngestionRun.SerializeToString,
+            ),
+            'GetIngestionStats': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetIngestionStats,
+                    request_deserializer=adpulse_dot_v1_dot_ingest__service__pb2.GetIngestionStatsRequest.FromString,
+                    response_serializer=adpulse_dot_v1_dot_ingest__service__pb2.GetIngestionStatsResponse.SerializeToString,
+            ),
+            'GetCheckpoint': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCheckpoint,
+                    request_deserializer=adpulse_dot_v1_dot_ingest__service__pb2.GetCheckpointRequest.FromString,
+                    response_serializer=adpulse_dot_v1_dot_ingestion__run__pb2.Checkpoint.SerializeToString,
+            ),
+            'UpdateCheckpoint': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateCheckpoint,
+                    request_deserializer=adpulse_dot_v1_dot_ingest__service__pb2.UpdateCheckpointRequest.FromString,
+                    response_serializer=adpulse_dot_v1_dot_ingestion__run__pb2.Checkpoint.SerializeToString,
+            ),
+            'UpsertFxRates': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpsertFxRates,
+                    request_deserializer=adpulse_dot_v1_dot_ingest__service__pb2.UpsertFxRatesRequest.FromString,
+                    response_serializer=adpulse_dot_v1_dot_ingest__service__pb2.UpsertFxRatesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -98,6 +202,168 @@ class IngestService:
             '/adpulse.v1.IngestService/Ingest',
             adpulse_dot_v1_dot_ingest__service__pb2.IngestRequest.SerializeToString,
             adpulse_dot_v1_dot_ingest__service__pb2.IngestResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListIngestionRuns(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/adpulse.v1.IngestService/ListIngestionRuns',
+            adpulse_dot_v1_dot_ingest__service__pb2.ListIngestionRunsRequest.SerializeToString,
+            adpulse_dot_v1_dot_ingest__service__pb2.ListIngestionRunsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetIngestionRun(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/adpulse.v1.IngestService/GetIngestionRun',
+            adpulse_dot_v1_dot_ingest__service__pb2.GetIngestionRunRequest.SerializeToString,
+            adpulse_dot_v1_dot_ingestion__run__pb2.IngestionRun.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetIngestionStats(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/adpulse.v1.IngestService/GetIngestionStats',
+            adpulse_dot_v1_dot_ingest__service__pb2.GetIngestionStatsRequest.SerializeToString,
+            adpulse_dot_v1_dot_ingest__service__pb2.GetIngestionStatsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCheckpoint(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/adpulse.v1.IngestService/GetCheckpoint',
+            adpulse_dot_v1_dot_ingest__service__pb2.GetCheckpointRequest.SerializeToString,
+            adpulse_dot_v1_dot_ingestion__run__pb2.Checkpoint.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateCheckpoint(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/adpulse.v1.IngestService/UpdateCheckpoint',
+            adpulse_dot_v1_dot_ingest__service__pb2.UpdateCheckpointRequest.SerializeToString,
+            adpulse_dot_v1_dot_ingestion__run__pb2.Checkpoint.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpsertFxRates(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/adpulse.v1.IngestService/UpsertFxRates',
+            adpulse_dot_v1_dot_ingest__service__pb2.UpsertFxRatesRequest.SerializeToString,
+            adpulse_dot_v1_dot_ingest__service__pb2.UpsertFxRatesResponse.FromString,
             options,
             channel_credentials,
             insecure,

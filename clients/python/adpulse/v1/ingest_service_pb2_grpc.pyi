@@ -4,6 +4,7 @@ isort:skip_file
 """
 
 from adpulse.v1 import ingest_service_pb2 as _ingest_service_pb2
+from adpulse.v1 import ingestion_run_pb2 as _ingestion_run_pb2
 from collections import abc as _abc
 from grpc import aio as _aio
 import abc as _abc_1
@@ -44,6 +45,20 @@ class IngestServiceStub:
     the batch are kept, unless the stream asked for `REJECT_POLICY_ALL_OR_NOTHING`: then a batch
     with any bad row ends the stream with `INVALID_ARGUMENT` and stores nothing of that batch.
     """
+    ListIngestionRuns: _grpc.UnaryUnaryMultiCallable[_ingest_service_pb2.ListIngestionRunsRequest, _ingest_service_pb2.ListIngestionRunsResponse]
+    """Lists ingestion runs, newest first."""
+    GetIngestionRun: _grpc.UnaryUnaryMultiCallable[_ingest_service_pb2.GetIngestionRunRequest, _ingestion_run_pb2.IngestionRun]
+    """Gets one ingestion run."""
+    GetIngestionStats: _grpc.UnaryUnaryMultiCallable[_ingest_service_pb2.GetIngestionStatsRequest, _ingest_service_pb2.GetIngestionStatsResponse]
+    """Per source: rows, last success, failure rate, freshness; per platform: which stored dates
+    are still provisional.
+    """
+    GetCheckpoint: _grpc.UnaryUnaryMultiCallable[_ingest_service_pb2.GetCheckpointRequest, _ingestion_run_pb2.Checkpoint]
+    """Gets the checkpoint of an incremental loader; `NOT_FOUND` before its first update."""
+    UpdateCheckpoint: _grpc.UnaryUnaryMultiCallable[_ingest_service_pb2.UpdateCheckpointRequest, _ingestion_run_pb2.Checkpoint]
+    """Records where an incremental loader stands."""
+    UpsertFxRates: _grpc.UnaryUnaryMultiCallable[_ingest_service_pb2.UpsertFxRatesRequest, _ingest_service_pb2.UpsertFxRatesResponse]
+    """Adds or replaces daily exchange rates, so queries can report in one currency."""
 
 @_typing.type_check_only
 class IngestServiceAsyncStub(IngestServiceStub):
@@ -61,6 +76,20 @@ class IngestServiceAsyncStub(IngestServiceStub):
     the batch are kept, unless the stream asked for `REJECT_POLICY_ALL_OR_NOTHING`: then a batch
     with any bad row ends the stream with `INVALID_ARGUMENT` and stores nothing of that batch.
     """
+    ListIngestionRuns: _aio.UnaryUnaryMultiCallable[_ingest_service_pb2.ListIngestionRunsRequest, _ingest_service_pb2.ListIngestionRunsResponse]  # type: ignore[assignment]
+    """Lists ingestion runs, newest first."""
+    GetIngestionRun: _aio.UnaryUnaryMultiCallable[_ingest_service_pb2.GetIngestionRunRequest, _ingestion_run_pb2.IngestionRun]  # type: ignore[assignment]
+    """Gets one ingestion run."""
+    GetIngestionStats: _aio.UnaryUnaryMultiCallable[_ingest_service_pb2.GetIngestionStatsRequest, _ingest_service_pb2.GetIngestionStatsResponse]  # type: ignore[assignment]
+    """Per source: rows, last success, failure rate, freshness; per platform: which stored dates
+    are still provisional.
+    """
+    GetCheckpoint: _aio.UnaryUnaryMultiCallable[_ingest_service_pb2.GetCheckpointRequest, _ingestion_run_pb2.Checkpoint]  # type: ignore[assignment]
+    """Gets the checkpoint of an incremental loader; `NOT_FOUND` before its first update."""
+    UpdateCheckpoint: _aio.UnaryUnaryMultiCallable[_ingest_service_pb2.UpdateCheckpointRequest, _ingestion_run_pb2.Checkpoint]  # type: ignore[assignment]
+    """Records where an incremental loader stands."""
+    UpsertFxRates: _aio.UnaryUnaryMultiCallable[_ingest_service_pb2.UpsertFxRatesRequest, _ingest_service_pb2.UpsertFxRatesResponse]  # type: ignore[assignment]
+    """Adds or replaces daily exchange rates, so queries can report in one currency."""
 
 class IngestServiceServicer(metaclass=_abc_1.ABCMeta):
     """Takes advertising performance rows into adpulse."""
@@ -81,5 +110,55 @@ class IngestServiceServicer(metaclass=_abc_1.ABCMeta):
         the batch are kept, unless the stream asked for `REJECT_POLICY_ALL_OR_NOTHING`: then a batch
         with any bad row ends the stream with `INVALID_ARGUMENT` and stores nothing of that batch.
         """
+
+    @_abc_1.abstractmethod
+    def ListIngestionRuns(
+        self,
+        request: _ingest_service_pb2.ListIngestionRunsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_ingest_service_pb2.ListIngestionRunsResponse, _abc.Awaitable[_ingest_service_pb2.ListIngestionRunsResponse]]:
+        """Lists ingestion runs, newest first."""
+
+    @_abc_1.abstractmethod
+    def GetIngestionRun(
+        self,
+        request: _ingest_service_pb2.GetIngestionRunRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_ingestion_run_pb2.IngestionRun, _abc.Awaitable[_ingestion_run_pb2.IngestionRun]]:
+        """Gets one ingestion run."""
+
+    @_abc_1.abstractmethod
+    def GetIngestionStats(
+        self,
+        request: _ingest_service_pb2.GetIngestionStatsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_ingest_service_pb2.GetIngestionStatsResponse, _abc.Awaitable[_ingest_service_pb2.GetIngestionStatsResponse]]:
+        """Per source: rows, last success, failure rate, freshness; per platform: which stored dates
+        are still provisional.
+        """
+
+    @_abc_1.abstractmethod
+    def GetCheckpoint(
+        self,
+        request: _ingest_service_pb2.GetCheckpointRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_ingestion_run_pb2.Checkpoint, _abc.Awaitable[_ingestion_run_pb2.Checkpoint]]:
+        """Gets the checkpoint of an incremental loader; `NOT_FOUND` before its first update."""
+
+    @_abc_1.abstractmethod
+    def UpdateCheckpoint(
+        self,
+        request: _ingest_service_pb2.UpdateCheckpointRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_ingestion_run_pb2.Checkpoint, _abc.Awaitable[_ingestion_run_pb2.Checkpoint]]:
+        """Records where an incremental loader stands."""
+
+    @_abc_1.abstractmethod
+    def UpsertFxRates(
+        self,
+        request: _ingest_service_pb2.UpsertFxRatesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_ingest_service_pb2.UpsertFxRatesResponse, _abc.Awaitable[_ingest_service_pb2.UpsertFxRatesResponse]]:
+        """Adds or replaces daily exchange rates, so queries can report in one currency."""
 
 def add_IngestServiceServicer_to_server(servicer: IngestServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -52,5 +52,20 @@ class FailedPrecondition(AdpulseError):
 
 
 @dataclass
+class ResourceExhausted(InvalidArgument):
+    """The request is over a size limit; a smaller one would do."""
+
+
+@dataclass
+class NotFound(AdpulseError):
+    """The request names something that does not exist."""
+
+
+@dataclass
+class Aborted(AdpulseError):
+    """A concurrency check failed (e.g. a compare-and-set); re-read and retry."""
+
+
+@dataclass
 class StorageUnavailable(AdpulseError):
     """A store could not be reached or failed transiently; retrying may succeed."""

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Literal
 
 from adpulse.server.domain.errors import FieldViolation, InvalidArgument
 
 PayloadFormat = Literal["csv", "ndjson", "arrow_ipc", "proto_rows"]
+Compression = Literal["none", "gzip"]
 
 MAX_ROW_ERRORS = 1000
 _BATCH_ID = re.compile(r"[A-Za-z0-9._:/-]{1,128}")
@@ -22,14 +25,65 @@ class RejectPolicy(enum.Enum):
     ALL_OR_NOTHING = "all_or_nothing"
 
 
+class ClicksPolicy(enum.Enum):
+    """What a row with more clicks than impressions is."""
+
+    WARN = "warn"
+    REJECT = "reject"
+
+
+class DriftPolicy(enum.Enum):
+    """What unknown or missing columns do."""
+
+    REPORT = "report"
+    FAIL = "fail"
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    """What a client asks for when it opens a stream."""
+
+    source: str
+    policy: RejectPolicy = RejectPolicy.KEEP_GOOD_ROWS
+    stream_id: str = ""
+    options: Mapping[str, str] = field(default_factory=dict)
+    clicks: ClicksPolicy = ClicksPolicy.WARN
+    drift: DriftPolicy = DriftPolicy.REPORT
+
+
 @dataclass(frozen=True)
 class IngestStream:
-    """An open ingest stream: whose rows, in which layout, under which policy."""
+    """An open ingest stream: whose rows, in which layout, under which policies, in which run."""
 
     tenant: str
-    source: str
-    policy: RejectPolicy
-    stream_id: str
+    spec: StreamSpec
+    run_id: str
+    last_committed_batch_id: str = ""
+    committed_batches: int = 0
+
+    @property
+    def source(self) -> str:
+        return self.spec.source
+
+
+@dataclass(frozen=True)
+class BatchPayload:
+    """One batch's rows as bytes: `data[offset:offset + length]`, so a payload can be read in
+    place inside the request that carried it."""
+
+    batch_id: str
+    fmt: PayloadFormat
+    data: bytes
+    offset: int = 0
+    length: int | None = None
+    compression: Compression = "none"
+
+    @property
+    def size(self) -> int:
+        return len(self.data) - self.offset if self.length is None else self.length
+
+    def view(self) -> memoryview:
+        return memoryview(self.data)[self.offset : self.offset + self.size]
 
 
 @dataclass(frozen=True)
@@ -58,6 +112,9 @@ class BatchOutcome:
     errors: tuple[RowError, ...]
     errors_truncated: bool
     ignored_columns: tuple[str, ...]
+    missing_columns: tuple[str, ...] = ()
+    warnings: tuple[RowError, ...] = ()
+    warnings_truncated: bool = False
     replayed: bool = False
 
     def as_replay(self) -> BatchOutcome:
@@ -70,8 +127,21 @@ class BatchOutcome:
             errors=self.errors,
             errors_truncated=self.errors_truncated,
             ignored_columns=self.ignored_columns,
+            missing_columns=self.missing_columns,
+            warnings=self.warnings,
+            warnings_truncated=self.warnings_truncated,
             replayed=True,
         )
+
+
+@dataclass(frozen=True)
+class BatchFootprint:
+    """What a batch adds to its run beyond counts: bytes and the data it covered."""
+
+    bytes: int
+    oldest_date: dt.date | None = None
+    newest_date: dt.date | None = None
+    platforms: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -88,13 +158,12 @@ class LedgerEntry:
         return self.outcome is not None
 
 
-def validate_batch_id(batch_id: str) -> str:
+def validate_batch_id(batch_id: str, field: str) -> str:
+    """Batch and stream ids: safe in logs, keys and file names."""
     if not _BATCH_ID.fullmatch(batch_id):
         raise InvalidArgument(
-            f"batch id {batch_id!r} is not valid: 1 to 128 of A-Z a-z 0-9 . _ : / -",
-            reason="INVALID_BATCH_ID",
-            violations=[
-                FieldViolation("batch.batch_id", "1 to 128 of A-Z a-z 0-9 . _ : / -", "INVALID_BATCH_ID")
-            ],
+            f"{field} {batch_id!r} is not valid: 1 to 128 of A-Z a-z 0-9 . _ : / -",
+            reason="INVALID_ID",
+            violations=[FieldViolation(field, "1 to 128 of A-Z a-z 0-9 . _ : / -", "INVALID_ID")],
         )
     return batch_id

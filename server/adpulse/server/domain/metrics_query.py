@@ -7,6 +7,7 @@ import enum
 from dataclasses import dataclass
 
 from adpulse.server.domain.errors import FieldViolation, InvalidArgument
+from adpulse.server.domain.fx import validate_currency_code
 
 MEASURES = ("impressions", "clicks", "cost_micros", "conversions_micros", "revenue_micros")
 KPIS = ("ctr", "cpc", "cpm", "cvr", "cpa", "roas", "roi")
@@ -115,6 +116,7 @@ class MetricsQuery:
     order_by: tuple[OrderKey, ...]
     offset: int
     page_size: int
+    reporting_currency: str = ""
 
     @property
     def key_columns(self) -> tuple[str, ...]:
@@ -203,6 +205,7 @@ def build_query(
     order_by: str,
     page_size: int,
     offset: int,
+    reporting_currency: str = "",
 ) -> MetricsQuery:
     """Validates a request's parts into a query, naming every field that is wrong."""
     start = parse_date(start_date, "start_date")
@@ -242,4 +245,7 @@ def build_query(
         order_by=keys,
         offset=offset,
         page_size=clamp_page_size(page_size),
+        reporting_currency=validate_currency_code(reporting_currency, "reporting_currency")
+        if reporting_currency
+        else "",
     )

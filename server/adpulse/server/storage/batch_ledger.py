@@ -7,13 +7,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import psycopg
-import psycopg_pool
 from psycopg.types.json import Jsonb
 
 from adpulse.server.domain.ingest import BatchOutcome, LedgerEntry, RowError
-from adpulse.server.storage.postgres import unavailable_on_failure
+from adpulse.server.storage.postgres import Pool, unavailable_on_failure
 
-Pool = psycopg_pool.ConnectionPool[psycopg.Connection[tuple[Any, ...]]]
 _COLUMNS = (
     "batch_id, digest, version, state, accepted, rejected, duplicates, "
     "errors, errors_truncated, ignored_columns"
@@ -34,17 +32,17 @@ class PostgresBatchLedger:
         return _entry(row) if row else None
 
     @contextlib.contextmanager
-    def claim(self, tenant: str, batch_id: str, digest: str) -> Iterator[_Claim]:
+    def claim(self, tenant: str, batch_id: str, digest: str, run_id: str) -> Iterator[_Claim]:
         with unavailable_on_failure(), self._pool.connection() as conn:
             conn.autocommit = True
             conn.execute(f"SELECT pg_advisory_lock({_LOCK_KEY})", (tenant, batch_id))
             try:
                 row = (
                     conn.execute(
-                        "INSERT INTO ingest_batches (tenant, batch_id, digest, version, state) "
-                        "VALUES (%s, %s, %s, nextval('fact_version_seq'), 'pending') "
+                        "INSERT INTO ingest_batches (tenant, batch_id, digest, version, state, run_id) "
+                        "VALUES (%s, %s, %s, nextval('fact_version_seq'), 'pending', %s) "
                         f"ON CONFLICT (tenant, batch_id) DO NOTHING RETURNING {_COLUMNS}",
-                        (tenant, batch_id, digest),
+                        (tenant, batch_id, digest, run_id),
                     ).fetchone()
                     or conn.execute(_SELECT, (tenant, batch_id)).fetchone()
                 )

@@ -1,24 +1,50 @@
-"""The fact table in ClickHouse (table ad_metrics): inserts and grouped sums."""
+"""The fact table in ClickHouse (table ad_metrics): inserts, grouped sums, freshness; and the
+exchange rates (table fx_rates) that sums in a reporting currency join against."""
 
 from __future__ import annotations
 
+import datetime as dt
+import time
 from collections.abc import Sequence
 from typing import Any
 
 import pyarrow as pa
 
+from adpulse.server.domain.fx import RATE_DECIMALS, FxRate, MissingRate
 from adpulse.server.domain.metrics_query import MEASURES, FactSelection, Granularity, GroupColumn
 from adpulse.server.storage.clickhouse import unavailable_on_failure
 
 TABLE = "ad_metrics"
+FX_TABLE = "fx_rates"
+_MONEY = ("cost_micros", "revenue_micros")
 # Keys never straddle a month partition (the month is a function of the key's date), so FINAL
 # can merge each partition on its own, in parallel.
 _QUERY_SETTINGS = {"do_not_merge_across_partitions_select_final": 1}
 _BUCKET = {
-    Granularity.DAY: "date",
-    Granularity.WEEK: "toMonday(date)",
-    Granularity.MONTH: "toStartOfMonth(date)",
+    Granularity.DAY: "f.date",
+    Granularity.WEEK: "toMonday(f.date)",
+    Granularity.MONTH: "toStartOfMonth(f.date)",
 }
+# The newest rate of each (currency, date) into the reporting currency.
+_RATES = (
+    f"SELECT base_currency AS currency, date, argMax(rate, version) AS rate FROM {FX_TABLE} "
+    "WHERE tenant = {tenant:String} AND quote_currency = {rc:String} GROUP BY currency, date"
+)
+
+
+def _where(selection: FactSelection, params: dict[str, Any]) -> str:
+    params["tenant"] = selection.tenant
+    where = ["f.tenant = {tenant:String}"]
+    if selection.start:
+        params["start"] = selection.start
+        where.append("f.date >= {start:Date}")
+    if selection.end:
+        params["end"] = selection.end
+        where.append("f.date <= {end:Date}")
+    for i, flt in enumerate(selection.filters):
+        params[f"f{i}"] = list(flt.values)
+        where.append(f"f.{flt.dimension.column} {'NOT IN' if flt.exclude else 'IN'} {{f{i}:Array(String)}}")
+    return " AND ".join(where)
 
 
 class ClickHouseFactStore:
@@ -35,30 +61,81 @@ class ClickHouseFactStore:
             self._client.insert_arrow(TABLE, table)
 
     def grouped_sums(
-        self, selection: FactSelection, groups: Sequence[GroupColumn], latest_campaign_name: bool
+        self,
+        selection: FactSelection,
+        groups: Sequence[GroupColumn],
+        latest_campaign_name: bool,
+        reporting_currency: str = "",
     ) -> pa.Table:
-        params: dict[str, Any] = {"tenant": selection.tenant}
-        where = ["tenant = {tenant:String}"]
-        if selection.start:
-            params["start"] = selection.start
-            where.append("date >= {start:Date}")
-        if selection.end:
-            params["end"] = selection.end
-            where.append("date <= {end:Date}")
-        for i, f in enumerate(selection.filters):
-            params[f"f{i}"] = list(f.values)
-            where.append(f"{f.dimension.column} {'NOT IN' if f.exclude else 'IN'} {{f{i}:Array(String)}}")
+        params: dict[str, Any] = {}
+        where = _where(selection, params)
         # Aliases carry a prefix: an alias named like a column would shadow it in WHERE.
-        keys = {g.column: _BUCKET[g.granularity] if g.column == "date" else g.column for g in groups}
-        keys.setdefault("currency", "currency")
+        keys = {g.column: _BUCKET[g.granularity] if g.column == "date" else f"f.{g.column}" for g in groups}
+        source = f"{TABLE} AS f FINAL"
+        money = {m: f"f.{m}" for m in _MONEY}
+        if reporting_currency:
+            params["rc"] = reporting_currency
+            keys["currency"] = "{rc:String}"
+            source += f" LEFT JOIN ({_RATES}) AS r ON r.currency = f.currency AND r.date = f.date"
+            # Each row converts on its own date, rounded half-even to whole micros, then sums.
+            money = {
+                m: f"if(f.currency = {{rc:String}}, f.{m}, toInt64(roundBankers(f.{m} * r.rate)))"
+                for m in _MONEY
+            }
+        keys.setdefault("currency", "f.currency")
         select = [f"{expr} AS k_{col}" for col, expr in keys.items()]
-        select += [f"sum({m}) AS m_{m}" for m in MEASURES]
+        select += [f"sum({money.get(m, f'f.{m}')}) AS m_{m}" for m in MEASURES]
         if latest_campaign_name:
-            select.append("argMax(campaign_name, (date, version)) AS a_campaign_name")
-        sql = (
-            f"SELECT {', '.join(select)} FROM {TABLE} FINAL WHERE {' AND '.join(where)} "
-            f"GROUP BY {', '.join(f'k_{col}' for col in keys)}"
-        )
+            select.append("argMax(f.campaign_name, (f.date, f.version)) AS a_campaign_name")
+        group_by = ", ".join(f"k_{c}" for c in keys)
+        sql = f"SELECT {', '.join(select)} FROM {source} WHERE {where} GROUP BY {group_by}"
         with unavailable_on_failure():
             table = self._client.query_arrow(sql, parameters=params, settings=_QUERY_SETTINGS)
         return table.rename_columns([name[2:] for name in table.column_names])
+
+    def missing_rates(self, selection: FactSelection, reporting_currency: str) -> list[MissingRate]:
+        params: dict[str, Any] = {"rc": reporting_currency}
+        where = _where(selection, params)
+        sql = (
+            "SELECT f.currency, arraySlice(arraySort(groupArray(f.date)), 1, 5), count() FROM "
+            f"(SELECT DISTINCT f.currency, f.date FROM {TABLE} AS f FINAL "
+            f"WHERE {where} AND f.currency != {{rc:String}}) AS f "
+            f"LEFT ANTI JOIN ({_RATES}) AS r ON r.currency = f.currency AND r.date = f.date "
+            "GROUP BY f.currency ORDER BY f.currency"
+        )
+        with unavailable_on_failure():
+            rows = self._client.query(sql, parameters=params, settings=_QUERY_SETTINGS).result_rows
+        return [MissingRate(currency, tuple(dates), count) for currency, dates, count in rows]
+
+    def platform_freshness(self, tenant: str) -> list[tuple[str, dt.date, int]]:
+        sql = (
+            f"SELECT platform, max(date), count() FROM {TABLE} FINAL "
+            "WHERE tenant = {tenant:String} GROUP BY platform ORDER BY platform"
+        )
+        with unavailable_on_failure():
+            rows = self._client.query(
+                sql, parameters={"tenant": tenant}, settings=_QUERY_SETTINGS
+            ).result_rows
+        return [(platform, newest, rows) for platform, newest, rows in rows]
+
+
+class ClickHouseFxRates:
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def upsert(self, tenant: str, rates: Sequence[FxRate]) -> None:
+        if not rates:
+            return
+        table = pa.table(
+            {
+                "tenant": pa.repeat(tenant, len(rates)),
+                "date": pa.array([r.date for r in rates], pa.date32()),
+                "base_currency": [r.base for r in rates],
+                "quote_currency": [r.quote for r in rates],
+                "rate": pa.array([r.rate for r in rates], pa.decimal128(38, RATE_DECIMALS)),
+                # Later upserts win; nanoseconds order the upserts of one server well enough.
+                "version": pa.repeat(pa.scalar(time.time_ns(), pa.uint64()), len(rates)),
+            }
+        )
+        with unavailable_on_failure():
+            self._client.insert_arrow(FX_TABLE, table)

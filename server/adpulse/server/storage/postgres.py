@@ -6,6 +6,7 @@ import contextlib
 import logging
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import psycopg_pool
@@ -14,6 +15,7 @@ from adpulse.server.domain.errors import StorageUnavailable
 from adpulse.server.storage import migrations
 
 log = logging.getLogger(__name__)
+Pool = psycopg_pool.ConnectionPool[psycopg.Connection[tuple[Any, ...]]]
 DATABASE = "adpulse"
 _MIGRATIONS = Path(__file__).parent / "postgres_migrations"
 
@@ -60,7 +62,7 @@ def unavailable_on_failure() -> Iterator[None]:
         ) from err
 
 
-def migrate(pool: psycopg_pool.ConnectionPool[psycopg.Connection[tuple[object, ...]]]) -> None:
+def migrate(pool: Pool) -> None:
     """Applies pending migrations; an advisory lock keeps concurrent starts from racing."""
     with pool.connection() as conn, conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(hashtext('adpulse.schema_migrations'))")

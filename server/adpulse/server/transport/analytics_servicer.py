@@ -62,6 +62,7 @@ class AnalyticsServicer(pb_grpc.AnalyticsServiceServicer):
             order_by=request.order_by,
             page_size=request.page_size,
             offset=page_token.decode(request.page_token, bound_to),
+            reporting_currency=request.reporting_currency,
         )
         page = self._query_metrics.execute(query)
         totals = page.totals.to_pylist()[0]

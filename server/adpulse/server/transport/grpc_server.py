@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from concurrent import futures
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -13,17 +14,21 @@ from grpc_reflection.v1alpha import reflection
 from adpulse.server.settings import Settings
 from adpulse.server.transport.analytics_servicer import AnalyticsServicer
 from adpulse.server.transport.ingest_servicer import IngestServicer
+from adpulse.server.transport.tenant_servicer import TenantServicer
 from adpulse.v1 import (
     analytics_service_pb2,
     analytics_service_pb2_grpc,
     ingest_service_pb2,
     ingest_service_pb2_grpc,
+    tenant_service_pb2,
+    tenant_service_pb2_grpc,
 )
 
 log = logging.getLogger(__name__)
 SERVICE_NAMES = (
     ingest_service_pb2.DESCRIPTOR.services_by_name["IngestService"].full_name,
     analytics_service_pb2.DESCRIPTOR.services_by_name["AnalyticsService"].full_name,
+    tenant_service_pb2.DESCRIPTOR.services_by_name["TenantService"].full_name,
 )
 
 
@@ -39,7 +44,30 @@ class GrpcServer:
         self.server.stop(grace_seconds).wait()
 
 
-def start(settings: Settings, ingest: IngestServicer, analytics: AnalyticsServicer) -> GrpcServer:
+class _RawIngestRequests:
+    """Registers IngestService as generated, except that `Ingest` receives each request as its
+    serialized bytes, for the kernel to read in place."""
+
+    def __init__(self, server: grpc.Server) -> None:
+        self._server = server
+
+    def add_generic_rpc_handlers(self, handlers: object) -> None:
+        """Superseded by the handlers registered below."""
+
+    def add_registered_method_handlers(
+        self, service: str, handlers: dict[str, grpc.RpcMethodHandler[Any, Any]]
+    ) -> None:
+        raw = {
+            name: handler._replace(request_deserializer=None) if name == "Ingest" else handler  # type: ignore[attr-defined]
+            for name, handler in handlers.items()
+        }
+        self._server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, raw),))
+        self._server.add_registered_method_handlers(service, raw)
+
+
+def start(
+    settings: Settings, ingest: IngestServicer, analytics: AnalyticsServicer, tenants: TenantServicer
+) -> GrpcServer:
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=settings.grpc_workers, thread_name_prefix="grpc"),
         options=[
@@ -49,8 +77,9 @@ def start(settings: Settings, ingest: IngestServicer, analytics: AnalyticsServic
             ("grpc.so_reuseport", 0),
         ],
     )
-    ingest_service_pb2_grpc.add_IngestServiceServicer_to_server(ingest, server)
+    ingest_service_pb2_grpc.add_IngestServiceServicer_to_server(ingest, _RawIngestRequests(server))  # type: ignore[arg-type]
     analytics_service_pb2_grpc.add_AnalyticsServiceServicer_to_server(analytics, server)
+    tenant_service_pb2_grpc.add_TenantServiceServicer_to_server(tenants, server)
     health_servicer = health.HealthServicer(experimental_non_blocking=True)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for name in ("", *SERVICE_NAMES):

@@ -13,10 +13,13 @@ from google.protobuf import any_pb2, duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 
 from adpulse.server.domain.errors import (
+    Aborted,
     AdpulseError,
     AlreadyExists,
     FailedPrecondition,
     InvalidArgument,
+    NotFound,
+    ResourceExhausted,
     StorageUnavailable,
 )
 
@@ -25,9 +28,12 @@ DOMAIN = "adpulse.dev"
 # Details travel in a trailer; clients refuse trailers over 8 KiB by default, so long lists of
 # violations are cut to fit and the message says how many there were.
 _MAX_DETAILS_BYTES = 6 * 1024
-_CODES = {
+_CODES: dict[type[AdpulseError], int] = {
     InvalidArgument: code_pb2.INVALID_ARGUMENT,
+    ResourceExhausted: code_pb2.RESOURCE_EXHAUSTED,
     AlreadyExists: code_pb2.ALREADY_EXISTS,
+    NotFound: code_pb2.NOT_FOUND,
+    Aborted: code_pb2.ABORTED,
     FailedPrecondition: code_pb2.FAILED_PRECONDITION,
     StorageUnavailable: code_pb2.UNAVAILABLE,
 }
@@ -40,7 +46,7 @@ def _pack(message: object) -> any_pb2.Any:
 
 
 def status_of(error: AdpulseError) -> status_pb2.Status:
-    code = next((c for kind, c in _CODES.items() if isinstance(error, kind)), code_pb2.INTERNAL)
+    code = next((_CODES[kind] for kind in type(error).__mro__ if kind in _CODES), code_pb2.INTERNAL)
     info = error_details_pb2.ErrorInfo(reason=error.reason, domain=DOMAIN, metadata=dict(error.metadata))
     status = status_pb2.Status(code=code, message=error.message, details=[_pack(info)])
     if isinstance(error, StorageUnavailable):

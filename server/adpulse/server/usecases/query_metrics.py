@@ -1,8 +1,9 @@
 """QueryMetrics: the store sums, the kernel turns sums into KPIs, then one page is cut.
 
 The store groups by the requested columns *and currency*, so the kernel can tell a group that
-spans several currencies (its money is not summable) from one that does not. Totals come from
-the same grouped sums, so a page and its totals can never disagree.
+spans several currencies (its money is not summable) from one that does not. With a reporting
+currency the store converts each row at its date's rate first, so nothing is mixed. Totals come
+from the same grouped sums, so a page and its totals can never disagree.
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ from typing import TYPE_CHECKING
 
 import pyarrow.compute as pc
 
+from adpulse.server.domain.errors import FailedPrecondition
+from adpulse.server.domain.fx import MissingRate
 from adpulse.server.domain.metrics_query import MetricsQuery
-from adpulse.server.ports import FactStore, Kernel
+from adpulse.server.ports import FactStore, Kernel, TenantSettingsStore
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -30,13 +33,19 @@ class MetricsPage:
 
 
 class QueryMetricsUseCase:
-    def __init__(self, kernel: Kernel, facts: FactStore) -> None:
+    def __init__(self, kernel: Kernel, facts: FactStore, settings: TenantSettingsStore) -> None:
         self._kernel = kernel
         self._facts = facts
+        self._settings = settings
 
     def execute(self, query: MetricsQuery) -> MetricsPage:
+        currency = query.reporting_currency or self._settings.reporting_currency(query.selection.tenant)
+        if currency:
+            _require_rates(self._facts.missing_rates(query.selection, currency), currency)
         with_name = "campaign_id" in query.key_columns
-        sums = self._facts.grouped_sums(query.selection, query.group_columns, latest_campaign_name=with_name)
+        sums = self._facts.grouped_sums(
+            query.selection, query.group_columns, latest_campaign_name=with_name, reporting_currency=currency
+        )
         keys = list(query.key_columns)
         groups = self._kernel.aggregate(sums, keys, ["campaign_name"] if with_name else [])
         totals = self._kernel.aggregate(sums, [])
@@ -52,3 +61,21 @@ class QueryMetricsUseCase:
             total_size=groups.num_rows,
             next_offset=end if end < groups.num_rows else None,
         )
+
+
+def _require_rates(missing: list[MissingRate], currency: str) -> None:
+    """A missing rate is an error naming currency and date, never a silent 1.0 (or 0)."""
+    if not missing:
+        return
+    first = missing[0]
+    more = sum(m.count for m in missing) - 1
+    raise FailedPrecondition(
+        f"no {first.currency}→{currency} exchange rate for {first.dates[0]}"
+        + (f" (and {more} more currency-days)" if more else "")
+        + "; load rates with UpsertFxRates",
+        "MISSING_FX_RATE",
+        metadata={
+            "reporting_currency": currency,
+            **{f"missing.{m.currency}": ",".join(d.isoformat() for d in m.dates) for m in missing},
+        },
+    )
