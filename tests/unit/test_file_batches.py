@@ -51,3 +51,16 @@ def test_ndjson_batches_count_lines_from_one(tmp_path: Path) -> None:
 
     assert [b.first_line for b in got] == [1, 3, 4]
     assert got[1].file_line(1) == 3
+
+
+def test_resuming_skips_up_to_the_last_committed_batch(tmp_path: Path) -> None:
+    from adpulse.client.client import _batches_up_to
+
+    path = tmp_path / "x.csv"
+    path.write_text(_csv([[str(i), "v"] for i in range(50)]))
+    ids = [b.batch_id for b in batches(path, "generic", 40)]
+
+    assert len(ids) > 3
+    assert _batches_up_to([path], "generic", 40, ids[2]) == 3
+    assert _batches_up_to([path], "generic", 40, "") == 0
+    assert _batches_up_to([path], "generic", 40, "some-other-file-batch") == 0
