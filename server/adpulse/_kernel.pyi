@@ -19,7 +19,8 @@ Compression = Literal["none", "gzip"]
 ClicksPolicy = Literal["warn", "reject"]
 
 SOURCES: tuple[str, ...]
-"""Canonical names of the sources whose layouts `parse_batch` reads."""
+"""Canonical names of the sources whose layouts `parse_batch` reads: `generic`, `google_ads`,
+`meta_ads`, `tiktok_ads`, `linkedin_ads`."""
 
 KPI_COLUMNS: tuple[str, ...]
 """Names of the KPI columns `aggregate` appends: ctr, cpc, cpm, cvr, cpa, roas, roi."""
@@ -34,7 +35,8 @@ class PayloadError(ValueError):
     `UNKNOWN_OPTION` / `INVALID_OPTION` (a source option the source does not know, or a value it
     cannot use) or `PAYLOAD_TOO_LARGE` (decompressed data over `max_decompressed_bytes`: a gzip
     bomb is refused, not unpacked); `message` says what is wrong in plain words (for
-    MISSING_COLUMNS it names every missing column).
+    MISSING_COLUMNS it names every missing column, then the input's unknown columns, where a
+    renamed one usually is: `missing columns: metrics.cost_micros; unknown columns: metrics.cost`).
     """
 
 class RowError:
@@ -76,10 +78,14 @@ class ParsedBatch:
         """True when more errors were found than `errors` holds."""
     @property
     def ignored_columns(self) -> list[str]:
-        """Input columns the source does not know, in input order; they were not read."""
+        """Input columns the source does not know, in input order (NDJSON: dotted paths of
+        nested keys); they were not read. Native columns a source knows and does not need (e.g.
+        Google's `*.resourceName`, Meta's `date_stop`) are not listed."""
     @property
     def missing_columns(self) -> list[str]:
-        """Optional columns of the source that the input lacks; they were read as empty."""
+        """Optional columns of the source that the input lacks, by their native names; they
+        were read as empty (an absent id level takes its nearest level's id, see
+        `parse_batch`)."""
     @property
     def warnings(self) -> list[RowError]:
         """The first `max_errors` warnings about rows that were kept (e.g. clicks > impressions)."""
@@ -120,7 +126,9 @@ def fact_schema() -> pa.Schema:
 
 def check_source_options(source: str, options: Mapping[str, str]) -> None:
     """Raises PayloadError (UNKNOWN_SOURCE, UNKNOWN_OPTION, INVALID_OPTION) unless `source`
-    exists and takes these options; run once when a stream opens."""
+    exists and takes these options; run once when a stream opens. `options` is any mapping
+    with `.items()` (a dict, a protobuf map field). INVALID_OPTION also for a required option
+    left out (`linkedin_ads` needs `currency`, and `account_id` or `campaign_groups`)."""
 
 def inspect_request(raw: bytes) -> RequestHeader:
     """Reads the envelope of a serialized `adpulse.v1.IngestRequest` without touching the rows,
@@ -144,11 +152,15 @@ def parse_batch(
     """Decodes, validates and normalises one batch of rows.
 
     The payload is `payload[offset:offset + length]` (all of it by default), read in place: the
-    server passes the whole serialized request and the slice `inspect_request` found. A text
-    payload is decompressed first when `compression` says so. A record longer than
-    `max_line_bytes` is a row error. Under `clicks_over_impressions="reject"` such a row is a
-    row error (field `clicks`), under "warn" it is kept and listed in `warnings`. `options` are
-    the source's options (see `check_source_options`).
+    server passes the whole serialized request and the slice `inspect_request` found; a slice
+    outside `payload` is PayloadError(UNREADABLE_PAYLOAD). The payload is decompressed first
+    when `compression` says so, streaming and bounded: past `max_decompressed_bytes` it is
+    PAYLOAD_TOO_LARGE. A CSV record or NDJSON line longer than `max_line_bytes` (line end not
+    counted) is a row error (field ""), and reading goes on at the next line. A row with more
+    clicks than impressions is, under `clicks_over_impressions="reject"`, a row error on the
+    clicks column, under "warn" kept and listed in `warnings`. `options` are the source's
+    options (see `check_source_options` and SOURCES below). ValueError (not PayloadError) for a
+    `compression` or `clicks_over_impressions` outside their literals.
 
     `fmt` is `csv` (header line + rows, RFC 4180 quoting), `ndjson` (one JSON object a line),
     `arrow_ipc` (one Arrow IPC stream) or `proto_rows` (a serialized `adpulse.v1.RowBatch`). Bad
@@ -165,6 +177,46 @@ def parse_batch(
     NDJSON/CSV lines are not rows but count as lines. Error `field`s are the input's own names
     (proto: `cost_micros`, `conversions`, `revenue_micros`); `""` for a whole-record problem
     (a CSV record with another number of fields, an NDJSON line that is not a JSON object).
+
+    Platform sources read their platform's native export columns (CSV header names, NDJSON
+    keys or Arrow field names). NDJSON nested objects are read as dotted names
+    (`{"metrics":{"clicks":"5"}}` is `metrics.clicks`; deeper than 8 levels is a value), and
+    every name also matches in camelCase (`metrics.costMicros` is `metrics.cost_micros`). The
+    platform is the source's own. Names are matched trimmed and case-insensitively. An absent
+    id level (a campaign- or ad-group-level report) takes the id of the nearest level the row
+    has, its parent first, and is listed in `missing_columns`. Every mapping is versioned
+    (`ParsedBatch.source_version`).
+
+    - `google_ads/1`: `segments.date`, `customer.id`, `campaign.id`, `campaign.name`,
+      `ad_group.id`, `ad_group_ad.ad.id`, `customer.currency_code`, `metrics.impressions`,
+      `metrics.clicks`, `metrics.cost_micros` (micros), `metrics.conversions`,
+      `metrics.conversions_value` (currency units). Every metric is required. Option
+      `currency`: used when there is no `customer.currency_code` column.
+    - `meta_ads/1`: `date_start`, `account_id`, `campaign_id`, `campaign_name`, `adset_id`
+      (ad group), `ad_id`, `account_currency`, `impressions`, `clicks`, `spend` (units),
+      `actions` / `action_values`: lists of `{action_type, value}` (a JSON array, or in CSV a
+      cell holding one), summed exactly over the option `action_types` (comma-separated,
+      default `purchase`) into conversions, and `value_action_types` (default: the same as
+      `action_types`) into revenue. The lists are optional (the API leaves them out of rows
+      without actions); spend, impressions and clicks are required. Option `currency` as for
+      Google.
+    - `tiktok_ads/1`: `stat_time_day` (`2026-03-01 00:00:00`), `advertiser_id`,
+      `campaign_id`, `campaign_name`, `adgroup_id`, `ad_id`, `currency`, `spend`,
+      `impressions`, `clicks`, `conversion`, and revenue from the metric the option
+      `value_field` names (default `total_complete_payment_rate`, TikTok's total complete
+      payment value). A name may carry a `dimensions.` or `metrics.` prefix (the API's nesting).
+      All metrics are required; of the id levels at least one. Options `currency` and
+      `account_id` stand in for absent `currency` / `advertiser_id` columns.
+    - `linkedin_ads/1`: the day as `dateRange.start.{year,month,day}` or `start_date`;
+      `pivotValues` (a JSON list, or URNs separated by commas or spaces):
+      `urn:li:sponsoredCampaignGroup:<id>` is the campaign, `urn:li:sponsoredCampaign:<id>`
+      the ad group, `urn:li:sponsoredCreative:<id>` the ad (other URNs are ignored; a list
+      with none of these is a row error on `pivotValues`); `impressions`, `clicks`,
+      `costInLocalCurrency`, `externalWebsiteConversions`,
+      `conversionValueInLocalCurrency`, all required. Options: `currency` (required; rows
+      carry none), `campaign_groups` (`group=account,…`: the account of each campaign group)
+      and `account_id` (the account of rows whose group is not listed or not given); one of
+      the two is required.
     """
 
 def aggregate(

@@ -16,7 +16,7 @@ HEADER = (
 
 
 def test_constants() -> None:
-    assert _kernel.SOURCES == ("generic",)
+    assert _kernel.SOURCES == ("generic", "google_ads", "meta_ads", "tiktok_ads", "linkedin_ads")
     assert _kernel.KPI_COLUMNS == ("ctr", "cpc", "cpm", "cvr", "cpa", "roas", "roi")
     schema = _kernel.fact_schema()
     assert schema.names[:2] == ["date", "platform"] and schema.names[-1] == "revenue_micros"

@@ -22,7 +22,19 @@ pub fn parse_date(text: &[u8]) -> Result<i32, Problem> {
     else {
         return Err(Problem::NotADate);
     };
-    if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
+    from_parts(i64::from(year), i64::from(month), i64::from(day))
+}
+
+/// A date written as three numbers → days since the epoch.
+pub fn from_parts(year: i64, month: i64, day: i64) -> Result<i32, Problem> {
+    let (Ok(year), Ok(month), Ok(day)) = (
+        u32::try_from(year),
+        u32::try_from(month),
+        u32::try_from(day),
+    ) else {
+        return Err(Problem::NotADate);
+    };
+    if year > 9999 || !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
         return Err(Problem::NotADate);
     }
     check_day(i64::from(days_from_civil(year as i32, month, day)))

@@ -38,6 +38,16 @@ pub enum Problem {
         got: usize,
         expected: usize,
     },
+    /// More clicks than impressions (some platforms count clicks on sitelinks without one).
+    ClicksOverImpressions {
+        impressions: i64,
+    },
+    /// A LinkedIn campaign group the options give no account for.
+    NoAccount,
+    /// A record longer than the payload's limit; the reader went on at the next line.
+    RecordTooLong {
+        max: usize,
+    },
     /// The record as a whole is unusable; the text says why.
     BadRecord(String),
 }
@@ -76,6 +86,16 @@ impl Problem {
             }
             Problem::FieldCount { got, expected } => {
                 format!("the record has {got} fields, the header has {expected}")
+            }
+            Problem::ClicksOverImpressions { impressions } => {
+                format!("{v} clicks are more than the row's {impressions} impressions")
+            }
+            Problem::NoAccount => format!(
+                "campaign group {v} has no account: the option campaign_groups does not name it \
+                 and no option account_id is set"
+            ),
+            Problem::RecordTooLong { max } => {
+                format!("the record is longer than {max} bytes; it was skipped up to the next line")
             }
             Problem::BadRecord(why) => why.clone(),
         }

@@ -12,19 +12,15 @@ use arrow::datatypes::{
 use arrow::ipc::reader::StreamReader;
 
 use super::rows::RowSink;
-use super::source::{Binding, Source, Unit};
+use super::source::{Binding, Read};
 use super::validate::Cell;
-use super::PayloadError;
+use super::{Drift, PayloadError};
 use crate::schema::FactField;
 
 const MILLIS_PER_DAY: i64 = 86_400_000;
 
-/// Reads every row of every batch into `sink`; returns the ignored columns.
-pub fn read(
-    payload: &[u8],
-    source: &Source,
-    sink: &mut RowSink,
-) -> Result<Vec<String>, PayloadError> {
+/// Reads every row of every batch into `sink`; returns the payload's drift.
+pub fn read(payload: &[u8], sink: &mut RowSink) -> Result<Drift, PayloadError> {
     let unreadable = |e: arrow::error::ArrowError| {
         PayloadError::unreadable(format!(
             "the payload is not a readable Arrow IPC stream: {e}"
@@ -37,7 +33,7 @@ pub fn read(
         .iter()
         .map(|f| f.name().trim().to_owned())
         .collect();
-    let layout = source.layout(&names)?;
+    let layout = sink.mapping().layout(&names)?;
     for &(i, binding) in &layout.bound {
         check_type(&names[i], schema.field(i).data_type(), binding)?;
     }
@@ -62,7 +58,10 @@ pub fn read(
             sink.end_row();
         }
     }
-    Ok(layout.ignored)
+    Ok(Drift {
+        ignored: layout.ignored,
+        missing: layout.missing,
+    })
 }
 
 /// What an Arrow type holds, as far as fact fields care.
@@ -97,12 +96,14 @@ fn check_type(name: &str, data_type: &DataType, binding: Binding) -> Result<(), 
         binding.field,
         FactField::Cost | FactField::Conversions | FactField::Revenue
     );
-    let fits = match kind(data_type) {
-        Some(Kind::Null | Kind::Text) => true,
-        Some(Kind::Integer) => binding.field != FactField::Date,
-        Some(Kind::Float | Kind::Decimal) => money && binding.unit == Unit::Natural,
-        Some(Kind::Date) => binding.field == FactField::Date,
-        None => false,
+    let date = binding.field == FactField::Date;
+    let fits = match (kind(data_type), binding.read) {
+        (Some(Kind::Null | Kind::Text), _) => true,
+        (Some(Kind::Integer), Read::Natural | Read::Micros) => !date,
+        (Some(Kind::Integer), Read::DatePart(_)) => true,
+        (Some(Kind::Float | Kind::Decimal), Read::Natural) => money,
+        (Some(Kind::Date), Read::Natural | Read::DateTime) => date,
+        _ => false,
     };
     if fits {
         Ok(())
@@ -219,7 +220,8 @@ mod tests {
 
     use super::*;
     use crate::ingest::test_support::error_places;
-    use crate::ingest::{parse_batch, ParsedBatch, PayloadErrorCode};
+    use crate::ingest::test_support::parse_batch;
+    use crate::ingest::{ParsedBatch, PayloadErrorCode};
 
     fn ipc(columns: Vec<(&str, ArrayRef)>) -> Vec<u8> {
         let batch = RecordBatch::try_from_iter(columns).unwrap();

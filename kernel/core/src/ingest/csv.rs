@@ -1,53 +1,94 @@
-//! CSV with a header line (RFC 4180 quoting, so a quoted field may span lines).
+//! CSV with a header line (RFC 4180 quoting, so a quoted field may span lines). A record
+//! longer than the limit (an unclosed quote swallows the rest of the payload into one) is a row
+//! error, and reading starts again at the line after the one it began on.
 
-use csv::{ByteRecord, ReaderBuilder};
+use csv::{ByteRecord, Reader, ReaderBuilder};
 
 use super::rows::RowSink;
-use super::source::Source;
 use super::validate::Cell;
-use super::{PayloadError, BOM};
+use super::{Drift, PayloadError, BOM};
 use crate::problem::Problem;
 
-/// Reads every record into `sink`; returns the ignored columns.
-pub fn read(
-    payload: &[u8],
-    source: &Source,
-    sink: &mut RowSink,
-) -> Result<Vec<String>, PayloadError> {
-    let payload = payload.strip_prefix(BOM).unwrap_or(payload);
-    let mut reader = ReaderBuilder::new()
+fn reader_of(bytes: &[u8]) -> Reader<&[u8]> {
+    ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
-        .from_reader(payload);
+        .from_reader(bytes)
+}
+
+/// Reads every record into `sink`; returns the payload's drift.
+pub fn read(
+    payload: &[u8],
+    max_record_bytes: usize,
+    sink: &mut RowSink,
+) -> Result<Drift, PayloadError> {
+    let payload = payload.strip_prefix(BOM).unwrap_or(payload);
+    let mapping = sink.mapping();
+    let mut reader = reader_of(payload);
     let mut record = ByteRecord::new();
     let unreadable =
         |e: csv::Error| PayloadError::unreadable(format!("the CSV cannot be read: {e}"));
     if !reader.read_byte_record(&mut record).map_err(unreadable)? {
-        source.check_required(|_| false)?;
-        return Ok(Vec::new());
+        mapping.check_columns(|_| false, &[])?;
+        return Ok(Drift::default());
     }
     let names = record
         .iter()
         .map(|name| std::str::from_utf8(name).map(|n| n.trim().to_owned()))
         .collect::<Result<Vec<String>, _>>()
         .map_err(|_| PayloadError::unreadable("the CSV header is not valid UTF-8"))?;
-    let layout = source.layout(&names)?;
-    while reader.read_byte_record(&mut record).map_err(unreadable)? {
-        sink.begin_row(record_line(payload, &record));
+    let layout = mapping.layout(&names)?;
+    // Where the current reader started: its byte offset and the lines before it.
+    let (mut base, mut base_line) = (0usize, 0u64);
+    loop {
+        let at = &payload[base..];
+        if !reader.read_byte_record(&mut record).map_err(unreadable)? {
+            break;
+        }
+        let line = base_line + record_line(at, &record);
+        sink.begin_row(line);
+        let start = record.position().map_or(0, |p| clamp(p.byte(), at.len()));
+        let end = clamp(reader.position().byte(), at.len());
+        // The reader's start is before any blank lines it skipped on the way to the record.
+        let skipped = at[start..end]
+            .iter()
+            .take_while(|b| matches!(b, b'\r' | b'\n'))
+            .count();
+        let text = at[start + skipped..end].trim_ascii_end();
+        if text.len() > max_record_bytes {
+            sink.reject_record(&Problem::RecordTooLong {
+                max: max_record_bytes,
+            });
+            sink.end_row();
+            // The record's first line is skipped; reading goes on after it.
+            let Some(newline) = memchr::memchr(b'\n', &at[start + skipped..]) else {
+                break;
+            };
+            base += start + skipped + newline + 1;
+            base_line = line;
+            reader = reader_of(&payload[base..]);
+            continue;
+        }
         if record.len() == names.len() {
             for &(i, binding) in &layout.bound {
                 sink.cell(&names[i], binding, Cell::Text(&record[i]));
             }
         } else {
-            let problem = Problem::FieldCount {
+            sink.reject_record(&Problem::FieldCount {
                 got: record.len(),
                 expected: names.len(),
-            };
-            sink.reject("", &problem, &Cell::Null);
+            });
         }
         sink.end_row();
     }
-    Ok(layout.ignored)
+    Ok(Drift {
+        ignored: layout.ignored,
+        missing: layout.missing,
+    })
+}
+
+fn clamp(position: u64, len: usize) -> usize {
+    usize::try_from(position).map_or(len, |p| p.min(len))
 }
 
 /// The line a record starts on. The reader's position is where it began reading, which is
@@ -71,7 +112,8 @@ mod tests {
     use arrow::datatypes::Int64Type;
 
     use crate::ingest::test_support::error_places as errors;
-    use crate::ingest::{parse_batch, ParsedBatch, PayloadErrorCode};
+    use crate::ingest::test_support::parse_batch;
+    use crate::ingest::{ParsedBatch, PayloadErrorCode};
 
     const HEADER: &str = "date,platform,account_id,campaign_id,campaign_name,ad_group_id,ad_id,currency,impressions,clicks,cost,conversions,revenue\n";
 

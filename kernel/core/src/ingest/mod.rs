@@ -4,11 +4,17 @@
 mod arrow_in;
 mod builder;
 mod csv;
+mod envelope;
+mod gzip;
+mod native;
 mod ndjson;
 mod proto_rows;
 mod rows;
 pub mod source;
 mod validate;
+mod wire;
+
+pub use envelope::{inspect_request, RequestHeader, RequestKind};
 
 use std::fmt;
 
@@ -25,6 +31,9 @@ pub enum PayloadErrorCode {
     DuplicateColumns,
     UnsupportedColumnType,
     UnreadablePayload,
+    UnknownOption,
+    InvalidOption,
+    PayloadTooLarge,
 }
 
 impl PayloadErrorCode {
@@ -36,6 +45,9 @@ impl PayloadErrorCode {
             PayloadErrorCode::DuplicateColumns => "DUPLICATE_COLUMNS",
             PayloadErrorCode::UnsupportedColumnType => "UNSUPPORTED_COLUMN_TYPE",
             PayloadErrorCode::UnreadablePayload => "UNREADABLE_PAYLOAD",
+            PayloadErrorCode::UnknownOption => "UNKNOWN_OPTION",
+            PayloadErrorCode::InvalidOption => "INVALID_OPTION",
+            PayloadErrorCode::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
         }
     }
 }
@@ -73,6 +85,26 @@ impl PayloadError {
     pub(crate) fn unreadable(message: impl Into<String>) -> Self {
         Self::new(PayloadErrorCode::UnreadablePayload, message)
     }
+
+    pub(crate) fn unknown_option(message: String) -> Self {
+        Self::new(PayloadErrorCode::UnknownOption, message)
+    }
+
+    pub(crate) fn invalid_option(message: String) -> Self {
+        Self::new(PayloadErrorCode::InvalidOption, message)
+    }
+
+    /// A slice of the request that is not inside it.
+    pub fn out_of_range(offset: usize, length: Option<usize>, size: usize) -> Self {
+        let length = length.map_or("the rest".to_owned(), |l| l.to_string());
+        Self::unreadable(format!(
+            "the payload slice at {offset} of length {length} is outside the {size} bytes given"
+        ))
+    }
+
+    pub(crate) fn too_large(message: String) -> Self {
+        Self::new(PayloadErrorCode::PayloadTooLarge, message)
+    }
 }
 
 impl fmt::Display for PayloadError {
@@ -104,6 +136,10 @@ pub struct ParsedBatch {
     pub errors: Vec<RowError>,
     pub errors_truncated: bool,
     pub ignored_columns: Vec<String>,
+    pub missing_columns: Vec<String>,
+    pub warnings: Vec<RowError>,
+    pub warnings_truncated: bool,
+    pub source_version: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -151,29 +187,140 @@ impl PayloadFormat {
 /// A UTF-8 byte order mark, which spreadsheet exports put before the first line.
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
+/// How a payload's bytes are compressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    None,
+    Gzip,
+}
+
+impl Compression {
+    pub fn name(self) -> &'static str {
+        match self {
+            Compression::None => "none",
+            Compression::Gzip => "gzip",
+        }
+    }
+
+    pub fn named(name: &str) -> Option<Self> {
+        match name {
+            "none" => Some(Compression::None),
+            "gzip" => Some(Compression::Gzip),
+            _ => None,
+        }
+    }
+}
+
+/// What a row with more clicks than impressions is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClicksPolicy {
+    Warn,
+    Reject,
+}
+
+impl ClicksPolicy {
+    pub fn named(name: &str) -> Option<Self> {
+        match name {
+            "warn" => Some(ClicksPolicy::Warn),
+            "reject" => Some(ClicksPolicy::Reject),
+            _ => None,
+        }
+    }
+}
+
+/// How one payload is read, beyond its format and source.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    /// Errors (and, apart, warnings) listed at most; the rest are counted.
+    pub max_errors: usize,
+    pub compression: Compression,
+    pub clicks_over_impressions: ClicksPolicy,
+    /// Refuse a compressed payload that unpacks to more than this.
+    pub max_decompressed_bytes: u64,
+    /// A longer CSV record or NDJSON line is a row error.
+    pub max_line_bytes: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            max_errors: 1000,
+            compression: Compression::None,
+            clicks_over_impressions: ClicksPolicy::Warn,
+            max_decompressed_bytes: 1 << 30,
+            max_line_bytes: 1 << 20,
+        }
+    }
+}
+
+/// Checks that `source` exists and takes `options` (once, when a stream opens).
+pub fn check_source_options<K: AsRef<str>, V: AsRef<str>>(
+    source: &str,
+    options: &[(K, V)],
+) -> Result<(), PayloadError> {
+    source::Mapping::new(source::source_named(source)?, options).map(drop)
+}
+
 /// Decodes, validates and normalises one payload of `source` rows written as `format`.
-pub fn parse_batch(
+pub fn parse_batch<K: AsRef<str>, V: AsRef<str>>(
     payload: &[u8],
     format: &str,
     source: &str,
-    max_errors: usize,
+    options: &[(K, V)],
+    settings: &Settings,
 ) -> Result<ParsedBatch, PayloadError> {
     let format = PayloadFormat::named(format)?;
-    let source = source::source_named(source)?;
-    let mut sink = RowSink::new(max_errors);
-    let ignored = match format {
-        PayloadFormat::Csv => csv::read(payload, source, &mut sink)?,
-        PayloadFormat::Ndjson => ndjson::read(payload, source, &mut sink)?,
-        PayloadFormat::ArrowIpc => arrow_in::read(payload, source, &mut sink)?,
+    let mapping = source::Mapping::new(source::source_named(source)?, options)?;
+    let unpacked;
+    let payload = match settings.compression {
+        Compression::None => payload,
+        Compression::Gzip => {
+            unpacked = gzip::gunzip(payload, settings.max_decompressed_bytes)?;
+            &unpacked[..]
+        }
+    };
+    let mut sink = RowSink::new(
+        &mapping,
+        settings.max_errors,
+        settings.clicks_over_impressions,
+    );
+    let drift = match format {
+        PayloadFormat::Csv => csv::read(payload, settings.max_line_bytes, &mut sink)?,
+        PayloadFormat::Ndjson => ndjson::read(payload, settings.max_line_bytes, &mut sink)?,
+        PayloadFormat::ArrowIpc => arrow_in::read(payload, &mut sink)?,
         PayloadFormat::ProtoRows => proto_rows::read(payload, &mut sink)?,
     };
-    sink.finish(ignored)
+    sink.finish(drift)
 }
+
+/// Columns of a payload its source does not read, and optional ones it lacks.
+#[derive(Debug, Default)]
+pub struct Drift {
+    pub ignored: Vec<String>,
+    pub missing: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests;
 
 /// Helpers the format tests share.
 #[cfg(test)]
 pub(crate) mod test_support {
-    use super::ParsedBatch;
+    use super::{ParsedBatch, PayloadError, Settings};
+
+    /// `parse_batch` with default settings but `max_errors`, and no options.
+    pub fn parse_batch(
+        payload: &[u8],
+        format: &str,
+        source: &str,
+        max_errors: usize,
+    ) -> Result<ParsedBatch, PayloadError> {
+        let settings = Settings {
+            max_errors,
+            ..Settings::default()
+        };
+        super::parse_batch::<&str, &str>(payload, format, source, &[], &settings)
+    }
 
     /// (row, line, field) of every listed error.
     pub fn error_places(batch: &ParsedBatch) -> Vec<(u64, u64, &str)> {

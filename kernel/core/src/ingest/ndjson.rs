@@ -1,35 +1,38 @@
-//! Newline-delimited JSON: one object a line, keyed by column name. Values are taken from their
-//! JSON text, so a number like 0.1 reaches the money parser as the digits written, never as a
-//! binary float. A key a line does not have means null for a measure or the campaign name, and
-//! a missing value for the other fields.
+//! Newline-delimited JSON: one object a line, keyed by column name. Nested objects are read as
+//! dotted names (`{"metrics":{"clicks":1}}` is `metrics.clicks`), as platform APIs nest them.
+//! Values are taken from their JSON text, so a number like 0.1 reaches the money parser as the
+//! digits written, never as a binary float. A key a line does not have is a value the row does
+//! not give: the source says what that becomes.
 
-use std::borrow::Cow;
 use std::fmt;
 
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
 use super::rows::RowSink;
-use super::source::{Binding, Source, Unit};
+use super::source::{Binding, Mapping, Match, SLOTS};
 use super::validate::Cell;
-use super::{PayloadError, BOM};
+use super::{Drift, PayloadError, BOM};
 use crate::problem::Problem;
-use crate::schema::FactField;
 
-const FIELDS: usize = FactField::ALL.len();
+/// Objects nested deeper than this are values, not more columns: flattening re-reads each
+/// level, and real exports nest two or three deep.
+const MAX_DEPTH: usize = 8;
 
-/// Reads every non-blank line into `sink`; returns the ignored keys.
+/// Reads every non-blank line into `sink`; returns the payload's drift.
 pub fn read(
     payload: &[u8],
-    source: &Source,
+    max_line_bytes: usize,
     sink: &mut RowSink,
-) -> Result<Vec<String>, PayloadError> {
+) -> Result<Drift, PayloadError> {
     let payload = payload.strip_prefix(BOM).unwrap_or(payload);
     let mut columns = Columns {
-        source,
+        mapping: sink.mapping(),
         known: Vec::new(),
         ignored: Vec::new(),
-        seen: [false; FIELDS],
+        seen: [false; SLOTS],
+        path: String::new(),
+        canonical: String::new(),
     };
     let mut scratch = String::new();
     let mut line_start = 0;
@@ -44,54 +47,73 @@ pub fn read(
             continue;
         }
         sink.begin_row(line_number);
-        read_line(line, &mut columns, &mut scratch, sink);
+        if line.trim_ascii_end().len() > max_line_bytes {
+            sink.reject_record(&Problem::RecordTooLong {
+                max: max_line_bytes,
+            });
+        } else {
+            read_line(line, &mut columns, &mut scratch, sink);
+        }
         sink.end_row();
     }
-    if sink.rows_total() > 0 {
-        source.check_required(|field| columns.seen[field.index()])?;
+    if sink.rows_total() == 0 {
+        return Ok(Drift::default());
     }
-    Ok(columns.ignored)
+    let missing = columns
+        .mapping
+        .check_columns(|slot| columns.seen[slot], &columns.ignored)?;
+    Ok(Drift {
+        ignored: columns.ignored,
+        missing,
+    })
 }
 
 fn read_line(line: &[u8], columns: &mut Columns<'_>, scratch: &mut String, sink: &mut RowSink) {
     let Ok(text) = std::str::from_utf8(line) else {
-        sink.reject("", &Problem::NotUtf8, &Cell::Text(line));
+        sink.reject_record(&Problem::NotUtf8);
         return;
     };
     let mut values = LineValues {
-        by_field: Default::default(),
+        by_slot: [None; SLOTS],
         repeated: Vec::new(),
     };
-    let mut de = serde_json::Deserializer::from_str(text);
-    let parsed = de
-        .deserialize_map(LineVisitor {
-            columns,
-            values: &mut values,
-        })
-        .and_then(|()| de.end());
+    columns.path.clear();
+    let parsed = read_object(text, 0, columns, &mut values, &mut 0);
     if let Err(e) = parsed {
         let problem = Problem::BadRecord(format!("the line is not a JSON object: {e}"));
-        sink.reject("", &problem, &Cell::Null);
+        sink.reject_record(&problem);
         return;
     }
-    for (key, first) in &values.repeated {
+    for &(key, first) in &values.repeated {
         let problem = Problem::GivenTwice {
-            first: first.clone(),
+            first: columns.known[first].0.clone(),
         };
-        sink.reject(key, &problem, &Cell::Null);
+        sink.reject(&columns.known[key].0, &problem, &Cell::Null);
     }
-    for (field, value) in FactField::ALL.into_iter().zip(&values.by_field) {
-        match value {
-            Some((key, binding, raw)) => sink.cell(key, *binding, cell(raw.get(), scratch)),
-            None => {
-                let binding = Binding {
-                    field,
-                    unit: Unit::Natural,
-                };
-                sink.cell(columns.source.column_name(field), binding, Cell::Missing);
-            }
+    for (key, raw) in values.by_slot.iter().flatten() {
+        let (name, found) = &columns.known[*key];
+        if let Match::Read(binding) = found {
+            sink.cell(name, *binding, cell(raw.get(), scratch));
         }
     }
+}
+
+/// Reads one object (the line, or a nested one under `columns.path`) into `values`.
+fn read_object<'de>(
+    text: &'de str,
+    depth: usize,
+    columns: &mut Columns<'_>,
+    values: &mut LineValues<'de>,
+    position: &mut usize,
+) -> Result<(), serde_json::Error> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    de.deserialize_map(ObjectVisitor {
+        depth,
+        columns,
+        values,
+        position,
+    })?;
+    de.end()
 }
 
 /// A JSON value as a cell: strings unescaped, numbers as their text.
@@ -111,50 +133,64 @@ fn cell<'a>(raw: &'a str, scratch: &'a mut String) -> Cell<'a> {
     }
 }
 
-/// The keys met so far and what they bind to. Lines of one payload nearly always repeat the
-/// same keys in the same order, so the lookup tries the key's position in the line first.
-struct Columns<'s> {
-    source: &'s Source,
-    known: Vec<(String, Option<Binding>)>,
+/// The keys met so far and what they are to the source. Lines of one payload nearly always
+/// repeat the same keys in the same order, so the lookup tries the key's position first.
+struct Columns<'m> {
+    mapping: &'m Mapping,
+    /// (dotted key as written, what it is)
+    known: Vec<(String, Match)>,
     ignored: Vec<String>,
-    seen: [bool; FIELDS],
+    seen: [bool; SLOTS],
+    /// The dotted key being read.
+    path: String,
+    canonical: String,
 }
 
 impl Columns<'_> {
-    fn bind(&mut self, key: &str, position: usize) -> Option<Binding> {
-        if let Some((name, binding)) = self.known.get(position) {
-            if name == key {
-                return *binding;
+    /// The index in `known` of the key at `columns.path`.
+    fn lookup(&mut self, position: usize) -> usize {
+        if let Some((name, _)) = self.known.get(position) {
+            if *name == self.path {
+                return position;
             }
         }
-        if let Some((_, binding)) = self.known.iter().find(|(name, _)| name == key) {
-            return *binding;
+        if let Some(i) = self.known.iter().position(|(name, _)| *name == self.path) {
+            return i;
         }
-        let binding = self.source.bind(key);
-        match binding {
-            Some(b) => self.seen[b.field.index()] = true,
-            None if !self.ignored.iter().any(|i| i.eq_ignore_ascii_case(key)) => {
-                self.ignored.push(key.to_owned());
+        let found = self.mapping.classify(&self.path, &mut self.canonical);
+        match found {
+            Match::Read(b) => self.seen[b.slot()] = true,
+            Match::Unknown
+                if !self
+                    .ignored
+                    .iter()
+                    .any(|i| i.eq_ignore_ascii_case(&self.path)) =>
+            {
+                self.ignored.push(self.path.clone());
             }
-            None => {}
+            Match::Unknown | Match::Unread => {}
         }
-        self.known.push((key.to_owned(), binding));
-        binding
+        self.known.push((self.path.clone(), found));
+        self.known.len() - 1
     }
 }
 
 struct LineValues<'de> {
-    by_field: [Option<(Cow<'de, str>, Binding, &'de RawValue)>; FIELDS],
-    /// (key, the key that gave the same field before it)
-    repeated: Vec<(Cow<'de, str>, String)>,
+    /// (index in `known`, value) of the key that gave each slot.
+    by_slot: [Option<(usize, &'de RawValue)>; SLOTS],
+    /// (key, the key that gave the same slot before it), as indexes in `known`.
+    repeated: Vec<(usize, usize)>,
 }
 
-struct LineVisitor<'a, 's, 'de> {
-    columns: &'a mut Columns<'s>,
+struct ObjectVisitor<'a, 'c, 'm, 'de> {
+    depth: usize,
+    columns: &'c mut Columns<'m>,
     values: &'a mut LineValues<'de>,
+    /// Leaf keys read so far in the line.
+    position: &'a mut usize,
 }
 
-impl<'de> Visitor<'de> for LineVisitor<'_, '_, 'de> {
+impl<'de> Visitor<'de> for ObjectVisitor<'_, '_, '_, 'de> {
     type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -162,25 +198,41 @@ impl<'de> Visitor<'de> for LineVisitor<'_, '_, 'de> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let mut position = 0;
+        let prefix = self.columns.path.len();
         while let Some(Key(key)) = map.next_key()? {
             let value: &'de RawValue = map.next_value()?;
-            if let Some(binding) = self.columns.bind(&key, position) {
-                match &self.values.by_field[binding.field.index()] {
-                    Some((first, ..)) => self.values.repeated.push((key, first.to_string())),
-                    None => {
-                        self.values.by_field[binding.field.index()] = Some((key, binding, value))
-                    }
-                }
+            self.columns.path.truncate(prefix);
+            self.columns.path.push_str(&key);
+            if value.get().starts_with('{') && self.depth < MAX_DEPTH {
+                self.columns.path.push('.');
+                read_object(
+                    value.get(),
+                    self.depth + 1,
+                    self.columns,
+                    self.values,
+                    self.position,
+                )
+                .map_err(serde::de::Error::custom)?;
+                continue;
             }
-            position += 1;
+            let index = self.columns.lookup(*self.position);
+            *self.position += 1;
+            let Match::Read(binding) = self.columns.known[index].1 else {
+                continue;
+            };
+            let slot = &mut self.values.by_slot[Binding::slot(binding)];
+            match slot {
+                Some((first, _)) => self.values.repeated.push((index, *first)),
+                None => *slot = Some((index, value)),
+            }
         }
+        self.columns.path.truncate(prefix);
         Ok(())
     }
 }
 
 /// An object key, borrowed from the line unless it has escapes.
-struct Key<'de>(Cow<'de, str>);
+struct Key<'de>(std::borrow::Cow<'de, str>);
 
 impl<'de> Deserialize<'de> for Key<'de> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -194,11 +246,11 @@ impl<'de> Deserialize<'de> for Key<'de> {
             }
 
             fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Borrowed(v)))
+                Ok(Key(std::borrow::Cow::Borrowed(v)))
             }
 
             fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Owned(v.to_owned())))
+                Ok(Key(std::borrow::Cow::Owned(v.to_owned())))
             }
         }
 
@@ -212,7 +264,8 @@ mod tests {
     use arrow::datatypes::Int64Type;
 
     use crate::ingest::test_support::error_places as errors;
-    use crate::ingest::{parse_batch, ParsedBatch, PayloadErrorCode};
+    use crate::ingest::test_support::parse_batch;
+    use crate::ingest::{ParsedBatch, PayloadErrorCode};
 
     const ROW: &str = r#"{"date":"2026-11-01","platform":"google","account_id":"acc","campaign_id":"c1","ad_group_id":"g1","ad_id":"a1","currency":"EUR","impressions":100,"clicks":"5","cost":0.1,"conversions":1.5e0,"revenue":null}"#;
 
@@ -241,7 +294,8 @@ mod tests {
         let batch = parse(&row);
         assert!(batch.errors.is_empty(), "{:?}", batch.errors);
         assert_eq!(batch.facts.column(3).as_string::<i32>().value(0), "cé1");
-        assert_eq!(batch.ignored_columns, ["Extra"]);
+        // A nested object is more columns, named by their path.
+        assert_eq!(batch.ignored_columns, ["Extra.a", "extra"]);
     }
 
     #[test]

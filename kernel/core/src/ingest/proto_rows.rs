@@ -3,9 +3,10 @@
 //! below is checked against fact_row.proto by a test, so the two cannot drift apart silently.
 
 use super::rows::RowSink;
-use super::source::{Binding, Unit};
+use super::source::{Binding, Read};
 use super::validate::Cell;
-use super::PayloadError;
+use super::wire::{Wire, WIRE_I64, WIRE_LEN, WIRE_VARINT};
+use super::{Drift, PayloadError};
 use crate::schema::FactField;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,119 +28,111 @@ const fn field(
     name: &'static str,
     proto_type: ProtoType,
     field: FactField,
-    unit: Unit,
+    read: Read,
 ) -> ProtoField {
     ProtoField {
         number,
         name,
         proto_type,
-        binding: Binding { field, unit },
+        binding: Binding::new(field, read),
     }
 }
 
 /// `adpulse.v1.FactRow`, by field number.
 const FACT_ROW: [ProtoField; 13] = [
-    field(1, "date", ProtoType::String, FactField::Date, Unit::Natural),
+    field(1, "date", ProtoType::String, FactField::Date, Read::Natural),
     field(
         2,
         "platform",
         ProtoType::String,
         FactField::Platform,
-        Unit::Natural,
+        Read::Natural,
     ),
     field(
         3,
         "account_id",
         ProtoType::String,
         FactField::AccountId,
-        Unit::Natural,
+        Read::Natural,
     ),
     field(
         4,
         "campaign_id",
         ProtoType::String,
         FactField::CampaignId,
-        Unit::Natural,
+        Read::Natural,
     ),
     field(
         5,
         "campaign_name",
         ProtoType::String,
         FactField::CampaignName,
-        Unit::Natural,
+        Read::Natural,
     ),
     field(
         6,
         "ad_group_id",
         ProtoType::String,
         FactField::AdGroupId,
-        Unit::Natural,
+        Read::Natural,
     ),
     field(
         7,
         "ad_id",
         ProtoType::String,
         FactField::AdId,
-        Unit::Natural,
+        Read::Natural,
     ),
     field(
         8,
         "currency",
         ProtoType::String,
         FactField::Currency,
-        Unit::Natural,
+        Read::Natural,
     ),
     field(
         9,
         "impressions",
         ProtoType::Int64,
         FactField::Impressions,
-        Unit::Natural,
+        Read::Natural,
     ),
     field(
         10,
         "clicks",
         ProtoType::Int64,
         FactField::Clicks,
-        Unit::Natural,
+        Read::Natural,
     ),
     field(
         11,
         "cost_micros",
         ProtoType::Int64,
         FactField::Cost,
-        Unit::Micros,
+        Read::Micros,
     ),
     field(
         12,
         "conversions",
         ProtoType::Double,
         FactField::Conversions,
-        Unit::Natural,
+        Read::Natural,
     ),
     field(
         13,
         "revenue_micros",
         ProtoType::Int64,
         FactField::Revenue,
-        Unit::Micros,
+        Read::Micros,
     ),
 ];
 
 /// `RowBatch.rows`.
 const ROWS_FIELD: u32 = 1;
 
-const WIRE_VARINT: u8 = 0;
-const WIRE_I64: u8 = 1;
-const WIRE_LEN: u8 = 2;
-const WIRE_I32: u8 = 5;
-
-/// Reads every row into `sink`. Proto rows have a fixed layout: nothing is ignored.
-pub fn read(payload: &[u8], sink: &mut RowSink) -> Result<Vec<String>, PayloadError> {
-    let mut batch = Wire {
-        buf: payload,
-        pos: 0,
-    };
+/// Reads every row into `sink`. Proto rows have a fixed layout: there is no drift.
+pub fn read(payload: &[u8], sink: &mut RowSink) -> Result<Drift, PayloadError> {
+    let mut batch = Wire::new(payload, "RowBatch");
     while let Some((number, wire_type)) = batch.tag()? {
         if number == ROWS_FIELD && wire_type == WIRE_LEN {
             let row = decode_row(batch.bytes()?)?;
@@ -157,7 +150,7 @@ pub fn read(payload: &[u8], sink: &mut RowSink) -> Result<Vec<String>, PayloadEr
             batch.skip(wire_type)?;
         }
     }
-    Ok(Vec::new())
+    Ok(Drift::default())
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -176,7 +169,7 @@ fn decode_row(bytes: &[u8]) -> Result<[Value<'_>; 13], PayloadError> {
         ProtoType::Int64 => Value::Int(0),
         ProtoType::Double => Value::Double(0.0),
     });
-    let mut row = Wire { buf: bytes, pos: 0 };
+    let mut row = Wire::new(bytes, "RowBatch");
     while let Some((number, wire_type)) = row.tag()? {
         let known = FACT_ROW.iter().position(|f| f.number == number);
         let value = match known.map(|i| (i, FACT_ROW[i].proto_type, wire_type)) {
@@ -195,84 +188,6 @@ fn decode_row(bytes: &[u8]) -> Result<[Value<'_>; 13], PayloadError> {
     Ok(values)
 }
 
-/// A cursor over protobuf wire format.
-struct Wire<'a> {
-    buf: &'a [u8],
-    pos: usize,
-}
-
-fn truncated() -> PayloadError {
-    PayloadError::unreadable(
-        "the payload is not a valid RowBatch: it ends in the middle of a field",
-    )
-}
-
-impl<'a> Wire<'a> {
-    fn tag(&mut self) -> Result<Option<(u32, u8)>, PayloadError> {
-        if self.pos == self.buf.len() {
-            return Ok(None);
-        }
-        let key = self.varint()?;
-        let number = u32::try_from(key >> 3)
-            .ok()
-            .filter(|n| *n != 0)
-            .ok_or_else(|| {
-                PayloadError::unreadable("the payload is not a valid RowBatch: bad field number")
-            })?;
-        Ok(Some((number, (key & 7) as u8)))
-    }
-
-    fn varint(&mut self) -> Result<u64, PayloadError> {
-        let mut value = 0u64;
-        for shift in (0..64).step_by(7) {
-            let byte = *self.buf.get(self.pos).ok_or_else(truncated)?;
-            self.pos += 1;
-            value |= u64::from(byte & 0x7f) << shift;
-            if byte < 0x80 {
-                return Ok(value);
-            }
-        }
-        Err(PayloadError::unreadable(
-            "the payload is not a valid RowBatch: a varint is too long",
-        ))
-    }
-
-    fn take(&mut self, len: usize) -> Result<&'a [u8], PayloadError> {
-        let end = self
-            .pos
-            .checked_add(len)
-            .filter(|e| *e <= self.buf.len())
-            .ok_or_else(truncated)?;
-        let bytes = &self.buf[self.pos..end];
-        self.pos = end;
-        Ok(bytes)
-    }
-
-    fn bytes(&mut self) -> Result<&'a [u8], PayloadError> {
-        let len = usize::try_from(self.varint()?).map_err(|_| truncated())?;
-        self.take(len)
-    }
-
-    fn fixed64(&mut self) -> Result<u64, PayloadError> {
-        let bytes = self.take(8)?;
-        Ok(u64::from_le_bytes(
-            bytes.try_into().map_err(|_| truncated())?,
-        ))
-    }
-
-    fn skip(&mut self, wire_type: u8) -> Result<(), PayloadError> {
-        match wire_type {
-            WIRE_VARINT => self.varint().map(drop),
-            WIRE_I64 => self.take(8).map(drop),
-            WIRE_LEN => self.bytes().map(drop),
-            WIRE_I32 => self.take(4).map(drop),
-            _ => Err(PayloadError::unreadable(format!(
-                "the payload is not a valid RowBatch: unsupported wire type {wire_type}"
-            ))),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use arrow::array::AsArray;
@@ -280,7 +195,9 @@ mod tests {
 
     use super::*;
     use crate::ingest::test_support::error_places;
-    use crate::ingest::{parse_batch, PayloadErrorCode};
+    use crate::ingest::test_support::parse_batch;
+    use crate::ingest::wire::encode::{bytes_field, varint};
+    use crate::ingest::PayloadErrorCode;
 
     #[test]
     fn the_field_table_matches_fact_row_proto() {
@@ -312,20 +229,6 @@ mod tests {
         assert!(batch_proto.contains(&format!("repeated FactRow rows = {ROWS_FIELD};")));
     }
 
-    fn varint(mut v: u64, out: &mut Vec<u8>) {
-        while v >= 0x80 {
-            out.push((v as u8) | 0x80);
-            v >>= 7;
-        }
-        out.push(v as u8);
-    }
-
-    fn string_field(number: u32, text: &[u8], out: &mut Vec<u8>) {
-        varint(u64::from(number << 3 | 2), out);
-        varint(text.len() as u64, out);
-        out.extend_from_slice(text);
-    }
-
     fn row(cost_micros: i64, conversions: f64, ad: &[u8]) -> Vec<u8> {
         let mut r = Vec::new();
         for (number, text) in [
@@ -337,7 +240,7 @@ mod tests {
             (7, ad),
             (8, b"usd"),
         ] {
-            string_field(number, text, &mut r);
+            bytes_field(number, text, &mut r);
         }
         varint(9 << 3, &mut r);
         varint(1000, &mut r);
@@ -356,7 +259,7 @@ mod tests {
     fn batch(rows: &[Vec<u8>]) -> Vec<u8> {
         let mut out = Vec::new();
         for r in rows {
-            string_field(ROWS_FIELD, r, &mut out);
+            bytes_field(ROWS_FIELD, r, &mut out);
         }
         out
     }

@@ -5,10 +5,11 @@ use std::fmt::Write as _;
 
 use arrow::datatypes::i256;
 
-use super::source::{Binding, Unit};
+use super::native;
+use super::source::{Binding, OptionKey, Options, Read};
 use crate::currency::Currency;
 use crate::date;
-use crate::money::{self, COUNT, MICROS};
+use crate::money::{self, Bound, COUNT, MICROS};
 use crate::platform::Platform;
 use crate::problem::Problem;
 use crate::schema::FactField;
@@ -19,8 +20,6 @@ const MAX_NAME_BYTES: usize = 1024;
 /// A value as the input holds it.
 #[derive(Debug, Clone, Copy)]
 pub enum Cell<'a> {
-    /// The row does not have the column at all (an NDJSON line without the key).
-    Missing,
     Null,
     /// Text as written (CSV field, JSON string or number, protobuf string, Arrow utf8).
     Text(&'a [u8]),
@@ -41,7 +40,7 @@ impl Cell<'_> {
     /// The value as a reason quotes it.
     pub fn render(&self) -> String {
         match *self {
-            Cell::Missing | Cell::Null => String::new(),
+            Cell::Null => String::new(),
             Cell::Text(bytes) | Cell::OtherJson(bytes) => {
                 String::from_utf8_lossy(bytes).into_owned()
             }
@@ -102,6 +101,10 @@ fn slot(field: FactField) -> Slot {
 
 const NAME_SLOT: usize = 2;
 
+/// The ids of the campaign → ad group → ad hierarchy, from the top.
+pub const HIERARCHY: [FactField; 3] =
+    [FactField::CampaignId, FactField::AdGroupId, FactField::AdId];
+
 /// The row being assembled. Its buffers are reused row after row, so decoding allocates only
 /// when a value is longer than any before it.
 #[derive(Debug, Default)]
@@ -113,30 +116,124 @@ pub struct Draft {
     pub text: [String; 5],
     /// impressions, clicks, then cost, conversions, revenue in micros.
     pub measures: [i64; 5],
+    /// Bit `slot` (see `Binding::slot`) is set when the row gave that slot a value.
+    given: u32,
+    /// year, month, day when the date comes in parts.
+    pub date_parts: [i64; 3],
     /// Rendering of integer cells that feed text fields.
     scratch: String,
 }
 
 impl Draft {
-    /// Forgets the previous row's optional values (required ones are always set again).
+    /// Forgets the previous row's optional values (anything else is set again or filled).
     pub fn reset(&mut self) {
         self.measures = [0; 5];
         self.text[NAME_SLOT].clear();
+        self.given = 0;
     }
 
-    pub fn set(&mut self, binding: Binding, cell: &Cell<'_>) -> Result<(), Problem> {
+    pub fn given(&self, slot: usize) -> bool {
+        self.given & (1 << slot) != 0
+    }
+
+    fn mark(&mut self, slot: usize) {
+        self.given |= 1 << slot;
+    }
+
+    /// The text slot of an id or name field.
+    pub fn text_mut(&mut self, field: FactField) -> &mut String {
+        match slot(field) {
+            Slot::Text(i) => &mut self.text[i],
+            _ => unreachable!("{} is not a text field", field.name()),
+        }
+    }
+
+    pub fn text(&self, field: FactField) -> &str {
+        match slot(field) {
+            Slot::Text(i) => &self.text[i],
+            _ => unreachable!("{} is not a text field", field.name()),
+        }
+    }
+
+    /// Gives the text field `to` the value of `from`.
+    pub fn copy_text(&mut self, from: FactField, to: FactField) {
+        let (Slot::Text(f), Slot::Text(t)) = (slot(from), slot(to)) else {
+            unreachable!("ids are text fields");
+        };
+        if let Ok([from, to]) = self.text.get_disjoint_mut([f, t]) {
+            to.clone_from(from);
+        }
+    }
+
+    pub fn set(
+        &mut self,
+        binding: Binding,
+        cell: &Cell<'_>,
+        options: &Options,
+    ) -> Result<(), Problem> {
+        // A bad value is still a value given: the row is refused for it, not for lacking it.
+        self.mark(binding.slot());
+        let field = binding.field;
+        match binding.read {
+            Read::DatePart(part) => {
+                self.date_parts[part as usize] = date_part(cell)?;
+            }
+            Read::Actions(key) => {
+                let types = match key {
+                    OptionKey::ValueActionTypes => &options.value_action_types,
+                    _ => &options.action_types,
+                };
+                self.measures[measure_index(field)] = match *cell {
+                    Cell::Null => 0,
+                    Cell::Text(json) | Cell::OtherJson(json) => native::action_sum(json, types)?,
+                    _ => return Err(Problem::WrongType { expected: "a list" }),
+                };
+            }
+            Read::Pivots => {
+                // Levels the URNs do not name are filled from the ones they do; after a bad
+                // list, none is filled (the row is refused for the list).
+                self.given &= !(1 << binding.slot());
+                let outcome = self.set_pivots(cell);
+                if outcome.is_err() {
+                    for level in HIERARCHY {
+                        self.mark(level.index());
+                    }
+                }
+                outcome?;
+            }
+            Read::Natural | Read::Micros | Read::DateTime => self.set_field(binding, cell)?,
+        }
+        Ok(())
+    }
+
+    fn set_pivots(&mut self, cell: &Cell<'_>) -> Result<(), Problem> {
+        let (Cell::Text(text) | Cell::OtherJson(text)) = *cell else {
+            return Err(Problem::WrongType { expected: "a list" });
+        };
+        let mut bad = None;
+        native::pivots(text, |field, id| {
+            if bad.is_some() {
+                return;
+            }
+            match checked_text(field, id.as_bytes()) {
+                Ok(id) => {
+                    let slot = self.text_mut(field);
+                    slot.clear();
+                    slot.push_str(id);
+                    self.mark(field.index());
+                }
+                Err(problem) => bad = Some(problem),
+            }
+        })?;
+        bad.map_or(Ok(()), Err)
+    }
+
+    fn set_field(&mut self, binding: Binding, cell: &Cell<'_>) -> Result<(), Problem> {
         let field = binding.field;
         let slot = slot(field);
         if let Slot::Measure(i) = slot {
-            self.measures[i] = measure(field, binding.unit, cell)?;
+            self.measures[i] = measure(field, binding.read, cell)?;
             return Ok(());
-        }
-        if let Cell::Missing = cell {
-            return if field.required() {
-                Err(Problem::Missing)
-            } else {
-                Ok(())
-            };
         }
         let text = match *cell {
             Cell::Null => &b""[..],
@@ -153,6 +250,9 @@ impl Draft {
             _ => return Err(Problem::WrongType { expected: "text" }),
         };
         match slot {
+            Slot::Date if binding.read == Read::DateTime => {
+                self.date = native::timestamp_day(text)?
+            }
             Slot::Date => self.date = date::parse_date(text)?,
             Slot::Platform => self.platform = Platform::parse(text)?,
             Slot::Currency => self.currency = Currency::parse(text)?,
@@ -164,6 +264,28 @@ impl Draft {
             Slot::Measure(_) => unreachable!("measures are set above"),
         }
         Ok(())
+    }
+}
+
+fn measure_index(field: FactField) -> usize {
+    match slot(field) {
+        Slot::Measure(i) => i,
+        _ => unreachable!("{} is not a measure", field.name()),
+    }
+}
+
+/// A year, month or day number.
+fn date_part(cell: &Cell<'_>) -> Result<i64, Problem> {
+    const PART: Bound = Bound {
+        max: 9999,
+        text: "9999",
+    };
+    match *cell {
+        Cell::Text(text) => money::whole_from_text(text, PART),
+        Cell::Int(v) => money::whole_from_int(v, PART),
+        _ => Err(Problem::WrongType {
+            expected: "a whole number",
+        }),
     }
 }
 
@@ -191,25 +313,25 @@ fn checked_text(field: FactField, bytes: &[u8]) -> Result<&str, Problem> {
     Ok(text)
 }
 
-fn measure(field: FactField, unit: Unit, cell: &Cell<'_>) -> Result<i64, Problem> {
+fn measure(field: FactField, read: Read, cell: &Cell<'_>) -> Result<i64, Problem> {
     let is_count = matches!(field, FactField::Impressions | FactField::Clicks);
-    match (*cell, unit) {
-        (Cell::Missing | Cell::Null, _) => Ok(0),
+    match (*cell, read) {
+        (Cell::Null, _) => Ok(0),
         (Cell::Text(text), _) if is_count => money::whole_from_text(text, COUNT),
-        (Cell::Text(text), Unit::Micros) => money::whole_from_text(text, MICROS),
-        (Cell::Text(text), Unit::Natural) => money::micros_from_text(text),
+        (Cell::Text(text), Read::Micros) => money::whole_from_text(text, MICROS),
+        (Cell::Text(text), Read::Natural) => money::micros_from_text(text),
         (Cell::Int(v), _) if is_count => money::whole_from_int(v, COUNT),
-        (Cell::Int(v), Unit::Micros) => money::whole_from_int(v, MICROS),
-        (Cell::Int(v), Unit::Natural) => money::micros_from_units(v),
-        (Cell::F64(v), Unit::Natural) if !is_count => money::micros_from_f64(v),
-        (Cell::F32(v), Unit::Natural) if !is_count => money::micros_from_f32(v),
-        (Cell::Decimal { unscaled, .. }, Unit::Natural) if !is_count && unscaled.is_negative() => {
+        (Cell::Int(v), Read::Micros) => money::whole_from_int(v, MICROS),
+        (Cell::Int(v), Read::Natural) => money::micros_from_units(v),
+        (Cell::F64(v), Read::Natural) if !is_count => money::micros_from_f64(v),
+        (Cell::F32(v), Read::Natural) if !is_count => money::micros_from_f32(v),
+        (Cell::Decimal { unscaled, .. }, Read::Natural) if !is_count && unscaled.is_negative() => {
             Err(Problem::Negative)
         }
-        (Cell::Decimal { unscaled, scale }, Unit::Natural) if !is_count => {
+        (Cell::Decimal { unscaled, scale }, Read::Natural) if !is_count => {
             money::micros_from_scaled(unscaled.to_string().as_bytes(), scale)
         }
-        _ if is_count || unit == Unit::Micros => Err(Problem::WrongType {
+        _ if is_count || read == Read::Micros => Err(Problem::WrongType {
             expected: "a whole number",
         }),
         _ => Err(Problem::WrongType {
@@ -225,12 +347,12 @@ mod tests {
     fn natural(field: FactField) -> Binding {
         Binding {
             field,
-            unit: Unit::Natural,
+            read: Read::Natural,
         }
     }
 
     fn set(draft: &mut Draft, field: FactField, cell: Cell<'_>) -> Result<(), Problem> {
-        draft.set(natural(field), &cell)
+        draft.set(natural(field), &cell, &Options::default())
     }
 
     #[test]
@@ -251,10 +373,10 @@ mod tests {
             set(&mut d, FactField::AdId, Cell::Null),
             Err(Problem::Empty)
         );
-        assert_eq!(
-            set(&mut d, FactField::AdId, Cell::Missing),
-            Err(Problem::Missing)
-        );
+        // A bad value is a value given: the row is refused for it, not also for lacking it.
+        assert!(d.given(FactField::AdId.index()));
+        d.reset();
+        assert!(!d.given(FactField::AdId.index()));
         assert_eq!(
             set(&mut d, FactField::AdId, Cell::Text(b"a\x07b")),
             Err(Problem::ControlCharacter)
@@ -295,7 +417,6 @@ mod tests {
         assert_eq!(d.text[2], "Spring\nsale");
         d.reset();
         assert_eq!(d.text[2], "");
-        assert_eq!(set(&mut d, FactField::CampaignName, Cell::Missing), Ok(()));
         assert_eq!(set(&mut d, FactField::CampaignName, Cell::Null), Ok(()));
         assert_eq!(
             set(&mut d, FactField::CampaignName, Cell::Text(&[b'n'; 1025])),
@@ -339,17 +460,35 @@ mod tests {
         let mut d = Draft::default();
         let micros = |field| Binding {
             field,
-            unit: Unit::Micros,
+            read: Read::Micros,
         };
         assert_eq!(set(&mut d, FactField::Cost, Cell::Text(b"1.5")), Ok(()));
         assert_eq!(d.measures[2], 1_500_000);
-        assert_eq!(d.set(micros(FactField::Cost), &Cell::Text(b"1500")), Ok(()));
+        assert_eq!(
+            d.set(
+                micros(FactField::Cost),
+                &Cell::Text(b"1500"),
+                &Options::default()
+            ),
+            Ok(())
+        );
         assert_eq!(d.measures[2], 1_500);
         assert_eq!(
-            d.set(micros(FactField::Cost), &Cell::Text(b"1.5")),
+            d.set(
+                micros(FactField::Cost),
+                &Cell::Text(b"1.5"),
+                &Options::default()
+            ),
             Err(Problem::NotAWholeNumber)
         );
-        assert_eq!(d.set(micros(FactField::Revenue), &Cell::Int(7)), Ok(()));
+        assert_eq!(
+            d.set(
+                micros(FactField::Revenue),
+                &Cell::Int(7),
+                &Options::default()
+            ),
+            Ok(())
+        );
         assert_eq!(d.measures[4], 7);
         assert_eq!(set(&mut d, FactField::Conversions, Cell::F64(0.1)), Ok(()));
         assert_eq!(d.measures[3], 100_000);
@@ -394,8 +533,6 @@ mod tests {
                 expected: "a number"
             })
         );
-        assert_eq!(set(&mut d, FactField::Impressions, Cell::Missing), Ok(()));
-        assert_eq!(d.measures[0], 0);
         d.reset();
         assert_eq!(d.measures, [0; 5]);
     }
