@@ -1,50 +1,77 @@
-//! One Arrow IPC stream whose columns are named like the CSV header. Typed columns are read
-//! as their types (integers, decimals exactly by scale, dates); strings are parsed like CSV.
+//! One Arrow IPC stream whose columns are named like the CSV header. A batch whose columns
+//! have the fact schema's types and whose values are all valid is taken column by column (see
+//! arrow_columns); any other is read row by row: typed columns as their types (integers,
+//! decimals exactly by scale, dates), strings parsed like CSV.
 
-use std::io::Cursor;
+use std::panic::AssertUnwindSafe;
 
 use arrow::array::{Array, ArrayRef, AsArray};
+use arrow::buffer::Buffer;
 use arrow::compute::cast;
+use arrow::datatypes::Schema;
 use arrow::datatypes::{
     i256, DataType, Date32Type, Date64Type, Decimal128Type, Decimal256Type, Float32Type,
     Float64Type, Int64Type, UInt64Type,
 };
-use arrow::ipc::reader::StreamReader;
+use arrow::ipc::reader::StreamDecoder;
+use arrow::record_batch::RecordBatch;
 
+use super::arrow_columns;
 use super::rows::RowSink;
-use super::source::{Binding, Read};
+use super::source::{Binding, Layout, Read};
 use super::validate::Cell;
 use super::{Drift, PayloadError};
 use crate::schema::FactField;
 
 const MILLIS_PER_DAY: i64 = 86_400_000;
 
-/// Reads every row of every batch into `sink`; returns the payload's drift.
-pub fn read(payload: &[u8], sink: &mut RowSink) -> Result<Drift, PayloadError> {
-    let unreadable = |e: arrow::error::ArrowError| {
-        PayloadError::unreadable(format!(
-            "the payload is not a readable Arrow IPC stream: {e}"
-        ))
-    };
-    let reader = StreamReader::try_new(Cursor::new(payload), None).map_err(unreadable)?;
-    let schema = reader.schema();
-    let names: Vec<String> = schema
-        .fields()
-        .iter()
-        .map(|f| f.name().trim().to_owned())
-        .collect();
-    let layout = sink.mapping().layout(&names)?;
-    for &(i, binding) in &layout.bound {
-        check_type(&names[i], schema.field(i).data_type(), binding)?;
+fn unreadable(e: arrow::error::ArrowError) -> PayloadError {
+    PayloadError::unreadable(format!(
+        "the payload is not a readable Arrow IPC stream: {e}"
+    ))
+}
+
+/// What reading a stream needs once its schema is known.
+struct Reading {
+    names: Vec<String>,
+    layout: Layout,
+    plan: Option<arrow_columns::Plan>,
+}
+
+impl Reading {
+    fn new(schema: &Schema, sink: &RowSink) -> Result<Reading, PayloadError> {
+        let names: Vec<String> = schema
+            .fields()
+            .iter()
+            .map(|f| f.name().trim().to_owned())
+            .collect();
+        let layout = sink.mapping().layout(&names)?;
+        for &(i, binding) in &layout.bound {
+            check_type(&names[i], schema.field(i).data_type(), binding)?;
+        }
+        let plan = arrow_columns::plan(schema, &layout, sink.mapping());
+        Ok(Reading {
+            names,
+            layout,
+            plan,
+        })
     }
-    for batch in reader {
-        let batch = batch.map_err(unreadable)?;
-        let columns = layout
+
+    fn batch(&self, batch: RecordBatch, sink: &mut RowSink) -> Result<(), PayloadError> {
+        if let Some(facts) = self
+            .plan
+            .as_ref()
+            .and_then(|p| arrow_columns::facts(p, &batch))
+        {
+            return sink.accept_facts(facts);
+        }
+        let columns = self
+            .layout
             .bound
             .iter()
             .map(|&(i, binding)| {
                 Ok((
-                    names[i].as_str(),
+                    self.names[i].as_str(),
                     binding,
                     Column::new(batch.column(i)).map_err(unreadable)?,
                 ))
@@ -57,10 +84,47 @@ pub fn read(payload: &[u8], sink: &mut RowSink) -> Result<Drift, PayloadError> {
             }
             sink.end_row();
         }
+        Ok(())
     }
+}
+
+/// Reads every row of every batch into `sink`; returns the payload's drift.
+///
+/// The arrow crate's IPC reader panics on some malformed metadata (a buffer said to lie past
+/// the end of its message): such a payload is unreadable, and the panic stops here instead of
+/// reaching the caller. Nothing of the payload is kept then, so a half-filled `sink` is moot.
+pub fn read(payload: &[u8], sink: &mut RowSink) -> Result<Drift, PayloadError> {
+    std::panic::catch_unwind(AssertUnwindSafe(|| read_stream(payload, sink))).unwrap_or_else(|_| {
+        Err(PayloadError::unreadable(
+            "the payload is not a readable Arrow IPC stream: its metadata is malformed",
+        ))
+    })
+}
+
+/// The push decoder takes buffers as slices of the payload and never allocates by a length the
+/// stream claims, so a forged length is an error, not a huge allocation.
+fn read_stream(payload: &[u8], sink: &mut RowSink) -> Result<Drift, PayloadError> {
+    let mut decoder = StreamDecoder::new();
+    let mut buffer = Buffer::from(payload);
+    let mut reading: Option<Reading> = None;
+    while !buffer.is_empty() {
+        let batch = decoder.decode(&mut buffer).map_err(unreadable)?;
+        if reading.is_none() {
+            if let Some(schema) = decoder.schema() {
+                reading = Some(Reading::new(&schema, sink)?);
+            }
+        }
+        if let (Some(batch), Some(reading)) = (batch, &reading) {
+            reading.batch(batch, sink)?;
+        }
+    }
+    decoder.finish().map_err(unreadable)?;
+    let reading = reading.ok_or_else(|| {
+        PayloadError::unreadable("the payload is not a readable Arrow IPC stream: it has no schema")
+    })?;
     Ok(Drift {
-        ignored: layout.ignored,
-        missing: layout.missing,
+        ignored: reading.layout.ignored,
+        missing: reading.layout.missing,
     })
 }
 

@@ -1,16 +1,14 @@
-//! Accepted rows gathered column by column, then deduplicated on the fact key into the fact
-//! schema's record batch.
+//! Accepted rows gathered column by column (or whole batches that were valid as they came),
+//! then deduplicated on the fact key into the fact schema's record batch.
 
-use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, BooleanArray, Date32Array, Int64Array, StringArray};
 use arrow::buffer::{Buffer, OffsetBuffer, ScalarBuffer};
-use arrow::compute::filter_record_batch;
+use arrow::compute::{concat_batches, filter_record_batch};
 use arrow::record_batch::RecordBatch;
-use foldhash::fast::FixedState;
-use hashbrown::hash_table::{Entry, HashTable};
 
+use super::dedup::last_of_each_key;
 use super::validate::Draft;
 use super::PayloadError;
 use crate::currency::Currency;
@@ -40,10 +38,6 @@ impl TextColumn {
         self.offsets.push(self.bytes.len() as i64);
     }
 
-    fn get(&self, row: usize) -> &[u8] {
-        &self.bytes[self.offsets[row] as usize..self.offsets[row + 1] as usize]
-    }
-
     fn finish(self, name: &str) -> Result<ArrayRef, PayloadError> {
         let too_large = || {
             PayloadError::unreadable(format!("the batch holds more than 2 GiB of text in {name}"))
@@ -60,8 +54,9 @@ impl TextColumn {
     }
 }
 
+/// Rows accepted one by one, not yet made a batch.
 #[derive(Debug, Default)]
-pub struct FactBuilder {
+struct Rows {
     date: Vec<i32>,
     platform: Vec<Platform>,
     text: [TextColumn; 5],
@@ -69,28 +64,9 @@ pub struct FactBuilder {
     measures: [Vec<i64>; 5],
 }
 
-/// Text slots of the key: account_id, campaign_id, ad_group_id, ad_id (not campaign_name).
-const KEY_TEXT: [usize; 4] = [0, 1, 3, 4];
-
-impl FactBuilder {
-    pub fn push(&mut self, row: &Draft) {
-        self.date.push(row.date);
-        self.platform.push(row.platform);
-        self.currency.push(row.currency);
-        for (column, value) in self.text.iter_mut().zip(&row.text) {
-            column.push(value);
-        }
-        for (column, value) in self.measures.iter_mut().zip(row.measures) {
-            column.push(value);
-        }
-    }
-
-    /// The fact batch, with every row whose key a later row repeats left out, and how many
-    /// such rows there were.
-    pub fn finish(self) -> Result<(RecordBatch, u64), PayloadError> {
-        let keep = self.last_of_each_key();
-        let superseded = keep.iter().filter(|k| !**k).count() as u64;
-        let FactBuilder {
+impl Rows {
+    fn finish(self) -> Result<RecordBatch, PayloadError> {
+        let Rows {
             date,
             platform,
             text,
@@ -117,52 +93,64 @@ impl FactBuilder {
             currency.iter().map(|c| c.code()),
         )));
         columns.extend(measures.map(|m| Arc::new(Int64Array::from(m)) as ArrayRef));
-        let batch = RecordBatch::try_new(fact_schema(), columns)
-            .map_err(|e| PayloadError::unreadable(e.to_string()))?;
+        RecordBatch::try_new(fact_schema(), columns)
+            .map_err(|e| PayloadError::unreadable(e.to_string()))
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct FactBuilder {
+    rows: Rows,
+    /// Batches in payload order; `rows` come after them.
+    chunks: Vec<RecordBatch>,
+}
+
+impl FactBuilder {
+    pub fn push(&mut self, row: &Draft) {
+        let rows = &mut self.rows;
+        rows.date.push(row.date);
+        rows.platform.push(row.platform);
+        rows.currency.push(row.currency);
+        for (column, value) in rows.text.iter_mut().zip(&row.text) {
+            column.push(value);
+        }
+        for (column, value) in rows.measures.iter_mut().zip(row.measures) {
+            column.push(value);
+        }
+    }
+
+    /// A batch already in the fact schema, after the rows pushed so far.
+    pub fn push_batch(&mut self, batch: RecordBatch) -> Result<(), PayloadError> {
+        self.flush()?;
+        self.chunks.push(batch);
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), PayloadError> {
+        if !self.rows.date.is_empty() {
+            self.chunks.push(std::mem::take(&mut self.rows).finish()?);
+        }
+        Ok(())
+    }
+
+    /// The fact batch, with every row whose key a later row repeats left out, and how many
+    /// such rows there were.
+    pub fn finish(mut self) -> Result<(RecordBatch, u64), PayloadError> {
+        self.flush()?;
+        let arrow_error = |e: arrow::error::ArrowError| PayloadError::unreadable(e.to_string());
+        let batch = match self.chunks.len() {
+            0 => RecordBatch::new_empty(fact_schema()),
+            1 => self.chunks.pop().unwrap_or_else(|| unreachable!()),
+            _ => concat_batches(&fact_schema(), &self.chunks).map_err(arrow_error)?,
+        };
+        let keep = last_of_each_key(&batch, crate::worker_threads());
+        let superseded = keep.iter().filter(|k| !**k).count() as u64;
         if superseded == 0 {
             return Ok((batch, 0));
         }
-        let filtered = filter_record_batch(&batch, &BooleanArray::from(keep))
-            .map_err(|e| PayloadError::unreadable(e.to_string()))?;
+        let filtered =
+            filter_record_batch(&batch, &BooleanArray::from(keep)).map_err(arrow_error)?;
         Ok((filtered, superseded))
-    }
-
-    fn key_hash(&self, row: usize) -> u64 {
-        let mut h = FixedState::default().build_hasher();
-        self.date[row].hash(&mut h);
-        self.platform[row].name().hash(&mut h);
-        for slot in KEY_TEXT {
-            self.text[slot].get(row).hash(&mut h);
-        }
-        h.finish()
-    }
-
-    fn same_key(&self, a: usize, b: usize) -> bool {
-        self.date[a] == self.date[b]
-            && self.platform[a] == self.platform[b]
-            && KEY_TEXT
-                .iter()
-                .all(|&s| self.text[s].get(a) == self.text[s].get(b))
-    }
-
-    /// `keep[i]` is false when a later row has row i's key.
-    fn last_of_each_key(&self) -> Vec<bool> {
-        let rows = self.date.len();
-        let hashes: Vec<u64> = (0..rows).map(|i| self.key_hash(i)).collect();
-        let mut keep = vec![true; rows];
-        let mut latest: HashTable<usize> = HashTable::with_capacity(rows);
-        for row in 0..rows {
-            match latest.entry(hashes[row], |&j| self.same_key(j, row), |&j| hashes[j]) {
-                Entry::Occupied(mut seen) => {
-                    keep[*seen.get()] = false;
-                    *seen.get_mut() = row;
-                }
-                Entry::Vacant(slot) => {
-                    slot.insert(row);
-                }
-            }
-        }
-        keep
     }
 }
 

@@ -1,9 +1,11 @@
 //! Ingest: one payload of rows (CSV, NDJSON, Arrow IPC or a protobuf RowBatch) in, validated
 //! and normalised fact rows out, with a precise account of every row that was refused.
 
+mod arrow_columns;
 mod arrow_in;
 mod builder;
 mod csv;
+mod dedup;
 mod envelope;
 mod gzip;
 mod native;

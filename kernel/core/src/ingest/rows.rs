@@ -2,6 +2,8 @@
 //! export leaves out is filled as the source says, a row with any bad value is rejected as a
 //! whole, and every bad value is reported (up to a limit).
 
+use arrow::record_batch::RecordBatch;
+
 use super::builder::FactBuilder;
 use super::source::{Binding, DatePart, Fill, Mapping};
 use super::validate::{Cell, Draft, HIERARCHY};
@@ -271,6 +273,12 @@ impl<'m> RowSink<'m> {
                 );
             }
         }
+    }
+
+    /// Rows that were all valid as they came, already in the fact schema.
+    pub fn accept_facts(&mut self, facts: RecordBatch) -> Result<(), PayloadError> {
+        self.rows_total += facts.num_rows() as u64;
+        self.builder.push_batch(facts)
     }
 
     pub fn rows_total(&self) -> u64 {
