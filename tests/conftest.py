@@ -12,6 +12,16 @@ from adpulse.client import AdpulseClient
 from tests.support.server import ServerProcess, running_server
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A failing test shows the tail of the server's log: an INTERNAL answer names only an incident."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    server = getattr(item, "funcargs", {}).get("server")
+    if report.failed and isinstance(server, ServerProcess):
+        report.sections.append(("server log (tail)", "".join(server.output[-60:])))
+
+
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     with running_server(tmp_path_factory.mktemp("server") / "data") as process:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from adpulse.client import AdpulseClient, AdpulseError
+from adpulse.client import AdpulseClient, AdpulseError, StreamOptions
 from tests.support.facts import HEADER, expected_groups, latest_by_key, random_facts, restated, to_csv
 
 GOOD = [
@@ -127,7 +127,7 @@ def test_all_or_nothing_stores_nothing_of_a_bad_batch(client: AdpulseClient, wor
     path.write_text(to_csv([_row(), _row(ad_id="ad2", clicks="many")]))
 
     with pytest.raises(AdpulseError) as caught:
-        client.ingest_files([path], all_or_nothing=True)
+        client.ingest_files([path], StreamOptions(all_or_nothing=True))
 
     assert caught.value.code == "INVALID_ARGUMENT"
     assert caught.value.reason == "INVALID_ROWS"

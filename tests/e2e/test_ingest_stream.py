@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.ipc
 import pytest
 
-from adpulse.client import AdpulseClient, AdpulseError
+from adpulse.client import AdpulseClient, AdpulseError, StreamOptions
 from adpulse.v1 import fact_row_pb2, ingest_service_pb2
 from adpulse.v1 import ingest_service_pb2_grpc as pb_grpc
 from tests.support.facts import to_csv
@@ -158,7 +158,7 @@ def test_a_stream_must_open_first_and_only_once(server: ServerProcess) -> None:
 
 def test_unknown_source_and_bad_batch_ids(client: AdpulseClient) -> None:
     with pytest.raises(AdpulseError) as caught:
-        list(client.ingest([_text_batch("b", CSV)], source="myspace_ads"))
+        list(client.ingest([_text_batch("b", CSV)], StreamOptions(source="myspace_ads")))
     assert (caught.value.code, caught.value.reason) == ("INVALID_ARGUMENT", "UNKNOWN_SOURCE")
 
     with pytest.raises(AdpulseError) as caught:

@@ -54,13 +54,29 @@ def test_ndjson_batches_count_lines_from_one(tmp_path: Path) -> None:
 
 
 def test_resuming_skips_up_to_the_last_committed_batch(tmp_path: Path) -> None:
-    from adpulse.client.client import _batches_up_to
+    from adpulse.client.client import StreamOptions, _batches_up_to
 
     path = tmp_path / "x.csv"
     path.write_text(_csv([[str(i), "v"] for i in range(50)]))
-    ids = [b.batch_id for b in batches(path, "generic", 40)]
+    ids = [b.batch_id for b in batches(path, "generic", 40, StreamOptions().reading())]
 
     assert len(ids) > 3
-    assert _batches_up_to([path], "generic", 40, ids[2]) == 3
-    assert _batches_up_to([path], "generic", 40, "") == 0
-    assert _batches_up_to([path], "generic", 40, "some-other-file-batch") == 0
+    assert _batches_up_to([path], StreamOptions(), 40, ids[2]) == 3
+    assert _batches_up_to([path], StreamOptions(), 40, "") == 0
+    assert _batches_up_to([path], StreamOptions(), 40, "some-other-file-batch") == 0
+
+
+def test_the_same_rows_read_another_way_are_another_batch(tmp_path: Path) -> None:
+    from adpulse.client.client import StreamOptions
+
+    path = tmp_path / "x.csv"
+    path.write_text(_csv([["1", "v"]]))
+    strict = StreamOptions(reject_clicks_over_impressions=True)
+    with_options = StreamOptions(source_options={"action_types": "lead"})
+
+    ids = {
+        next(batches(path, "generic", 40, o.reading())).batch_id
+        for o in (StreamOptions(), strict, with_options)
+    }
+
+    assert len(ids) == 3

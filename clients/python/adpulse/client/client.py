@@ -82,6 +82,11 @@ class StreamOptions:
             drift_policy=ipb.DRIFT_POLICY_FAIL if self.fail_on_drift else ipb.DRIFT_POLICY_REPORT,
         )
 
+    def reading(self) -> bytes:
+        """What decides which rows a payload yields, beyond its bytes: part of each batch's id."""
+        options = "\0".join(f"{k}={v}" for k, v in sorted(self.source_options.items()))
+        return f"{options}\0{self.reject_clicks_over_impressions}".encode()
+
 
 @dataclass
 class IngestReport:
@@ -190,9 +195,13 @@ class AdpulseClient:
         opened = _Opened()
 
         def requests() -> Iterator[ipb.IngestBatch]:
-            skip = _batches_up_to(files, options.source, batch_bytes, opened.last_batch_id()) if resume else 0
+            skip = _batches_up_to(files, options, batch_bytes, opened.last_batch_id()) if resume else 0
             report.skipped_batches = skip
-            chunks = ((path, chunk) for path in files for chunk in batches(path, options.source, batch_bytes))
+            chunks = (
+                (path, chunk)
+                for path in files
+                for chunk in batches(path, options.source, batch_bytes, options.reading())
+            )
             for path, chunk in itertools.islice(chunks, skip, None):
                 sent.append((path, chunk))
                 data = gzip.compress(chunk.data, compresslevel=1) if compress else chunk.data
@@ -342,10 +351,16 @@ class _Opened:
         return self._last_batch_id
 
 
-def _batches_up_to(files: Sequence[Path], source: str, batch_bytes: int, last_batch_id: str) -> int:
+def _batches_up_to(
+    files: Sequence[Path], options: StreamOptions, batch_bytes: int, last_batch_id: str
+) -> int:
     """How many of the files' batches come up to and including `last_batch_id`; 0 if none is it
     (the files changed, so all are sent: replays of committed content are no-ops anyway)."""
     if not last_batch_id:
         return 0
-    ids = (chunk.batch_id for path in files for chunk in batches(path, source, batch_bytes))
+    ids = (
+        chunk.batch_id
+        for path in files
+        for chunk in batches(path, options.source, batch_bytes, options.reading())
+    )
     return next((i + 1 for i, batch_id in enumerate(ids) if batch_id == last_batch_id), 0)

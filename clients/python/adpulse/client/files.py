@@ -62,7 +62,12 @@ def _split_point(buf: bytes, fmt: TextFormat, force: bool) -> int:
     return 0
 
 
-def batches(path: Path, source: str, batch_bytes: int = DEFAULT_BATCH_BYTES) -> Iterator[FileBatch]:
+def batches(
+    path: Path, source: str, batch_bytes: int = DEFAULT_BATCH_BYTES, reading: bytes = b""
+) -> Iterator[FileBatch]:
+    """The file cut at row boundaries into batches of about `batch_bytes`, each with an id derived
+    from its bytes and from `reading` (how the stream reads them), so the same rows read another
+    way are another batch rather than a replay."""
     fmt = format_of(path)
     with _open(path) as f:
         header = f.readline() if fmt == "csv" else b""
@@ -92,6 +97,6 @@ def batches(path: Path, source: str, batch_bytes: int = DEFAULT_BATCH_BYTES) -> 
             data, buf = buf[:cut], buf[cut:]
             if data.strip():
                 payload = header + data
-                digest = hashlib.sha256(payload).hexdigest()[:32]
+                digest = hashlib.sha256(reading + payload).hexdigest()[:32]
                 yield FileBatch(f"{source}-{fmt}-{digest}", fmt, payload, line)
             line += data.count(b"\n")

@@ -131,8 +131,8 @@ class PostgresRunStore:
                 f"SELECT r.source, count(*) FILTER (WHERE {recent}), "
                 f"count(*) FILTER (WHERE {recent} AND {failed}), "
                 f"count(*) FILTER (WHERE {recent} AND {finished}), "
-                f"coalesce(sum(r.rows_accepted) FILTER (WHERE {recent}), 0), "
-                f"coalesce(sum(r.rows_rejected) FILTER (WHERE {recent}), 0), "
+                f"coalesce(sum(r.rows_accepted) FILTER (WHERE {recent}), 0)::bigint, "
+                f"coalesce(sum(r.rows_rejected) FILTER (WHERE {recent}), 0)::bigint, "
                 "max(r.ended_at) FILTER (WHERE r.state = 'succeeded'), max(r.newest_date) "
                 f"FROM {_FROM} WHERE r.tenant = %(tenant)s GROUP BY r.source ORDER BY r.source",
                 {"since": since, "tenant": tenant},

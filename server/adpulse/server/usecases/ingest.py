@@ -85,7 +85,7 @@ class IngestUseCase:
 
     def ingest_batch(self, stream: IngestStream, payload: BatchPayload) -> BatchOutcome:
         batch_id = validate_batch_id(payload.batch_id, "batch.batch_id")
-        digest = _digest(stream.source, payload)
+        digest = _digest(stream.spec, payload)
         known = self._ledger.find(stream.tenant, batch_id)
         if known is not None:
             _check_same_content(known, digest)
@@ -189,8 +189,12 @@ def _footprint(payload: BatchPayload, facts: pa.RecordBatch) -> BatchFootprint:
     return BatchFootprint(payload.size, dates["min"].as_py(), dates["max"].as_py(), tuple(sorted(platforms)))
 
 
-def _digest(source: str, payload: BatchPayload) -> str:
-    h = hashlib.sha256(f"{source}\0{payload.fmt}\0{payload.compression}\0".encode())
+def _digest(spec: StreamSpec, payload: BatchPayload) -> str:
+    """The batch's identity: its bytes and everything that decides which rows they yield, so a
+    replay read under other source options or clicks policy is a mismatch, not a no-op."""
+    options = "\0".join(f"{k}={v}" for k, v in sorted(spec.options.items()))
+    reading = f"{spec.source}\0{options}\0{spec.clicks.value}\0{payload.fmt}\0{payload.compression}\0"
+    h = hashlib.sha256(reading.encode())
     h.update(payload.view())
     return h.hexdigest()
 
