@@ -50,6 +50,8 @@ def test_every_shell_example_runs(tmp_path: Path) -> None:
         _python_example_runs(server)
     ingest = next(o for c, o in outputs.items() if c.startswith("adpulse ingest"))
     assert "accepted 372, rejected 0, duplicates 0" in ingest
+    converted = next(o for c, o in outputs.items() if c.startswith("adpulse --tenant us-team kpis"))
+    assert "USD" in converted and "EUR" not in converted
     streamed = next(o for c, o in outputs.items() if c.startswith("printf"))
     assert '"accepted": "372"' in streamed
 
