@@ -36,6 +36,7 @@ proto: $(INSTALLED)
 
 bench: $(KERNEL)
 	$(BIN)/python bench/kernel_kpis.py
+	$(BIN)/python bench/ingest.py
 
 # Re-resolves the pinned versions from requirements/top.txt.
 lock:
