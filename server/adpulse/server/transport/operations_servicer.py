@@ -20,7 +20,7 @@ from adpulse.server.domain.operations import (
 from adpulse.server.transport import boundary, convert, page_token
 from adpulse.server.transport.status import status_of
 from adpulse.server.transport.tenancy import tenant_of
-from adpulse.server.usecases.operations import OperationsUseCase
+from adpulse.server.usecases.operations import MAX_WAIT, OperationsUseCase
 from adpulse.v1 import ingest_service_pb2 as ipb
 from adpulse.v1 import operation_pb2 as opb
 
@@ -84,8 +84,8 @@ class OperationsServicer(operations_pb2_grpc.OperationsServicer):  # type: ignor
         self, request: Any, context: grpc.ServicerContext
     ) -> Any:
         timeout = request.timeout.ToTimedelta() if request.HasField("timeout") else None
-        remaining = context.time_remaining()
-        if remaining is not None:
+        remaining = context.time_remaining()  # huge when the caller set no deadline
+        if remaining is not None and remaining < MAX_WAIT.total_seconds():
             # Answer a little before the caller's own deadline, so it gets the state so far.
             budget = dt.timedelta(seconds=max(remaining - 0.5, 0))
             timeout = min(timeout, budget) if timeout is not None else budget
