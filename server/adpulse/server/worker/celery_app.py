@@ -114,8 +114,10 @@ def make_app(broker_url: str, runtime: RuntimeHolder, daily_scan_at: dt.time | N
             outcome = current.runner.run(op_id)
         except StorageUnavailable:
             outcome = Outcome.RETRY  # Postgres itself failed: the operation waits for a retry
+        # Messages go out through `app` itself: inside a worker thread a task's own `.app` (and
+        # so `task.retry`) can resolve to Celery's default app, which has no broker configured.
         if outcome is Outcome.CONTINUE:
-            task.app.send_task(RUN_OPERATION, args=[op_id])
+            app.send_task(RUN_OPERATION, args=[op_id])
         elif outcome is Outcome.RETRY:
             retries = task.request.retries
             if retries >= current.max_retries:
@@ -127,7 +129,9 @@ def make_app(broker_url: str, runtime: RuntimeHolder, daily_scan_at: dt.time | N
                     ),
                 )
                 return
-            raise task.retry(countdown=backoff_seconds(retries))
+            app.send_task(
+                RUN_OPERATION, args=[op_id], countdown=backoff_seconds(retries), retries=retries + 1
+            )
 
     @app.task(name=SCHEDULE_DAILY_SCANS, acks_late=True)  # type: ignore[untyped-decorator]
     def schedule_daily_scans() -> None:

@@ -1,0 +1,267 @@
+"""ImportFile end to end, and the jobs that read what it stored: exactly the file's rows after
+worker deaths, retries and cancels; poison files fail once; exports and backfills to the cent.
+
+A worker that writes facts must live in the process that owns chDB, so "killing the worker"
+is SIGKILL of the server hosting it, then a restart on the same data dir: in the embedded
+shape (Postgres as broker, the reconciler re-sends the operation) and with the server
+consuming from RabbitMQ (the broker redelivers the unacknowledged message).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import gzip
+import io
+import json
+import math
+import time
+from collections.abc import Callable, Iterator, Mapping
+from decimal import Decimal
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from adpulse.client import AdpulseClient, Operation
+from adpulse.client.files import split
+from adpulse.v1 import analytics_service_pb2 as apb
+from adpulse.v1 import ingest_service_pb2 as ipb
+from adpulse.v1 import operation_pb2 as opb
+from tests.support import rabbitmq
+from tests.support.facts import Fact, expected_groups, fingerprint, random_facts, sent_rows, to_csv
+from tests.support.server import ServerProcess, start_server, stop_embedded_postgres
+from tests.support.stored import stored_rows
+
+CHUNK = 64 << 10
+TENANT = "importer"
+FAST_UPKEEP = {"ADPULSE_RECONCILE_SECONDS": "1", "ADPULSE_HEARTBEAT_SECONDS": "1"}
+
+
+def _big_facts() -> list[Fact]:
+    """About 7,000 ad-days with unique keys: a dozen 64 KiB chunks."""
+    return random_facts(seed=5, n_campaigns=60, days=60)
+
+
+def _chunks(data: bytes) -> int:
+    return sum(1 for _ in split(io.BytesIO(data), "csv", "generic", CHUNK))
+
+
+def _wait(condition: Callable[[], bool], what: str, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+
+
+def _import(client: AdpulseClient, path: str, **options: object) -> Operation:
+    return client.import_file(ipb.ImportFileRequest(path=path, chunk_bytes=CHUNK, **options))  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def dataset(tmp_path: Path) -> tuple[Path, list[Fact]]:
+    """A server data dir whose import directory holds big.csv."""
+    facts = _big_facts()
+    data = tmp_path / "data"
+    (data / "imports").mkdir(parents=True)
+    (data / "imports" / "big.csv").write_text(to_csv(f.csv_values() for f in facts))
+    return data, facts
+
+
+@pytest.fixture(params=["embedded", "rabbitmq"])
+def shape(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
+    """The environment of a server of each shape; both run the same job code."""
+    if request.param == "embedded":
+        yield dict(FAST_UPKEEP)
+    else:
+        broker: rabbitmq.Broker = request.getfixturevalue("rabbitmq_broker")
+        yield {**FAST_UPKEEP, "ADPULSE_BROKER_URL": broker.vhost_url(), "ADPULSE_EMBEDDED_WORKER": "true"}
+
+
+def _kill(server: ServerProcess) -> None:
+    server.kill()
+    stop_embedded_postgres(server.data_dir)
+
+
+def test_sigkill_at_30_60_90_percent_stores_exactly_the_file(
+    dataset: tuple[Path, list[Fact]], shape: Mapping[str, str]
+) -> None:
+    data, facts = dataset
+    n = _chunks((data / "imports" / "big.csv").read_bytes())
+    assert n >= 10
+    # The Nth insert of each process writes its chunk and stalls before the ledger commits it:
+    # the worst moment to die. A restarted process first redoes the chunk it died in.
+    points = [math.ceil(n * p) for p in (0.3, 0.6, 0.9)]
+    stalls = [points[0], points[1] - points[0] + 1, points[2] - points[1] + 1]
+    name = ""
+    for i, nth in enumerate(stalls):
+        server = start_server(data, {**shape, "ADPULSE_FAULTS": f"fact_insert_stalls_after@{nth}"})
+        try:
+            with AdpulseClient(server.address, tenant=TENANT) as client:
+                name = name or _import(client, "big.csv").name
+                _wait(lambda: f"insert {nth} written, stalling" in server.log, f"stall {i + 1}")
+                assert client.operation(name).state == "running"
+        finally:
+            _kill(server)
+    server = start_server(data, dict(shape))
+    try:
+        with AdpulseClient(server.address, tenant=TENANT) as client:
+            done = client.wait_operation(name, timeout=300)
+            assert done.state == "succeeded", done
+            assert done.metadata.recoveries == 3
+            r = done.response
+            assert (r.rows_accepted, r.rows_rejected, r.rows_duplicate, r.chunks) == (len(facts), 0, 0, n)
+            assert fingerprint(stored_rows(client)) == fingerprint(sent_rows(facts))
+    finally:
+        server.terminate()
+        stop_embedded_postgres(data)
+
+
+def test_cancel_stops_within_a_chunk(dataset: tuple[Path, list[Fact]]) -> None:
+    data, facts = dataset
+    server = start_server(data, {**FAST_UPKEEP, "ADPULSE_FAULTS": "fact_insert_delay_ms@300"})
+    try:
+        with AdpulseClient(server.address, tenant=TENANT) as client:
+            name = _import(client, "big.csv").name
+            _wait(lambda: client.operation(name).metadata.rows_done > 0, "the first chunk")
+            before = client.operation(name).metadata.rows_done
+            client.cancel_operation(name)
+            done = client.wait_operation(name, timeout=60)
+            assert done.state == "cancelled" and done.error is not None
+            assert (done.error.code, done.error.reason) == ("CANCELLED", "CANCELLED")
+            stored = len(stored_rows(client))
+            per_chunk = len(facts) / _chunks((data / "imports" / "big.csv").read_bytes())
+            assert before <= stored == done.metadata.rows_done <= before + 2 * per_chunk
+            assert stored < len(facts)
+    finally:
+        server.terminate()
+        stop_embedded_postgres(data)
+
+
+def test_transient_storage_failure_is_retried_and_succeeds(tmp_path: Path) -> None:
+    facts = random_facts(seed=9, n_campaigns=8, days=10)
+    data = tmp_path / "data"
+    (data / "imports").mkdir(parents=True)
+    (data / "imports" / "small.csv").write_text(to_csv(f.csv_values() for f in facts))
+    with_fault = start_server(data, {**FAST_UPKEEP, "ADPULSE_FAULTS": "fact_insert_fails_before@1"})
+    try:
+        with AdpulseClient(with_fault.address, tenant=TENANT) as client:
+            done = client.wait_operation(_import(client, "small.csv").name, timeout=120)
+            assert done.state == "succeeded", done
+            assert done.response.rows_accepted == len(facts)
+            assert "transient storage failure, will retry" in with_fault.log
+            assert fingerprint(stored_rows(client)) == fingerprint(sent_rows(facts))
+    finally:
+        with_fault.terminate()
+        stop_embedded_postgres(data)
+
+
+def test_poison_files_fail_once_with_a_clear_error(server: ServerProcess, client: AdpulseClient) -> None:
+    imports = server.data_dir / "imports"
+    poison = {
+        "garbage.csv.gz": b"\x1f\x8b\x08\x00this is no gzip stream",
+        "not-a-table.csv": bytes(range(256)) * 64,
+    }
+    for name, content in poison.items():
+        (imports / name).write_bytes(content)
+    for name in poison:
+        done = client.wait_operation(_import(client, name).name, timeout=60)
+        assert done.state == "failed" and done.error is not None, done
+        assert done.error.code == "INVALID_ARGUMENT", done.error
+        assert name in done.error.message and str(server.data_dir) not in done.error.message
+        assert done.metadata.recoveries == 0
+        # Failed for good: the failure was recorded once and nothing runs it again.
+        assert server.log.count(f"operation {done.name.removeprefix('operations/')} failed") == 1
+
+
+def test_upload_then_import_gzip_and_ndjson_with_file_lines(client: AdpulseClient, tmp_path: Path) -> None:
+    facts = random_facts(seed=3, n_campaigns=4, days=5)
+    bad = facts[0].csv_values()
+    bad[10] = "twelve"  # cost
+    rows = [f.csv_values() for f in facts[1:]] + [bad]
+    gz = tmp_path / "day.csv.gz"
+    gz.write_bytes(gzip.compress(to_csv(rows).encode()))
+    uploaded = client.upload_file(gz)
+    done = client.wait_operation(
+        client.import_file(ipb.ImportFileRequest(path=uploaded.path)).name, timeout=60
+    )
+    assert done.state == "succeeded", done
+    r = done.response
+    assert (r.rows_accepted, r.rows_rejected) == (len(facts) - 1, 1)
+    assert [(e.line, e.field) for e in r.errors] == [(len(facts) + 1, "cost")]
+    ndjson = tmp_path / "more.ndjson"
+    keys = next(csv.reader([to_csv([])]))
+    ndjson.write_text(
+        "".join(json.dumps(dict(zip(keys, f.csv_values(), strict=True))) + "\n" for f in facts[:1])
+    )
+    again = client.wait_operation(
+        client.import_file(ipb.ImportFileRequest(path=client.upload_file(ndjson).path)).name
+    )
+    assert again.response.rows_accepted == 1
+    assert fingerprint(stored_rows(client)) == fingerprint(sent_rows(facts))
+
+
+def _money(value: str) -> Decimal | None:
+    return Decimal(value) if value else None
+
+
+def test_export_and_backfill_agree_with_the_reference_to_the_cent(
+    client: AdpulseClient, tmp_path: Path
+) -> None:
+    facts = random_facts(seed=11, n_campaigns=12, days=20)
+    local = tmp_path / "facts.csv"
+    local.write_text(to_csv(f.csv_values() for f in facts))
+    imported = client.wait_operation(
+        client.import_file(ipb.ImportFileRequest(path=client.upload_file(local).path)).name
+    )
+    assert imported.state == "succeeded", imported
+    expected = expected_groups(facts, lambda f: (f.platform, f.account_id, f.campaign_id))
+    for fmt in (opb.EXPORT_FORMAT_CSV, opb.EXPORT_FORMAT_PARQUET):
+        request = apb.ExportMetricsRequest(dimensions=[apb.DIMENSION_CAMPAIGN], format=fmt)
+        done = client.wait_operation(client.export_metrics(request).name)
+        assert done.state == "succeeded", done
+        data = b"".join(client.download_export(done.name))
+        if fmt == opb.EXPORT_FORMAT_CSV:
+            rows = list(csv.DictReader(io.StringIO(data.decode())))
+        else:
+            rows = [
+                {k: "" if v is None else str(v) for k, v in r.items()}
+                for r in pq.read_table(io.BytesIO(data)).to_pylist()
+            ]
+        assert done.response.rows == len(rows) == len(expected)
+        keys = [(r["platform"], r["account_id"], r["campaign_id"]) for r in rows]
+        assert keys == sorted(keys)  # rows come sorted by the dimensions
+        for r in rows:
+            want = expected[(r["platform"], r["account_id"], r["campaign_id"])]
+            assert (int(r["impressions"]), int(r["clicks"])) == (want.impressions, want.clicks)
+            assert (_money(r["cost"]), _money(r["revenue"])) == (want.cost, want.revenue)
+            assert Decimal(r["conversions"]) == want.conversions
+    first, last = min(f.date for f in facts), max(f.date for f in facts)
+    backfill = client.wait_operation(client.backfill(first.isoformat(), last.isoformat()).name)
+    assert backfill.state == "succeeded", backfill
+    (step,) = backfill.response.steps
+    days = (last - first).days + 1
+    campaign_days = {(f.date, f.platform, f.account_id, f.campaign_id, f.currency) for f in facts}
+    assert (step.step, step.days, step.rows) == ("campaign_rollup", days, len(campaign_days))
+    assert step.summary == "sums equal the facts'"
+
+
+def test_daily_scan_is_scheduled_per_tenant_and_runs(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    env = {**FAST_UPKEEP, "ADPULSE_DAILY_SCAN_AT": "00:00"}
+    server = start_server(data, env)
+    try:
+        with AdpulseClient(server.address, tenant="scanned") as client:
+            client.update_tenant_settings(reporting_currency="")  # the tenant becomes known
+            _wait(lambda: bool(client.operations(filter="kind = daily_scan")[0]), "the daily scan")
+            (scan,) = client.operations(filter="kind = daily_scan")[0]
+            done = client.wait_operation(scan.name)
+            assert done.state == "succeeded", done
+            today = dt.datetime.now(dt.UTC).date()
+            assert done.response.scan_date in {today.isoformat(), (today - dt.timedelta(days=1)).isoformat()}
+            assert [s.step for s in done.response.steps] == ["campaign_rollup", "freshness"]
+            time.sleep(3)  # several more scheduler ticks: still one scan for the day
+            assert len(client.operations(filter="kind = daily_scan")[0]) == 1
+    finally:
+        server.terminate()
+        stop_embedded_postgres(data)
