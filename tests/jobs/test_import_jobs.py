@@ -99,7 +99,8 @@ def test_sigkill_at_30_60_90_percent_stores_exactly_the_file(
         try:
             with AdpulseClient(server.address, tenant=TENANT) as client:
                 name = name or _import(client, "big.csv").name
-                _wait(lambda: f"insert {nth} written, stalling" in server.log, f"stall {i + 1}")
+                stalled = f"insert {nth} written, stalling"
+                _wait(lambda s=server, line=stalled: line in s.log, f"stall {i + 1}")  # type: ignore[misc]
                 assert client.operation(name).state == "running"
         finally:
             _kill(server)

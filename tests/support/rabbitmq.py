@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import kombu
+from kombu.exceptions import KombuError
 
 # Debian's package; its /usr/sbin wrapper would switch to the rabbitmq user, this one does not.
 SERVER = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
@@ -95,9 +96,8 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"rabbitmq-server exited with {process.returncode}")
-        with contextlib.suppress(OSError, kombu.exceptions.KombuError):
-            with kombu.Connection(url, connect_timeout=1) as conn:
-                conn.connect()
-                return
+        with contextlib.suppress(OSError, KombuError), kombu.Connection(url, connect_timeout=1) as conn:
+            conn.connect()
+            return
         time.sleep(0.5)
     raise RuntimeError("rabbitmq-server did not accept connections in time")

@@ -76,8 +76,12 @@ class OperationError:
 
     @classmethod
     def of(cls, error: AdpulseError) -> OperationError:
-        violations = tuple(getattr(error, "violations", ()))
-        return cls(type(error).__name__, error.message, error.reason, dict(error.metadata), violations)
+        violations = tuple(
+            FieldViolation(printable(v.field), printable(v.description), v.reason)
+            for v in getattr(error, "violations", ())
+        )
+        metadata = {k: printable(v) for k, v in error.metadata.items()}
+        return cls(type(error).__name__, printable(error.message), error.reason, metadata, violations)
 
     def as_exception(self) -> AdpulseError:
         """The failure as the error it was, so the transport gives it the same status code."""
@@ -241,3 +245,13 @@ def _bad_filter(problem: str) -> InvalidArgument:
     return InvalidArgument(
         message, "INVALID_FILTER", violations=[FieldViolation("filter", problem, "INVALID_FILTER")]
     )
+
+
+MAX_MESSAGE_CHARS = 2000
+
+
+def printable(text: str) -> str:
+    """An error may quote a poison file's bytes (its "header", say): escaped, they stay readable
+    to a person and storable in Postgres, which refuses NUL in text and JSON."""
+    escaped = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    return escaped if len(escaped) <= MAX_MESSAGE_CHARS else escaped[: MAX_MESSAGE_CHARS - 1] + "…"

@@ -16,6 +16,8 @@ import threading
 from collections.abc import Callable
 
 from celery import Celery
+from celery.platforms import EX_OK
+from celery.worker import state as worker_state
 
 from adpulse.server.ports import JobQueue, OperationStore
 from adpulse.server.usecases.jobs.runner import OperationRunner
@@ -43,7 +45,11 @@ class EmbeddedWorker:
     def stop(self, timeout: float = 30) -> None:
         """Running jobs stop at their next chunk and are queued again; then the worker stops."""
         self._runner.stopping.set()
-        self._worker.stop()
+        # The worker must shut down in its own thread: calling `stop()` from here would use its
+        # AMQP connection from two threads at once (py-amqp is not thread-safe) and hang on the
+        # reply to basic.cancel. The event loop checks this flag at each turn, as it does after
+        # a SIGTERM in a standalone worker.
+        worker_state.should_stop = EX_OK
         self._thread.join(timeout)
         if self._thread.is_alive():
             log.warning("the embedded worker did not stop within %s s", timeout)
