@@ -16,56 +16,22 @@ import io
 import json
 import math
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 
-from adpulse.client import AdpulseClient, Operation
-from adpulse.client.files import split
+from adpulse.client import AdpulseClient
 from adpulse.v1 import analytics_service_pb2 as apb
 from adpulse.v1 import ingest_service_pb2 as ipb
 from adpulse.v1 import operation_pb2 as opb
+from tests.jobs.support import FAST_UPKEEP, TENANT, chunks, import_file, wait_for
 from tests.support import rabbitmq
 from tests.support.facts import Fact, expected_groups, fingerprint, random_facts, sent_rows, to_csv
 from tests.support.server import ServerProcess, start_server, stop_embedded_postgres
 from tests.support.stored import stored_rows
-
-CHUNK = 64 << 10
-TENANT = "importer"
-FAST_UPKEEP = {"ADPULSE_RECONCILE_SECONDS": "1", "ADPULSE_HEARTBEAT_SECONDS": "1"}
-
-
-def _big_facts() -> list[Fact]:
-    """About 7,000 ad-days with unique keys: a dozen 64 KiB chunks."""
-    return random_facts(seed=5, n_campaigns=60, days=60)
-
-
-def _chunks(data: bytes) -> int:
-    return sum(1 for _ in split(io.BytesIO(data), "csv", "generic", CHUNK))
-
-
-def _wait(condition: Callable[[], bool], what: str, seconds: float = 120) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
-
-
-def _import(client: AdpulseClient, path: str, **options: object) -> Operation:
-    return client.import_file(ipb.ImportFileRequest(path=path, chunk_bytes=CHUNK, **options))  # type: ignore[arg-type]
-
-
-@pytest.fixture
-def dataset(tmp_path: Path) -> tuple[Path, list[Fact]]:
-    """A server data dir whose import directory holds big.csv."""
-    facts = _big_facts()
-    data = tmp_path / "data"
-    (data / "imports").mkdir(parents=True)
-    (data / "imports" / "big.csv").write_text(to_csv(f.csv_values() for f in facts))
-    return data, facts
 
 
 @pytest.fixture(params=["embedded", "rabbitmq"])
@@ -87,7 +53,7 @@ def test_sigkill_at_30_60_90_percent_stores_exactly_the_file(
     dataset: tuple[Path, list[Fact]], shape: Mapping[str, str]
 ) -> None:
     data, facts = dataset
-    n = _chunks((data / "imports" / "big.csv").read_bytes())
+    n = chunks((data / "imports" / "big.csv").read_bytes())
     assert n >= 10
     # The Nth insert of each process writes its chunk and stalls before the ledger commits it:
     # the worst moment to die. A restarted process first redoes the chunk it died in.
@@ -98,9 +64,9 @@ def test_sigkill_at_30_60_90_percent_stores_exactly_the_file(
         server = start_server(data, {**shape, "ADPULSE_FAULTS": f"fact_insert_stalls_after@{nth}"})
         try:
             with AdpulseClient(server.address, tenant=TENANT) as client:
-                name = name or _import(client, "big.csv").name
+                name = name or import_file(client, "big.csv").name
                 stalled = f"insert {nth} written, stalling"
-                _wait(lambda s=server, line=stalled: line in s.log, f"stall {i + 1}")  # type: ignore[misc]
+                wait_for(lambda s=server, line=stalled: line in s.log, f"stall {i + 1}")  # type: ignore[misc]
                 assert client.operation(name).state == "running"
         finally:
             _kill(server)
@@ -123,15 +89,15 @@ def test_cancel_stops_within_a_chunk(dataset: tuple[Path, list[Fact]]) -> None:
     server = start_server(data, {**FAST_UPKEEP, "ADPULSE_FAULTS": "fact_insert_delay_ms@300"})
     try:
         with AdpulseClient(server.address, tenant=TENANT) as client:
-            name = _import(client, "big.csv").name
-            _wait(lambda: client.operation(name).metadata.rows_done > 0, "the first chunk")
+            name = import_file(client, "big.csv").name
+            wait_for(lambda: client.operation(name).metadata.rows_done > 0, "the first chunk")
             before = client.operation(name).metadata.rows_done
             client.cancel_operation(name)
             done = client.wait_operation(name, timeout=60)
             assert done.state == "cancelled" and done.error is not None
             assert (done.error.code, done.error.reason) == ("CANCELLED", "CANCELLED")
             stored = len(stored_rows(client))
-            per_chunk = len(facts) / _chunks((data / "imports" / "big.csv").read_bytes())
+            per_chunk = len(facts) / chunks((data / "imports" / "big.csv").read_bytes())
             assert before <= stored == done.metadata.rows_done <= before + 2 * per_chunk
             assert stored < len(facts)
     finally:
@@ -147,7 +113,7 @@ def test_transient_storage_failure_is_retried_and_succeeds(tmp_path: Path) -> No
     with_fault = start_server(data, {**FAST_UPKEEP, "ADPULSE_FAULTS": "fact_insert_fails_before@1"})
     try:
         with AdpulseClient(with_fault.address, tenant=TENANT) as client:
-            done = client.wait_operation(_import(client, "small.csv").name, timeout=120)
+            done = client.wait_operation(import_file(client, "small.csv").name, timeout=120)
             assert done.state == "succeeded", done
             assert done.response.rows_accepted == len(facts)
             assert "transient storage failure, will retry" in with_fault.log
@@ -166,7 +132,7 @@ def test_poison_files_fail_once_with_a_clear_error(server: ServerProcess, client
     for name, content in poison.items():
         (imports / name).write_bytes(content)
     for name in poison:
-        done = client.wait_operation(_import(client, name).name, timeout=60)
+        done = client.wait_operation(import_file(client, name).name, timeout=60)
         assert done.state == "failed" and done.error is not None, done
         assert done.error.code == "INVALID_ARGUMENT", done.error
         assert name in done.error.message and str(server.data_dir) not in done.error.message
@@ -254,7 +220,7 @@ def test_daily_scan_is_scheduled_per_tenant_and_runs(tmp_path: Path) -> None:
     try:
         with AdpulseClient(server.address, tenant="scanned") as client:
             client.update_tenant_settings(reporting_currency="")  # the tenant becomes known
-            _wait(lambda: bool(client.operations(filter="kind = daily_scan")[0]), "the daily scan")
+            wait_for(lambda: bool(client.operations(filter="kind = daily_scan")[0]), "the daily scan")
             (scan,) = client.operations(filter="kind = daily_scan")[0]
             done = client.wait_operation(scan.name)
             assert done.state == "succeeded", done
