@@ -232,3 +232,55 @@ def test_daily_scan_is_scheduled_per_tenant_and_runs(tmp_path: Path) -> None:
     finally:
         server.terminate()
         stop_embedded_postgres(data)
+
+
+def test_a_job_that_kills_its_worker_every_time_fails_after_the_bound(
+    dataset: tuple[Path, list[Fact]],
+) -> None:
+    """A poison message that takes its worker down with it is not re-sent forever."""
+    data, _ = dataset
+    env = {
+        **FAST_UPKEEP,
+        "ADPULSE_OPERATION_MAX_RECOVERIES": "1",
+        "ADPULSE_FAULTS": "fact_insert_stalls_after@1",
+    }
+    name = ""
+    for attempt in (1, 2):
+        server = start_server(data, env)
+        try:
+            with AdpulseClient(server.address, tenant=TENANT) as client:
+                name = name or import_file(client, "big.csv").name
+                wait_for(lambda s=server: "insert 1 written, stalling" in s.log, f"attempt {attempt}")  # type: ignore[misc]
+        finally:
+            _kill(server)
+    server = start_server(data, env)
+    try:
+        with AdpulseClient(server.address, tenant=TENANT) as client:
+            done = client.wait_operation(name, timeout=120)
+            assert done.state == "failed" and done.error is not None, done
+            assert (done.error.code, done.error.reason) == ("INTERNAL", "WORKER_LOST")
+            assert done.metadata.recoveries == 2
+            assert "insert 1 written, stalling" not in server.log  # not run a third time
+    finally:
+        server.terminate()
+        stop_embedded_postgres(data)
+
+
+def test_a_store_failure_past_the_retries_fails_the_job(tmp_path: Path) -> None:
+    facts = random_facts(seed=10, n_campaigns=2, days=3)
+    data = tmp_path / "data"
+    (data / "imports").mkdir(parents=True)
+    (data / "imports" / "small.csv").write_text(to_csv(f.csv_values() for f in facts))
+    # No retries allowed: the one failure a retry would have overcome is the last straw.
+    env = {**FAST_UPKEEP, "ADPULSE_JOB_MAX_RETRIES": "0", "ADPULSE_FAULTS": "fact_insert_fails_before@1"}
+    server = start_server(data, env)
+    try:
+        with AdpulseClient(server.address, tenant=TENANT) as client:
+            done = client.wait_operation(import_file(client, "small.csv").name, timeout=120)
+            assert done.state == "failed" and done.error is not None, done
+            assert (done.error.code, done.error.reason) == ("UNAVAILABLE", "STORAGE_UNAVAILABLE")
+            assert "start the job again later" in done.error.message
+            assert done.metadata.rows_done == 0 and "will retry" in server.log
+    finally:
+        server.terminate()
+        stop_embedded_postgres(data)
