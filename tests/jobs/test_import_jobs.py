@@ -30,7 +30,7 @@ from adpulse.v1 import operation_pb2 as opb
 from tests.jobs.support import FAST_UPKEEP, TENANT, chunks, import_file, wait_for
 from tests.support import rabbitmq
 from tests.support.facts import Fact, expected_groups, fingerprint, random_facts, sent_rows, to_csv
-from tests.support.server import ServerProcess, start_server, stop_embedded_postgres
+from tests.support.server import ServerProcess, running_server, start_server, stop_embedded_postgres
 from tests.support.stored import stored_rows
 
 
@@ -86,41 +86,39 @@ def test_sigkill_at_30_60_90_percent_stores_exactly_the_file(
 
 def test_cancel_stops_within_a_chunk(dataset: tuple[Path, list[Fact]]) -> None:
     data, facts = dataset
-    server = start_server(data, {**FAST_UPKEEP, "ADPULSE_FAULTS": "fact_insert_delay_ms@300"})
-    try:
-        with AdpulseClient(server.address, tenant=TENANT) as client:
-            name = import_file(client, "big.csv").name
-            wait_for(lambda: client.operation(name).metadata.rows_done > 0, "the first chunk")
-            before = client.operation(name).metadata.rows_done
-            client.cancel_operation(name)
-            done = client.wait_operation(name, timeout=60)
-            assert done.state == "cancelled" and done.error is not None
-            assert (done.error.code, done.error.reason) == ("CANCELLED", "CANCELLED")
-            stored = len(stored_rows(client))
-            per_chunk = len(facts) / chunks((data / "imports" / "big.csv").read_bytes())
-            assert before <= stored == done.metadata.rows_done <= before + 2 * per_chunk
-            assert stored < len(facts)
-    finally:
-        server.terminate()
-        stop_embedded_postgres(data)
+    env = {**FAST_UPKEEP, "ADPULSE_FAULTS": "fact_insert_delay_ms@300"}
+    with running_server(data, env) as server, AdpulseClient(server.address, tenant=TENANT) as client:
+        name = import_file(client, "big.csv").name
+        wait_for(lambda: client.operation(name).metadata.rows_done > 0, "the first chunk")
+        before = client.operation(name).metadata.rows_done
+        client.cancel_operation(name)
+        done = client.wait_operation(name, timeout=60)
+        assert done.state == "cancelled" and done.error is not None
+        assert (done.error.code, done.error.reason) == ("CANCELLED", "CANCELLED")
+        stored = len(stored_rows(client))
+        per_chunk = len(facts) / chunks((data / "imports" / "big.csv").read_bytes())
+        assert before <= stored == done.metadata.rows_done <= before + 2 * per_chunk
+        assert stored < len(facts)
 
 
-def test_transient_storage_failure_is_retried_and_succeeds(tmp_path: Path) -> None:
-    facts = random_facts(seed=9, n_campaigns=8, days=10)
+def _small_import(tmp_path: Path, seed: int, n_campaigns: int, days: int) -> tuple[Path, list[Fact]]:
+    """A server data dir whose import directory holds small.csv."""
+    facts = random_facts(seed=seed, n_campaigns=n_campaigns, days=days)
     data = tmp_path / "data"
     (data / "imports").mkdir(parents=True)
     (data / "imports" / "small.csv").write_text(to_csv(f.csv_values() for f in facts))
-    with_fault = start_server(data, {**FAST_UPKEEP, "ADPULSE_FAULTS": "fact_insert_fails_before@1"})
-    try:
-        with AdpulseClient(with_fault.address, tenant=TENANT) as client:
-            done = client.wait_operation(import_file(client, "small.csv").name, timeout=120)
-            assert done.state == "succeeded", done
-            assert done.response.rows_accepted == len(facts)
-            assert "transient storage failure, will retry" in with_fault.log
-            assert fingerprint(stored_rows(client)) == fingerprint(sent_rows(facts))
-    finally:
-        with_fault.terminate()
-        stop_embedded_postgres(data)
+    return data, facts
+
+
+def test_transient_storage_failure_is_retried_and_succeeds(tmp_path: Path) -> None:
+    data, facts = _small_import(tmp_path, seed=9, n_campaigns=8, days=10)
+    env = {**FAST_UPKEEP, "ADPULSE_FAULTS": "fact_insert_fails_before@1"}
+    with running_server(data, env) as server, AdpulseClient(server.address, tenant=TENANT) as client:
+        done = client.wait_operation(import_file(client, "small.csv").name, timeout=120)
+        assert done.state == "succeeded", done
+        assert done.response.rows_accepted == len(facts)
+        assert "transient storage failure, will retry" in server.log
+        assert fingerprint(stored_rows(client)) == fingerprint(sent_rows(facts))
 
 
 def test_poison_files_fail_once_with_a_clear_error(server: ServerProcess, client: AdpulseClient) -> None:
@@ -253,34 +251,21 @@ def test_a_job_that_kills_its_worker_every_time_fails_after_the_bound(
                 wait_for(lambda s=server: "insert 1 written, stalling" in s.log, f"attempt {attempt}")  # type: ignore[misc]
         finally:
             _kill(server)
-    server = start_server(data, env)
-    try:
-        with AdpulseClient(server.address, tenant=TENANT) as client:
-            done = client.wait_operation(name, timeout=120)
-            assert done.state == "failed" and done.error is not None, done
-            assert (done.error.code, done.error.reason) == ("INTERNAL", "WORKER_LOST")
-            assert done.metadata.recoveries == 2
-            assert "insert 1 written, stalling" not in server.log  # not run a third time
-    finally:
-        server.terminate()
-        stop_embedded_postgres(data)
+    with running_server(data, env) as server, AdpulseClient(server.address, tenant=TENANT) as client:
+        done = client.wait_operation(name, timeout=120)
+        assert done.state == "failed" and done.error is not None, done
+        assert (done.error.code, done.error.reason) == ("INTERNAL", "WORKER_LOST")
+        assert done.metadata.recoveries == 2
+        assert "insert 1 written, stalling" not in server.log  # not run a third time
 
 
 def test_a_store_failure_past_the_retries_fails_the_job(tmp_path: Path) -> None:
-    facts = random_facts(seed=10, n_campaigns=2, days=3)
-    data = tmp_path / "data"
-    (data / "imports").mkdir(parents=True)
-    (data / "imports" / "small.csv").write_text(to_csv(f.csv_values() for f in facts))
+    data, _ = _small_import(tmp_path, seed=10, n_campaigns=2, days=3)
     # No retries allowed: the one failure a retry would have overcome is the last straw.
     env = {**FAST_UPKEEP, "ADPULSE_JOB_MAX_RETRIES": "0", "ADPULSE_FAULTS": "fact_insert_fails_before@1"}
-    server = start_server(data, env)
-    try:
-        with AdpulseClient(server.address, tenant=TENANT) as client:
-            done = client.wait_operation(import_file(client, "small.csv").name, timeout=120)
-            assert done.state == "failed" and done.error is not None, done
-            assert (done.error.code, done.error.reason) == ("UNAVAILABLE", "STORAGE_UNAVAILABLE")
-            assert "start the job again later" in done.error.message
-            assert done.metadata.rows_done == 0 and "will retry" in server.log
-    finally:
-        server.terminate()
-        stop_embedded_postgres(data)
+    with running_server(data, env) as server, AdpulseClient(server.address, tenant=TENANT) as client:
+        done = client.wait_operation(import_file(client, "small.csv").name, timeout=120)
+        assert done.state == "failed" and done.error is not None, done
+        assert (done.error.code, done.error.reason) == ("UNAVAILABLE", "STORAGE_UNAVAILABLE")
+        assert "start the job again later" in done.error.message
+        assert done.metadata.rows_done == 0 and "will retry" in server.log
