@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 import socket
 import sys
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from celery import signals
@@ -20,6 +22,7 @@ from adpulse.server.settings import Settings
 from adpulse.server.worker.celery_app import QUEUE, JobRuntime, RuntimeHolder, make_app
 
 log = logging.getLogger("adpulse.worker")
+READY_FILE = Path(tempfile.gettempdir()) / "adpulse-worker.ready"
 
 
 def work(settings: Settings, concurrency: int, beat: bool) -> int:
@@ -51,6 +54,10 @@ def work(settings: Settings, concurrency: int, beat: bool) -> int:
             runtime.runner.stopping.set()
 
     signals.worker_shutting_down.connect(stop_jobs, weak=False)
+    # A container's health check looks for this file (docker-compose.yml); it is container-local,
+    # so scaled workers sharing a volume do not vouch for each other.
+    signals.worker_ready.connect(lambda **_: READY_FILE.touch(), weak=False)
+    signals.worker_shutting_down.connect(lambda **_: READY_FILE.unlink(missing_ok=True), weak=False)
     signals.worker_process_shutdown.connect(lambda **_: holder.close(), weak=False)
     single_process = settings.effective_clickhouse_dsn.startswith("chdb://")
     worker = app.Worker(
