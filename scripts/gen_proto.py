@@ -15,6 +15,7 @@ import sysconfig
 import tempfile
 from pathlib import Path
 
+import google.longrunning
 import grpc_tools
 from grpc_tools import protoc
 
@@ -25,13 +26,28 @@ GENERATED_DIR = Path("adpulse") / "v1"
 SUFFIXES = ("_pb2.py", "_pb2.pyi", "_pb2_grpc.py", "_pb2_grpc.pyi")
 
 
-def generate(out_dir: Path) -> None:
+def googleapis_protos(include_dir: Path) -> Path:
+    """The googleapis-common-protos wheel ships the sources of the google/api and google/rpc protos
+    under their import paths, but google/longrunning/operations.proto as `operations_proto.proto`
+    (its generated module registers it as `operations.proto`); a copy under the import path
+    makes it importable without vendoring googleapis into this repository."""
+    wheel_dir = Path(google.longrunning.__path__[0])
+    target = include_dir / "google" / "longrunning" / "operations.proto"
+    target.parent.mkdir(parents=True)
+    shutil.copyfile(wheel_dir / "operations_proto.proto", target)
+    return wheel_dir.parent.parent
+
+
+def generate(out_dir: Path, include_dir: Path) -> None:
     protos = sorted(str(p.relative_to(PROTO_ROOT)) for p in (PROTO_ROOT / GENERATED_DIR).glob("*.proto"))
     scripts = Path(sysconfig.get_path("scripts"))
+    site_packages = googleapis_protos(include_dir)
     args = [
         "grpc_tools.protoc",
         f"--proto_path={PROTO_ROOT}",
         f"--proto_path={Path(grpc_tools.__file__).parent / '_proto'}",
+        f"--proto_path={include_dir}",
+        f"--proto_path={site_packages}",
         f"--plugin=protoc-gen-mypy={scripts / 'protoc-gen-mypy'}",
         f"--plugin=protoc-gen-mypy_grpc={scripts / 'protoc-gen-mypy_grpc'}",
         f"--python_out={out_dir}",
@@ -61,8 +77,9 @@ def main() -> int:
     parser.add_argument("--check", action="store_true", help="fail if the committed code differs")
     check = parser.parse_args().check
     with tempfile.TemporaryDirectory() as tmp:
-        fresh_root = Path(tmp)
-        generate(fresh_root)
+        fresh_root = Path(tmp) / "out"
+        fresh_root.mkdir()
+        generate(fresh_root, Path(tmp) / "include")
         drop_empty_grpc_modules(fresh_root)
         fresh = generated_files(fresh_root)
         committed = generated_files(OUT_ROOT) if (OUT_ROOT / GENERATED_DIR).exists() else set()

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from adpulse.client import AdpulseClient
+from tests.support import rabbitmq
 from tests.support.server import ServerProcess, running_server
 
 
@@ -43,3 +44,12 @@ def client(server: ServerProcess, tenant: str) -> Iterator[AdpulseClient]:
 @pytest.fixture
 def workdir(tmp_path: Path) -> Path:
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def rabbitmq_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[rabbitmq.Broker]:
+    """One real RabbitMQ for the session (it takes seconds to start); tests take vhosts of it."""
+    if not rabbitmq.available():
+        pytest.skip("rabbitmq-server is not installed (`.ci/run` installs it)")
+    with rabbitmq.running_rabbitmq(tmp_path_factory.mktemp("rabbitmq")) as broker:
+        yield broker

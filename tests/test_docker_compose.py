@@ -14,16 +14,30 @@ COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES = COMPOSE["services"]
 
 
-def test_the_deployed_shape_has_its_four_parts_with_health_checks() -> None:
-    assert set(SERVICES) == {"clickhouse", "postgres", "rabbitmq", "adpulse"}
+def test_the_deployed_shape_has_its_five_parts_with_health_checks() -> None:
+    assert set(SERVICES) == {"clickhouse", "postgres", "rabbitmq", "adpulse", "worker"}
     for name, service in SERVICES.items():
         assert service["healthcheck"]["test"][0] == "CMD", name
-    depends = SERVICES["adpulse"]["depends_on"]
-    assert {name: d["condition"] for name, d in depends.items()} == {
-        "clickhouse": "service_healthy",
-        "postgres": "service_healthy",
-        "rabbitmq": "service_healthy",
-    }
+    for name in ("adpulse", "worker"):
+        depends = SERVICES[name]["depends_on"]
+        assert {name: d["condition"] for name, d in depends.items()} == {
+            "clickhouse": "service_healthy",
+            "postgres": "service_healthy",
+            "rabbitmq": "service_healthy",
+        }
+
+
+def test_workers_share_the_servers_stores_and_files() -> None:
+    server, worker = SERVICES["adpulse"], SERVICES["worker"]
+    assert worker["build"] == server["build"] and worker["command"] == ["worker", "--beat"]
+    for name in ("ADPULSE_POSTGRES_DSN", "ADPULSE_CLICKHOUSE_DSN", "ADPULSE_BROKER_URL"):
+        assert worker["environment"][name] == server["environment"][name], name
+    settings = Settings.from_env(worker["environment"])
+    assert not settings.effective_clickhouse_dsn.startswith("chdb://")  # so workers may be many
+    assert not Settings.from_env(server["environment"]).embedded_worker  # the workers run the jobs
+    # Uploads land in the server's data dir and exports are written by the workers: one volume.
+    assert worker["volumes"] == server["volumes"] == ["adpulse-files:/var/lib/adpulse"]
+    assert "adpulse-files" in COMPOSE["volumes"]
 
 
 def test_the_server_is_pointed_at_the_other_services() -> None:

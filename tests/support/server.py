@@ -103,3 +103,30 @@ def running_server(data_dir: Path, env: Mapping[str, str] | None = None) -> Iter
         except subprocess.TimeoutExpired:
             server.kill()
         stop_embedded_postgres(data_dir)
+
+
+@dataclass
+class WorkerProcess:
+    """A running `adpulse worker` and everything it printed so far."""
+
+    process: subprocess.Popen[str]
+    output: list[str] = field(default_factory=list)
+
+    @property
+    def log(self) -> str:
+        return "".join(self.output)
+
+
+def start_worker(data_dir: Path, env: Mapping[str, str]) -> WorkerProcess:
+    """`adpulse worker` (the deployed shape's job worker) as a subprocess; `env` names at least
+    the broker and the Postgres. It logs as it goes; nothing marks it ready."""
+    process = subprocess.Popen(
+        [str(Path(sys.executable).with_name("adpulse")), "worker", "--concurrency", "1"],
+        env={**os.environ, "ADPULSE_DATA_DIR": str(data_dir), **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    output: list[str] = []
+    threading.Thread(target=_pump, args=(process.stdout, output, threading.Event(), []), daemon=True).start()
+    return WorkerProcess(process, output)

@@ -3,27 +3,41 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from adpulse import _kernel
 from adpulse.server import faults
-from adpulse.server.settings import Settings
-from adpulse.server.storage import clickhouse, postgres
+from adpulse.server.domain.operations import OperationKind
+from adpulse.server.settings import Settings, SettingsError
+from adpulse.server.storage import broker, clickhouse, postgres
 from adpulse.server.storage.batch_ledger import PostgresBatchLedger
 from adpulse.server.storage.checkpoints import PostgresCheckpoints, PostgresTenantSettings
 from adpulse.server.storage.fact_store import ClickHouseFactStore, ClickHouseFxRates
+from adpulse.server.storage.files import LocalFileArea
 from adpulse.server.storage.ingestion_runs import Heartbeat, PostgresRunStore
+from adpulse.server.storage.operations import PostgresOperationStore
+from adpulse.server.storage.rollups import ClickHouseRollups
 from adpulse.server.transport import grpc_server
-from adpulse.server.transport.analytics_servicer import AnalyticsServicer
-from adpulse.server.transport.ingest_servicer import IngestServicer
+from adpulse.server.transport.jobs_servicers import JobsAnalyticsServicer, JobsIngestServicer
+from adpulse.server.transport.operations_servicer import OperationsServicer
 from adpulse.server.transport.tenant_servicer import TenantServicer
 from adpulse.server.usecases.currency import CurrencyUseCase
 from adpulse.server.usecases.ingest import IngestUseCase
 from adpulse.server.usecases.ingestion_runs import IngestionRunsUseCase
+from adpulse.server.usecases.jobs.derive import BackfillJob, CampaignRollupStep, DailyScanJob, DayRangeStep
+from adpulse.server.usecases.jobs.export_metrics import ExportDownloads, ExportMetricsJob
+from adpulse.server.usecases.jobs.import_file import ImportFileJob
+from adpulse.server.usecases.jobs.runner import Job, OperationRunner
+from adpulse.server.usecases.jobs.schedule import DailyScanScheduler
+from adpulse.server.usecases.operations import OperationsUseCase
 from adpulse.server.usecases.query_metrics import QueryMetricsUseCase
+from adpulse.server.worker.celery_app import CeleryJobQueue, JobRuntime, RuntimeHolder, make_app
+from adpulse.server.worker.embedded import EmbeddedWorker, Upkeep
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +67,86 @@ def close_all(closers: list[Callable[[], None]]) -> None:
             log.exception("error while closing %s", close)
 
 
+@dataclass
+class _Core:
+    """The stores and use cases that both a server and a worker process need."""
+
+    pool: postgres.Pool
+    ch_client: Any
+    kernel: Any
+    facts: Any
+    ingest: IngestUseCase
+    runs: PostgresRunStore
+    tenant_settings: PostgresTenantSettings
+    operations: PostgresOperationStore
+    files: LocalFileArea
+    rollups: ClickHouseRollups
+
+
+def _core(
+    settings: Settings, postgres_dsn: str, instance_id: str, closers: list[Callable[[], None]]
+) -> _Core:
+    pool = postgres.open_pool(postgres_dsn)
+    closers.append(pool.close)
+    postgres.migrate(pool)
+    ch_client = clickhouse.connect(settings.effective_clickhouse_dsn)
+    closers.append(ch_client.close)
+    clickhouse.migrate(ch_client)
+
+    heartbeat = Heartbeat(pool, instance_id, settings.heartbeat_seconds)
+    heartbeat.start()
+    closers.append(heartbeat.stop)
+
+    kernel, facts = faults.wrap(_kernel, ClickHouseFactStore(ch_client), settings.faults)
+    runs = PostgresRunStore(pool, instance_id, settings.heartbeat_seconds)
+    return _Core(
+        pool=pool,
+        ch_client=ch_client,
+        kernel=kernel,
+        facts=facts,
+        ingest=IngestUseCase(kernel, facts, PostgresBatchLedger(pool), runs, settings.max_decompressed_bytes),
+        runs=runs,
+        tenant_settings=PostgresTenantSettings(pool),
+        operations=PostgresOperationStore(pool, postgres_dsn),
+        files=LocalFileArea(settings.effective_import_dir, settings.effective_export_dir),
+        rollups=ClickHouseRollups(ch_client),
+    )
+
+
+def _steps(core: _Core) -> dict[str, DayRangeStep]:
+    """Steps of backfills and daily scans, in the order they run. Issue 4's detection and
+    insight steps register here."""
+    return {step.name: step for step in (CampaignRollupStep(core.rollups),)}
+
+
+def _runtime(
+    settings: Settings, core: _Core, operations: OperationsUseCase, owner: str, close: Callable[[], None]
+) -> JobRuntime:
+    steps = _steps(core)
+    jobs: dict[OperationKind, Job] = {
+        OperationKind.IMPORT_FILE: ImportFileJob(core.ingest, core.files, core.operations),
+        OperationKind.EXPORT_METRICS: ExportMetricsJob(
+            core.kernel, core.facts, core.tenant_settings, core.files
+        ),
+        OperationKind.BACKFILL: BackfillJob(steps),
+        OperationKind.DAILY_SCAN: DailyScanJob(steps, core.facts, settings.restatement),
+    }
+    runner = OperationRunner(
+        core.operations,
+        jobs=jobs,
+        owner=owner,
+        slice_seconds=settings.operation_slice_seconds,
+        max_recoveries=settings.operation_max_recoveries,
+        heartbeat_seconds=settings.heartbeat_seconds,
+    )
+    scheduler = (
+        DailyScanScheduler(operations, core.operations, settings.daily_scan_at)
+        if settings.daily_scan_at
+        else None
+    )
+    return JobRuntime(runner, scheduler, settings.job_max_retries, close)
+
+
 def build(settings: Settings) -> App:
     closers: list[Callable[[], None]] = []
     try:
@@ -62,36 +156,75 @@ def build(settings: Settings) -> App:
             embedded = postgres.EmbeddedPostgres(settings.data_dir.resolve() / "postgres")
             closers.append(embedded.stop)
             postgres_dsn = embedded.dsn
-        pool = postgres.open_pool(postgres_dsn)
-        closers.append(pool.close)
-        postgres.migrate(pool)
-        ch_client = clickhouse.connect(settings.effective_clickhouse_dsn)
-        closers.append(ch_client.close)
-        clickhouse.migrate(ch_client)
-
         instance_id = f"srv-{uuid.uuid4().hex[:16]}"
-        heartbeat = Heartbeat(pool, instance_id, settings.heartbeat_seconds)
-        heartbeat.start()
-        closers.append(heartbeat.stop)
+        core = _core(settings, postgres_dsn, instance_id, closers)
+        currency = CurrencyUseCase(ClickHouseFxRates(core.ch_client), core.tenant_settings)
 
-        kernel, facts = faults.wrap(_kernel, ClickHouseFactStore(ch_client), settings.faults)
-        ledger = PostgresBatchLedger(pool)
-        runs = PostgresRunStore(pool, instance_id, settings.heartbeat_seconds)
-        tenant_settings = PostgresTenantSettings(pool)
-        currency = CurrencyUseCase(ClickHouseFxRates(ch_client), tenant_settings)
+        holder = RuntimeHolder(lambda: runtime)
+        celery = make_app(settings.broker_url or broker.sqla_broker_url(postgres_dsn), holder)
+        queue = CeleryJobQueue(celery)
+        operations = OperationsUseCase(core.operations, queue, core.files)
+        runtime = _runtime(settings, core, operations, instance_id, close=lambda: None)
+        if settings.embedded_worker:
+            worker = EmbeddedWorker(celery, runtime.runner, settings.worker_concurrency, instance_id)
+            worker.start()
+            closers.append(worker.stop)
+        embedded_broker = settings.broker_url is None
+        upkeep = Upkeep(
+            core.operations,
+            queue=queue,
+            interval=settings.reconcile_seconds,
+            requeue_after=dt.timedelta(seconds=settings.requeue_after_seconds),
+            # With a broker, Celery beat schedules the scans (`adpulse worker --beat`).
+            scheduler=runtime.scheduler if embedded_broker else None,
+            prune=(lambda: broker.prune_delivered_messages(core.pool)) if embedded_broker else None,
+        )
+        upkeep.start()
+        closers.append(upkeep.stop)
+
+        steps = _steps(core)
         server = grpc_server.start(
             settings,
-            IngestServicer(
-                kernel,
-                IngestUseCase(kernel, facts, ledger, runs, settings.max_decompressed_bytes),
-                IngestionRunsUseCase(kernel, runs, facts, PostgresCheckpoints(pool), settings.restatement),
+            JobsIngestServicer(
+                core.kernel,
+                core.ingest,
+                IngestionRunsUseCase(
+                    core.kernel, core.runs, core.facts, PostgresCheckpoints(core.pool), settings.restatement
+                ),
                 currency,
+                operations=operations,
+                importer=ImportFileJob(core.ingest, core.files, core.operations),
+                files=core.files,
+                max_upload_bytes=settings.max_upload_bytes,
             ),
-            AnalyticsServicer(QueryMetricsUseCase(kernel, facts, tenant_settings)),
+            JobsAnalyticsServicer(
+                QueryMetricsUseCase(core.kernel, core.facts, core.tenant_settings),
+                operations=operations,
+                downloads=ExportDownloads(core.files),
+                steps=list(steps),
+            ),
             TenantServicer(currency),
+            OperationsServicer(operations),
         )
     except BaseException:
         with contextlib.suppress(Exception):
             close_all(closers)
         raise
     return App(grpc=server, settings=settings, _closers=closers)
+
+
+def build_worker_runtime(settings: Settings, celery: Any) -> JobRuntime:
+    """What an `adpulse worker` process needs to run tasks: its own connections (built in the
+    process that uses them, after any fork) to the Postgres and ClickHouse of the settings."""
+    if settings.postgres_dsn is None:
+        raise SettingsError("adpulse worker needs ADPULSE_POSTGRES_DSN: the Postgres the servers use")
+    closers: list[Callable[[], None]] = []
+    try:
+        owner = f"wrk-{uuid.uuid4().hex[:16]}"
+        core = _core(settings, settings.postgres_dsn, owner, closers)
+        operations = OperationsUseCase(core.operations, CeleryJobQueue(celery), core.files)
+        return _runtime(settings, core, operations, owner, close=lambda: close_all(closers))
+    except BaseException:
+        with contextlib.suppress(Exception):
+            close_all(closers)
+        raise

@@ -6,19 +6,35 @@ optionally `@N`, the 1-based call it hits; default the first).
 - `fact_insert_fails_before@N`: the Nth fact insert fails before writing anything.
 - `fact_insert_fails_after@N`: the Nth fact insert writes its rows, then fails, as if the
   store had died before confirming.
+- `fact_insert_stalls_after@N`: the Nth fact insert writes its rows, logs
+  `injected fault: insert N written, stalling`, and never returns, so a test can kill the
+  process exactly between storing a batch and committing it to the ledger.
+- `fact_insert_delay_ms@MS`: every fact insert first waits MS milliseconds, so a long job
+  stays long enough for a test to act on it halfway.
 """
 
 from __future__ import annotations
 
 import itertools
+import logging
 import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
 from adpulse.server.domain.errors import StorageUnavailable
 from adpulse.server.ports import FactStore, Kernel
 
-KNOWN = frozenset({"kernel_panic", "fact_insert_fails_before", "fact_insert_fails_after"})
+log = logging.getLogger(__name__)
+KNOWN = frozenset(
+    {
+        "kernel_panic",
+        "fact_insert_fails_before",
+        "fact_insert_fails_after",
+        "fact_insert_stalls_after",
+        "fact_insert_delay_ms",
+    }
+)
 
 
 def parse(faults: frozenset[str]) -> dict[str, int]:
@@ -48,24 +64,32 @@ class PanickingKernel:
 
 
 class FailingFactStore:
-    """The real fact store, except that one insert fails before or after it writes."""
+    """The real fact store, except that one insert fails (or stalls) before or after it writes,
+    or every insert is slow."""
 
-    def __init__(self, facts: FactStore, before: int | None, after: int | None) -> None:
+    def __init__(self, facts: FactStore, hits: dict[str, int]) -> None:
         self._facts = facts
-        self._before = before
-        self._after = after
+        self._before = hits.get("fact_insert_fails_before")
+        self._after = hits.get("fact_insert_fails_after")
+        self._stall = hits.get("fact_insert_stalls_after")
+        self._delay = hits.get("fact_insert_delay_ms", 0) / 1000
         self._calls = itertools.count(1)
         self._lock = threading.Lock()
         self.grouped_sums = facts.grouped_sums
         self.missing_rates = facts.missing_rates
         self.platform_freshness = facts.platform_freshness
+        self.stream_grouped_sums = facts.stream_grouped_sums
 
     def insert(self, tenant: str, version: int, facts: Any) -> None:
         with self._lock:
             call = next(self._calls)
+        time.sleep(self._delay)
         if call == self._before:
             raise StorageUnavailable("injected fault: insert failed before writing", "STORAGE_UNAVAILABLE")
         self._facts.insert(tenant, version, facts)
+        if call == self._stall:
+            log.warning("injected fault: insert %d written, stalling", call)
+            threading.Event().wait()  # until the process is killed
         if call == self._after:
             raise StorageUnavailable("injected fault: insert failed after writing", "STORAGE_UNAVAILABLE")
 
@@ -74,9 +98,8 @@ def wrap(kernel: Any, facts: FactStore, faults: frozenset[str]) -> tuple[Kernel,
     hits = parse(faults)
     if "kernel_panic" in hits:
         kernel = PanickingKernel(kernel)
-    before, after = hits.get("fact_insert_fails_before"), hits.get("fact_insert_fails_after")
-    if before or after:
-        facts = FailingFactStore(facts, before, after)
+    if any(name.startswith("fact_insert_") for name in hits):
+        facts = FailingFactStore(facts, hits)
     return kernel, facts
 
 

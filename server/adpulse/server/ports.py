@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
 from adpulse.server.domain.fx import FxRate, MissingRate
 from adpulse.server.domain.ingest import BatchFootprint, BatchOutcome, LedgerEntry
 from adpulse.server.domain.metrics_query import FactSelection, GroupColumn
+from adpulse.server.domain.operations import (
+    Operation,
+    OperationError,
+    OperationFilter,
+    OperationKind,
+    OperationState,
+    Progress,
+)
 from adpulse.server.domain.runs import Checkpoint, IngestionRun, RunFilter, RunState, SourceStats
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import pyarrow as pa
 
     from adpulse._kernel import ClicksPolicy, Compression, ParsedBatch, PayloadFormat
@@ -133,7 +143,113 @@ class FactStore(Protocol):
     def platform_freshness(self, tenant: str) -> list[tuple[str, dt.date, int]]:
         """(platform, newest data date, rows) of the tenant's stored data."""
 
+    def stream_grouped_sums(
+        self,
+        selection: FactSelection,
+        groups: Sequence[GroupColumn],
+        latest_campaign_name: bool,
+        reporting_currency: str = "",
+    ) -> Iterator[pa.RecordBatch]:
+        """`grouped_sums` in batches ordered by `groups`, so all rows of a group (one per
+        currency) are adjacent; memory stays flat however many groups there are."""
+
 
 class FxRateStore(Protocol):
     def upsert(self, tenant: str, rates: Sequence[FxRate]) -> None:
         """Adds rates; a rate for the same tenant, date and pair replaces the earlier one."""
+
+
+class OperationClaim(Protocol):
+    """A running operation, held by one worker until the block that claimed it ends."""
+
+    @property
+    def operation(self) -> Operation: ...
+
+    def report(self, progress: Progress, checkpoint: Mapping[str, Any]) -> bool:
+        """Records progress and where the work stands; True when a cancel was requested."""
+
+    def heartbeat(self) -> None:
+        """Shows the worker is alive (update_time moves)."""
+
+    def requeue(self, step: str) -> None:
+        """Lets go of the operation for a later task to continue."""
+
+    def finish(
+        self,
+        state: OperationState,
+        progress: Progress,
+        result: Mapping[str, Any] | None = ...,
+        error: OperationError | None = ...,
+    ) -> None: ...
+
+
+class OperationStore(Protocol):
+    """Long-running operations and their state; the single truth about each."""
+
+    def create(
+        self, tenant: str, kind: OperationKind, params: Mapping[str, Any], request_id: str
+    ) -> tuple[Operation, bool]:
+        """A new queued operation (True), or the one an earlier call with this request id made."""
+
+    def get(self, tenant: str, op_id: str) -> Operation | None: ...
+
+    def find(self, tenant: str, where: OperationFilter, offset: int, limit: int) -> list[Operation]:
+        """Newest first."""
+
+    def request_cancel(self, tenant: str, op_id: str, error: OperationError) -> Operation | None:
+        """Asks the worker to stop; a queued operation is cancelled with `error` at once."""
+
+    def delete(self, tenant: str, op_id: str) -> Operation | None:
+        """Forgets a finished operation; the deleted one, None if there was none."""
+
+    def claim(self, op_id: str, owner: str) -> AbstractContextManager[OperationClaim | None]:
+        """Holds the operation for the block and marks it running; None when it is done, gone,
+        or a live worker has it."""
+
+    def reconcile(self, requeue_after: dt.timedelta) -> list[str]:
+        """Ids of operations to send to the workers again (their worker died, or their
+        message may be lost)."""
+
+    def batch_totals(self, tenant: str, batch_ids: Sequence[str]) -> tuple[int, int, int]:
+        """(accepted, rejected, duplicates) the ledger recorded when these batches committed."""
+
+    def tenants(self) -> list[str]:
+        """Every tenant that stored data or settings."""
+
+
+class JobQueue(Protocol):
+    """Hands operations to the workers (Celery); a message names only the operation."""
+
+    def enqueue(self, op_id: str) -> None: ...
+
+
+class FileArea(Protocol):
+    """Files the server reads or writes for jobs, confined to one directory per purpose."""
+
+    def open_import(self, tenant: str, path: str) -> BinaryIO:
+        """Opens a file to import; NOT_FOUND or INVALID_ARGUMENT/PERMISSION_DENIED for a path
+        outside the import directory (never naming the server's directories)."""
+
+    def import_size(self, tenant: str, path: str) -> int:
+        """Size of a file to import; checks the path like `open_import`."""
+
+    def remove_upload(self, tenant: str, path: str) -> None:
+        """Removes an uploaded file once it was imported (other files are left alone)."""
+
+    def save_upload(
+        self, tenant: str, file_name: str, chunks: Iterable[bytes], max_bytes: int
+    ) -> tuple[str, int, str]:
+        """Stores an uploaded file; (its path for an import, size, sha256 hex)."""
+
+    def export_path(self, tenant: str, op_id: str, suffix: str) -> Path:
+        """Where an operation's export file goes."""
+
+
+class Rollups(Protocol):
+    """Tables derived from the facts."""
+
+    def rebuild_campaign_daily(self, tenant: str, first: dt.date, last: dt.date) -> int:
+        """Re-derives the daily campaign rollup of the days; its rows over the days."""
+
+    def campaign_daily_mismatches(self, tenant: str, first: dt.date, last: dt.date) -> list[str]:
+        """Currencies whose rollup sums over the days differ from the facts'."""

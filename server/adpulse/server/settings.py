@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -56,6 +57,27 @@ class Settings:
     heartbeat_seconds: int = 15
     faults: frozenset[str] = field(default_factory=frozenset)
     restatement: RestatementWindows = field(default_factory=RestatementWindows)
+    # Long jobs (operations).
+    broker_url: str | None = None
+    embedded_worker: bool = True
+    worker_concurrency: int = 2
+    import_dir: Path | None = None
+    export_dir: Path | None = None
+    max_upload_bytes: int = 10 * 1024**3
+    operation_slice_seconds: int = 300
+    reconcile_seconds: int = 15
+    requeue_after_seconds: int = 300
+    job_max_retries: int = 8
+    operation_max_recoveries: int = 5
+    daily_scan_at: dt.time | None = dt.time(2, 0)
+
+    @property
+    def effective_import_dir(self) -> Path:
+        return self.import_dir or self.data_dir / "imports"
+
+    @property
+    def effective_export_dir(self) -> Path:
+        return self.export_dir or self.data_dir / "exports"
 
     @property
     def effective_clickhouse_dsn(self) -> str:
@@ -78,6 +100,19 @@ class Settings:
             heartbeat_seconds=_int(env, "ADPULSE_HEARTBEAT_SECONDS", 15, 1),
             faults=frozenset(f.strip() for f in env.get("ADPULSE_FAULTS", "").split(",") if f.strip()),
             restatement=_restatement(env),
+            broker_url=env.get("ADPULSE_BROKER_URL") or None,
+            # Without a broker the worker must be in the server; with one it may be, too.
+            embedded_worker=_bool(env, "ADPULSE_EMBEDDED_WORKER", not env.get("ADPULSE_BROKER_URL")),
+            worker_concurrency=_int(env, "ADPULSE_WORKER_CONCURRENCY", 2, 1),
+            import_dir=Path(env["ADPULSE_IMPORT_DIR"]) if env.get("ADPULSE_IMPORT_DIR") else None,
+            export_dir=Path(env["ADPULSE_EXPORT_DIR"]) if env.get("ADPULSE_EXPORT_DIR") else None,
+            max_upload_bytes=_int(env, "ADPULSE_MAX_UPLOAD_BYTES", 10 * 1024**3, 1),
+            operation_slice_seconds=_int(env, "ADPULSE_OPERATION_SLICE_SECONDS", 300, 1),
+            reconcile_seconds=_int(env, "ADPULSE_RECONCILE_SECONDS", 15, 1),
+            requeue_after_seconds=_int(env, "ADPULSE_REQUEUE_AFTER_SECONDS", 300, 1),
+            job_max_retries=_int(env, "ADPULSE_JOB_MAX_RETRIES", 8, 0),
+            operation_max_recoveries=_int(env, "ADPULSE_OPERATION_MAX_RECOVERIES", 5, 0),
+            daily_scan_at=_time_of_day(env, "ADPULSE_DAILY_SCAN_AT", dt.time(2, 0)),
         )
 
 
@@ -86,3 +121,20 @@ def _restatement(env: Mapping[str, str]) -> RestatementWindows:
         return RestatementWindows.parse(env.get("ADPULSE_RESTATEMENT_DAYS", ""))
     except ValueError as err:
         raise SettingsError(f"ADPULSE_RESTATEMENT_DAYS: {err}") from None
+
+
+def _time_of_day(env: Mapping[str, str], name: str, default: dt.time) -> dt.time | None:
+    """`HH:MM` (UTC), or `off`."""
+    raw = env.get(name, "").strip().lower()
+    if raw == "":
+        return default
+    if raw == "off":
+        return None
+    try:
+        return dt.time.fromisoformat(raw) if len(raw) == 5 else _bad_time(name, raw)
+    except ValueError:
+        return _bad_time(name, raw)
+
+
+def _bad_time(name: str, raw: str) -> dt.time:
+    raise SettingsError(f"{name} must be HH:MM (UTC) or off, got {raw!r}")

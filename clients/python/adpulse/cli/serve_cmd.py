@@ -15,6 +15,34 @@ def register(commands: Any) -> None:
         "--data-dir", help="where embedded stores keep data (ADPULSE_DATA_DIR, default ./.adpulse)"
     )
     serve.set_defaults(run=run, needs_client=False)
+    worker = commands.add_parser(
+        "worker",
+        help="run a job worker of the deployed shape (needs ADPULSE_BROKER_URL, ADPULSE_POSTGRES_DSN)",
+    )
+    worker.add_argument(
+        "--concurrency", type=int, default=0, help="tasks at a time (default ADPULSE_WORKER_CONCURRENCY)"
+    )
+    worker.add_argument("--beat", action="store_true", help="also schedule the daily scans (Celery beat)")
+    worker.set_defaults(run=run_worker, needs_client=False)
+
+
+def _not_installed() -> int:
+    print("adpulse: the server is not installed here (it ships in the `adpulse` package)", file=sys.stderr)
+    return 1
+
+
+def run_worker(args: argparse.Namespace) -> int:
+    try:
+        from adpulse.server.settings import Settings, SettingsError
+        from adpulse.server.worker.main import work
+    except ImportError:
+        return _not_installed()
+    try:
+        settings = Settings.from_env()
+    except SettingsError as err:
+        print(f"adpulse: {err}", file=sys.stderr)
+        return 1
+    return work(settings, args.concurrency or settings.worker_concurrency, args.beat)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -22,10 +50,7 @@ def run(args: argparse.Namespace) -> int:
         from adpulse.server.main import serve
         from adpulse.server.settings import Settings, SettingsError
     except ImportError:
-        print(
-            "adpulse: the server is not installed here (it ships in the `adpulse` package)", file=sys.stderr
-        )
-        return 1
+        return _not_installed()
     if args.listen:
         os.environ["ADPULSE_LISTEN"] = args.listen
     if args.data_dir:

@@ -3,6 +3,7 @@
 from adpulse.client.client import DEFAULT_TARGET, AdpulseClient, FileRowError, IngestReport, StreamOptions
 from adpulse.client.errors import AdpulseError, Violation
 from adpulse.client.metrics import MetricsRecord, MetricsResult
+from adpulse.client.operations import Operation, OperationFailure
 
 __all__ = [
     "DEFAULT_TARGET",
@@ -12,6 +13,8 @@ __all__ = [
     "IngestReport",
     "MetricsRecord",
     "MetricsResult",
+    "Operation",
+    "OperationFailure",
     "StreamOptions",
     "Violation",
 ]

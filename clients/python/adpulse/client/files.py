@@ -65,38 +65,39 @@ def _split_point(buf: bytes, fmt: TextFormat, force: bool) -> int:
 def batches(
     path: Path, source: str, batch_bytes: int = DEFAULT_BATCH_BYTES, reading: bytes = b""
 ) -> Iterator[FileBatch]:
-    """The file cut at row boundaries into batches of about `batch_bytes`, each with an id derived
-    from its bytes and from `reading` (how the stream reads them), so the same rows read another
-    way are another batch rather than a replay."""
-    fmt = format_of(path)
     with _open(path) as f:
-        header = f.readline() if fmt == "csv" else b""
-        if header and not header.endswith(b"\n"):
-            header += b"\n"
-        line = 2 if fmt == "csv" else 1
-        buf = b""
-        eof = False
+        yield from split(f, format_of(path), source, batch_bytes, reading)
+
+
+def split(
+    f: BinaryIO, fmt: TextFormat, source: str, batch_bytes: int = DEFAULT_BATCH_BYTES, reading: bytes = b""
+) -> Iterator[FileBatch]:
+    """Cuts an open (decompressed) CSV or NDJSON stream into batches at row boundaries, each with
+    an id derived from its bytes and from `reading` (how the stream reads them), so the same rows
+    read another way are another batch rather than a replay."""
+    header = f.readline() if fmt == "csv" else b""
+    if header and not header.endswith(b"\n"):
+        header += b"\n"
+    line = 2 if fmt == "csv" else 1
+    buf = b""
+    eof = False
+    want = batch_bytes
+    while True:
+        while not eof and len(buf) < want:
+            block = f.read(min(_READ_BYTES, batch_bytes))
+            eof = not block
+            buf += block
+        if not buf:
+            return
+        # Unbalanced quotes must not make a batch grow without bound.
+        cut = len(buf) if eof else _split_point(buf, fmt, force=len(buf) > max(4 * batch_bytes, _FORCE_BYTES))
+        if cut == 0:
+            want = len(buf) + batch_bytes  # no row ends in what was read: read further
+            continue
         want = batch_bytes
-        while True:
-            while not eof and len(buf) < want:
-                block = f.read(min(_READ_BYTES, batch_bytes))
-                eof = not block
-                buf += block
-            if not buf:
-                return
-            # Unbalanced quotes must not make a batch grow without bound.
-            cut = (
-                len(buf)
-                if eof
-                else _split_point(buf, fmt, force=len(buf) > max(4 * batch_bytes, _FORCE_BYTES))
-            )
-            if cut == 0:
-                want = len(buf) + batch_bytes  # no row ends in what was read: read further
-                continue
-            want = batch_bytes
-            data, buf = buf[:cut], buf[cut:]
-            if data.strip():
-                payload = header + data
-                digest = hashlib.sha256(reading + payload).hexdigest()[:32]
-                yield FileBatch(f"{source}-{fmt}-{digest}", fmt, payload, line)
-            line += data.count(b"\n")
+        data, buf = buf[:cut], buf[cut:]
+        if data.strip():
+            payload = header + data
+            digest = hashlib.sha256(reading + payload).hexdigest()[:32]
+            yield FileBatch(f"{source}-{fmt}-{digest}", fmt, payload, line)
+        line += data.count(b"\n")

@@ -22,10 +22,12 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from adpulse.v1 import operation_pb2 as adpulse_dot_v1_dot_operation__pb2
+from google.longrunning import operations_pb2 as google_dot_longrunning_dot_operations__pb2
 from google.protobuf import wrappers_pb2 as google_dot_protobuf_dot_wrappers__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"adpulse/v1/analytics_service.proto\x12\nadpulse.v1\x1a\x1egoogle/protobuf/wrappers.proto\"\\\n\x0f\x44imensionFilter\x12(\n\tdimension\x18\x01 \x01(\x0e\x32\x15.adpulse.v1.Dimension\x12\x0e\n\x06values\x18\x02 \x03(\t\x12\x0f\n\x07\x65xclude\x18\x03 \x01(\x08\"\x9b\x02\n\x13QueryMetricsRequest\x12\x12\n\nstart_date\x18\x01 \x01(\t\x12\x10\n\x08\x65nd_date\x18\x02 \x01(\t\x12)\n\ndimensions\x18\x03 \x03(\x0e\x32\x15.adpulse.v1.Dimension\x12\x30\n\x0bgranularity\x18\x04 \x01(\x0e\x32\x1b.adpulse.v1.TimeGranularity\x12,\n\x07\x66ilters\x18\x05 \x03(\x0b\x32\x1b.adpulse.v1.DimensionFilter\x12\x10\n\x08order_by\x18\x06 \x01(\t\x12\x11\n\tpage_size\x18\x07 \x01(\x05\x12\x12\n\npage_token\x18\x08 \x01(\t\x12\x1a\n\x12reporting_currency\x18\t \x01(\t\"\xd8\x03\n\x07Metrics\x12\x13\n\x0bimpressions\x18\x01 \x01(\x03\x12\x0e\n\x06\x63licks\x18\x02 \x01(\x03\x12\x30\n\x0b\x63ost_micros\x18\x03 \x01(\x0b\x32\x1b.google.protobuf.Int64Value\x12\x13\n\x0b\x63onversions\x18\x04 \x01(\x01\x12\x33\n\x0erevenue_micros\x18\x05 \x01(\x0b\x32\x1b.google.protobuf.Int64Value\x12)\n\x03\x63tr\x18\x06 \x01(\x0b\x32\x1c.google.protobuf.DoubleValue\x12)\n\x03\x63pc\x18\x07 \x01(\x0b\x32\x1c.google.protobuf.DoubleValue\x12)\n\x03\x63pm\x18\x08 \x01(\x0b\x32\x1c.google.protobuf.DoubleValue\x12)\n\x03\x63vr\x18\t \x01(\x0b\x32\x1c.google.protobuf.DoubleValue\x12)\n\x03\x63pa\x18\n \x01(\x0b\x32\x1c.google.protobuf.DoubleValue\x12*\n\x04roas\x18\x0b \x01(\x0b\x32\x1c.google.protobuf.DoubleValue\x12)\n\x03roi\x18\x0c \x01(\x0b\x32\x1c.google.protobuf.DoubleValue\"\xc8\x01\n\nMetricsRow\x12\x0c\n\x04\x64\x61te\x18\x01 \x01(\t\x12\x10\n\x08platform\x18\x02 \x01(\t\x12\x12\n\naccount_id\x18\x03 \x01(\t\x12\x13\n\x0b\x63\x61mpaign_id\x18\x04 \x01(\t\x12\x15\n\rcampaign_name\x18\x05 \x01(\t\x12\x13\n\x0b\x61\x64_group_id\x18\x06 \x01(\t\x12\r\n\x05\x61\x64_id\x18\x07 \x01(\t\x12\x10\n\x08\x63urrency\x18\x08 \x01(\t\x12$\n\x07metrics\x18\t \x01(\x0b\x32\x13.adpulse.v1.Metrics\"\x91\x01\n\x14QueryMetricsResponse\x12$\n\x04rows\x18\x01 \x03(\x0b\x32\x16.adpulse.v1.MetricsRow\x12&\n\x06totals\x18\x02 \x01(\x0b\x32\x16.adpulse.v1.MetricsRow\x12\x17\n\x0fnext_page_token\x18\x03 \x01(\t\x12\x12\n\ntotal_size\x18\x04 \x01(\x03*\xc3\x01\n\tDimension\x12\x19\n\x15\x44IMENSION_UNSPECIFIED\x10\x00\x12\x12\n\x0e\x44IMENSION_DATE\x10\x01\x12\x16\n\x12\x44IMENSION_PLATFORM\x10\x02\x12\x15\n\x11\x44IMENSION_ACCOUNT\x10\x03\x12\x16\n\x12\x44IMENSION_CAMPAIGN\x10\x04\x12\x16\n\x12\x44IMENSION_AD_GROUP\x10\x05\x12\x10\n\x0c\x44IMENSION_AD\x10\x06\x12\x16\n\x12\x44IMENSION_CURRENCY\x10\x07*\x84\x01\n\x0fTimeGranularity\x12 \n\x1cTIME_GRANULARITY_UNSPECIFIED\x10\x00\x12\x18\n\x14TIME_GRANULARITY_DAY\x10\x01\x12\x19\n\x15TIME_GRANULARITY_WEEK\x10\x02\x12\x1a\n\x16TIME_GRANULARITY_MONTH\x10\x03\x32\x65\n\x10\x41nalyticsService\x12Q\n\x0cQueryMetrics\x12\x1f.adpulse.v1.QueryMetricsRequest\x1a .adpulse.v1.QueryMetricsResponseBJ\n\x0e\x64\x65v.adpulse.v1P\x01Z6github.com/adpulse/adpulse/gen/go/adpulse/v1;adpulsev1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"adpulse/v1/analytics_service.proto\x12\nadpulse.v1\x1a\x1a\x61\x64pulse/v1/operation.proto\x1a#google/longrunning/operations.proto\x1a\x1egoogle/protobuf/wrappers.proto\"\\\n\x0f\x44imensionFilter\x12(\n\tdimension\x18\x01 \x01(\x0e\x32\x15.adpulse.v1.Dimension\x12\x0e\n\x06values\x18\x02 \x03(\t\x12\x0f\n\x07\x65xclude\x18\x03 \x01(\x08\"\x9b\x02\n\x13QueryMetricsRequest\x12\x12\n\nstart_date\x18\x01 \x01(\t\x12\x10\n\x08\x65nd_date\x18\x02 \x01(\t\x12)\n\ndimensions\x18\x03 \x03(\x0e\x32\x15.adpulse.v1.Dimension\x12\x30\n\x0bgranularity\x18\x04 \x01(\x0e\x32\x1b.adpulse.v1.TimeGranularity\x12,\n\x07\x66ilters\x18\x05 \x03(\x0b\x32\x1b.adpulse.v1.DimensionFilter\x12\x10\n\x08order_by\x18\x06 \x01(\t\x12\x11\n\tpage_size\x18\x07 \x01(\x05\x12\x12\n\npage_token\x18\x08 \x01(\t\x12\x1a\n\x12reporting_currency\x18\t \x01(\t\"\xd8\x03\n\x07Metrics\x12\x13\n\x0bimpressions\x18\x01 \x01(\x03\x12\x0e\n\x06\x63licks\x18\x02 \x01(\x03\x12\x30\n\x0b\x63ost_micros\x18\x03 \x01(\x0b\x32\x1b.google.protobuf.Int64Value\x12\x13\n\x0b\x63onversions\x18\x04 \x01(\x01\x12\x33\n\x0erevenue_micros\x18\x05 \x01(\x0b\x32\x1b.google.protobuf.Int64Value\x12)\n\x03\x63tr\x18\x06 \x01(\x0b\x32\x1c.google.protobuf.DoubleValue\x12)\n\x03\x63pc\x18\x07 \x01(\x0b\x32\x1c.google.protobuf.DoubleValue\x12)\n\x03\x63pm\x18\x08 \x01(\x0b\x32\x1c.google.protobuf.DoubleValue\x12)\n\x03\x63vr\x18\t \x01(\x0b\x32\x1c.google.protobuf.DoubleValue\x12)\n\x03\x63pa\x18\n \x01(\x0b\x32\x1c.google.protobuf.DoubleValue\x12*\n\x04roas\x18\x0b \x01(\x0b\x32\x1c.google.protobuf.DoubleValue\x12)\n\x03roi\x18\x0c \x01(\x0b\x32\x1c.google.protobuf.DoubleValue\"\xc8\x01\n\nMetricsRow\x12\x0c\n\x04\x64\x61te\x18\x01 \x01(\t\x12\x10\n\x08platform\x18\x02 \x01(\t\x12\x12\n\naccount_id\x18\x03 \x01(\t\x12\x13\n\x0b\x63\x61mpaign_id\x18\x04 \x01(\t\x12\x15\n\rcampaign_name\x18\x05 \x01(\t\x12\x13\n\x0b\x61\x64_group_id\x18\x06 \x01(\t\x12\r\n\x05\x61\x64_id\x18\x07 \x01(\t\x12\x10\n\x08\x63urrency\x18\x08 \x01(\t\x12$\n\x07metrics\x18\t \x01(\x0b\x32\x13.adpulse.v1.Metrics\"\x91\x01\n\x14QueryMetricsResponse\x12$\n\x04rows\x18\x01 \x03(\x0b\x32\x16.adpulse.v1.MetricsRow\x12&\n\x06totals\x18\x02 \x01(\x0b\x32\x16.adpulse.v1.MetricsRow\x12\x17\n\x0fnext_page_token\x18\x03 \x01(\t\x12\x12\n\ntotal_size\x18\x04 \x01(\x03\"\xa1\x02\n\x14\x45xportMetricsRequest\x12\x12\n\nstart_date\x18\x01 \x01(\t\x12\x10\n\x08\x65nd_date\x18\x02 \x01(\t\x12)\n\ndimensions\x18\x03 \x03(\x0e\x32\x15.adpulse.v1.Dimension\x12\x30\n\x0bgranularity\x18\x04 \x01(\x0e\x32\x1b.adpulse.v1.TimeGranularity\x12,\n\x07\x66ilters\x18\x05 \x03(\x0b\x32\x1b.adpulse.v1.DimensionFilter\x12\x1a\n\x12reporting_currency\x18\x06 \x01(\t\x12(\n\x06\x66ormat\x18\x07 \x01(\x0e\x32\x18.adpulse.v1.ExportFormat\x12\x12\n\nrequest_id\x18\x08 \x01(\t\"5\n\x15\x44ownloadExportRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06offset\x18\x02 \x01(\x03\"&\n\x16\x44ownloadExportResponse\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\"Z\n\x0f\x42\x61\x63kfillRequest\x12\x12\n\nstart_date\x18\x01 \x01(\t\x12\x10\n\x08\x65nd_date\x18\x02 \x01(\t\x12\r\n\x05steps\x18\x03 \x03(\t\x12\x12\n\nrequest_id\x18\x04 \x01(\t*\xc3\x01\n\tDimension\x12\x19\n\x15\x44IMENSION_UNSPECIFIED\x10\x00\x12\x12\n\x0e\x44IMENSION_DATE\x10\x01\x12\x16\n\x12\x44IMENSION_PLATFORM\x10\x02\x12\x15\n\x11\x44IMENSION_ACCOUNT\x10\x03\x12\x16\n\x12\x44IMENSION_CAMPAIGN\x10\x04\x12\x16\n\x12\x44IMENSION_AD_GROUP\x10\x05\x12\x10\n\x0c\x44IMENSION_AD\x10\x06\x12\x16\n\x12\x44IMENSION_CURRENCY\x10\x07*\x84\x01\n\x0fTimeGranularity\x12 \n\x1cTIME_GRANULARITY_UNSPECIFIED\x10\x00\x12\x18\n\x14TIME_GRANULARITY_DAY\x10\x01\x12\x19\n\x15TIME_GRANULARITY_WEEK\x10\x02\x12\x1a\n\x16TIME_GRANULARITY_MONTH\x10\x03\x32\xe1\x03\n\x10\x41nalyticsService\x12Q\n\x0cQueryMetrics\x12\x1f.adpulse.v1.QueryMetricsRequest\x1a .adpulse.v1.QueryMetricsResponse\x12\x95\x01\n\rExportMetrics\x12 .adpulse.v1.ExportMetricsRequest\x1a\x1d.google.longrunning.Operation\"C\xca\x41@\n adpulse.v1.ExportMetricsResponse\x12\x1c\x61\x64pulse.v1.OperationMetadata\x12Y\n\x0e\x44ownloadExport\x12!.adpulse.v1.DownloadExportRequest\x1a\".adpulse.v1.DownloadExportResponse0\x01\x12\x86\x01\n\x08\x42\x61\x63kfill\x12\x1b.adpulse.v1.BackfillRequest\x1a\x1d.google.longrunning.Operation\">\xca\x41;\n\x1b\x61\x64pulse.v1.BackfillResponse\x12\x1c\x61\x64pulse.v1.OperationMetadataBJ\n\x0e\x64\x65v.adpulse.v1P\x01Z6github.com/adpulse/adpulse/gen/go/adpulse/v1;adpulsev1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,20 +35,32 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'adpulse.v1.analytics_servic
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\016dev.adpulse.v1P\001Z6github.com/adpulse/adpulse/gen/go/adpulse/v1;adpulsev1'
-  _globals['_DIMENSION']._serialized_start=1289
-  _globals['_DIMENSION']._serialized_end=1484
-  _globals['_TIMEGRANULARITY']._serialized_start=1487
-  _globals['_TIMEGRANULARITY']._serialized_end=1619
-  _globals['_DIMENSIONFILTER']._serialized_start=82
-  _globals['_DIMENSIONFILTER']._serialized_end=174
-  _globals['_QUERYMETRICSREQUEST']._serialized_start=177
-  _globals['_QUERYMETRICSREQUEST']._serialized_end=460
-  _globals['_METRICS']._serialized_start=463
-  _globals['_METRICS']._serialized_end=935
-  _globals['_METRICSROW']._serialized_start=938
-  _globals['_METRICSROW']._serialized_end=1138
-  _globals['_QUERYMETRICSRESPONSE']._serialized_start=1141
-  _globals['_QUERYMETRICSRESPONSE']._serialized_end=1286
-  _globals['_ANALYTICSSERVICE']._serialized_start=1621
-  _globals['_ANALYTICSSERVICE']._serialized_end=1722
+  _globals['_ANALYTICSSERVICE'].methods_by_name['ExportMetrics']._loaded_options = None
+  _globals['_ANALYTICSSERVICE'].methods_by_name['ExportMetrics']._serialized_options = b'\312A@\n adpulse.v1.ExportMetricsResponse\022\034adpulse.v1.OperationMetadata'
+  _globals['_ANALYTICSSERVICE'].methods_by_name['Backfill']._loaded_options = None
+  _globals['_ANALYTICSSERVICE'].methods_by_name['Backfill']._serialized_options = b'\312A;\n\033adpulse.v1.BackfillResponse\022\034adpulse.v1.OperationMetadata'
+  _globals['_DIMENSION']._serialized_start=1833
+  _globals['_DIMENSION']._serialized_end=2028
+  _globals['_TIMEGRANULARITY']._serialized_start=2031
+  _globals['_TIMEGRANULARITY']._serialized_end=2163
+  _globals['_DIMENSIONFILTER']._serialized_start=147
+  _globals['_DIMENSIONFILTER']._serialized_end=239
+  _globals['_QUERYMETRICSREQUEST']._serialized_start=242
+  _globals['_QUERYMETRICSREQUEST']._serialized_end=525
+  _globals['_METRICS']._serialized_start=528
+  _globals['_METRICS']._serialized_end=1000
+  _globals['_METRICSROW']._serialized_start=1003
+  _globals['_METRICSROW']._serialized_end=1203
+  _globals['_QUERYMETRICSRESPONSE']._serialized_start=1206
+  _globals['_QUERYMETRICSRESPONSE']._serialized_end=1351
+  _globals['_EXPORTMETRICSREQUEST']._serialized_start=1354
+  _globals['_EXPORTMETRICSREQUEST']._serialized_end=1643
+  _globals['_DOWNLOADEXPORTREQUEST']._serialized_start=1645
+  _globals['_DOWNLOADEXPORTREQUEST']._serialized_end=1698
+  _globals['_DOWNLOADEXPORTRESPONSE']._serialized_start=1700
+  _globals['_DOWNLOADEXPORTRESPONSE']._serialized_end=1738
+  _globals['_BACKFILLREQUEST']._serialized_start=1740
+  _globals['_BACKFILLREQUEST']._serialized_end=1830
+  _globals['_ANALYTICSSERVICE']._serialized_start=2166
+  _globals['_ANALYTICSSERVICE']._serialized_end=2647
 # @@protoc_insertion_point(module_scope)

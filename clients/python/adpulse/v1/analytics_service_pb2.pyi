@@ -3,6 +3,7 @@
 isort:skip_file
 """
 
+from adpulse.v1 import operation_pb2 as _operation_pb2
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -375,3 +376,143 @@ class QueryMetricsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___QueryMetricsResponse: _TypeAlias = QueryMetricsResponse  # noqa: Y015
+
+@_typing.final
+class ExportMetricsRequest(_message.Message):
+    """Request of `ExportMetrics`: the fields of `QueryMetricsRequest` that choose the groups."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    START_DATE_FIELD_NUMBER: _builtins.int
+    END_DATE_FIELD_NUMBER: _builtins.int
+    DIMENSIONS_FIELD_NUMBER: _builtins.int
+    GRANULARITY_FIELD_NUMBER: _builtins.int
+    FILTERS_FIELD_NUMBER: _builtins.int
+    REPORTING_CURRENCY_FIELD_NUMBER: _builtins.int
+    FORMAT_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    start_date: _builtins.str
+    """First data date included, `YYYY-MM-DD`; empty means no lower bound."""
+    end_date: _builtins.str
+    """Last data date included, `YYYY-MM-DD`; empty means no upper bound."""
+    granularity: Global___TimeGranularity.ValueType
+    """Bucket size for `DIMENSION_DATE`."""
+    reporting_currency: _builtins.str
+    """As in `QueryMetricsRequest.reporting_currency`."""
+    format: _operation_pb2.ExportFormat.ValueType
+    """File format; unspecified means Parquet."""
+    request_id: _builtins.str
+    """Client-chosen id that makes the call idempotent (AIP-155). Optional; at most 128 characters."""
+    @_builtins.property
+    def dimensions(self) -> _containers.RepeatedScalarFieldContainer[Global___Dimension.ValueType]:
+        """Dimensions to group by; they are the file's first columns, and its rows are sorted by them."""
+
+    @_builtins.property
+    def filters(self) -> _containers.RepeatedCompositeFieldContainer[Global___DimensionFilter]:
+        """All filters must hold (AND)."""
+
+    def __init__(
+        self,
+        *,
+        start_date: _builtins.str = ...,
+        end_date: _builtins.str = ...,
+        dimensions: _abc.Iterable[Global___Dimension.ValueType] | None = ...,
+        granularity: Global___TimeGranularity.ValueType = ...,
+        filters: _abc.Iterable[Global___DimensionFilter] | None = ...,
+        reporting_currency: _builtins.str = ...,
+        format: _operation_pb2.ExportFormat.ValueType = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dimensions", b"dimensions", "end_date", b"end_date", "filters", b"filters", "format", b"format", "granularity", b"granularity", "reporting_currency", b"reporting_currency", "request_id", b"request_id", "start_date", b"start_date"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExportMetricsRequest: _TypeAlias = ExportMetricsRequest  # noqa: Y015
+
+@_typing.final
+class DownloadExportRequest(_message.Message):
+    """Request of `DownloadExport`."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    OFFSET_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """The export: the name of its finished operation, `operations/{id}`."""
+    offset: _builtins.int
+    """Byte to start at, to resume an interrupted download; 0 for the whole file."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        offset: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "offset", b"offset"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DownloadExportRequest: _TypeAlias = DownloadExportRequest  # noqa: Y015
+
+@_typing.final
+class DownloadExportResponse(_message.Message):
+    """One piece of an exported file."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DATA_FIELD_NUMBER: _builtins.int
+    data: _builtins.bytes
+    """The next bytes of the file."""
+    def __init__(
+        self,
+        *,
+        data: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["data", b"data"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DownloadExportResponse: _TypeAlias = DownloadExportResponse  # noqa: Y015
+
+@_typing.final
+class BackfillRequest(_message.Message):
+    """Request of `Backfill`."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    START_DATE_FIELD_NUMBER: _builtins.int
+    END_DATE_FIELD_NUMBER: _builtins.int
+    STEPS_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    start_date: _builtins.str
+    """First data date to re-derive, `YYYY-MM-DD`; required."""
+    end_date: _builtins.str
+    """Last data date to re-derive, `YYYY-MM-DD`; required; at most 3660 days after `start_date`."""
+    request_id: _builtins.str
+    """Client-chosen id that makes the call idempotent (AIP-155). Optional; at most 128 characters."""
+    @_builtins.property
+    def steps(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Steps to run, in this order; empty means every step. Today: `campaign_rollup` (re-derives
+        the daily campaign rollup and checks its sums against the facts).
+        """
+
+    def __init__(
+        self,
+        *,
+        start_date: _builtins.str = ...,
+        end_date: _builtins.str = ...,
+        steps: _abc.Iterable[_builtins.str] | None = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["end_date", b"end_date", "request_id", b"request_id", "start_date", b"start_date", "steps", b"steps"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BackfillRequest: _TypeAlias = BackfillRequest  # noqa: Y015

@@ -4,6 +4,7 @@ import grpc
 import warnings
 
 from adpulse.v1 import analytics_service_pb2 as adpulse_dot_v1_dot_analytics__service__pb2
+from google.longrunning import operations_pb2 as google_dot_longrunning_dot_operations__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -40,6 +41,21 @@ class AnalyticsServiceStub:
                 request_serializer=adpulse_dot_v1_dot_analytics__service__pb2.QueryMetricsRequest.SerializeToString,
                 response_deserializer=adpulse_dot_v1_dot_analytics__service__pb2.QueryMetricsResponse.FromString,
                 _registered_method=True)
+        self.ExportMetrics = channel.unary_unary(
+                '/adpulse.v1.AnalyticsService/ExportMetrics',
+                request_serializer=adpulse_dot_v1_dot_analytics__service__pb2.ExportMetricsRequest.SerializeToString,
+                response_deserializer=google_dot_longrunning_dot_operations__pb2.Operation.FromString,
+                _registered_method=True)
+        self.DownloadExport = channel.unary_stream(
+                '/adpulse.v1.AnalyticsService/DownloadExport',
+                request_serializer=adpulse_dot_v1_dot_analytics__service__pb2.DownloadExportRequest.SerializeToString,
+                response_deserializer=adpulse_dot_v1_dot_analytics__service__pb2.DownloadExportResponse.FromString,
+                _registered_method=True)
+        self.Backfill = channel.unary_unary(
+                '/adpulse.v1.AnalyticsService/Backfill',
+                request_serializer=adpulse_dot_v1_dot_analytics__service__pb2.BackfillRequest.SerializeToString,
+                response_deserializer=google_dot_longrunning_dot_operations__pb2.Operation.FromString,
+                _registered_method=True)
 
 
 class AnalyticsServiceServicer:
@@ -53,6 +69,30 @@ class AnalyticsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ExportMetrics(self, request, context):
+        """Writes the groups of a metrics query to a Parquet or CSV file on the server, as a
+        long-running operation; download it with `DownloadExport`. Rows are sorted by the
+        dimensions; the file holds every group, however many.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DownloadExport(self, request, context):
+        """Streams the file of a finished export, in order.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Backfill(self, request, context):
+        """Re-derives data derived from the facts over a date range, e.g. after restated rows
+        arrived, as a long-running operation.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AnalyticsServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -60,6 +100,21 @@ def add_AnalyticsServiceServicer_to_server(servicer, server):
                     servicer.QueryMetrics,
                     request_deserializer=adpulse_dot_v1_dot_analytics__service__pb2.QueryMetricsRequest.FromString,
                     response_serializer=adpulse_dot_v1_dot_analytics__service__pb2.QueryMetricsResponse.SerializeToString,
+            ),
+            'ExportMetrics': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExportMetrics,
+                    request_deserializer=adpulse_dot_v1_dot_analytics__service__pb2.ExportMetricsRequest.FromString,
+                    response_serializer=google_dot_longrunning_dot_operations__pb2.Operation.SerializeToString,
+            ),
+            'DownloadExport': grpc.unary_stream_rpc_method_handler(
+                    servicer.DownloadExport,
+                    request_deserializer=adpulse_dot_v1_dot_analytics__service__pb2.DownloadExportRequest.FromString,
+                    response_serializer=adpulse_dot_v1_dot_analytics__service__pb2.DownloadExportResponse.SerializeToString,
+            ),
+            'Backfill': grpc.unary_unary_rpc_method_handler(
+                    servicer.Backfill,
+                    request_deserializer=adpulse_dot_v1_dot_analytics__service__pb2.BackfillRequest.FromString,
+                    response_serializer=google_dot_longrunning_dot_operations__pb2.Operation.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -90,6 +145,87 @@ class AnalyticsService:
             '/adpulse.v1.AnalyticsService/QueryMetrics',
             adpulse_dot_v1_dot_analytics__service__pb2.QueryMetricsRequest.SerializeToString,
             adpulse_dot_v1_dot_analytics__service__pb2.QueryMetricsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportMetrics(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/adpulse.v1.AnalyticsService/ExportMetrics',
+            adpulse_dot_v1_dot_analytics__service__pb2.ExportMetricsRequest.SerializeToString,
+            google_dot_longrunning_dot_operations__pb2.Operation.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DownloadExport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/adpulse.v1.AnalyticsService/DownloadExport',
+            adpulse_dot_v1_dot_analytics__service__pb2.DownloadExportRequest.SerializeToString,
+            adpulse_dot_v1_dot_analytics__service__pb2.DownloadExportResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Backfill(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/adpulse.v1.AnalyticsService/Backfill',
+            adpulse_dot_v1_dot_analytics__service__pb2.BackfillRequest.SerializeToString,
+            google_dot_longrunning_dot_operations__pb2.Operation.FromString,
             options,
             channel_credentials,
             insecure,

@@ -5,6 +5,7 @@ isort:skip_file
 
 from adpulse.v1 import analytics_service_pb2 as _analytics_service_pb2
 from collections import abc as _abc
+from google.longrunning import operations_pb2 as _operations_pb2
 from grpc import aio as _aio
 import abc as _abc_1
 import grpc as _grpc
@@ -35,6 +36,17 @@ class AnalyticsServiceStub:
     def __new__(cls, channel: _aio.Channel) -> AnalyticsServiceAsyncStub: ...
     QueryMetrics: _grpc.UnaryUnaryMultiCallable[_analytics_service_pb2.QueryMetricsRequest, _analytics_service_pb2.QueryMetricsResponse]
     """Sums and KPIs over a date range, grouped by any dimensions, one page at a time."""
+    ExportMetrics: _grpc.UnaryUnaryMultiCallable[_analytics_service_pb2.ExportMetricsRequest, _operations_pb2.Operation]
+    """Writes the groups of a metrics query to a Parquet or CSV file on the server, as a
+    long-running operation; download it with `DownloadExport`. Rows are sorted by the
+    dimensions; the file holds every group, however many.
+    """
+    DownloadExport: _grpc.UnaryStreamMultiCallable[_analytics_service_pb2.DownloadExportRequest, _analytics_service_pb2.DownloadExportResponse]
+    """Streams the file of a finished export, in order."""
+    Backfill: _grpc.UnaryUnaryMultiCallable[_analytics_service_pb2.BackfillRequest, _operations_pb2.Operation]
+    """Re-derives data derived from the facts over a date range, e.g. after restated rows
+    arrived, as a long-running operation.
+    """
 
 @_typing.type_check_only
 class AnalyticsServiceAsyncStub(AnalyticsServiceStub):
@@ -43,6 +55,17 @@ class AnalyticsServiceAsyncStub(AnalyticsServiceStub):
     def __init__(self, channel: _aio.Channel) -> None: ...
     QueryMetrics: _aio.UnaryUnaryMultiCallable[_analytics_service_pb2.QueryMetricsRequest, _analytics_service_pb2.QueryMetricsResponse]  # type: ignore[assignment]
     """Sums and KPIs over a date range, grouped by any dimensions, one page at a time."""
+    ExportMetrics: _aio.UnaryUnaryMultiCallable[_analytics_service_pb2.ExportMetricsRequest, _operations_pb2.Operation]  # type: ignore[assignment]
+    """Writes the groups of a metrics query to a Parquet or CSV file on the server, as a
+    long-running operation; download it with `DownloadExport`. Rows are sorted by the
+    dimensions; the file holds every group, however many.
+    """
+    DownloadExport: _aio.UnaryStreamMultiCallable[_analytics_service_pb2.DownloadExportRequest, _analytics_service_pb2.DownloadExportResponse]  # type: ignore[assignment]
+    """Streams the file of a finished export, in order."""
+    Backfill: _aio.UnaryUnaryMultiCallable[_analytics_service_pb2.BackfillRequest, _operations_pb2.Operation]  # type: ignore[assignment]
+    """Re-derives data derived from the facts over a date range, e.g. after restated rows
+    arrived, as a long-running operation.
+    """
 
 class AnalyticsServiceServicer(metaclass=_abc_1.ABCMeta):
     """Answers questions about stored performance data."""
@@ -54,5 +77,34 @@ class AnalyticsServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_analytics_service_pb2.QueryMetricsResponse, _abc.Awaitable[_analytics_service_pb2.QueryMetricsResponse]]:
         """Sums and KPIs over a date range, grouped by any dimensions, one page at a time."""
+
+    @_abc_1.abstractmethod
+    def ExportMetrics(
+        self,
+        request: _analytics_service_pb2.ExportMetricsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_operations_pb2.Operation, _abc.Awaitable[_operations_pb2.Operation]]:
+        """Writes the groups of a metrics query to a Parquet or CSV file on the server, as a
+        long-running operation; download it with `DownloadExport`. Rows are sorted by the
+        dimensions; the file holds every group, however many.
+        """
+
+    @_abc_1.abstractmethod
+    def DownloadExport(
+        self,
+        request: _analytics_service_pb2.DownloadExportRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_analytics_service_pb2.DownloadExportResponse], _abc.AsyncIterator[_analytics_service_pb2.DownloadExportResponse]]:
+        """Streams the file of a finished export, in order."""
+
+    @_abc_1.abstractmethod
+    def Backfill(
+        self,
+        request: _analytics_service_pb2.BackfillRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_operations_pb2.Operation, _abc.Awaitable[_operations_pb2.Operation]]:
+        """Re-derives data derived from the facts over a date range, e.g. after restated rows
+        arrived, as a long-running operation.
+        """
 
 def add_AnalyticsServiceServicer_to_server(servicer: AnalyticsServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

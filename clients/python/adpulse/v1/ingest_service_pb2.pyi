@@ -788,3 +788,164 @@ class UpsertFxRatesResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___UpsertFxRatesResponse: _TypeAlias = UpsertFxRatesResponse  # noqa: Y015
+
+@_typing.final
+class ImportFileRequest(_message.Message):
+    """Request of `ImportFile`."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class SourceOptionsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    PATH_FIELD_NUMBER: _builtins.int
+    SOURCE_FIELD_NUMBER: _builtins.int
+    SOURCE_OPTIONS_FIELD_NUMBER: _builtins.int
+    REJECT_POLICY_FIELD_NUMBER: _builtins.int
+    CLICKS_OVER_IMPRESSIONS_FIELD_NUMBER: _builtins.int
+    DRIFT_POLICY_FIELD_NUMBER: _builtins.int
+    CHUNK_BYTES_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    path: _builtins.str
+    """Path of the file relative to the server's import directory, e.g. `exports/day.csv.gz` or
+    the `path` `UploadFile` returned. Absolute paths and `..` are refused. A name ending in
+    `.ndjson` or `.jsonl` (before an optional `.gz`) is NDJSON, anything else CSV.
+    """
+    source: _builtins.str
+    """Source whose column layout the file follows (as in `StreamOpen.source`); default `generic`."""
+    reject_policy: Global___RejectPolicy.ValueType
+    """What to do with a chunk that has bad rows (as in `StreamOpen.reject_policy`). Under
+    `REJECT_POLICY_ALL_OR_NOTHING` a bad row fails the operation; earlier chunks stay stored.
+    """
+    clicks_over_impressions: Global___ClicksPolicy.ValueType
+    """Whether a row with more clicks than impressions is kept with a warning or rejected."""
+    drift_policy: Global___DriftPolicy.ValueType
+    """Whether schema drift is only reported, or fails the operation."""
+    chunk_bytes: _builtins.int
+    """Approximate size of a chunk in bytes (uncompressed), 64 KiB to 64 MiB; 0 means 4 MiB."""
+    request_id: _builtins.str
+    """Client-chosen id that makes the call idempotent (AIP-155): a retried call with the same id
+    returns the operation the first call started. Optional; at most 128 characters.
+    """
+    @_builtins.property
+    def source_options(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """Options of the source (as in `StreamOpen.source_options`)."""
+
+    def __init__(
+        self,
+        *,
+        path: _builtins.str = ...,
+        source: _builtins.str = ...,
+        source_options: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        reject_policy: Global___RejectPolicy.ValueType = ...,
+        clicks_over_impressions: Global___ClicksPolicy.ValueType = ...,
+        drift_policy: Global___DriftPolicy.ValueType = ...,
+        chunk_bytes: _builtins.int = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["chunk_bytes", b"chunk_bytes", "clicks_over_impressions", b"clicks_over_impressions", "drift_policy", b"drift_policy", "path", b"path", "reject_policy", b"reject_policy", "request_id", b"request_id", "source", b"source", "source_options", b"source_options"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ImportFileRequest: _TypeAlias = ImportFileRequest  # noqa: Y015
+
+@_typing.final
+class UploadFileRequest(_message.Message):
+    """One message of an `UploadFile` stream."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HEADER_FIELD_NUMBER: _builtins.int
+    DATA_FIELD_NUMBER: _builtins.int
+    data: _builtins.bytes
+    """The next bytes of the file."""
+    @_builtins.property
+    def header(self) -> Global___UploadFileHeader:
+        """Names the file; must be the first message, and only the first."""
+
+    def __init__(
+        self,
+        *,
+        header: Global___UploadFileHeader | None = ...,
+        data: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["data", b"data", "header", b"header", "request", b"request"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["data", b"data", "header", b"header", "request", b"request"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_request: _TypeAlias = _typing.Literal["header", "data"]  # noqa: Y015
+    _WhichOneofArgType_request: _TypeAlias = _typing.Literal["request", b"request"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_request) -> _WhichOneofReturnType_request | None: ...
+
+Global___UploadFileRequest: _TypeAlias = UploadFileRequest  # noqa: Y015
+
+@_typing.final
+class UploadFileHeader(_message.Message):
+    """Names an uploaded file."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FILE_NAME_FIELD_NUMBER: _builtins.int
+    file_name: _builtins.str
+    """File name without directories, e.g. `campaigns.csv.gz`; its suffixes say the format."""
+    def __init__(
+        self,
+        *,
+        file_name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["file_name", b"file_name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UploadFileHeader: _TypeAlias = UploadFileHeader  # noqa: Y015
+
+@_typing.final
+class UploadFileResponse(_message.Message):
+    """Response of `UploadFile`."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PATH_FIELD_NUMBER: _builtins.int
+    SIZE_BYTES_FIELD_NUMBER: _builtins.int
+    SHA256_FIELD_NUMBER: _builtins.int
+    path: _builtins.str
+    """Path to pass to `ImportFile`."""
+    size_bytes: _builtins.int
+    """Bytes stored."""
+    sha256: _builtins.str
+    """SHA-256 of the stored bytes, hex."""
+    def __init__(
+        self,
+        *,
+        path: _builtins.str = ...,
+        size_bytes: _builtins.int = ...,
+        sha256: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["path", b"path", "sha256", b"sha256", "size_bytes", b"size_bytes"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UploadFileResponse: _TypeAlias = UploadFileResponse  # noqa: Y015

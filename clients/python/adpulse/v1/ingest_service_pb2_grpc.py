@@ -5,6 +5,7 @@ import warnings
 
 from adpulse.v1 import ingest_service_pb2 as adpulse_dot_v1_dot_ingest__service__pb2
 from adpulse.v1 import ingestion_run_pb2 as adpulse_dot_v1_dot_ingestion__run__pb2
+from google.longrunning import operations_pb2 as google_dot_longrunning_dot_operations__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -71,6 +72,16 @@ class IngestServiceStub:
                 request_serializer=adpulse_dot_v1_dot_ingest__service__pb2.UpsertFxRatesRequest.SerializeToString,
                 response_deserializer=adpulse_dot_v1_dot_ingest__service__pb2.UpsertFxRatesResponse.FromString,
                 _registered_method=True)
+        self.ImportFile = channel.unary_unary(
+                '/adpulse.v1.IngestService/ImportFile',
+                request_serializer=adpulse_dot_v1_dot_ingest__service__pb2.ImportFileRequest.SerializeToString,
+                response_deserializer=google_dot_longrunning_dot_operations__pb2.Operation.FromString,
+                _registered_method=True)
+        self.UploadFile = channel.stream_unary(
+                '/adpulse.v1.IngestService/UploadFile',
+                request_serializer=adpulse_dot_v1_dot_ingest__service__pb2.UploadFileRequest.SerializeToString,
+                response_deserializer=adpulse_dot_v1_dot_ingest__service__pb2.UploadFileResponse.FromString,
+                _registered_method=True)
 
 
 class IngestServiceServicer:
@@ -135,6 +146,25 @@ class IngestServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ImportFile(self, request, context):
+        """Imports a CSV or NDJSON file (`.gz` too) that is on the server, in chunks, as a
+        long-running operation (see `google.longrunning.Operations`). Each chunk is one ledger batch
+        named after the operation and the chunk, so a job retried or resumed after a worker died
+        never stores a row twice. Files come from the server's import directory, or from
+        `UploadFile`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UploadFile(self, request_iterator, context):
+        """Uploads a file into the server's import directory for `ImportFile`: a `header` first,
+        then the bytes in order as `data` messages.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IngestServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -172,6 +202,16 @@ def add_IngestServiceServicer_to_server(servicer, server):
                     servicer.UpsertFxRates,
                     request_deserializer=adpulse_dot_v1_dot_ingest__service__pb2.UpsertFxRatesRequest.FromString,
                     response_serializer=adpulse_dot_v1_dot_ingest__service__pb2.UpsertFxRatesResponse.SerializeToString,
+            ),
+            'ImportFile': grpc.unary_unary_rpc_method_handler(
+                    servicer.ImportFile,
+                    request_deserializer=adpulse_dot_v1_dot_ingest__service__pb2.ImportFileRequest.FromString,
+                    response_serializer=google_dot_longrunning_dot_operations__pb2.Operation.SerializeToString,
+            ),
+            'UploadFile': grpc.stream_unary_rpc_method_handler(
+                    servicer.UploadFile,
+                    request_deserializer=adpulse_dot_v1_dot_ingest__service__pb2.UploadFileRequest.FromString,
+                    response_serializer=adpulse_dot_v1_dot_ingest__service__pb2.UploadFileResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -364,6 +404,60 @@ class IngestService:
             '/adpulse.v1.IngestService/UpsertFxRates',
             adpulse_dot_v1_dot_ingest__service__pb2.UpsertFxRatesRequest.SerializeToString,
             adpulse_dot_v1_dot_ingest__service__pb2.UpsertFxRatesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ImportFile(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/adpulse.v1.IngestService/ImportFile',
+            adpulse_dot_v1_dot_ingest__service__pb2.ImportFileRequest.SerializeToString,
+            google_dot_longrunning_dot_operations__pb2.Operation.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UploadFile(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/adpulse.v1.IngestService/UploadFile',
+            adpulse_dot_v1_dot_ingest__service__pb2.UploadFileRequest.SerializeToString,
+            adpulse_dot_v1_dot_ingest__service__pb2.UploadFileResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -6,6 +6,7 @@ isort:skip_file
 from adpulse.v1 import ingest_service_pb2 as _ingest_service_pb2
 from adpulse.v1 import ingestion_run_pb2 as _ingestion_run_pb2
 from collections import abc as _abc
+from google.longrunning import operations_pb2 as _operations_pb2
 from grpc import aio as _aio
 import abc as _abc_1
 import grpc as _grpc
@@ -59,6 +60,17 @@ class IngestServiceStub:
     """Records where an incremental loader stands."""
     UpsertFxRates: _grpc.UnaryUnaryMultiCallable[_ingest_service_pb2.UpsertFxRatesRequest, _ingest_service_pb2.UpsertFxRatesResponse]
     """Adds or replaces daily exchange rates, so queries can report in one currency."""
+    ImportFile: _grpc.UnaryUnaryMultiCallable[_ingest_service_pb2.ImportFileRequest, _operations_pb2.Operation]
+    """Imports a CSV or NDJSON file (`.gz` too) that is on the server, in chunks, as a
+    long-running operation (see `google.longrunning.Operations`). Each chunk is one ledger batch
+    named after the operation and the chunk, so a job retried or resumed after a worker died
+    never stores a row twice. Files come from the server's import directory, or from
+    `UploadFile`.
+    """
+    UploadFile: _grpc.StreamUnaryMultiCallable[_ingest_service_pb2.UploadFileRequest, _ingest_service_pb2.UploadFileResponse]
+    """Uploads a file into the server's import directory for `ImportFile`: a `header` first,
+    then the bytes in order as `data` messages.
+    """
 
 @_typing.type_check_only
 class IngestServiceAsyncStub(IngestServiceStub):
@@ -90,6 +102,17 @@ class IngestServiceAsyncStub(IngestServiceStub):
     """Records where an incremental loader stands."""
     UpsertFxRates: _aio.UnaryUnaryMultiCallable[_ingest_service_pb2.UpsertFxRatesRequest, _ingest_service_pb2.UpsertFxRatesResponse]  # type: ignore[assignment]
     """Adds or replaces daily exchange rates, so queries can report in one currency."""
+    ImportFile: _aio.UnaryUnaryMultiCallable[_ingest_service_pb2.ImportFileRequest, _operations_pb2.Operation]  # type: ignore[assignment]
+    """Imports a CSV or NDJSON file (`.gz` too) that is on the server, in chunks, as a
+    long-running operation (see `google.longrunning.Operations`). Each chunk is one ledger batch
+    named after the operation and the chunk, so a job retried or resumed after a worker died
+    never stores a row twice. Files come from the server's import directory, or from
+    `UploadFile`.
+    """
+    UploadFile: _aio.StreamUnaryMultiCallable[_ingest_service_pb2.UploadFileRequest, _ingest_service_pb2.UploadFileResponse]  # type: ignore[assignment]
+    """Uploads a file into the server's import directory for `ImportFile`: a `header` first,
+    then the bytes in order as `data` messages.
+    """
 
 class IngestServiceServicer(metaclass=_abc_1.ABCMeta):
     """Takes advertising performance rows into adpulse."""
@@ -160,5 +183,28 @@ class IngestServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_ingest_service_pb2.UpsertFxRatesResponse, _abc.Awaitable[_ingest_service_pb2.UpsertFxRatesResponse]]:
         """Adds or replaces daily exchange rates, so queries can report in one currency."""
+
+    @_abc_1.abstractmethod
+    def ImportFile(
+        self,
+        request: _ingest_service_pb2.ImportFileRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_operations_pb2.Operation, _abc.Awaitable[_operations_pb2.Operation]]:
+        """Imports a CSV or NDJSON file (`.gz` too) that is on the server, in chunks, as a
+        long-running operation (see `google.longrunning.Operations`). Each chunk is one ledger batch
+        named after the operation and the chunk, so a job retried or resumed after a worker died
+        never stores a row twice. Files come from the server's import directory, or from
+        `UploadFile`.
+        """
+
+    @_abc_1.abstractmethod
+    def UploadFile(
+        self,
+        request_iterator: _MaybeAsyncIterator[_ingest_service_pb2.UploadFileRequest],
+        context: _ServicerContext,
+    ) -> _typing.Union[_ingest_service_pb2.UploadFileResponse, _abc.Awaitable[_ingest_service_pb2.UploadFileResponse]]:
+        """Uploads a file into the server's import directory for `ImportFile`: a `header` first,
+        then the bytes in order as `data` messages.
+        """
 
 def add_IngestServiceServicer_to_server(servicer: IngestServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -69,3 +69,13 @@ class Aborted(AdpulseError):
 @dataclass
 class StorageUnavailable(AdpulseError):
     """A store could not be reached or failed transiently; retrying may succeed."""
+
+
+@dataclass
+class PermissionDenied(AdpulseError):
+    """The caller may not touch what the request names."""
+
+
+@dataclass
+class Cancelled(AdpulseError):
+    """The work was cancelled on request."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -20,6 +20,14 @@ _MONEY = ("cost_micros", "revenue_micros")
 # Keys never straddle a month partition (the month is a function of the key's date), so FINAL
 # can merge each partition on its own, in parallel.
 _QUERY_SETTINGS = {"do_not_merge_across_partitions_select_final": 1}
+# An export streams every group: past these sizes ClickHouse spills the grouping and the sort
+# to disk, so its memory stays flat however many groups there are.
+_STREAM_SETTINGS = {
+    **_QUERY_SETTINGS,
+    "max_bytes_before_external_group_by": 512 << 20,
+    "max_bytes_before_external_sort": 512 << 20,
+    "max_block_size": 65536,
+}
 _BUCKET = {
     Granularity.DAY: "f.date",
     Granularity.WEEK: "toMonday(f.date)",
@@ -47,6 +55,38 @@ def _where(selection: FactSelection, params: dict[str, Any]) -> str:
     return " AND ".join(where)
 
 
+def _grouped_sums_sql(
+    selection: FactSelection,
+    groups: Sequence[GroupColumn],
+    latest_campaign_name: bool,
+    reporting_currency: str,
+) -> tuple[str, dict[str, Any]]:
+    """Sums of the selected rows grouped by `groups` and currency; with a reporting currency,
+    money is converted row by row at the row date's rate first. Columns carry a prefix (k_ for
+    keys, m_ for measures, a_ for the rest): an alias named like a column would shadow it."""
+    params: dict[str, Any] = {}
+    where = _where(selection, params)
+    keys = {g.column: _BUCKET[g.granularity] if g.column == "date" else f"f.{g.column}" for g in groups}
+    source = f"{TABLE} AS f FINAL"
+    money = {m: f"f.{m}" for m in _MONEY}
+    if reporting_currency:
+        params["rc"] = reporting_currency
+        keys["currency"] = "{rc:String}"
+        source += f" LEFT JOIN ({_RATES}) AS r ON r.currency = f.currency AND r.date = f.date"
+        # Each row converts on its own date, rounded half-even to whole micros, then sums.
+        money = {
+            m: f"if(f.currency = {{rc:String}}, f.{m}, toInt64(roundBankers(f.{m} * r.rate)))" for m in _MONEY
+        }
+    keys.setdefault("currency", "f.currency")
+    select = [f"{expr} AS k_{col}" for col, expr in keys.items()]
+    select += [f"sum({money.get(m, f'f.{m}')}) AS m_{m}" for m in MEASURES]
+    if latest_campaign_name:
+        select.append("argMax(f.campaign_name, (f.date, f.version)) AS a_campaign_name")
+    group_by = ", ".join(f"k_{c}" for c in keys)
+    sql = f"SELECT {', '.join(select)} FROM {source} WHERE {where} GROUP BY {group_by}"
+    return sql, params
+
+
 class ClickHouseFactStore:
     def __init__(self, client: Any) -> None:
         self._client = client
@@ -67,31 +107,28 @@ class ClickHouseFactStore:
         latest_campaign_name: bool,
         reporting_currency: str = "",
     ) -> pa.Table:
-        params: dict[str, Any] = {}
-        where = _where(selection, params)
-        # Aliases carry a prefix: an alias named like a column would shadow it in WHERE.
-        keys = {g.column: _BUCKET[g.granularity] if g.column == "date" else f"f.{g.column}" for g in groups}
-        source = f"{TABLE} AS f FINAL"
-        money = {m: f"f.{m}" for m in _MONEY}
-        if reporting_currency:
-            params["rc"] = reporting_currency
-            keys["currency"] = "{rc:String}"
-            source += f" LEFT JOIN ({_RATES}) AS r ON r.currency = f.currency AND r.date = f.date"
-            # Each row converts on its own date, rounded half-even to whole micros, then sums.
-            money = {
-                m: f"if(f.currency = {{rc:String}}, f.{m}, toInt64(roundBankers(f.{m} * r.rate)))"
-                for m in _MONEY
-            }
-        keys.setdefault("currency", "f.currency")
-        select = [f"{expr} AS k_{col}" for col, expr in keys.items()]
-        select += [f"sum({money.get(m, f'f.{m}')}) AS m_{m}" for m in MEASURES]
-        if latest_campaign_name:
-            select.append("argMax(f.campaign_name, (f.date, f.version)) AS a_campaign_name")
-        group_by = ", ".join(f"k_{c}" for c in keys)
-        sql = f"SELECT {', '.join(select)} FROM {source} WHERE {where} GROUP BY {group_by}"
+        sql, params = _grouped_sums_sql(selection, groups, latest_campaign_name, reporting_currency)
         with unavailable_on_failure():
             table = self._client.query_arrow(sql, parameters=params, settings=_QUERY_SETTINGS)
         return table.rename_columns([name[2:] for name in table.column_names])
+
+    def stream_grouped_sums(
+        self,
+        selection: FactSelection,
+        groups: Sequence[GroupColumn],
+        latest_campaign_name: bool,
+        reporting_currency: str = "",
+    ) -> Iterator[pa.RecordBatch]:
+        sql, params = _grouped_sums_sql(selection, groups, latest_campaign_name, reporting_currency)
+        order = ", ".join(f"k_{g.column}" for g in groups)
+        if order:
+            sql += f" ORDER BY {order}"
+        with (
+            unavailable_on_failure(),
+            self._client.query_arrow_stream(sql, parameters=params, settings=_STREAM_SETTINGS) as stream,
+        ):
+            for batch in stream:
+                yield batch.rename_columns([name[2:] for name in batch.schema.names])
 
     def missing_rates(self, selection: FactSelection, reporting_currency: str) -> list[MissingRate]:
         params: dict[str, Any] = {"rc": reporting_currency}

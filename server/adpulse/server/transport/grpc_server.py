@@ -8,12 +8,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import grpc
+from google.longrunning import operations_pb2, operations_pb2_grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from adpulse.server.settings import Settings
 from adpulse.server.transport.analytics_servicer import AnalyticsServicer
 from adpulse.server.transport.ingest_servicer import IngestServicer
+from adpulse.server.transport.operations_servicer import OperationsServicer
 from adpulse.server.transport.tenant_servicer import TenantServicer
 from adpulse.v1 import (
     analytics_service_pb2,
@@ -29,6 +31,7 @@ SERVICE_NAMES = (
     ingest_service_pb2.DESCRIPTOR.services_by_name["IngestService"].full_name,
     analytics_service_pb2.DESCRIPTOR.services_by_name["AnalyticsService"].full_name,
     tenant_service_pb2.DESCRIPTOR.services_by_name["TenantService"].full_name,
+    operations_pb2.DESCRIPTOR.services_by_name["Operations"].full_name,
 )
 
 
@@ -66,7 +69,11 @@ class _RawIngestRequests:
 
 
 def start(
-    settings: Settings, ingest: IngestServicer, analytics: AnalyticsServicer, tenants: TenantServicer
+    settings: Settings,
+    ingest: IngestServicer,
+    analytics: AnalyticsServicer,
+    tenants: TenantServicer,
+    operations: OperationsServicer,
 ) -> GrpcServer:
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=settings.grpc_workers, thread_name_prefix="grpc"),
@@ -80,6 +87,7 @@ def start(
     ingest_service_pb2_grpc.add_IngestServiceServicer_to_server(ingest, _RawIngestRequests(server))  # type: ignore[arg-type]
     analytics_service_pb2_grpc.add_AnalyticsServiceServicer_to_server(analytics, server)
     tenant_service_pb2_grpc.add_TenantServiceServicer_to_server(tenants, server)
+    operations_pb2_grpc.add_OperationsServicer_to_server(operations, server)
     health_servicer = health.HealthServicer(experimental_non_blocking=True)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for name in ("", *SERVICE_NAMES):

@@ -16,9 +16,11 @@ from adpulse.server.domain.errors import (
     Aborted,
     AdpulseError,
     AlreadyExists,
+    Cancelled,
     FailedPrecondition,
     InvalidArgument,
     NotFound,
+    PermissionDenied,
     ResourceExhausted,
     StorageUnavailable,
 )
@@ -36,6 +38,8 @@ _CODES: dict[type[AdpulseError], int] = {
     Aborted: code_pb2.ABORTED,
     FailedPrecondition: code_pb2.FAILED_PRECONDITION,
     StorageUnavailable: code_pb2.UNAVAILABLE,
+    PermissionDenied: code_pb2.PERMISSION_DENIED,
+    Cancelled: code_pb2.CANCELLED,
 }
 
 

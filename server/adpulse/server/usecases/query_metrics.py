@@ -41,7 +41,7 @@ class QueryMetricsUseCase:
     def execute(self, query: MetricsQuery) -> MetricsPage:
         currency = query.reporting_currency or self._settings.reporting_currency(query.selection.tenant)
         if currency:
-            _require_rates(self._facts.missing_rates(query.selection, currency), currency)
+            require_rates(self._facts.missing_rates(query.selection, currency), currency)
         with_name = "campaign_id" in query.key_columns
         sums = self._facts.grouped_sums(
             query.selection, query.group_columns, latest_campaign_name=with_name, reporting_currency=currency
@@ -63,7 +63,7 @@ class QueryMetricsUseCase:
         )
 
 
-def _require_rates(missing: list[MissingRate], currency: str) -> None:
+def require_rates(missing: list[MissingRate], currency: str) -> None:
     """A missing rate is an error naming currency and date, never a silent 1.0 (or 0)."""
     if not missing:
         return

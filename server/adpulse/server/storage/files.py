@@ -1,0 +1,120 @@
+"""Files of jobs on the server's disk: what may be imported, uploads, and exports.
+
+A client names a file to import by a path relative to the import directory. The path is
+checked before the disk is touched (no absolute path, no `..`), and again after resolving
+symbolic links, so nothing outside the directory can be read. Errors quote the client's own
+path, never a server directory. Uploads live under `uploads/<tenant>/`, readable only by
+their tenant.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+from collections.abc import Iterable
+from pathlib import Path, PurePosixPath
+from typing import BinaryIO
+
+from adpulse.server.domain.errors import (
+    FieldViolation,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    ResourceExhausted,
+)
+
+UPLOADS = "uploads"
+_FILE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,199}")
+
+
+class LocalFileArea:
+    def __init__(self, import_dir: Path, export_dir: Path) -> None:
+        self._imports = import_dir.resolve()
+        self._exports = export_dir.resolve()
+        self._imports.mkdir(parents=True, exist_ok=True)
+        self._exports.mkdir(parents=True, exist_ok=True)
+
+    def open_import(self, tenant: str, path: str) -> BinaryIO:
+        return self._resolve(tenant, path).open("rb")
+
+    def import_size(self, tenant: str, path: str) -> int:
+        return self._resolve(tenant, path).stat().st_size
+
+    def remove_upload(self, tenant: str, path: str) -> None:
+        if PurePosixPath(path).parts[:2] == (UPLOADS, tenant):
+            target = self._resolve(tenant, path)
+            target.unlink(missing_ok=True)
+            target.parent.rmdir()
+
+    def save_upload(
+        self, tenant: str, file_name: str, chunks: Iterable[bytes], max_bytes: int
+    ) -> tuple[str, int, str]:
+        """Stores an upload; (its path for ImportFile, size, sha256). A partial upload is removed."""
+        if not _FILE_NAME.fullmatch(file_name):
+            raise InvalidArgument(
+                f"header.file_name {file_name!r} is not a plain file name",
+                "INVALID_FILE_NAME",
+                violations=[
+                    FieldViolation(
+                        "header.file_name",
+                        "1 to 200 of A-Z a-z 0-9 . _ -, no directories",
+                        "INVALID_FILE_NAME",
+                    )
+                ],
+            )
+        relative = PurePosixPath(UPLOADS, tenant, uuid.uuid4().hex, file_name)
+        target = self._imports.joinpath(*relative.parts)
+        target.parent.mkdir(parents=True)
+        digest, size = hashlib.sha256(), 0
+        try:
+            with target.open("wb") as out:
+                for chunk in chunks:
+                    size += len(chunk)
+                    if size > max_bytes:
+                        raise ResourceExhausted(
+                            f"the upload is larger than the server's limit of {max_bytes} bytes",
+                            "UPLOAD_TOO_LARGE",
+                            violations=[
+                                FieldViolation("data", f"more than {max_bytes} bytes", "UPLOAD_TOO_LARGE")
+                            ],
+                        )
+                    digest.update(chunk)
+                    out.write(chunk)
+        except BaseException:
+            target.unlink(missing_ok=True)
+            target.parent.rmdir()
+            raise
+        return str(relative), size, digest.hexdigest()
+
+    def export_path(self, tenant: str, op_id: str, suffix: str) -> Path:
+        directory = self._exports / tenant
+        directory.mkdir(parents=True, exist_ok=True)
+        return directory / f"{op_id}{suffix}"
+
+    def _resolve(self, tenant: str, path: str) -> Path:
+        relative = PurePosixPath(path)
+        if not path or "\0" in path or relative.is_absolute() or ".." in relative.parts or "\\" in path:
+            raise InvalidArgument(
+                f"path {path!r} must be relative to the import directory, without '..'",
+                "INVALID_PATH",
+                violations=[
+                    FieldViolation("path", "a relative path inside the import directory", "INVALID_PATH")
+                ],
+            )
+        if relative.parts[0] == UPLOADS and relative.parts[1:2] != (tenant,):
+            raise PermissionDenied(
+                f"path {path!r} is another tenant's upload", "NOT_YOUR_UPLOAD", metadata={"path": path}
+            )
+        target = self._imports.joinpath(*relative.parts).resolve()
+        if not target.is_relative_to(self._imports):
+            raise PermissionDenied(
+                f"path {path!r} leads outside the import directory",
+                "PATH_OUTSIDE_IMPORTS",
+                metadata={"path": path},
+            )
+        if not target.is_file():
+            raise NotFound(
+                f"no file {path!r} in the import directory", "FILE_NOT_FOUND", metadata={"path": path}
+            )
+        return target

@@ -1,0 +1,1 @@
+"""Long jobs: each advances one operation from its checkpoint, in chunks."""

@@ -1,0 +1,234 @@
+"""ExportMetrics: the groups of a metrics query written to a Parquet or CSV file.
+
+ClickHouse streams the grouped sums ordered by the group key, in Arrow batches; the rows of a
+group (one per currency) are adjacent, so a batch is cut after its last complete group and
+the kernel turns each run of complete groups into KPIs. Memory holds one batch, whatever the
+size of the export. The file is written beside its final name and renamed when complete, so a
+download never sees half a file; a slice that stops early starts the export over next time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
+
+from adpulse.server.domain.errors import FailedPrecondition, NotFound
+from adpulse.server.domain.metrics_query import (
+    Dimension,
+    DimensionFilter,
+    Granularity,
+    MetricsQuery,
+    build_query,
+)
+from adpulse.server.domain.operations import Operation, OperationKind, OperationState, Progress, not_found
+from adpulse.server.ports import FactStore, FileArea, Kernel, TenantSettingsStore
+from adpulse.server.usecases.jobs.runner import JobContext
+from adpulse.server.usecases.query_metrics import require_rates
+
+FORMATS = {"parquet": ".parquet", "csv": ".csv"}
+_MONEY = {"cost_micros": "cost", "conversions_micros": "conversions", "revenue_micros": "revenue"}
+_DECIMAL = pa.decimal128(18, 6)
+DOWNLOAD_CHUNK_BYTES = 1 << 20
+
+
+def export_params(
+    *,
+    start_date: str,
+    end_date: str,
+    dimensions: Sequence[Dimension],
+    granularity: Granularity,
+    filters: Sequence[DimensionFilter],
+    reporting_currency: str,
+    fmt: str,
+) -> dict[str, Any]:
+    """The stored request of an export, validated like a QueryMetrics request."""
+    params = {
+        "start_date": start_date,
+        "end_date": end_date,
+        "dimensions": [d.value for d in dimensions],
+        "granularity": granularity.value,
+        "filters": [[f.dimension.value, list(f.values), f.exclude] for f in filters],
+        "reporting_currency": reporting_currency,
+        "format": fmt,
+    }
+    _query("", params)
+    return params
+
+
+def _query(tenant: str, p: Mapping[str, Any]) -> MetricsQuery:
+    return build_query(
+        tenant=tenant,
+        start_date=p["start_date"],
+        end_date=p["end_date"],
+        dimensions=tuple(Dimension(d) for d in p["dimensions"]),
+        granularity=Granularity(p["granularity"]),
+        filters=tuple(DimensionFilter(Dimension(d), tuple(v), x) for d, v, x in p["filters"]),
+        order_by="",
+        page_size=0,
+        offset=0,
+        reporting_currency=p["reporting_currency"],
+    )
+
+
+class ExportMetricsJob:
+    def __init__(
+        self, kernel: Kernel, facts: FactStore, settings: TenantSettingsStore, files: FileArea
+    ) -> None:
+        self._kernel = kernel
+        self._facts = facts
+        self._settings = settings
+        self._files = files
+
+    def run(self, ctx: JobContext) -> Mapping[str, Any] | None:
+        operation = ctx.operation
+        query = _query(operation.tenant, operation.params)
+        currency = query.reporting_currency or self._settings.reporting_currency(operation.tenant)
+        if currency:
+            require_rates(self._facts.missing_rates(query.selection, currency), currency)
+        fmt = operation.params["format"]
+        target = self._files.export_path(operation.tenant, operation.op_id, FORMATS[fmt])
+        partial = target.with_name(target.name + ".part")
+        keys = list(query.key_columns)
+        with_name = "campaign_id" in keys
+        batches = self._facts.stream_grouped_sums(query.selection, query.group_columns, with_name, currency)
+        carry = ["campaign_name"] if with_name else []
+        rows = 0
+        with _Writer(partial, fmt) as writer:
+            for groups in _complete_groups(batches, keys):
+                table = self._kernel.aggregate(groups, keys, carry)
+                if keys:
+                    table = table.take(pc.sort_indices(table, sort_keys=[(k, "ascending") for k in keys]))
+                writer.write(_for_file(table))
+                rows += table.num_rows
+                ctx.report(Progress(0.0, rows, 0, f"exported {rows} rows"), {})
+                if ctx.stopping.is_set():
+                    return None
+            if not writer.written:
+                # Nothing matched: the file still has its columns (and, without dimensions, the
+                # one row of zero totals a query would answer).
+                empty = self._facts.grouped_sums(query.selection, query.group_columns, with_name, currency)
+                table = self._kernel.aggregate(empty, keys, carry)
+                writer.write(_for_file(table))
+                rows = table.num_rows
+        os.replace(partial, target)
+        digest = hashlib.sha256()
+        with target.open("rb") as f:
+            while block := f.read(DOWNLOAD_CHUNK_BYTES):
+                digest.update(block)
+        ctx.progress = Progress(100.0, rows, rows, "done")
+        return {
+            "rows": rows,
+            "size_bytes": target.stat().st_size,
+            "sha256": digest.hexdigest(),
+            "format": fmt,
+            "file_name": f"metrics-{operation.op_id.removeprefix('op-')[:12]}{FORMATS[fmt]}",
+        }
+
+
+class ExportDownloads:
+    """The file of a finished export, in pieces."""
+
+    def __init__(self, files: FileArea) -> None:
+        self._files = files
+
+    def read(self, operation: Operation, offset: int) -> Iterator[bytes]:
+        if operation.kind is not OperationKind.EXPORT_METRICS:
+            raise not_found(operation.name)
+        if operation.state is not OperationState.SUCCEEDED or operation.result is None:
+            raise FailedPrecondition(
+                "the export has not finished successfully",
+                "EXPORT_NOT_READY",
+                metadata={"name": operation.name},
+            )
+        path = self._files.export_path(operation.tenant, operation.op_id, FORMATS[operation.result["format"]])
+        if not path.exists():
+            raise NotFound("the export's file is gone", "EXPORT_FILE_GONE", metadata={"name": operation.name})
+        return _pieces(path, offset)
+
+
+def _pieces(path: Path, offset: int) -> Iterator[bytes]:
+    with path.open("rb") as f:
+        f.seek(offset)
+        while block := f.read(DOWNLOAD_CHUNK_BYTES):
+            yield block
+
+
+def _complete_groups(batches: Iterator[pa.RecordBatch], keys: list[str]) -> Iterator[pa.Table]:
+    """Tables of whole groups: the rows sharing the key of a batch's last row wait for the next
+    batch, which may hold more of that group."""
+    pending: pa.Table | None = None
+    for batch in batches:
+        table = pa.Table.from_batches([batch])
+        if pending is not None:
+            table = pa.concat_tables([pending, table])
+        if not keys:  # one group over everything: the whole stream is one group
+            pending = table
+            continue
+        last = table.slice(table.num_rows - 1, 1)
+        same = None
+        for key in keys:
+            equal = pc.equal(table[key], last[key][0])
+            same = equal if same is None else pc.and_(same, equal)
+        assert same is not None
+        differing = np.flatnonzero(~same.to_numpy(zero_copy_only=False))
+        cut = int(differing[-1]) + 1 if len(differing) else 0
+        if cut:
+            yield table.slice(0, cut)
+        pending = table.slice(cut)
+    if pending is not None and pending.num_rows:
+        yield pending
+
+
+def _decimal(micros: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """Exact money: int64 millionths are the unscaled values of a decimal with scale 6."""
+    micros = micros.combine_chunks() if isinstance(micros, pa.ChunkedArray) else micros
+    values = micros.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
+    unscaled = np.empty((len(values), 2), np.int64)
+    unscaled[:, 0], unscaled[:, 1] = values, values >> 63  # 128-bit little-endian, sign-extended
+    validity = pc.is_valid(micros).buffers()[1] if micros.null_count else None
+    return pa.Array.from_buffers(_DECIMAL, len(values), [validity, pa.py_buffer(unscaled.tobytes())])
+
+
+def _for_file(table: pa.Table) -> pa.Table:
+    """Money as exact decimals under plain names; KPIs stay doubles (null when undefined)."""
+    columns, names = [], []
+    for name in table.column_names:
+        money = name in _MONEY
+        columns.append(_decimal(table[name]) if money else table[name])
+        names.append(_MONEY[name] if money else name)
+    return pa.table(columns, names=names)
+
+
+class _Writer:
+    def __init__(self, path: Path, fmt: str) -> None:
+        self._path = path
+        self._fmt = fmt
+        self._writer: Any = None
+        self._schema: pa.Schema | None = None
+
+    @property
+    def written(self) -> bool:
+        return self._writer is not None
+
+    def __enter__(self) -> _Writer:
+        return self
+
+    def write(self, table: pa.Table) -> None:
+        if self._schema is None:
+            self._schema = table.schema
+            writer = pq.ParquetWriter if self._fmt == "parquet" else pa_csv.CSVWriter
+            self._writer = writer(self._path, self._schema)
+        self._writer.write_table(table.cast(self._schema))
+
+    def __exit__(self, *exc: object) -> None:
+        if self._writer is not None:
+            self._writer.close()

@@ -1,0 +1,193 @@
+"""google.longrunning.Operations and the RPCs that start operations, against the real server
+(embedded shape: the Celery worker runs in the server, Postgres is the broker)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from adpulse.client import AdpulseClient, AdpulseError
+from adpulse.v1 import analytics_service_pb2 as apb
+from adpulse.v1 import ingest_service_pb2 as ipb
+from adpulse.v1 import operation_pb2 as opb
+from tests.support.server import ServerProcess
+
+
+def _error(call: object) -> AdpulseError:
+    with pytest.raises(AdpulseError) as caught:
+        call()  # type: ignore[operator]
+    return caught.value
+
+
+def test_backfill_runs_to_success_and_is_listed_and_deleted(client: AdpulseClient) -> None:
+    started = client.backfill("2026-03-01", "2026-03-20")
+    assert started.name.startswith("operations/op-")
+    assert started.metadata.kind == opb.OPERATION_KIND_BACKFILL
+    done = client.wait_operation(started.name, timeout=60)
+    assert done.done and done.state == "succeeded", done
+    assert done.metadata.progress_percent == 100
+    assert done.metadata.HasField("end_time")
+    (step,) = done.response.steps
+    assert (step.step, step.days, step.rows) == ("campaign_rollup", 20, 0)
+    assert [o.name for o in client.operations(filter="kind = backfill")[0]] == [done.name]
+    assert client.operations(filter="kind = export_metrics AND done = true")[0] == []
+    client.delete_operation(done.name)
+    assert _error(lambda: client.operation(done.name)).code == "NOT_FOUND"
+
+
+def test_list_pages_newest_first_and_filters_are_checked(client: AdpulseClient) -> None:
+    names = [client.backfill("2026-01-01", "2026-01-02").name for _ in range(3)]
+    for name in names:
+        client.wait_operation(name)
+    first, token = client.operations(page_size=2)
+    second, last = client.operations(page_size=2, page_token=token)
+    assert [o.name for o in first + second] == names[::-1]
+    assert last == ""
+    err = _error(lambda: client.operations(filter="kind = teleport"))
+    assert (err.code, err.reason) == ("INVALID_ARGUMENT", "INVALID_FILTER")
+    assert [v.field for v in err.violations] == ["filter"]
+    assert _error(lambda: client.operations(filter="state = running", page_token=token)).reason == (
+        "INVALID_PAGE_TOKEN"
+    )
+
+
+def test_operations_belong_to_their_tenant(server: ServerProcess, client: AdpulseClient) -> None:
+    name = client.backfill("2026-01-01", "2026-01-01").name
+    with AdpulseClient(server.address, tenant="someone-else") as other:
+        assert _error(lambda: other.operation(name)).code == "NOT_FOUND"
+        assert _error(lambda: other.cancel_operation(name)).code == "NOT_FOUND"
+        assert name not in {o.name for o in other.operations(page_size=1000)[0]}
+
+
+def test_bad_names_and_requests_are_invalid_argument_with_field_violations(client: AdpulseClient) -> None:
+    err = _error(lambda: client.operation("operations/../../etc"))
+    assert (err.code, [v.field for v in err.violations]) == ("INVALID_ARGUMENT", ["name"])
+    assert _error(lambda: client.operation("operations/op-" + "0" * 32)).code == "NOT_FOUND"
+    err = _error(lambda: client.backfill("2026-03-10", "2026-03-01"))
+    assert (err.code, [v.field for v in err.violations]) == ("INVALID_ARGUMENT", ["end_date"])
+    err = _error(lambda: client.backfill("", "2026-03-01", steps=["campaign_rollup", "levitate"]))
+    assert [v.field for v in err.violations] == ["start_date", "steps[1]"]
+    err = _error(lambda: client.export_metrics(apb.ExportMetricsRequest(format=9)))
+    assert [v.field for v in err.violations] == ["format"]
+
+
+def test_request_id_makes_a_start_idempotent(client: AdpulseClient) -> None:
+    first = client.backfill("2026-02-01", "2026-02-03", request_id="nightly-2026-02-03")
+    again = client.backfill("2026-02-01", "2026-02-03", request_id="nightly-2026-02-03")
+    assert again.name == first.name
+    err = _error(lambda: client.backfill("2026-02-01", "2026-02-04", request_id="nightly-2026-02-03"))
+    assert (err.code, err.reason) == ("ALREADY_EXISTS", "REQUEST_ID_REUSED")
+
+
+def test_cancel_of_a_finished_operation_changes_nothing(client: AdpulseClient) -> None:
+    done = client.wait_operation(client.backfill("2026-01-01", "2026-01-01").name)
+    client.cancel_operation(done.name)
+    assert client.operation(done.name).state == "succeeded"
+    err = _error(lambda: client.delete_operation("operations/op-" + "1" * 32))
+    assert err.code == "NOT_FOUND"
+
+
+def test_export_of_nothing_is_a_valid_file(client: AdpulseClient) -> None:
+    request = apb.ExportMetricsRequest(dimensions=[apb.DIMENSION_PLATFORM], format=opb.EXPORT_FORMAT_PARQUET)
+    done = client.wait_operation(client.export_metrics(request).name)
+    assert done.state == "succeeded", done
+    data = b"".join(client.download_export(done.name))
+    assert done.response.rows == 0 and len(data) == done.response.size_bytes
+    table = pq.read_table(io.BytesIO(data))
+    assert table.num_rows == 0 and table.column_names[:2] == ["platform", "currency"]
+    totals = client.wait_operation(
+        client.export_metrics(apb.ExportMetricsRequest(format=opb.EXPORT_FORMAT_CSV)).name
+    )
+    rows = list(csv.DictReader(io.StringIO(b"".join(client.download_export(totals.name)).decode())))
+    assert [(r["impressions"], r["cost"], r["roas"]) for r in rows] == [("0", "0.000000", "")]
+
+
+def test_download_needs_a_finished_export(client: AdpulseClient) -> None:
+    backfill = client.wait_operation(client.backfill("2026-01-01", "2026-01-01").name)
+    assert _error(lambda: b"".join(client.download_export(backfill.name))).code == "NOT_FOUND"
+
+
+def test_import_paths_stay_inside_the_import_directory(server: ServerProcess, client: AdpulseClient) -> None:
+    imports = server.data_dir / "imports"
+    (imports / "outside").unlink(missing_ok=True)
+    (imports / "outside").symlink_to("/etc")
+    cases = {
+        "../postgres/PG_VERSION": ("INVALID_ARGUMENT", "INVALID_PATH"),
+        "/etc/passwd": ("INVALID_ARGUMENT", "INVALID_PATH"),
+        "outside/passwd": ("PERMISSION_DENIED", "PATH_OUTSIDE_IMPORTS"),
+        "uploads/someone-else/x/a.csv": ("PERMISSION_DENIED", "NOT_YOUR_UPLOAD"),
+        "nothing-here.csv": ("NOT_FOUND", "FILE_NOT_FOUND"),
+    }
+    for path, expected in cases.items():
+        err = _error(lambda path=path: client.import_file(ipb.ImportFileRequest(path=path)))
+        assert (err.code, err.reason) == expected, path
+        assert str(server.data_dir) not in err.message and "/etc" not in err.message.replace(path, "")
+    assert client.operations(filter="kind = import_file")[0] == []
+
+
+def test_upload_stores_the_bytes_for_the_tenant_only(
+    server: ServerProcess, client: AdpulseClient, tmp_path: Path
+) -> None:
+    local = tmp_path / "day.csv.gz"
+    local.write_bytes(os.urandom(3 << 20))
+    uploaded = client.upload_file(local, piece_bytes=256 << 10)
+    assert uploaded.path.startswith(f"uploads/{client._metadata[0][1]}/") and uploaded.path.endswith(
+        "/day.csv.gz"
+    )
+    assert uploaded.size_bytes == 3 << 20
+    assert (server.data_dir / "imports" / uploaded.path).read_bytes() == local.read_bytes()
+    bad = tmp_path / "bad name.csv"
+    bad.write_text("x")
+    err = _error(lambda: client.upload_file(bad))
+    assert [v.field for v in err.violations] == ["header.file_name"]
+
+
+def test_grpcurl_describes_and_calls_operations(server: ServerProcess) -> None:
+    grpcurl = str(Path(sys.executable).parent / "grpcurl")
+    described = subprocess.run(
+        [grpcurl, "-plaintext", server.address, "describe", "google.longrunning.Operations"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
+    assert "rpc WaitOperation" in described
+
+    def call(method: str, body: str) -> dict[str, object]:
+        out = subprocess.run(
+            [
+                grpcurl,
+                "-plaintext",
+                "-H",
+                "x-adpulse-tenant: grpcurl-ops",
+                "-d",
+                body,
+                server.address,
+                method,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        ).stdout
+        return json.loads(out)  # type: ignore[no-any-return]
+
+    started = call(
+        "adpulse.v1.AnalyticsService/Backfill", '{"start_date": "2026-01-01", "end_date": "2026-01-02"}'
+    )
+    waited = call("google.longrunning.Operations/WaitOperation", json.dumps({"name": started["name"]}))
+    assert waited["done"] is True
+    assert waited["metadata"]["@type"] == "type.googleapis.com/adpulse.v1.OperationMetadata"  # type: ignore[index]
+    assert waited["response"]["@type"] == "type.googleapis.com/adpulse.v1.BackfillResponse"  # type: ignore[index]
+    listed = call(
+        "google.longrunning.Operations/ListOperations", '{"filter": "kind = backfill AND done = true"}'
+    )
+    assert [o["name"] for o in listed["operations"]] == [started["name"]]  # type: ignore[attr-defined]
