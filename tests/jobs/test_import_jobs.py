@@ -90,7 +90,9 @@ def test_cancel_stops_within_a_chunk(dataset: tuple[Path, list[Fact]]) -> None:
     with running_server(data, env) as server, AdpulseClient(server.address, tenant=TENANT) as client:
         name = import_file(client, "big.csv").name
         wait_for(lambda: client.operation(name).metadata.rows_done > 0, "the first chunk")
-        before = client.operation(name).metadata.rows_done
+        started = client.operation(name).metadata
+        before = started.rows_done
+        assert 0 < started.progress_percent < 50  # the bytes read follow the rows imported
         client.cancel_operation(name)
         done = client.wait_operation(name, timeout=60)
         assert done.state == "cancelled" and done.error is not None

@@ -160,6 +160,27 @@ def test_grpcurl_describes_and_calls_operations(server: ServerProcess) -> None:
         timeout=60,
     ).stdout
     assert "rpc WaitOperation" in described
+    # Each method that starts an operation says, through reflection, what it resolves to.
+    starting = {
+        "adpulse.v1.IngestService": {"ImportFile": "ImportFileResponse"},
+        "adpulse.v1.AnalyticsService": {
+            "ExportMetrics": "ExportMetricsResponse",
+            "Backfill": "BackfillResponse",
+        },
+    }
+    for service, methods in starting.items():
+        text = subprocess.run(
+            [grpcurl, "-plaintext", server.address, "describe", service],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        ).stdout
+        for method, response in methods.items():
+            declared = text.split(f"rpc {method} (", 1)[1].split("rpc ", 1)[0]
+            assert "returns ( .google.longrunning.Operation )" in declared, method
+            assert f'response_type:"adpulse.v1.{response}"' in declared, method
+            assert 'metadata_type:"adpulse.v1.OperationMetadata"' in declared, method
 
     def call(method: str, body: str) -> dict[str, object]:
         out = subprocess.run(

@@ -55,9 +55,11 @@ def test_sigkilled_worker_processes_leave_exactly_the_file(
             wait_for(lambda w=worker, line=stalled: line in w.log, f"stall {i + 1}")  # type: ignore[misc]
         finally:
             _sigkill(worker)
-    worker = start_worker(data, deployed)
+    # The last one also runs Celery beat, as one worker of a deployment does for the daily scans.
+    worker = start_worker(data, deployed, beat=True)
     try:
         wait_for(lambda: f"operation {op_id} succeeded" in worker.log, "the last worker to finish")
+        assert "beat: Starting" in worker.log
     finally:
         worker.process.terminate()
         assert worker.process.wait(60) == 0, worker.log

@@ -117,11 +117,12 @@ class WorkerProcess:
         return "".join(self.output)
 
 
-def start_worker(data_dir: Path, env: Mapping[str, str]) -> WorkerProcess:
+def start_worker(data_dir: Path, env: Mapping[str, str], *, beat: bool = False) -> WorkerProcess:
     """`adpulse worker` (the deployed shape's job worker) as a subprocess; `env` names at least
     the broker and the Postgres. It logs as it goes; nothing marks it ready."""
     process = subprocess.Popen(
-        [str(Path(sys.executable).with_name("adpulse")), "worker", "--concurrency", "1"],
+        [str(Path(sys.executable).with_name("adpulse")), "worker", "--concurrency", "1"]
+        + (["--beat"] if beat else []),
         env={**os.environ, "ADPULSE_DATA_DIR": str(data_dir), **env},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
