@@ -108,6 +108,9 @@ def test_carried_columns_keep_the_first_value_and_no_keys_gives_one_row() -> Non
     empty = _kernel.aggregate(t.slice(0, 0), [])
     assert empty.num_rows == 1 and empty.to_pylist()[0]["clicks"] == 0
     assert _kernel.aggregate(t.slice(0, 0), ["campaign_id"]).num_rows == 0
+    no_chunks = pa.Table.from_batches([], t.schema)
+    by_campaign = _kernel.aggregate(no_chunks, ["campaign_id"], ["campaign_name"])
+    assert by_campaign.num_rows == 0 and "campaign_name" in by_campaign.column_names
 
 
 def test_record_batches_and_readers_are_accepted() -> None:

@@ -217,7 +217,8 @@ pub fn aggregate(
             .iter()
             .zip(out_schema.fields().iter().skip(keys.len()))
         {
-            columns.push(if groups.first_rows.len() == n {
+            // No groups: there may be no batches to take from either (an empty input).
+            columns.push(if n > 0 && groups.first_rows.len() == n {
                 first_values(arrays, &rows, &groups.first_rows)?
             } else {
                 new_null_array(field.data_type(), n)
