@@ -12,8 +12,10 @@
 //!   narrower than an absolute floor;
 //! - `auto`: `week_over_week` for a day with under 14 days of history, else `seasonal`.
 //!
-//! Every band is at least 5 % of the expected value wide on each side and never narrower than
-//! the minimum change worth reporting. For ratios the band adds the sampling variance of the
+//! Bands are symmetric on the scale where the metric's noise is: square roots for counts (Poisson),
+//! logarithms for spend (multiplicative), the values themselves for revenue and ratios. Every band's
+//! scale is at least 8 % of the expected value, and no band is narrower than the minimum change
+//! worth reporting. For ratios the band adds the sampling variance of the
 //! day (see `Metric::sampling_variance`) to the history's extra day-to-day variance, so a CTR
 //! swing on 40 impressions stays inside it. Consecutive anomalous days of a group in the same
 //! direction form one incident.
@@ -38,8 +40,9 @@ const SEASONAL_WEEKS: usize = 4;
 const MIN_WINDOW_VALUES: usize = 7;
 /// Days of history from which `auto` uses the seasonal baseline.
 const AUTO_SEASONAL_HISTORY: usize = 14;
-/// A band is never narrower than this share of the expected value on each side.
-const RELATIVE_FLOOR: f64 = 0.05;
+/// A band's scale is never under this share of the expected value: day-to-day swings of a few
+/// percent are normal in ad data, and a very steady history must not make them anomalies.
+const RELATIVE_FLOOR: f64 = 0.08;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
@@ -114,6 +117,8 @@ struct Judged {
     num: f64,
     den: f64,
     expected_num: f64,
+    /// The day's five sums, for the money an incident puts at stake.
+    sums: [i64; 5],
 }
 
 /// What the worker of one range of groups reuses from group to group.
@@ -289,6 +294,7 @@ fn judge_group(set: &SeriesSet, group: usize, o: &DetectOptions, b: &mut Buffers
             num,
             den,
             expected_num: 0.0,
+            sums: b.sums[d],
         };
         if let Some(x) = observed {
             let method = match o.method {
@@ -301,18 +307,18 @@ fn judge_group(set: &SeriesSet, group: usize, o: &DetectOptions, b: &mut Buffers
                 Method::WeekOverWeek => week_over_week(b, d, o, floor),
                 _ => windowed_baseline(b, d, method, o, mean_sampling, floor),
             };
-            if let Some((expected, half_width, scale)) = baseline {
-                let deviation = x - expected;
-                let lower = expected - half_width;
+            if let Some(band) = baseline {
+                let expected = band.expected;
+                let lower = expected - band.below;
                 judged.expected = Some(expected);
                 judged.lower = Some(if metric == Metric::Roi {
                     lower
                 } else {
                     lower.max(0.0)
                 });
-                judged.upper = Some(expected + half_width);
-                judged.score = Some(deviation / scale);
-                judged.anomaly = deviation.abs() > half_width;
+                judged.upper = Some(expected + band.above);
+                judged.score = Some(band.score(x));
+                judged.anomaly = x < expected - band.below || x > expected + band.above;
                 judged.method = Some(method);
                 judged.severity = severity(x, expected);
                 judged.expected_num = expected * den;
@@ -341,8 +347,37 @@ fn judge_group(set: &SeriesSet, group: usize, o: &DetectOptions, b: &mut Buffers
     out
 }
 
-/// Expected value, band half-width and the scale a score is measured in, from the trailing
-/// window (zscore, mad, seasonal residuals).
+/// What a day is judged against: its expected value and how far below and above it a value may
+/// fall before it is an anomaly.
+#[derive(Debug, Clone, Copy)]
+struct Band {
+    expected: f64,
+    below: f64,
+    above: f64,
+    score: Score,
+}
+
+/// How a deviation is measured: in units of a scale, on Anscombe's square-root scale (counts,
+/// where Poisson noise has variance 1/4 at any level), or on the log scale (money).
+#[derive(Debug, Clone, Copy)]
+enum Score {
+    Linear(f64),
+    Root { center: f64, sd: f64 },
+    Log { center: f64, sd: f64 },
+}
+
+impl Band {
+    fn score(&self, x: f64) -> f64 {
+        match self.score {
+            Score::Linear(scale) => (x - self.expected) / scale,
+            Score::Root { center, sd } => ((x.max(0.0) + 0.375).sqrt() - center) / sd,
+            // A value of 0 is a drop by a factor of a million: far out, but finite.
+            Score::Log { center, sd } => (x.max(center.exp() * 1e-6).ln() - center) / sd,
+        }
+    }
+}
+
+/// The band from the trailing window (zscore, mad, seasonal residuals).
 fn windowed_baseline(
     b: &mut Buffers,
     d: usize,
@@ -350,7 +385,7 @@ fn windowed_baseline(
     o: &DetectOptions,
     mean_sampling: Option<f64>,
     floor: f64,
-) -> Option<(f64, f64, f64)> {
+) -> Option<Band> {
     if b.window.len() < MIN_WINDOW_VALUES {
         return None;
     }
@@ -379,13 +414,19 @@ fn windowed_baseline(
             (expected, std)
         }
     };
+    if metric.is_count() {
+        return count_band(
+            expected,
+            (spread * spread).max(expected.abs()),
+            o.threshold,
+            floor,
+        );
+    }
+    if metric == Metric::Cost && expected > 0.0 {
+        return money_band(expected, spread, o.threshold, floor);
+    }
     let variance = if metric.is_additive() {
-        let poisson = if metric.is_count() {
-            expected.abs()
-        } else {
-            0.0
-        };
-        (spread * spread).max(poisson)
+        spread * spread
     } else {
         // The window's spread holds its days' sampling noise; what is left is real day-to-day
         // variation, to which this day's own sampling noise is added.
@@ -395,7 +436,49 @@ fn windowed_baseline(
     band(expected, variance.sqrt(), o.threshold, floor)
 }
 
-fn week_over_week(b: &Buffers, d: usize, o: &DetectOptions, floor: f64) -> Option<(f64, f64, f64)> {
+/// A band for counts, symmetric on Anscombe's square-root scale: the variance (at least the
+/// Poisson variance, the expected value) becomes a deviation there by the delta method. So a
+/// count that drops to zero from 16 is flagged (the normal approximation would need a drop
+/// below zero), while rises need more room, as Poisson tails do.
+fn count_band(expected: f64, variance: f64, z: f64, floor: f64) -> Option<Band> {
+    let center = (expected.max(0.0) + 0.375).sqrt();
+    let sd = (variance.sqrt() / (2.0 * center)).max(0.5);
+    if !sd.is_finite() {
+        return None;
+    }
+    let low = (center - z * sd).max(0.0);
+    let lower = low * low - 0.375;
+    let upper = (center + z * sd).powi(2) - 0.375;
+    let least = (z * RELATIVE_FLOOR * expected.abs()).max(floor);
+    Some(Band {
+        expected,
+        below: (expected - lower).max(least),
+        above: (upper - expected).max(least),
+        score: Score::Root { center, sd },
+    })
+}
+
+/// A band for spend, symmetric on the log scale: spend moves by factors (a budget raised by a
+/// third, bids up a fifth), so its noise is multiplicative and a rise needs more room than a fall
+/// of the same size. Revenue is not: a sum of a few orders of very different values, its low
+/// days are far lower than a log-normal's, and it keeps the plain band.
+fn money_band(expected: f64, spread: f64, z: f64, floor: f64) -> Option<Band> {
+    let sd = (spread / expected).max(RELATIVE_FLOOR);
+    if !sd.is_finite() {
+        return None;
+    }
+    Some(Band {
+        expected,
+        below: (expected * (1.0 - (-z * sd).exp())).max(floor),
+        above: (expected * ((z * sd).exp() - 1.0)).max(floor),
+        score: Score::Log {
+            center: expected.ln(),
+            sd,
+        },
+    })
+}
+
+fn week_over_week(b: &Buffers, d: usize, o: &DetectOptions, floor: f64) -> Option<Band> {
     let expected = b.x[d.checked_sub(7)?]?;
     let mut half_width = (o.change_threshold * expected.abs()).max(floor);
     if !o.metric.is_additive() {
@@ -408,12 +491,17 @@ fn week_over_week(b: &Buffers, d: usize, o: &DetectOptions, floor: f64) -> Optio
     if !half_width.is_finite() || half_width <= 0.0 {
         return None;
     }
-    Some((expected, half_width, half_width / o.threshold))
+    Some(Band {
+        expected,
+        below: half_width,
+        above: half_width,
+        score: Score::Linear(half_width / o.threshold),
+    })
 }
 
 /// The band for a deviation scale: z scales wide, but never under the relative floor or the
 /// minimum change. None when the scale is unusable.
-fn band(expected: f64, scale: f64, z: f64, floor: f64) -> Option<(f64, f64, f64)> {
+fn band(expected: f64, scale: f64, z: f64, floor: f64) -> Option<Band> {
     let scale = scale.max(RELATIVE_FLOOR * expected.abs());
     if !scale.is_finite() {
         return None;
@@ -423,7 +511,12 @@ fn band(expected: f64, scale: f64, z: f64, floor: f64) -> Option<(f64, f64, f64)
         return None;
     }
     let scale = if scale > 0.0 { scale } else { half_width / z };
-    Some((expected, half_width, scale))
+    Some(Band {
+        expected,
+        below: half_width,
+        above: half_width,
+        score: Score::Linear(scale),
+    })
 }
 
 /// 1 low … 4 critical, by how far the day is from its expectation relative to it: under 20 %,
@@ -571,6 +664,7 @@ fn incidents_batch(
         Vec::with_capacity(n),
         Vec::with_capacity(n),
     );
+    let mut sums: [Vec<i64>; 5] = std::array::from_fn(|_| Vec::with_capacity(n));
     for inc in incidents {
         // With every point kept, the incident's days are the anomalous entries of its span.
         let members: Vec<usize> = (inc.first..=inc.last)
@@ -603,6 +697,9 @@ fn incidents_batch(
         dir.push(direction(day(top)));
         method.push(day(top).method.map(Method::name));
         provisional_any.push(members.iter().any(|&i| provisional[i]));
+        for (k, column) in sums.iter_mut().enumerate() {
+            column.push(members.iter().map(|&i| day(i).sums[k]).sum());
+        }
     }
     let date = |name: &str, v: Vec<i32>| -> (Field, ArrayRef) {
         (
@@ -641,5 +738,12 @@ fn incidents_batch(
         Field::new("provisional", DataType::Boolean, false),
         Arc::new(BooleanArray::from(provisional_any)),
     ));
+    // The incident days' sums, so the money at stake can be priced without another query.
+    for (name, column) in crate::aggregate::MEASURE_COLUMNS.iter().zip(sums) {
+        columns.push((
+            Field::new(*name, DataType::Int64, false),
+            Arc::new(Int64Array::from(column)),
+        ));
+    }
     batch_of(columns)
 }
