@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -13,10 +14,13 @@ from adpulse.server.settings import Settings
 from adpulse.server.storage import clickhouse, postgres
 from adpulse.server.storage.batch_ledger import PostgresBatchLedger
 from adpulse.server.storage.fact_store import ClickHouseFactStore
+from adpulse.server.storage.insight_store import PostgresInsightStore
 from adpulse.server.transport import grpc_server
-from adpulse.server.transport.analytics_servicer import AnalyticsServicer
+from adpulse.server.transport.analytics_servicer import AnalyticsServicer, AnalyticsUseCases
 from adpulse.server.transport.ingest_servicer import IngestServicer
+from adpulse.server.usecases.analytics import AnomaliesUseCase, ExplainChangeUseCase, TrendsUseCase
 from adpulse.server.usecases.ingest import IngestUseCase
+from adpulse.server.usecases.insights import InsightsUseCase
 from adpulse.server.usecases.query_metrics import QueryMetricsUseCase
 
 log = logging.getLogger(__name__)
@@ -47,6 +51,11 @@ def close_all(closers: list[Callable[[], None]]) -> None:
             log.exception("error while closing %s", close)
 
 
+def _today() -> dt.date:
+    """Today in UTC: restatement windows and default ranges count from it."""
+    return dt.datetime.now(dt.UTC).date()
+
+
 def build(settings: Settings) -> App:
     closers: list[Callable[[], None]] = []
     try:
@@ -66,10 +75,26 @@ def build(settings: Settings) -> App:
         kernel = faults.wrap_kernel(_kernel, settings.faults)
         facts = ClickHouseFactStore(ch_client)
         ledger = PostgresBatchLedger(pool)
+        anomalies = AnomaliesUseCase(kernel, facts, settings.restatement, _today)
+        explain = ExplainChangeUseCase(kernel, facts)
+        analytics = AnalyticsUseCases(
+            trends=TrendsUseCase(kernel, facts),
+            anomalies=anomalies,
+            explain=explain,
+            insights=InsightsUseCase(
+                kernel,
+                facts=facts,
+                store=PostgresInsightStore(pool),
+                anomalies=anomalies,
+                explain=explain,
+                today=_today,
+            ),
+            today=_today,
+        )
         server = grpc_server.start(
             settings,
             IngestServicer(IngestUseCase(kernel, facts, ledger)),
-            AnalyticsServicer(QueryMetricsUseCase(kernel, facts)),
+            AnalyticsServicer(QueryMetricsUseCase(kernel, facts), analytics),
         )
     except BaseException:
         with contextlib.suppress(Exception):

@@ -21,6 +21,10 @@ class PanickingKernel:
         self.SOURCES = kernel.SOURCES
         self.aggregate = kernel.aggregate
 
+    def __getattr__(self, name: str) -> Any:
+        # Everything but parsing (the analytics) is the real kernel's.
+        return getattr(self._kernel, name)
+
     def parse_batch(self, *args: Any, **kwargs: Any) -> Any:
         self._kernel.debug_panic("injected fault: kernel_panic")
         raise AssertionError("debug_panic returned")

@@ -47,6 +47,11 @@ class AlreadyExists(AdpulseError):
 
 
 @dataclass
+class NotFound(AdpulseError):
+    """The request names something that does not exist."""
+
+
+@dataclass
 class FailedPrecondition(AdpulseError):
     """The system is not in a state where the request can run."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
@@ -37,17 +38,7 @@ class ClickHouseFactStore:
     def grouped_sums(
         self, selection: FactSelection, groups: Sequence[GroupColumn], latest_campaign_name: bool
     ) -> pa.Table:
-        params: dict[str, Any] = {"tenant": selection.tenant}
-        where = ["tenant = {tenant:String}"]
-        if selection.start:
-            params["start"] = selection.start
-            where.append("date >= {start:Date}")
-        if selection.end:
-            params["end"] = selection.end
-            where.append("date <= {end:Date}")
-        for i, f in enumerate(selection.filters):
-            params[f"f{i}"] = list(f.values)
-            where.append(f"{f.dimension.column} {'NOT IN' if f.exclude else 'IN'} {{f{i}:Array(String)}}")
+        where, params = _where(selection)
         # Aliases carry a prefix: an alias named like a column would shadow it in WHERE.
         keys = {g.column: _BUCKET[g.granularity] if g.column == "date" else g.column for g in groups}
         keys.setdefault("currency", "currency")
@@ -62,3 +53,32 @@ class ClickHouseFactStore:
         with unavailable_on_failure():
             table = self._client.query_arrow(sql, parameters=params, settings=_QUERY_SETTINGS)
         return table.rename_columns([name[2:] for name in table.column_names])
+
+    def date_span(self, selection: FactSelection) -> tuple[dt.date, dt.date] | None:
+        where, params = _where(selection)
+        sql = f"SELECT min(date), max(date), count() FROM {TABLE} WHERE {' AND '.join(where)}"
+        with unavailable_on_failure():
+            first, last, rows = self._client.query(sql, parameters=params).result_rows[0]
+        return (first, last) if rows else None
+
+    def platforms(self, selection: FactSelection) -> list[str]:
+        where, params = _where(selection)
+        sql = f"SELECT DISTINCT platform FROM {TABLE} WHERE {' AND '.join(where)} ORDER BY platform"
+        with unavailable_on_failure():
+            return [row[0] for row in self._client.query(sql, parameters=params).result_rows]
+
+
+def _where(selection: FactSelection) -> tuple[list[str], dict[str, Any]]:
+    """The WHERE conditions of a selection, with their parameters."""
+    params: dict[str, Any] = {"tenant": selection.tenant}
+    where = ["tenant = {tenant:String}"]
+    if selection.start:
+        params["start"] = selection.start
+        where.append("date >= {start:Date}")
+    if selection.end:
+        params["end"] = selection.end
+        where.append("date <= {end:Date}")
+    for i, f in enumerate(selection.filters):
+        params[f"f{i}"] = list(f.values)
+        where.append(f"{f.dimension.column} {'NOT IN' if f.exclude else 'IN'} {{f{i}:Array(String)}}")
+    return where, params

@@ -17,6 +17,7 @@ from adpulse.server.domain.errors import (
     AlreadyExists,
     FailedPrecondition,
     InvalidArgument,
+    NotFound,
     StorageUnavailable,
 )
 
@@ -29,6 +30,7 @@ _CODES = {
     InvalidArgument: code_pb2.INVALID_ARGUMENT,
     AlreadyExists: code_pb2.ALREADY_EXISTS,
     FailedPrecondition: code_pb2.FAILED_PRECONDITION,
+    NotFound: code_pb2.NOT_FOUND,
     StorageUnavailable: code_pb2.UNAVAILABLE,
 }
 
