@@ -174,7 +174,8 @@ class _AnomalyMethodEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Anomaly
     """Median ± z robust deviations (1.4826 · MAD) of the trailing window."""
     ANOMALY_METHOD_SEASONAL: _AnomalyMethod.ValueType  # 4
     """Median of the same weekday over the last four weeks, corrected by the window's median
-    residual, ± z robust deviations of the residuals.
+    residual, ± z robust deviations of the residuals. Counts are judged on the square-root
+    scale (Poisson noise), spend on the log scale (multiplicative noise).
     """
     ANOMALY_METHOD_WEEK_OVER_WEEK: _AnomalyMethod.ValueType  # 5
     """The same weekday a week earlier ± a relative change, never narrower than `min_change`."""
@@ -192,7 +193,8 @@ ANOMALY_METHOD_MAD: AnomalyMethod.ValueType  # 3
 """Median ± z robust deviations (1.4826 · MAD) of the trailing window."""
 ANOMALY_METHOD_SEASONAL: AnomalyMethod.ValueType  # 4
 """Median of the same weekday over the last four weeks, corrected by the window's median
-residual, ± z robust deviations of the residuals.
+residual, ± z robust deviations of the residuals. Counts are judged on the square-root
+scale (Poisson noise), spend on the log scale (multiplicative noise).
 """
 ANOMALY_METHOD_WEEK_OVER_WEEK: AnomalyMethod.ValueType  # 5
 """The same weekday a week earlier ± a relative change, never narrower than `min_change`."""
@@ -207,11 +209,11 @@ class _SensitivityEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Sensitivi
     SENSITIVITY_UNSPECIFIED: _Sensitivity.ValueType  # 0
     """Same as `SENSITIVITY_MEDIUM`."""
     SENSITIVITY_LOW: _Sensitivity.ValueType  # 1
-    """Bands of ±5 deviations; week-over-week changes of ±100 %."""
+    """Bands of ±5.5 deviations; week-over-week changes of ±100 %."""
     SENSITIVITY_MEDIUM: _Sensitivity.ValueType  # 2
-    """Bands of ±4 deviations; week-over-week changes of ±60 %."""
+    """Bands of ±4.5 deviations; week-over-week changes of ±60 %."""
     SENSITIVITY_HIGH: _Sensitivity.ValueType  # 3
-    """Bands of ±3 deviations; week-over-week changes of ±40 %."""
+    """Bands of ±3.5 deviations; week-over-week changes of ±40 %."""
 
 class Sensitivity(_Sensitivity, metaclass=_SensitivityEnumTypeWrapper):
     """How readily a deviation is called an anomaly."""
@@ -219,11 +221,11 @@ class Sensitivity(_Sensitivity, metaclass=_SensitivityEnumTypeWrapper):
 SENSITIVITY_UNSPECIFIED: Sensitivity.ValueType  # 0
 """Same as `SENSITIVITY_MEDIUM`."""
 SENSITIVITY_LOW: Sensitivity.ValueType  # 1
-"""Bands of ±5 deviations; week-over-week changes of ±100 %."""
+"""Bands of ±5.5 deviations; week-over-week changes of ±100 %."""
 SENSITIVITY_MEDIUM: Sensitivity.ValueType  # 2
-"""Bands of ±4 deviations; week-over-week changes of ±60 %."""
+"""Bands of ±4.5 deviations; week-over-week changes of ±60 %."""
 SENSITIVITY_HIGH: Sensitivity.ValueType  # 3
-"""Bands of ±3 deviations; week-over-week changes of ±40 %."""
+"""Bands of ±3.5 deviations; week-over-week changes of ±40 %."""
 Global___Sensitivity: _TypeAlias = Sensitivity  # noqa: Y015
 
 class _Severity:
