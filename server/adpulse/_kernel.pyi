@@ -278,8 +278,9 @@ def detect_anomalies(
     without a value (a ratio's zero denominator) or without enough history have null
     expected. `incidents`: consecutive anomalous days of a group in one direction: keys,
     carry, currency, `start`, `end`, `days`, `observed` and `expected` over the incident
-    (ratios of its sums), `peak_score`, `severity` (highest), `direction`, `method` (of the
-    peak), `provisional` (any day), and the five measures summed over its days."""
+    (sums: their average day; ratios: of its sums), `peak_score`, `severity` (highest),
+    `direction`, `method` (of the peak), `provisional` (any day), and the five measures summed
+    over its days."""
 
 class DimensionExplanation:
     """One searched dimension of `explain_change`."""
@@ -327,14 +328,14 @@ class Explanation:
 
 def explain_change(
     table: _ArrowExportable | pa.RecordBatch,
-    dimensions: Sequence[tuple[str, Sequence[str]]],
+    dimensions: Sequence[tuple[str, Sequence[str], Sequence[str]]],
     metric: str,
     *,
-    carry: Sequence[str] = (),
     limit: int = 10,
 ) -> Explanation:
     """Splits the change of `metric` from the baseline (rows with `period` 0) to the current
-    period (`period` 1) over the slices of each dimension ((name, key columns)). An additive
+    period (`period` 1) over the slices of each dimension ((name, key columns, carried columns:
+    taken from each slice's latest row, e.g. a campaign's name)). An additive
     metric's contribution is the slice's change; a ratio's is its rate effect
     ½(w₀ + w₁)(r₁ − r₀) plus its mix effect (w₁ − w₀)(½(r₀ + r₁) − ½(R₀ + R₁)), with w the
     slice's share of the denominator. Over a dimension's slices the contributions add up to the

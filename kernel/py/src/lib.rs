@@ -316,20 +316,19 @@ struct Explanation {
 }
 
 #[pyfunction]
-#[pyo3(signature = (table, dimensions, metric, *, carry = Vec::new(), limit = 10))]
+#[pyo3(signature = (table, dimensions, metric, *, limit = 10))]
 fn explain_change(
     py: Python<'_>,
     table: AnyRecordBatch,
-    dimensions: Vec<(String, Vec<String>)>,
+    dimensions: Vec<explain::DimensionSpec>,
     metric: &str,
-    carry: Vec<String>,
     limit: usize,
 ) -> PyResult<Explanation> {
     let batch = one_batch(table)?;
     let metric = Metric::parse(metric).map_err(analytics_error)?;
     let threads = adpulse_core::worker_threads();
     let out = py
-        .detach(|| explain::explain(batch, &dimensions, &strs(&carry), metric, limit, threads))
+        .detach(|| explain::explain(batch, &dimensions, metric, limit, threads))
         .map_err(analytics_error)?;
     let dimensions = out
         .dimensions

@@ -68,10 +68,9 @@ class Kernel(Protocol):
     def explain_change(
         self,
         table: pa.Table,
-        dimensions: Sequence[tuple[str, Sequence[str]]],
+        dimensions: Sequence[tuple[str, Sequence[str], Sequence[str]]],
         metric: str,
         *,
-        carry: Sequence[str] = ...,
         limit: int = ...,
     ) -> Explanation: ...
 

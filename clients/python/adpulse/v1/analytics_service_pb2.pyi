@@ -1217,11 +1217,11 @@ class AnomalyIncident(_message.Message):
 
     @_builtins.property
     def observed(self) -> _wrappers_pb2.DoubleValue:
-        """Value over the incident (sums; ratios of the incident's sums)."""
+        """Value of the incident: for sums their average day, for ratios the ratio of its sums."""
 
     @_builtins.property
     def expected(self) -> _wrappers_pb2.DoubleValue:
-        """Expected value over the incident (ratios weigh each day's expectation by its volume)."""
+        """Expected value of the incident, alike (ratios weigh each day's expectation by its volume)."""
 
     @_builtins.property
     def peak_score(self) -> _wrappers_pb2.DoubleValue:

@@ -77,12 +77,14 @@ struct Slice {
     surprise: f64,
 }
 
-/// `batch` holds sums per slice and period (`period`: 0 baseline, 1 current); `dimensions`
-/// names each dimension and its key columns.
+/// A dimension to search: its name, its key columns, and the columns its slices carry (e.g. a
+/// campaign's name, which a platform's slices must not show).
+pub type DimensionSpec = (String, Vec<String>, Vec<String>);
+
+/// `batch` holds sums per slice and period (`period`: 0 baseline, 1 current).
 pub fn explain(
     batch: RecordBatch,
-    dimensions: &[(String, Vec<String>)],
-    carry: &[&str],
+    dimensions: &[DimensionSpec],
     metric: Metric,
     limit: usize,
     threads: usize,
@@ -101,8 +103,9 @@ pub fn explain(
         money_known,
     };
     let mut out = Vec::new();
-    for (name, keys) in dimensions {
+    for (name, keys, carry) in dimensions {
         let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+        let carry: Vec<&str> = carry.iter().map(String::as_str).collect();
         let set = SeriesSet::new(batch.clone(), &keys, threads)?;
         let slices = slices(&set, &period, metric, &totals_sums, &totals)?;
         let (explanatory_power, surprise) = explaining_set(&slices, totals.change());
@@ -111,7 +114,7 @@ pub fn explain(
             explanatory_power,
             surprise,
             slices: slices.len(),
-            contributors: contributors_batch(&set, carry, slices, totals.change(), limit)?,
+            contributors: contributors_batch(&set, &carry, slices, totals.change(), limit)?,
         });
     }
     out.sort_by(|a, b| {
@@ -378,8 +381,12 @@ mod tests {
     }
 
     fn run(rows: &[(&str, u8, [i64; 5])], metric: Metric) -> Explanation {
-        let dims = vec![("campaign".to_owned(), vec!["campaign_id".to_owned()])];
-        explain(table(rows), &dims, &[], metric, usize::MAX, 2).unwrap()
+        let dims = vec![(
+            "campaign".to_owned(),
+            vec!["campaign_id".to_owned()],
+            Vec::new(),
+        )];
+        explain(table(rows), &dims, metric, usize::MAX, 2).unwrap()
     }
 
     fn column(batch: &RecordBatch, name: &str) -> Vec<Option<f64>> {

@@ -100,13 +100,15 @@ pub fn history_start(o: &TrendOptions) -> i32 {
     g.start_of(first - back)
 }
 
+/// A metric over the range: total, total micros, previous-period total, year-ago total.
+type Summary = (Option<f64>, Option<i64>, Option<f64>, Option<f64>);
+
 struct SeriesValues {
     group: u32,
     /// Per bucket of the range, per metric: value, micros, MA, previous, year-ago.
     points: Vec<[Option<f64>; 4]>,
     micros: Vec<Option<i64>>,
-    /// Per metric: total, total micros, previous-period total, year-ago total.
-    summary: Vec<(Option<f64>, Option<i64>, Option<f64>, Option<f64>)>,
+    summary: Vec<Summary>,
 }
 
 pub fn trends(set: &SeriesSet, carry: &[&str], o: &TrendOptions) -> Result<Trends, AnalyticsError> {

@@ -207,9 +207,8 @@ class ExplainChangeUseCase:
         dimension_keys = {dim.value: dim.key_columns for dim in query.dimensions}
         explanation = self._kernel.explain_change(
             table,
-            [(name, list(cols)) for name, cols in dimension_keys.items()],
+            [(name, list(cols), carry_of(cols)) for name, cols in dimension_keys.items()],
             query.metric.value,
-            carry=carry_of(keys),
             limit=query.max_contributors,
         )
         if query.metric.is_money and not explanation.money_known:
