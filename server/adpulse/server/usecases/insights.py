@@ -45,16 +45,18 @@ from adpulse.server.usecases.analytics import (
 
 CAMPAIGN_KEYS = ("platform", "account_id", "campaign_id")
 ACCOUNT_KEYS = ("platform", "account_id")
-# Detected per campaign, in the order that decides which metric leads an incident of several.
+# Detected per campaign, in the order that decides which metric leads an incident of several:
+# causes before their consequences (a CPC surge raises spend and CPA; a CTR collapse lowers
+# spend and conversions; a spend spike raises conversions and revenue).
 DETECT_METRICS = (
-    Metric.CONVERSIONS,
-    Metric.REVENUE,
-    Metric.COST,
-    Metric.CPA,
-    Metric.ROAS,
-    Metric.CVR,
     Metric.CPC,
     Metric.CTR,
+    Metric.COST,
+    Metric.CONVERSIONS,
+    Metric.REVENUE,
+    Metric.CVR,
+    Metric.CPA,
+    Metric.ROAS,
 )
 WINDOW_DAYS = 28
 MIN_REALLOCATION_DAYS = 14
@@ -95,6 +97,11 @@ class InsightsReport:
     stories: list[Story]
     start: dt.date
     end: dt.date
+
+
+def _upper(text: str) -> str:
+    """The first letter upper-cased, the rest kept (CPA stays CPA)."""
+    return text[:1].upper() + text[1:]
 
 
 def money(micros: float, currency: str) -> str:
@@ -262,11 +269,11 @@ class InsightsUseCase:
         explanation = self._explain_incident(ctx, lead, (first, last), metric)
         observed, expected = lead["observed"], lead["expected"]
         relative = (observed - expected) / abs(expected) if observed is not None and expected else None
-        change = percent(relative) if relative is not None else "changed"
         way = "up" if lead["direction"] == "up" else "down"
-        title = f"{name}: {_WORDS[metric]} {way} {change} on {span(first, last)}"
+        change = f" {abs(relative):.0%}" if relative is not None else ""
+        title = f"{name}: {_WORDS[metric]} {way}{change} on {span(first, last)}"
         body = (
-            f"{_WORDS[metric].capitalize()} of {name} ({lead['platform']}) was "
+            f"{_upper(_WORDS[metric])} of {name} ({lead['platform']}): "
             f"{_value(metric, observed, currency)} against {_value(metric, expected, currency)} expected "
             f"over {lead['days']} day(s)."
         )
@@ -367,7 +374,7 @@ class InsightsUseCase:
             has_revenue = pc.sum(rows["revenue_micros"]).as_py() or 0
             metric = Metric.REVENUE if has_revenue else Metric.CONVERSIONS
             found = self._kernel.explain_change(
-                rows, [("campaign", list(CAMPAIGN_KEYS))], metric.value, carry=["campaign_name"], limit=3
+                rows, [("campaign", list(CAMPAIGN_KEYS), ["campaign_name"])], metric.value, limit=3
             )
             if not found.change or found.baseline is None or not found.dimensions:
                 continue
@@ -388,8 +395,8 @@ class InsightsUseCase:
                     id=insight_id("top_movers", currency, metric.value, ctx.start, ctx.end),
                     type=InsightType.TOP_MOVERS,
                     severity=severity,
-                    title=f"{_WORDS[metric].capitalize()} {change} vs the previous {days} days ({currency})",
-                    body=f"{_WORDS[metric].capitalize()} changed by {total} against {span(*baseline)}. "
+                    title=f"{_upper(_WORDS[metric])} {change} vs the previous {days} days ({currency})",
+                    body=f"{_upper(_WORDS[metric])} changed by {total} against {span(*baseline)}. "
                     f"Largest movers: {listing}.",
                     impact_micros=impact,
                     currency=currency,
@@ -681,7 +688,7 @@ def _clusters(incidents: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
         else:
             clusters.append([inc])
     for cluster in clusters:
-        cluster.sort(key=lambda i: (-(i["severity"] or 0), order[i["metric"]], -abs(i["peak_score"] or 0)))
+        cluster.sort(key=lambda i: order[i["metric"]])
     return sorted(clusters, key=lambda c: (-(c[0]["severity"] or 0), -abs(c[0]["peak_score"] or 0)))
 
 
@@ -689,7 +696,7 @@ def _moved(incident: Mapping[str, Any]) -> str:
     """E.g. "CPA up +40%": another metric of the same incident."""
     text = f"{_WORDS[incident['metric']]} {incident['direction']}"
     if incident["expected"] and incident["observed"] is not None:
-        text += " " + percent((incident["observed"] - incident["expected"]) / abs(incident["expected"]))
+        text += f" {abs(incident['observed'] - incident['expected']) / abs(incident['expected']):.0%}"
     return text
 
 
