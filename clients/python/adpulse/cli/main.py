@@ -1,4 +1,5 @@
-"""`adpulse`: serve, ingest files, query KPIs.
+"""`adpulse`: serve, ingest files, query KPIs, and the analytics (trends, anomalies, explain,
+insights, budget, demo-data).
 
 Exit codes: 0 success; 1 a call failed; 2 `ingest` finished but rejected some rows.
 """
@@ -11,6 +12,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from adpulse.cli import analytics
+from adpulse.cli.plot import PlotUnavailable
 from adpulse.cli.render import table, to_json
 from adpulse.client import AdpulseClient, AdpulseError, IngestReport, MetricsRecord
 from adpulse.client.client import DEFAULT_TARGET, DIMENSIONS, GRANULARITIES
@@ -63,7 +66,21 @@ def _parser() -> argparse.ArgumentParser:
     kpis.add_argument("--order-by", default="", help="e.g. 'cost desc, campaign'")
     kpis.add_argument("--limit", type=int, help="at most this many rows")
     kpis.add_argument("--json", action="store_true", help="print one JSON object")
+    analytics.add_commands(commands, _common)
     return parser
+
+
+def _common(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--from", dest="start", default="", metavar="DATE", help="first date, YYYY-MM-DD")
+    command.add_argument("--to", dest="end", default="", metavar="DATE", help="last date, YYYY-MM-DD")
+    command.add_argument(
+        "--filter",
+        action="append",
+        default=[],
+        metavar="DIM=V1,V2",
+        help="keep only these values (repeatable)",
+    )
+    command.add_argument("--json", action="store_true", help="print one JSON object")
 
 
 def _filters(specs: Sequence[str]) -> dict[str, list[str]]:
@@ -177,7 +194,11 @@ def run(argv: Sequence[str] | None = None) -> int:
         return _serve(args)
     try:
         with AdpulseClient(args.target, tenant=args.tenant) as client:
+            if args.command in analytics.COMMANDS:
+                return analytics.run(client, args, _filters(getattr(args, "filter", [])))
             return _ingest(client, args) if args.command == "ingest" else _kpis(client, args)
+    except PlotUnavailable as err:
+        return analytics.fail(str(err))
     except AdpulseError as err:
         print(f"adpulse: {err}", file=sys.stderr)
         for violation in err.violations:
