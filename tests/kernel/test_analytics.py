@@ -236,6 +236,20 @@ def test_ratios_undefined_and_gaps_zero() -> None:
     assert got[1]["clicks_vs_previous"] == -1.0 and got[2]["clicks_vs_previous"] is None
 
 
+@pytest.mark.parametrize(("granularity", "back"), [("day", 364), ("week", 364), ("month", 365)])
+def test_year_ago_lines_up_weekdays_and_is_undefined_without_history(granularity: str, back: int) -> None:
+    """Days and weeks look 52 weeks back (a Monday against a Monday), months 12 months back."""
+    now = START + dt.timedelta(days=back)
+    rows = [("c", START, [1000, 40, 0, 0, 0]), ("c", now, [1000, 50, 0, 0, 0])]
+    points, summaries = _kernel.trends(table(rows), ["campaign_id"], ["clicks", "ctr"], granularity, now, now)
+    (row,) = points.to_pylist()
+    assert (row["clicks_year_ago"], row["clicks_vs_year_ago"]) == (40.0, 0.25)
+    assert close(row["ctr_year_ago"], 0.04)
+    assert summaries.to_pylist()[0]["clicks_year_ago"] == 40.0
+    points, _ = _kernel.trends(table(rows), ["campaign_id"], ["clicks"], granularity, START, START)
+    assert points.to_pylist()[0]["clicks_year_ago"] is None  # no data a year before the first day
+
+
 def test_a_ctr_swing_on_little_volume_is_not_an_anomaly() -> None:
     """40 impressions a day: CTR jumping from 5 % to 15 % is 4 clicks, well inside the band;
     the same swing on 40,000 impressions is an anomaly."""
