@@ -152,16 +152,23 @@ impl SeriesSet {
     }
 
     /// The row of each group that names it: its latest-dated row, so carried columns such as
-    /// `campaign_name` show the newest value (a group without rows gets row 0).
+    /// `campaign_name` show the newest value (a group without rows gets row 0). Found once per
+    /// group: a table of points names each group once per day.
     fn naming_rows(&self, groups: &[u32]) -> Vec<u32> {
+        let mut found = vec![u32::MAX; self.groups()];
         groups
             .iter()
             .map(|&g| {
-                self.rows_of(g as usize)
-                    .iter()
-                    .copied()
-                    .max_by_key(|&r| (self.days[r as usize], std::cmp::Reverse(r)))
-                    .unwrap_or(0)
+                let slot = &mut found[g as usize];
+                if *slot == u32::MAX {
+                    *slot = self
+                        .rows_of(g as usize)
+                        .iter()
+                        .copied()
+                        .max_by_key(|&r| (self.days[r as usize], std::cmp::Reverse(r)))
+                        .unwrap_or(0);
+                }
+                *slot
             })
             .collect()
     }
