@@ -299,7 +299,8 @@ class DimensionExplanation:
         """How many slices it has."""
     @property
     def contributors(self) -> pa.Table:
-        """Its `limit` largest contributors by absolute contribution: keys, carry, currency,
+        """Its first `limit` contributors: the explaining slices (most surprising first), then
+        the others by absolute contribution. Columns: keys, carry, currency,
         `baseline`, `current`, `baseline_weight`, `current_weight`, `contribution`,
         `contribution_micros` (cost, revenue), `share` (of the change), `rate_effect` and
         `mix_effect` (ratios; they add up to the contribution), `surprise`, `status`

@@ -1558,7 +1558,9 @@ class DimensionExplanation(_message.Message):
 
     @_builtins.property
     def contributors(self) -> _containers.RepeatedCompositeFieldContainer[Global___Contributor]:
-        """Its largest contributors, by absolute contribution."""
+        """Its contributors: first the slices that explain the change (those above, most surprising
+        first), then the others by absolute contribution.
+        """
 
     def __init__(
         self,

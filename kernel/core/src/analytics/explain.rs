@@ -17,7 +17,10 @@
 //! that each explain over 10 % of the change are taken until they explain 67 % of it; a
 //! dimension whose few slices explain the change ranks above one whose do not, and among those
 //! the more surprising first (which favours the specific: one broken campaign is a bigger
-//! surprise than the small dent it makes in its platform).
+//! surprise than the small dent it makes in its platform). A dimension's contributors list those
+//! explaining slices first, most surprising first, then the others by the size of their
+//! contribution: a small campaign that broke (conversions 14 → 0) explains the change better than
+//! a large one's ordinary noise (401 → 304), though the noise is the larger number.
 
 use std::sync::Arc;
 
@@ -108,13 +111,20 @@ pub fn explain(
         let carry: Vec<&str> = carry.iter().map(String::as_str).collect();
         let set = SeriesSet::new(batch.clone(), &keys, threads)?;
         let slices = slices(&set, &period, metric, &totals_sums, &totals)?;
-        let (explanatory_power, surprise) = explaining_set(&slices, totals.change());
+        let (explanatory_power, surprise, explaining) = explaining_set(&slices, totals.change());
         out.push(DimensionExplanation {
             name: name.clone(),
             explanatory_power,
             surprise,
             slices: slices.len(),
-            contributors: contributors_batch(&set, &carry, slices, totals.change(), limit)?,
+            contributors: contributors_batch(
+                &set,
+                &carry,
+                slices,
+                &explaining,
+                totals.change(),
+                limit,
+            )?,
         });
     }
     out.sort_by(|a, b| {
@@ -257,8 +267,9 @@ fn ratio_effects(slice: &mut Slice, metric: Metric, totals: [(f64, f64); 2], t: 
     slice.contribution = rate + mix;
 }
 
-/// Explanatory power and surprise of a dimension's explaining slices.
-fn explaining_set(slices: &[Slice], change: Option<f64>) -> (Option<f64>, f64) {
+/// Explanatory power and surprise of a dimension's explaining slices, and those slices' groups,
+/// most surprising first.
+fn explaining_set(slices: &[Slice], change: Option<f64>) -> (Option<f64>, f64, Vec<u32>) {
     let mut by_surprise: Vec<&Slice> = slices.iter().collect();
     by_surprise.sort_by(|a, b| b.surprise.total_cmp(&a.surprise));
     let change = match change {
@@ -269,10 +280,10 @@ fn explaining_set(slices: &[Slice], change: Option<f64>) -> (Option<f64>, f64) {
                 .take(MAX_EXPLAINING_SLICES)
                 .map(|s| s.surprise)
                 .sum();
-            return (None, surprise);
+            return (None, surprise, Vec::new());
         }
     };
-    let (mut power, mut surprise, mut taken) = (0.0, 0.0, 0);
+    let (mut power, mut surprise, mut taken) = (0.0, 0.0, Vec::new());
     for s in by_surprise {
         let explained = s.contribution / change;
         if explained.is_nan() || explained < SLICE_MIN_EXPLAINED {
@@ -280,21 +291,28 @@ fn explaining_set(slices: &[Slice], change: Option<f64>) -> (Option<f64>, f64) {
         }
         power += explained;
         surprise += s.surprise;
-        taken += 1;
-        if power >= DIMENSION_EXPLAINED || taken == MAX_EXPLAINING_SLICES {
+        taken.push(s.group);
+        if power >= DIMENSION_EXPLAINED || taken.len() == MAX_EXPLAINING_SLICES {
             break;
         }
     }
-    (Some(power), surprise)
+    (Some(power), surprise, taken)
 }
 
 fn contributors_batch(
     set: &SeriesSet,
     carry: &[&str],
     mut slices: Vec<Slice>,
+    explaining: &[u32],
     change: Option<f64>,
     limit: usize,
 ) -> Result<RecordBatch, AnalyticsError> {
+    let lead = |s: &Slice| {
+        explaining
+            .iter()
+            .position(|&g| g == s.group)
+            .unwrap_or(usize::MAX)
+    };
     slices.sort_by(|a, b| {
         let size = |s: &Slice| {
             if s.contribution.is_nan() {
@@ -303,8 +321,9 @@ fn contributors_batch(
                 s.contribution.abs()
             }
         };
-        size(b)
-            .total_cmp(&size(a))
+        lead(a)
+            .cmp(&lead(b))
+            .then_with(|| size(b).total_cmp(&size(a)))
             .then_with(|| b.surprise.total_cmp(&a.surprise))
     });
     slices.truncate(limit);
@@ -396,6 +415,28 @@ mod tests {
             .as_primitive::<arrow::datatypes::Float64Type>()
             .iter()
             .collect()
+    }
+
+    #[test]
+    fn a_small_slice_that_broke_leads_a_large_ones_bigger_noise() {
+        // a's conversions stop; b's drift down by more in absolute terms, c's drift up.
+        let rows = [
+            ("a", 0, [0, 0, 0, 14, 0]),
+            ("b", 0, [0, 0, 0, 401, 0]),
+            ("c", 0, [0, 0, 0, 300, 0]),
+            ("a", 1, [0, 0, 0, 0, 0]),
+            ("b", 1, [0, 0, 0, 360, 0]),
+            ("c", 1, [0, 0, 0, 330, 0]),
+        ];
+        let e = run(&rows, Metric::Conversions);
+        let names: Vec<&str> = e.dimensions[0]
+            .contributors
+            .column(0)
+            .as_string::<i32>()
+            .iter()
+            .map(Option::unwrap)
+            .collect();
+        assert_eq!(names, ["a", "b", "c"]);
     }
 
     #[test]
