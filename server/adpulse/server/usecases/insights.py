@@ -374,11 +374,15 @@ class InsightsUseCase:
             has_revenue = pc.sum(rows["revenue_micros"]).as_py() or 0
             metric = Metric.REVENUE if has_revenue else Metric.CONVERSIONS
             found = self._kernel.explain_change(
-                rows, [("campaign", list(CAMPAIGN_KEYS), ["campaign_name"])], metric.value, limit=3
+                rows, [("campaign", list(CAMPAIGN_KEYS), ["campaign_name"])], metric.value, limit=10
             )
             if not found.change or found.baseline is None or not found.dimensions:
                 continue
-            movers = [r for r in found.dimensions[0].contributors.to_pylist() if r["contribution"]]
+            # The kernel leads with the slices that explain the change; movers are the largest.
+            contributors = found.dimensions[0].contributors.to_pylist()
+            movers = sorted(
+                (r for r in contributors if r["contribution"]), key=lambda r: -abs(r["contribution"])
+            )[:3]
             if not movers:
                 continue
             relative = found.change / abs(found.baseline) if found.baseline else None
