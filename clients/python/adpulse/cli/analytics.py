@@ -132,11 +132,6 @@ def _trends(client: AdpulseClient, args: argparse.Namespace, filters: dict[str, 
         moving_average=args.moving_average,
         limit=args.limit,
     )
-    if args.plot:
-        plot.trends(response, args.metric, args.plot)
-    if args.json:
-        print(to_json(_document(response)))
-        return 0
     headers = ["series", "date", *(h for m in args.metric for h in (m, f"{m} vs prev", f"{m} vs yr ago"))]
     rows = []
     for series in response.series:
@@ -146,7 +141,19 @@ def _trends(client: AdpulseClient, args: argparse.Namespace, filters: dict[str, 
                 cells += [_value(v, "value"), _percent(_value(v, "change_vs_previous"))]
                 cells.append(_percent(_value(v, "change_vs_year_ago")))
             rows.append(cells)
-    print(table(headers, rows))
+    return _show(
+        args, _document(response), lambda png: plot.trends(response, args.metric, png), table(headers, rows)
+    )
+
+
+def _show(args: argparse.Namespace, document: dict[str, Any], draw: Callable[[Path], None], text: str) -> int:
+    """Draws the plot if asked, then prints the JSON document or the text."""
+    if args.plot:
+        draw(args.plot)
+    if args.json:
+        print(to_json(document))
+        return 0
+    print(text)
     if args.plot:
         print(f"plot written to {args.plot}")
     return 0
@@ -168,15 +175,10 @@ def _anomalies(client: AdpulseClient, args: argparse.Namespace, filters: dict[st
         window_days=args.window,
         include_series=args.plot is not None,
     )
-    if args.plot:
-        plot.anomalies(response, args.metric, args.plot)
-    if args.json:
-        document = _document(response)
-        document.pop("series", None)
-        print(to_json(document))
-        return 0
+    document = _document(response)
+    document.pop("series", None)  # asked for the plot, not for the output
     found = len(response.incidents)
-    print(f"{args.metric} from {response.start_date} to {response.end_date}: {found} incident(s)")
+    heading = f"{args.metric} from {response.start_date} to {response.end_date}: {found} incident(s)"
     rows = [
         [
             _group(i.group),
@@ -204,10 +206,8 @@ def _anomalies(client: AdpulseClient, args: argparse.Namespace, filters: dict[st
         "method",
         "provisional",
     ]
-    print(table(headers, rows))
-    if args.plot:
-        print(f"plot written to {args.plot}")
-    return 0
+    text = f"{heading}\n{table(headers, rows)}"
+    return _show(args, document, lambda png: plot.anomalies(response, args.metric, png), text)
 
 
 def _explain(client: AdpulseClient, args: argparse.Namespace, filters: dict[str, list[str]]) -> int:

@@ -408,6 +408,16 @@ mod tests {
         explain(table(rows), &dims, metric, usize::MAX, 2).unwrap()
     }
 
+    /// The slices' names (the first column), in the contributors' order.
+    fn names(batch: &RecordBatch) -> Vec<&str> {
+        batch
+            .column(0)
+            .as_string::<i32>()
+            .iter()
+            .map(Option::unwrap)
+            .collect()
+    }
+
     fn column(batch: &RecordBatch, name: &str) -> Vec<Option<f64>> {
         batch
             .column_by_name(name)
@@ -429,14 +439,7 @@ mod tests {
             ("c", 1, [0, 0, 0, 330, 0]),
         ];
         let e = run(&rows, Metric::Conversions);
-        let names: Vec<&str> = e.dimensions[0]
-            .contributors
-            .column(0)
-            .as_string::<i32>()
-            .iter()
-            .map(Option::unwrap)
-            .collect();
-        assert_eq!(names, ["a", "b", "c"]);
+        assert_eq!(names(&e.dimensions[0].contributors), ["a", "b", "c"]);
     }
 
     #[test]
@@ -450,12 +453,7 @@ mod tests {
         ];
         let e = run(&rows, Metric::Ctr);
         let d = &e.dimensions[0].contributors;
-        let names: Vec<&str> = d
-            .column(0)
-            .as_string::<i32>()
-            .iter()
-            .map(Option::unwrap)
-            .collect();
+        let names = names(d);
         let (rate, mix) = (column(d, "rate_effect"), column(d, "mix_effect"));
         let a = names.iter().position(|n| *n == "a").unwrap();
         let b = 1 - a;
