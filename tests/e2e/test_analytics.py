@@ -109,6 +109,30 @@ def test_detection_finds_the_injected_incidents(
     assert all(a.provisional == (a.date >= (YESTERDAY - dt.timedelta(days=13)).isoformat()) for a in google)
 
 
+def test_sensitivity_widens_or_narrows_the_band_and_methods_are_honoured(
+    client: AdpulseClient, demo_account: list[demo.Incident]
+) -> None:
+    start = (YESTERDAY - dt.timedelta(days=27)).isoformat()
+    flagged = {}
+    for level in ("low", "medium", "high"):
+        found = client.detect_anomalies(metric="clicks", by=["campaign"], start=start, sensitivity=level)
+        flagged[level] = {(a.group.campaign_id, a.date) for a in found.anomalies}
+    assert flagged["low"] <= flagged["medium"] <= flagged["high"]
+    assert flagged["low"] != flagged["high"]
+    methods = {
+        "zscore": pb.ANOMALY_METHOD_ZSCORE,
+        "mad": pb.ANOMALY_METHOD_MAD,
+        "seasonal": pb.ANOMALY_METHOD_SEASONAL,
+        "week_over_week": pb.ANOMALY_METHOD_WEEK_OVER_WEEK,
+    }
+    for name, method in methods.items():
+        found = client.detect_anomalies(
+            metric="cost", by=["campaign"], start=start, method=name, sensitivity="high"
+        )
+        assert found.anomalies, name
+        assert {a.method for a in found.anomalies} == {method}
+
+
 def test_detection_series_carry_bounds_for_charts(
     client: AdpulseClient, demo_account: list[demo.Incident]
 ) -> None:
