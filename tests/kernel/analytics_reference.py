@@ -159,6 +159,15 @@ def _expectation(
     return num / den, spread
 
 
+def _exp(x: float) -> float:
+    """exp as IEEE floats have it: past the largest double, infinity (a tiny expected spend
+    with a wide spread gets an unbounded upper band), where math.exp raises."""
+    try:
+        return math.exp(x)
+    except OverflowError:
+        return math.inf
+
+
 def _band(
     metric: str, e: float, spread: float, *, series: list[list[int]], x: list[float | None], d: int,
     window: int, threshold: float,
@@ -176,7 +185,7 @@ def _band(
     if metric == "cost" and e > 0:
         # Spend: symmetric on the log scale.
         sd = max(spread / e, RELATIVE_FLOOR)
-        return max(e * (1 - math.exp(-threshold * sd)), floor), max(e * (math.exp(threshold * sd) - 1), floor)
+        return max(e * (1 - math.exp(-threshold * sd)), floor), max(e * (_exp(threshold * sd) - 1), floor)
     if metric in ADDITIVE:
         var = spread * spread
     else:
