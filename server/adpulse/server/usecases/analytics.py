@@ -203,7 +203,11 @@ class ExplainChangeUseCase:
                 latest_campaign_name="campaign_id" in keys,
             )
             periods.append(sums.append_column("period", pa.array([label] * sums.num_rows, pa.int8())))
-        table = pa.concat_tables(periods, promote_options="permissive")
+        return self.explain_table(query, pa.concat_tables(periods, promote_options="permissive"))
+
+    def explain_table(self, query: ExplainQuery, table: pa.Table) -> ChangeExplanation:
+        """Explains from sums already fetched: by the query's key columns and currency, with
+        `period` 0 (baseline) or 1 (current); rows may be per day too, as the kernel sums them."""
         dimension_keys = {dim.value: dim.key_columns for dim in query.dimensions}
         explanation = self._kernel.explain_change(
             table,

@@ -44,6 +44,7 @@ from adpulse.server.usecases.analytics import (
 )
 
 CAMPAIGN_KEYS = ("platform", "account_id", "campaign_id")
+AD_KEYS = (*CAMPAIGN_KEYS, "ad_group_id", "ad_id")
 ACCOUNT_KEYS = ("platform", "account_id")
 # Detected per campaign, in the order that decides which metric leads an incident of several:
 # causes before their consequences (a CPC surge raises spend and CPA; a CTR collapse lowers
@@ -252,21 +253,40 @@ class InsightsUseCase:
             )
             points[metric] = series
             incidents += [{**row, "metric": metric} for row in found.to_pylist()]
-        out = []
-        for cluster in _clusters(incidents)[: ctx.request.max_insights * 2]:
-            out.append(self._anomaly_insight(ctx, cluster, points))
-        return out
+        clusters = _clusters(incidents)[: ctx.request.max_insights * 2]
+        ads = self._ad_sums(ctx, clusters)
+        return [self._anomaly_insight(ctx, cluster, points, ads) for cluster in clusters]
+
+    def _ad_sums(self, ctx: _Context, clusters: list[list[dict[str, Any]]]) -> pa.Table:
+        """Daily sums per ad of the incidents' campaigns over all their periods and baselines, in
+        one query: one query per incident made a large tenant's insights slow."""
+        leads = [cluster[0] for cluster in clusters]
+        if not leads:
+            return pa.table({})
+        first = min(default_baseline(_span(cluster))[0] for cluster in clusters)
+        last = max(_span(cluster)[1] for cluster in clusters)
+        only = tuple(
+            DimensionFilter(dim, tuple(sorted({lead[col] for lead in leads})))
+            for dim, col in zip(
+                (Dimension.PLATFORM, Dimension.ACCOUNT, Dimension.CAMPAIGN), CAMPAIGN_KEYS, strict=True
+            )
+        )
+        selection = FactSelection(ctx.request.tenant, first, last, ctx.request.filters + only)
+        return daily_sums(self._facts, selection, AD_KEYS)
 
     def _anomaly_insight(
-        self, ctx: _Context, cluster: list[dict[str, Any]], points: Mapping[Metric, pa.Table]
+        self,
+        ctx: _Context,
+        cluster: list[dict[str, Any]],
+        points: Mapping[Metric, pa.Table],
+        ads: pa.Table,
     ) -> tuple[Insight, Story]:
         lead = cluster[0]
         metric: Metric = lead["metric"]
-        first = min(i["start"] for i in cluster)
-        last = max(i["end"] for i in cluster)
+        first, last = _span(cluster)
         currency = lead.get("currency") or ""
         name = _campaign(lead)
-        explanation = self._explain_incident(ctx, lead, (first, last), metric)
+        explanation = self._explain_incident(ctx, lead, (first, last), metric, ads)
         observed, expected = lead["observed"], lead["expected"]
         relative = (observed - expected) / abs(expected) if observed is not None and expected else None
         way = "up" if lead["direction"] == "up" else "down"
@@ -331,7 +351,12 @@ class InsightsUseCase:
         return insight, story
 
     def _explain_incident(
-        self, ctx: _Context, lead: Mapping[str, Any], current: tuple[dt.date, dt.date], metric: Metric
+        self,
+        ctx: _Context,
+        lead: Mapping[str, Any],
+        current: tuple[dt.date, dt.date],
+        metric: Metric,
+        ads: pa.Table,
     ) -> ChangeExplanation | None:
         only = (
             DimensionFilter(Dimension.PLATFORM, (lead["platform"],)),
@@ -347,8 +372,23 @@ class InsightsUseCase:
             filters=ctx.request.filters + only,
             max_contributors=5,
         )
+        mask = pc.and_(
+            pc.and_(
+                pc.equal(ads["platform"], lead["platform"]), pc.equal(ads["account_id"], lead["account_id"])
+            ),
+            pc.equal(ads["campaign_id"], lead["campaign_id"]),
+        )
+        in_period = [
+            pc.and_(
+                pc.greater_equal(ads["date"], pa.scalar(p[0], pa.date32())),
+                pc.less_equal(ads["date"], pa.scalar(p[1], pa.date32())),
+            )
+            for p in (query.baseline, query.current)
+        ]
+        rows = ads.filter(pc.and_(mask, pc.or_(*in_period)))
+        label = pc.cast(pc.greater_equal(rows["date"], pa.scalar(current[0], pa.date32())), pa.int8())
         try:
-            return self._explain.execute(query)
+            return self._explain.explain_table(query, rows.append_column("period", label))
         except FailedPrecondition:
             return None
 
@@ -726,6 +766,11 @@ def _action(metric: Metric, direction: str, cluster: list[dict[str, Any]]) -> st
         if conversions["direction"] == "down" and clicks_held:
             return _ACTIONS[(Metric.CONVERSIONS, "down")]
     return _ACTIONS.get((metric, direction), "Look into {c}: it moved far outside its usual range.")
+
+
+def _span(cluster: Sequence[Mapping[str, Any]]) -> tuple[dt.date, dt.date]:
+    """The days an incident's metrics were anomalous, from the first to the last."""
+    return min(i["start"] for i in cluster), max(i["end"] for i in cluster)
 
 
 def _top_contributor(explanation: ChangeExplanation | None) -> str | None:
