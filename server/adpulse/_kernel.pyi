@@ -6,6 +6,7 @@ the Arrow PyCapsule interface: table arguments are anything exporting `__arrow_c
 pyarrow objects.
 """
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Literal, Protocol
 
@@ -244,6 +245,199 @@ def aggregate(
     of another type; OverflowError when a sum does not fit in an int64. Uses as many threads as
     cores, or `ADPULSE_KERNEL_THREADS` when set.
     """
+
+METRICS: tuple[str, ...]
+"""Names of the metrics the analytics compute: impressions, clicks, cost, conversions, revenue,
+ctr, cpc, cpm, cvr, cpa, roas, roi."""
+
+ANOMALY_METHODS: tuple[str, ...]
+"""Names of the detection methods: auto, zscore, mad, seasonal, week_over_week."""
+
+Granularity = Literal["day", "week", "month"]
+
+# The analytics read the store's sums: one row per group x date (or date bucket) x currency,
+# with the five measures as integer columns (impressions, clicks, cost_micros,
+# conversions_micros, revenue_micros), a date32 `date`, key columns of any type `aggregate`
+# groups by, and a `currency` column (when it is not a key, a group with several currencies has
+# its money metrics undefined). Metric values are in units: money in currency units, not micros.
+# Raise ValueError for arguments or tables that do not fit.
+
+def trends_history_start(
+    granularity: Granularity, start: dt.date, end: dt.date, moving_average: int = 0
+) -> dt.date:
+    """The first date `trends` reads for this range: far enough back for the previous period,
+    the same buckets a year earlier and the moving average's window."""
+
+def trends(
+    table: _ArrowExportable | pa.RecordBatch,
+    keys: Sequence[str],
+    metrics: Sequence[str],
+    granularity: Granularity,
+    start: dt.date,
+    end: dt.date,
+    *,
+    moving_average: int = 0,
+    carry: Sequence[str] = (),
+) -> tuple[pa.Table, pa.Table]:
+    """Each group's metrics per bucket of [start, end] (buckets are those holding the days:
+    days, ISO weeks named by their Monday, months by their first day).
+
+    Returns (points, summaries). `points` has one row per series and bucket: `series` (the
+    series' rank), the keys, carry and currency columns, `date` (bucket start), `partial` (the
+    bucket reaches outside [start, end]), then per metric `m`: `m` (gaps: sums 0, ratios null),
+    `m_micros` (cost and revenue, exact), `m_moving_average` (trailing `moving_average`
+    buckets: sums averaged, ratios of the window's sums), `m_previous` and `m_vs_previous`
+    (the previous bucket and the relative change to it), `m_year_ago` and `m_vs_year_ago`
+    (364 days back for days and weeks, 12 months for months). A comparison is null where the
+    series had no data yet; a relative change is null where its base is 0. `summaries` has one
+    row per series: rank, keys, carry, currency, and per metric the range's value `m`,
+    `m_micros`, `m_previous` (the same number of buckets before), `m_vs_previous`,
+    `m_year_ago`, `m_vs_year_ago`. Series are ranked by the first metric's total, largest first,
+    null last, then by key; `carry` columns come from each group's latest row."""
+
+def detect_anomalies(
+    table: _ArrowExportable | pa.RecordBatch,
+    keys: Sequence[str],
+    metric: str,
+    start: dt.date,
+    end: dt.date,
+    *,
+    method: str = "auto",
+    threshold: float = 4.0,
+    change_threshold: float = 0.6,
+    window: int = 28,
+    min_change: float | None = None,
+    all_points: bool = False,
+    provisional_from: Mapping[str, dt.date] = ...,
+    default_provisional_from: dt.date | None = None,
+    carry: Sequence[str] = (),
+) -> tuple[pa.Table, pa.Table]:
+    """Judges every day of [start, end] of every group's daily series against its history
+    (the rows before `start`, back to the group's first row).
+
+    `method` is one of ANOMALY_METHODS; `threshold` the band's half-width in deviations;
+    `change_threshold` the relative change week_over_week flags; `window` the trailing days of
+    zscore, mad and the seasonal residuals (at least 7); `min_change` the smallest deviation
+    reported (None: 100 impressions, 5 clicks, 2 conversions, 5 money units, 0 for ratios).
+    A day is provisional from `provisional_from[platform]` on (groups keyed by platform), else
+    from `default_provisional_from` (None: never).
+
+    Returns (points, incidents). `points` (every judged day with `all_points`, else only the
+    anomalies), by group then date: keys, carry, currency, `date`, `observed`, `expected`,
+    `lower`, `upper`, `score` ((observed − expected) / scale, where the band is ±threshold
+    scales), `anomaly`, `direction` (up/down), `severity` (1 low … 4 critical: under 20 %,
+    50 %, 90 % from expected, or beyond), `method` (what judged it), `provisional`. Days
+    without a value (a ratio's zero denominator) or without enough history have null
+    expected. `incidents`: consecutive anomalous days of a group in one direction: keys,
+    carry, currency, `start`, `end`, `days`, `observed` and `expected` over the incident
+    (sums: their average day; ratios: of its sums), `peak_score`, `severity` (highest),
+    `direction`, `method` (of the peak), `provisional` (any day), and the five measures summed
+    over its days."""
+
+class DimensionExplanation:
+    """One searched dimension of `explain_change`."""
+
+    @property
+    def name(self) -> str:
+        """The name the call gave it."""
+    @property
+    def explanatory_power(self) -> float | None:
+        """Share of the change its most surprising slices explain (null: no change)."""
+    @property
+    def surprise(self) -> float:
+        """Summed Jensen–Shannon surprise of those slices."""
+    @property
+    def slices(self) -> int:
+        """How many slices it has."""
+    @property
+    def contributors(self) -> pa.Table:
+        """Its first `limit` contributors: the explaining slices (most surprising first), then
+        the others by absolute contribution. Columns: keys, carry, currency,
+        `baseline`, `current`, `baseline_weight`, `current_weight`, `contribution`,
+        `contribution_micros` (cost, revenue), `share` (of the change), `rate_effect` and
+        `mix_effect` (ratios; they add up to the contribution), `surprise`, `status`
+        (new/gone/continuing)."""
+
+class Explanation:
+    """Outcome of `explain_change`."""
+
+    @property
+    def baseline(self) -> float | None: ...
+    @property
+    def current(self) -> float | None: ...
+    @property
+    def change(self) -> float | None:
+        """current − baseline; null when either is undefined (then no contributions)."""
+    @property
+    def change_micros(self) -> int | None:
+        """The exact change of cost or revenue."""
+    @property
+    def money_known(self) -> bool:
+        """False when the rows' money spans several currencies."""
+    @property
+    def dimensions(self) -> list[DimensionExplanation]:
+        """Ranked: a dimension whose few most surprising slices explain 67 % of the change
+        first, by surprise; then the others by explanatory power."""
+
+def explain_change(
+    table: _ArrowExportable | pa.RecordBatch,
+    dimensions: Sequence[tuple[str, Sequence[str], Sequence[str]]],
+    metric: str,
+    *,
+    limit: int = 10,
+) -> Explanation:
+    """Splits the change of `metric` from the baseline (rows with `period` 0) to the current
+    period (`period` 1) over the slices of each dimension ((name, key columns, carried columns:
+    taken from each slice's latest row, e.g. a campaign's name)). An additive
+    metric's contribution is the slice's change; a ratio's is its rate effect
+    ½(w₀ + w₁)(r₁ − r₀) plus its mix effect (w₁ − w₀)(½(r₀ + r₁) − ½(R₀ + R₁)), with w the
+    slice's share of the denominator. Over a dimension's slices the contributions add up to the
+    change (exactly in exact arithmetic). Appearing and vanishing slices are all mix."""
+
+def reallocate_budget(
+    table: _ArrowExportable | pa.RecordBatch,
+    keys: Sequence[str],
+    *,
+    max_shift: float = 0.2,
+    min_days: int = 14,
+    carry: Sequence[str] = (),
+) -> pa.Table:
+    """Moves daily spend within each currency from low to high marginal-ROAS groups, at most
+    `max_shift` of a group's own spend, total unchanged to the micro. Revenue responds to spend
+    as r·(x/c)^b with b fitted per group (log-log, shrunk towards 0.6 by how little spend
+    varied, within [0.1, 0.95]). One row per group that spent on `min_days` days or more:
+    keys, carry, currency, `spend_per_day_micros`, `revenue_per_day_micros`, `roas`,
+    `elasticity`, `marginal_roas`, `marginal_roas_after`, `shift_per_day_micros`,
+    `revenue_change_per_day_micros`."""
+
+def budget_pacing(
+    spend: _ArrowExportable | pa.RecordBatch,
+    keys: Sequence[str],
+    budgets: _ArrowExportable | pa.RecordBatch,
+    month_start: dt.date,
+    month_end: dt.date,
+    as_of: dt.date,
+) -> pa.Table:
+    """Pacing of each budget (rows of `budgets`: the `keys` and `budget_micros`) against the
+    daily spend: keys, `budget_micros`, `spent_micros` (month start to `as_of`),
+    `run_rate_per_day_micros` (last seven days), `projected_micros` (spent + run rate over the
+    days left), `days_elapsed`, `days_in_month`, `status`: over (spent more than the budget),
+    at_risk (projected over 110 %), under (under 90 %) or on_track."""
+
+def compare_to_parent(
+    table: _ArrowExportable | pa.RecordBatch,
+    keys: Sequence[str],
+    parent_keys: Sequence[str],
+    metric: str,
+    *,
+    carry: Sequence[str] = (),
+) -> pa.Table:
+    """Each group's CPA or ROAS against its parent group's (e.g. campaign against account):
+    keys, carry, currency, the group's cost_micros, conversions_micros, revenue_micros and
+    clicks, `value`, `parent_value`, `score` (difference in standard deviations of the group's
+    sampling noise, plus 5 % of the parent's value), `excess_micros` (cost beyond the parent's
+    CPA for the group's conversions, or revenue short of the parent's ROAS on its cost) and
+    `share_of_parent_cost`."""
 
 def debug_panic(message: str) -> None:
     """Panics inside the kernel; exists so tests can prove a panic becomes an INTERNAL status."""

@@ -105,3 +105,48 @@ def test_readable_tables_and_clean_errors(server: ServerProcess, tenant: str, tm
 
     missing = adpulse(server, tenant, "ingest", str(tmp_path / "nope.csv"))
     assert missing.returncode == 1 and "Traceback" not in missing.stderr
+
+
+def test_analytics_commands_print_tables_json_and_plots(
+    server: ServerProcess, tenant: str, tmp_path: Path
+) -> None:
+    out = adpulse(server, tenant, "demo-data", "--days", "70", "--json")
+    assert out.returncode == 0, out.stderr
+    loaded = json.loads(out.stdout)
+    assert loaded["accepted"] > 0 and len(loaded["incidents"]) == 5
+
+    png = tmp_path / "trends.png"
+    out = adpulse(server, tenant, "trends", "--metric", "cost", "--metric", "ctr", "--by", "platform",
+                  "--granularity", "week", "--plot", str(png))  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert "meta_ads" in out.stdout and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    out = adpulse(server, tenant, "anomalies", "--metric", "conversions", "--by", "campaign", "--json")
+    assert out.returncode == 0, out.stderr
+    found = json.loads(out.stdout)
+    assert found["metric"] == "METRIC_CONVERSIONS" and "incidents" in found
+    png = tmp_path / "anomalies.png"
+    out = adpulse(server, tenant, "anomalies", "--metric", "cost", "--by", "platform", "--plot", str(png))
+    assert out.returncode == 0 and png.stat().st_size > 10_000, out.stderr
+
+    broken = next(i for i in loaded["incidents"] if i["kind"] == "cpc_surge")
+    period = ["--from", broken["start"], "--to", broken["end"]]
+    out = adpulse(server, tenant, "explain", "--metric", "cpc", *period, "--by", "campaign")
+    assert out.returncode == 0, out.stderr
+    assert "by campaign" in out.stdout and "rate" in out.stdout
+
+    out = adpulse(server, tenant, "insights", "--stories")
+    assert out.returncode == 0, out.stderr
+    assert "severity" in out.stdout and "->" in out.stdout
+    out = adpulse(server, tenant, "insights", "--stored", "--json")
+    names = [i["name"] for i in json.loads(out.stdout)["insights"]]
+    out = adpulse(server, tenant, "insights", "--set-status", names[0], "dismissed")
+    assert out.returncode == 0 and "dismissed" in out.stdout, out.stderr
+    out = adpulse(server, tenant, "insights", "--stored", "--status", "dismissed", "--json")
+    assert [i["name"] for i in json.loads(out.stdout)["insights"]] == [names[0]]
+
+
+def test_a_bad_analytics_request_exits_1_naming_the_field(server: ServerProcess, tenant: str) -> None:
+    out = adpulse(server, tenant, "anomalies", "--metric", "clicks", "--window", "3")
+    assert out.returncode == 1
+    assert "INVALID_ARGUMENT" in out.stderr and "window_days" in out.stderr

@@ -206,7 +206,8 @@ def test_export_and_backfill_agree_with_the_reference_to_the_cent(
     first, last = min(f.date for f in facts), max(f.date for f in facts)
     backfill = client.wait_operation(client.backfill(first.isoformat(), last.isoformat()).name)
     assert backfill.state == "succeeded", backfill
-    (step,) = backfill.response.steps
+    step, insights = backfill.response.steps
+    assert insights.step == "insights"
     days = (last - first).days + 1
     campaign_days = {(f.date, f.platform, f.account_id, f.campaign_id, f.currency) for f in facts}
     assert (step.step, step.days, step.rows) == ("campaign_rollup", days, len(campaign_days))
@@ -226,7 +227,7 @@ def test_daily_scan_is_scheduled_per_tenant_and_runs(tmp_path: Path) -> None:
             assert done.state == "succeeded", done
             today = dt.datetime.now(dt.UTC).date()
             assert done.response.scan_date in {today.isoformat(), (today - dt.timedelta(days=1)).isoformat()}
-            assert [s.step for s in done.response.steps] == ["campaign_rollup", "freshness"]
+            assert [s.step for s in done.response.steps] == ["campaign_rollup", "insights", "freshness"]
             time.sleep(3)  # several more scheduler ticks: still one scan for the day
             assert len(client.operations(filter="kind = daily_scan")[0]) == 1
     finally:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 import os
@@ -14,7 +15,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from adpulse.client import AdpulseClient, AdpulseError
+from adpulse.client import AdpulseClient, AdpulseError, demo
 from adpulse.v1 import analytics_service_pb2 as apb
 from adpulse.v1 import ingest_service_pb2 as ipb
 from adpulse.v1 import operation_pb2 as opb
@@ -35,12 +36,39 @@ def test_backfill_runs_to_success_and_is_listed_and_deleted(client: AdpulseClien
     assert done.done and done.state == "succeeded", done
     assert done.metadata.progress_percent == 100
     assert done.metadata.HasField("end_time")
-    (step,) = done.response.steps
-    assert (step.step, step.days, step.rows) == ("campaign_rollup", 20, 0)
+    rollup, insights = done.response.steps
+    assert (rollup.step, rollup.days, rollup.rows) == ("campaign_rollup", 20, 0)
+    assert (insights.step, insights.days, insights.rows) == ("insights", 20, 0)
     assert [o.name for o in client.operations(filter="kind = backfill")[0]] == [done.name]
     assert client.operations(filter="kind = export_metrics AND done = true")[0] == []
     client.delete_operation(done.name)
     assert _error(lambda: client.operation(done.name)).code == "NOT_FOUND"
+
+
+def test_a_backfill_of_insights_stores_the_incidents_detection_finds(
+    client: AdpulseClient, tmp_path: Path
+) -> None:
+    end = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
+    text, incidents = demo.dataset(3, end=end, days=90, campaign_count=10)
+    path = tmp_path / "demo.csv"
+    path.write_text(text)
+    assert client.ingest_files([path]).rejected == 0
+    broken = next(i for i in incidents if i.kind == "tracking_break")
+    first = end - dt.timedelta(days=27)
+    assert broken.start >= first  # the demo puts it in the last four weeks
+
+    done = client.wait_operation(
+        client.backfill(first.isoformat(), end.isoformat(), steps=["insights"]).name, timeout=300
+    )
+
+    assert done.state == "succeeded", done
+    (step,) = done.response.steps
+    stored = client.list_insights()
+    assert step.step == "insights" and step.days == 28 and step.rows > 0
+    assert any(
+        i.type == apb.INSIGHT_TYPE_ANOMALY and i.group.campaign_id == broken.campaign.campaign_id
+        for i in stored
+    ), [i.title for i in stored]
 
 
 def test_list_pages_newest_first_and_filters_are_checked(client: AdpulseClient) -> None:

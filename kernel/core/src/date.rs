@@ -69,7 +69,7 @@ fn days_in_month(year: u32, month: u32) -> u32 {
 }
 
 // Howard Hinnant's civil calendar algorithms (public domain), in eras of 400 years.
-fn days_from_civil(year: i32, month: u32, day: u32) -> i32 {
+pub fn days_from_civil(year: i32, month: u32, day: u32) -> i32 {
     let y = if month <= 2 { year - 1 } else { year };
     let era = y.div_euclid(400);
     let yoe = y - era * 400;
@@ -79,7 +79,7 @@ fn days_from_civil(year: i32, month: u32, day: u32) -> i32 {
     era * 146_097 + doe - 719_468
 }
 
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
+pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;

@@ -1,7 +1,9 @@
 //! adpulse kernel core: pure Rust over Arrow, no Python. Ingest turns payloads into validated
-//! fact batches; aggregate sums facts by key and derives the KPIs.
+//! fact batches; aggregate sums facts by key and derives the KPIs; analytics reads those sums
+//! as series (trends, anomalies, change attribution, budget decisions).
 
 pub mod aggregate;
+pub mod analytics;
 pub mod currency;
 pub mod date;
 pub mod ingest;

@@ -2,9 +2,16 @@
 //! server/adpulse/_kernel.pyi). Thin on purpose: conversions at the boundary, and every
 //! computation with the GIL released.
 
+use std::collections::HashMap;
+
 use adpulse_core::aggregate::{AggregateError, AggregateErrorKind};
+use adpulse_core::analytics::detect::{self, DetectOptions, Method, METHOD_NAMES};
+use adpulse_core::analytics::metric::METRIC_NAMES;
+use adpulse_core::analytics::trends::{self as trend, Granularity, TrendOptions};
+use adpulse_core::analytics::{budget, explain, AnalyticsError, Metric, SeriesSet};
 use adpulse_core::ingest::{self, source::SOURCES};
 use adpulse_core::kpi::KPI_COLUMNS;
+use arrow::record_batch::RecordBatch;
 use pyo3::exceptions::{PyOverflowError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
@@ -240,6 +247,287 @@ fn aggregate_error(e: AggregateError) -> PyErr {
     }
 }
 
+/// Days between 0001-01-01 (Python's ordinal 1) and 1970-01-01 (date32's day 0).
+const ORDINAL_OF_EPOCH: i64 = 719_163;
+
+/// A `datetime.date` as a date32 day (abi3 has no PyDate, so through `toordinal()`).
+fn day_of(date: &Bound<'_, PyAny>) -> PyResult<i32> {
+    let ordinal: i64 = date.call_method0("toordinal")?.extract()?;
+    i32::try_from(ordinal - ORDINAL_OF_EPOCH)
+        .map_err(|_| PyValueError::new_err("date out of range"))
+}
+
+fn date_of(py: Python<'_>, day: i32) -> PyResult<Bound<'_, PyAny>> {
+    py.import("datetime")?
+        .getattr("date")?
+        .call_method1("fromordinal", (i64::from(day) + ORDINAL_OF_EPOCH,))
+}
+
+fn analytics_error(e: AnalyticsError) -> PyErr {
+    PyValueError::new_err(e.0)
+}
+
+/// The whole table as one batch (the store's sums are small enough; series need random access).
+fn one_batch(table: AnyRecordBatch) -> PyResult<RecordBatch> {
+    // Reading the stream may call back into the exporter's Python code: keep the GIL for it.
+    let reader = table.into_reader()?;
+    let schema = reader.schema();
+    let batches = reader
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| PyValueError::new_err(e.to_string()))?;
+    arrow::compute::concat_batches(&schema, &batches)
+        .map_err(|e| PyValueError::new_err(e.to_string()))
+}
+
+fn to_pyarrow(py: Python<'_>, batch: RecordBatch) -> PyResult<Bound<'_, PyAny>> {
+    let schema = batch.schema();
+    PyTable::try_new(vec![batch], schema)?.into_pyarrow(py)
+}
+
+fn strs(values: &[String]) -> Vec<&str> {
+    values.iter().map(String::as_str).collect()
+}
+
+#[pyfunction]
+#[pyo3(signature = (granularity, start, end, moving_average = 0))]
+fn trends_history_start<'py>(
+    py: Python<'py>,
+    granularity: &str,
+    start: &Bound<'py, PyAny>,
+    end: &Bound<'py, PyAny>,
+    moving_average: usize,
+) -> PyResult<Bound<'py, PyAny>> {
+    let options = TrendOptions {
+        metrics: Vec::new(),
+        granularity: Granularity::parse(granularity).map_err(analytics_error)?,
+        start: day_of(start)?,
+        end: day_of(end)?,
+        moving_average,
+    };
+    date_of(py, trend::history_start(&options))
+}
+
+#[pyfunction]
+#[pyo3(signature = (table, keys, metrics, granularity, start, end, *, moving_average = 0, carry = Vec::new()))]
+#[allow(clippy::too_many_arguments)]
+fn trends<'py>(
+    py: Python<'py>,
+    table: AnyRecordBatch,
+    keys: Vec<String>,
+    metrics: Vec<String>,
+    granularity: &str,
+    start: &Bound<'py, PyAny>,
+    end: &Bound<'py, PyAny>,
+    moving_average: usize,
+    carry: Vec<String>,
+) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
+    let batch = one_batch(table)?;
+    let options = TrendOptions {
+        metrics: metrics
+            .iter()
+            .map(|m| Metric::parse(m))
+            .collect::<Result<_, _>>()
+            .map_err(analytics_error)?,
+        granularity: Granularity::parse(granularity).map_err(analytics_error)?,
+        start: day_of(start)?,
+        end: day_of(end)?,
+        moving_average,
+    };
+    let threads = adpulse_core::worker_threads();
+    let out = py
+        .detach(|| {
+            let set = SeriesSet::new(batch, &strs(&keys), threads)?;
+            trend::trends(&set, &strs(&carry), &options)
+        })
+        .map_err(analytics_error)?;
+    Ok((to_pyarrow(py, out.points)?, to_pyarrow(py, out.summaries)?))
+}
+
+#[pyfunction]
+#[pyo3(signature = (
+    table, keys, metric, start, end, *, method = "auto", threshold = 4.0, change_threshold = 0.6,
+    window = 28, min_change = None, all_points = false, provisional_from = HashMap::new(),
+    default_provisional_from = None, carry = Vec::new()
+))]
+#[allow(clippy::too_many_arguments)]
+fn detect_anomalies<'py>(
+    py: Python<'py>,
+    table: AnyRecordBatch,
+    keys: Vec<String>,
+    metric: &str,
+    start: &Bound<'py, PyAny>,
+    end: &Bound<'py, PyAny>,
+    method: &str,
+    threshold: f64,
+    change_threshold: f64,
+    window: usize,
+    min_change: Option<f64>,
+    all_points: bool,
+    provisional_from: HashMap<String, Bound<'py, PyAny>>,
+    default_provisional_from: Option<Bound<'py, PyAny>>,
+    carry: Vec<String>,
+) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
+    let batch = one_batch(table)?;
+    let end = day_of(end)?;
+    let options = DetectOptions {
+        metric: Metric::parse(metric).map_err(analytics_error)?,
+        method: Method::parse(method).map_err(analytics_error)?,
+        threshold,
+        change_threshold,
+        window,
+        min_change,
+        start: day_of(start)?,
+        end,
+        all_points,
+        provisional_from: provisional_from
+            .iter()
+            .map(|(p, d)| Ok((p.clone(), day_of(d)?)))
+            .collect::<PyResult<_>>()?,
+        default_provisional_from: default_provisional_from
+            .map(|d| day_of(&d))
+            .transpose()?
+            .unwrap_or(end + 1),
+    };
+    let threads = adpulse_core::worker_threads();
+    let out = py
+        .detach(|| {
+            let set = SeriesSet::new(batch, &strs(&keys), threads)?;
+            detect::detect(&set, &strs(&carry), &options, threads)
+        })
+        .map_err(analytics_error)?;
+    Ok((to_pyarrow(py, out.points)?, to_pyarrow(py, out.incidents)?))
+}
+
+/// One dimension's ranked contributors (see `explain_change`).
+#[pyclass(frozen, get_all, module = "adpulse._kernel")]
+struct DimensionExplanation {
+    name: String,
+    explanatory_power: Option<f64>,
+    surprise: f64,
+    slices: usize,
+    contributors: Py<PyAny>,
+}
+
+/// Outcome of `explain_change`.
+#[pyclass(frozen, get_all, module = "adpulse._kernel")]
+struct Explanation {
+    baseline: Option<f64>,
+    current: Option<f64>,
+    change: Option<f64>,
+    change_micros: Option<i64>,
+    money_known: bool,
+    dimensions: Vec<Py<DimensionExplanation>>,
+}
+
+#[pyfunction]
+#[pyo3(signature = (table, dimensions, metric, *, limit = 10))]
+fn explain_change(
+    py: Python<'_>,
+    table: AnyRecordBatch,
+    dimensions: Vec<explain::DimensionSpec>,
+    metric: &str,
+    limit: usize,
+) -> PyResult<Explanation> {
+    let batch = one_batch(table)?;
+    let metric = Metric::parse(metric).map_err(analytics_error)?;
+    let threads = adpulse_core::worker_threads();
+    let out = py
+        .detach(|| explain::explain(batch, &dimensions, metric, limit, threads))
+        .map_err(analytics_error)?;
+    let dimensions = out
+        .dimensions
+        .into_iter()
+        .map(|d| {
+            Py::new(
+                py,
+                DimensionExplanation {
+                    name: d.name,
+                    explanatory_power: d.explanatory_power,
+                    surprise: d.surprise,
+                    slices: d.slices,
+                    contributors: to_pyarrow(py, d.contributors)?.unbind(),
+                },
+            )
+        })
+        .collect::<PyResult<_>>()?;
+    Ok(Explanation {
+        baseline: out.totals.baseline,
+        current: out.totals.current,
+        change: out.totals.change(),
+        change_micros: out.totals.change_micros,
+        money_known: out.totals.money_known,
+        dimensions,
+    })
+}
+
+#[pyfunction]
+#[pyo3(signature = (table, keys, *, max_shift = 0.2, min_days = 14, carry = Vec::new()))]
+fn reallocate_budget<'py>(
+    py: Python<'py>,
+    table: AnyRecordBatch,
+    keys: Vec<String>,
+    max_shift: f64,
+    min_days: usize,
+    carry: Vec<String>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let batch = one_batch(table)?;
+    let threads = adpulse_core::worker_threads();
+    let out = py
+        .detach(|| {
+            let set = SeriesSet::new(batch, &strs(&keys), threads)?;
+            budget::reallocate(&set, &strs(&carry), max_shift, min_days)
+        })
+        .map_err(analytics_error)?;
+    to_pyarrow(py, out)
+}
+
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+fn budget_pacing<'py>(
+    py: Python<'py>,
+    spend: AnyRecordBatch,
+    keys: Vec<String>,
+    budgets: AnyRecordBatch,
+    month_start: &Bound<'py, PyAny>,
+    month_end: &Bound<'py, PyAny>,
+    as_of: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let (spend, budgets) = (one_batch(spend)?, one_batch(budgets)?);
+    let (start, end, as_of) = (day_of(month_start)?, day_of(month_end)?, day_of(as_of)?);
+    let threads = adpulse_core::worker_threads();
+    let out = py
+        .detach(|| {
+            let keys = strs(&keys);
+            let set = SeriesSet::new(spend, &keys, threads)?;
+            budget::pacing(&set, &keys, &budgets, end, as_of, start)
+        })
+        .map_err(analytics_error)?;
+    to_pyarrow(py, out)
+}
+
+#[pyfunction]
+#[pyo3(signature = (table, keys, parent_keys, metric, *, carry = Vec::new()))]
+fn compare_to_parent<'py>(
+    py: Python<'py>,
+    table: AnyRecordBatch,
+    keys: Vec<String>,
+    parent_keys: Vec<String>,
+    metric: &str,
+    carry: Vec<String>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let batch = one_batch(table)?;
+    let metric = Metric::parse(metric).map_err(analytics_error)?;
+    let threads = adpulse_core::worker_threads();
+    let out = py
+        .detach(|| {
+            let children = SeriesSet::new(batch.clone(), &strs(&keys), threads)?;
+            let parents = SeriesSet::new(batch, &strs(&parent_keys), threads)?;
+            budget::compare_to_parent(&children, &parents, &strs(&carry), metric)
+        })
+        .map_err(analytics_error)?;
+    to_pyarrow(py, out)
+}
+
 /// Panics inside the kernel, so tests can prove a panic reaches Python as PanicException.
 #[pyfunction]
 fn debug_panic(message: &str) {
@@ -251,6 +539,8 @@ fn _kernel(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add("SOURCES", PyTuple::new(py, SOURCES.iter().map(|s| s.name))?)?;
     m.add("KPI_COLUMNS", PyTuple::new(py, KPI_COLUMNS)?)?;
+    m.add("METRICS", PyTuple::new(py, METRIC_NAMES)?)?;
+    m.add("ANOMALY_METHODS", PyTuple::new(py, METHOD_NAMES)?)?;
     m.add("PayloadError", py.get_type::<PayloadError>())?;
     m.add_class::<RowError>()?;
     m.add_class::<ParsedBatch>()?;
@@ -260,6 +550,15 @@ fn _kernel(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(check_source_options, m)?)?;
     m.add_function(wrap_pyfunction!(parse_batch, m)?)?;
     m.add_function(wrap_pyfunction!(aggregate, m)?)?;
+    m.add_class::<Explanation>()?;
+    m.add_class::<DimensionExplanation>()?;
+    m.add_function(wrap_pyfunction!(trends_history_start, m)?)?;
+    m.add_function(wrap_pyfunction!(trends, m)?)?;
+    m.add_function(wrap_pyfunction!(detect_anomalies, m)?)?;
+    m.add_function(wrap_pyfunction!(explain_change, m)?)?;
+    m.add_function(wrap_pyfunction!(reallocate_budget, m)?)?;
+    m.add_function(wrap_pyfunction!(budget_pacing, m)?)?;
+    m.add_function(wrap_pyfunction!(compare_to_parent, m)?)?;
     m.add_function(wrap_pyfunction!(debug_panic, m)?)?;
     Ok(())
 }

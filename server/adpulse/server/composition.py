@@ -20,16 +20,26 @@ from adpulse.server.storage.checkpoints import PostgresCheckpoints, PostgresTena
 from adpulse.server.storage.fact_store import ClickHouseFactStore, ClickHouseFxRates
 from adpulse.server.storage.files import LocalFileArea
 from adpulse.server.storage.ingestion_runs import Heartbeat, PostgresRunStore
+from adpulse.server.storage.insight_store import PostgresInsightStore
 from adpulse.server.storage.operations import PostgresOperationStore
 from adpulse.server.storage.rollups import ClickHouseRollups
 from adpulse.server.transport import grpc_server
+from adpulse.server.transport.analytics_servicer import AnalyticsUseCases
 from adpulse.server.transport.jobs_servicers import JobsAnalyticsServicer, JobsIngestServicer
 from adpulse.server.transport.operations_servicer import OperationsServicer
 from adpulse.server.transport.tenant_servicer import TenantServicer
+from adpulse.server.usecases.analytics import AnomaliesUseCase, ExplainChangeUseCase, TrendsUseCase
 from adpulse.server.usecases.currency import CurrencyUseCase
 from adpulse.server.usecases.ingest import IngestUseCase
 from adpulse.server.usecases.ingestion_runs import IngestionRunsUseCase
-from adpulse.server.usecases.jobs.derive import BackfillJob, CampaignRollupStep, DailyScanJob, DayRangeStep
+from adpulse.server.usecases.insights import InsightsUseCase
+from adpulse.server.usecases.jobs.derive import (
+    BackfillJob,
+    CampaignRollupStep,
+    DailyScanJob,
+    DayRangeStep,
+    InsightsStep,
+)
 from adpulse.server.usecases.jobs.export_metrics import ExportDownloads, ExportMetricsJob
 from adpulse.server.usecases.jobs.import_file import ImportFileJob
 from adpulse.server.usecases.jobs.runner import Job, OperationRunner
@@ -67,6 +77,11 @@ def close_all(closers: list[Callable[[], None]]) -> None:
             log.exception("error while closing %s", close)
 
 
+def _today() -> dt.date:
+    """Today in UTC: restatement windows and default ranges count from it."""
+    return dt.datetime.now(dt.UTC).date()
+
+
 @dataclass
 class _Core:
     """The stores and use cases that both a server and a worker process need."""
@@ -81,6 +96,7 @@ class _Core:
     operations: PostgresOperationStore
     files: LocalFileArea
     rollups: ClickHouseRollups
+    analytics: AnalyticsUseCases
 
 
 def _core(
@@ -99,6 +115,22 @@ def _core(
 
     kernel, facts = faults.wrap(_kernel, ClickHouseFactStore(ch_client), settings.faults)
     runs = PostgresRunStore(pool, instance_id, settings.heartbeat_seconds)
+    anomalies = AnomaliesUseCase(kernel, facts, settings.restatement, _today)
+    explain = ExplainChangeUseCase(kernel, facts)
+    analytics = AnalyticsUseCases(
+        trends=TrendsUseCase(kernel, facts),
+        anomalies=anomalies,
+        explain=explain,
+        insights=InsightsUseCase(
+            kernel,
+            facts=facts,
+            store=PostgresInsightStore(pool),
+            anomalies=anomalies,
+            explain=explain,
+            today=_today,
+        ),
+        today=_today,
+    )
     return _Core(
         pool=pool,
         ch_client=ch_client,
@@ -110,13 +142,18 @@ def _core(
         operations=PostgresOperationStore(pool, postgres_dsn),
         files=LocalFileArea(settings.effective_import_dir, settings.effective_export_dir),
         rollups=ClickHouseRollups(ch_client),
+        analytics=analytics,
     )
 
 
 def _steps(core: _Core) -> dict[str, DayRangeStep]:
-    """Steps of backfills and daily scans, in the order they run. Issue 4's detection and
-    insight steps register here."""
-    return {step.name: step for step in (CampaignRollupStep(core.rollups),)}
+    """Steps of backfills and daily scans, in the order they run: the rollup first, so the
+    insights read the re-derived days."""
+    steps: tuple[DayRangeStep, ...] = (
+        CampaignRollupStep(core.rollups),
+        InsightsStep(core.analytics.insights),
+    )
+    return {step.name: step for step in steps}
 
 
 def _runtime(
@@ -199,6 +236,7 @@ def build(settings: Settings) -> App:
             ),
             JobsAnalyticsServicer(
                 QueryMetricsUseCase(core.kernel, core.facts, core.tenant_settings),
+                core.analytics,
                 operations=operations,
                 downloads=ExportDownloads(core.files),
                 steps=list(steps),

@@ -58,6 +58,10 @@ class PanickingKernel:
         self.check_source_options = kernel.check_source_options
         self.inspect_request = kernel.inspect_request
 
+    def __getattr__(self, name: str) -> Any:
+        # Everything but parsing (the analytics) is the real kernel's.
+        return getattr(self._kernel, name)
+
     def parse_batch(self, *args: Any, **kwargs: Any) -> Any:
         self._kernel.debug_panic("injected fault: kernel_panic")
         raise AssertionError("debug_panic returned")
@@ -79,6 +83,8 @@ class FailingFactStore:
         self.missing_rates = facts.missing_rates
         self.platform_freshness = facts.platform_freshness
         self.stream_grouped_sums = facts.stream_grouped_sums
+        self.date_span = facts.date_span
+        self.platforms = facts.platforms
 
     def insert(self, tenant: str, version: int, facts: Any) -> None:
         with self._lock:

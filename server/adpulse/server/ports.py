@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
 from adpulse.server.domain.fx import FxRate, MissingRate
 from adpulse.server.domain.ingest import BatchFootprint, BatchOutcome, LedgerEntry
+from adpulse.server.domain.insights import Budget, Insight, InsightFilter, InsightUpdate
 from adpulse.server.domain.metrics_query import FactSelection, GroupColumn
 from adpulse.server.domain.operations import (
     Operation,
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 
     import pyarrow as pa
 
-    from adpulse._kernel import ClicksPolicy, Compression, ParsedBatch, PayloadFormat
+    from adpulse._kernel import ClicksPolicy, Compression, Explanation, ParsedBatch, PayloadFormat
 
 
 class Kernel(Protocol):
@@ -53,6 +54,81 @@ class Kernel(Protocol):
     ) -> ParsedBatch: ...
 
     def aggregate(self, table: pa.Table, keys: Sequence[str], carry: Sequence[str] = ...) -> pa.Table: ...
+
+    def trends_history_start(
+        self, granularity: str, start: dt.date, end: dt.date, moving_average: int = ...
+    ) -> dt.date: ...
+
+    def trends(  # noqa: PLR0917 - mirrors the kernel's signature
+        self,
+        table: pa.Table,
+        keys: Sequence[str],
+        metrics: Sequence[str],
+        granularity: str,
+        start: dt.date,
+        end: dt.date,
+        *,
+        moving_average: int = ...,
+        carry: Sequence[str] = ...,
+    ) -> tuple[pa.Table, pa.Table]: ...
+
+    def detect_anomalies(
+        self,
+        table: pa.Table,
+        keys: Sequence[str],
+        metric: str,
+        start: dt.date,
+        end: dt.date,
+        *,
+        method: str = ...,
+        threshold: float = ...,
+        change_threshold: float = ...,
+        window: int = ...,
+        min_change: float | None = ...,
+        all_points: bool = ...,
+        provisional_from: Mapping[str, dt.date] = ...,
+        default_provisional_from: dt.date | None = ...,
+        carry: Sequence[str] = ...,
+    ) -> tuple[pa.Table, pa.Table]: ...
+
+    def explain_change(
+        self,
+        table: pa.Table,
+        dimensions: Sequence[tuple[str, Sequence[str], Sequence[str]]],
+        metric: str,
+        *,
+        limit: int = ...,
+    ) -> Explanation: ...
+
+    def reallocate_budget(
+        self,
+        table: pa.Table,
+        keys: Sequence[str],
+        *,
+        max_shift: float = ...,
+        min_days: int = ...,
+        carry: Sequence[str] = ...,
+    ) -> pa.Table: ...
+
+    def budget_pacing(  # noqa: PLR0917 - mirrors the kernel's signature
+        self,
+        spend: pa.Table,
+        keys: Sequence[str],
+        budgets: pa.Table,
+        month_start: dt.date,
+        month_end: dt.date,
+        as_of: dt.date,
+    ) -> pa.Table: ...
+
+    def compare_to_parent(
+        self,
+        table: pa.Table,
+        keys: Sequence[str],
+        parent_keys: Sequence[str],
+        metric: str,
+        *,
+        carry: Sequence[str] = ...,
+    ) -> pa.Table: ...
 
 
 class BatchClaim(Protocol):
@@ -152,6 +228,12 @@ class FactStore(Protocol):
     ) -> Iterator[pa.RecordBatch]:
         """`grouped_sums` in batches ordered by `groups`, so all rows of a group (one per
         currency) are adjacent; memory stays flat however many groups there are."""
+
+    def date_span(self, selection: FactSelection) -> tuple[dt.date, dt.date] | None:
+        """First and last date of the selected rows; None when there are none."""
+
+    def platforms(self, selection: FactSelection) -> list[str]:
+        """The platforms of the selected rows."""
 
 
 class FxRateStore(Protocol):
@@ -253,3 +335,25 @@ class Rollups(Protocol):
 
     def campaign_daily_mismatches(self, tenant: str, first: dt.date, last: dt.date) -> list[str]:
         """Currencies whose rollup sums over the days differ from the facts'."""
+
+
+class InsightStore(Protocol):
+    """Insights with their status and feedback, and the monthly budgets pacing reads."""
+
+    def save(self, tenant: str, insights: Sequence[Insight]) -> list[Insight]:
+        """Inserts new insights, refreshes known ones (keeping status and feedback); returns them
+        as stored."""
+
+    def page(self, tenant: str, chosen: InsightFilter, offset: int, limit: int) -> tuple[list[Insight], int]:
+        """A page of insights, highest priority first, and how many match in all."""
+
+    def update(self, change: InsightUpdate) -> Insight | None:
+        """Changes status and/or feedback; None when the insight does not exist."""
+
+    def set_budget(self, tenant: str, budget: Budget) -> Budget:
+        """Stores (or replaces) the budget of its campaign and month."""
+
+    def budgets(
+        self, tenant: str, month: dt.date | None, offset: int = ..., limit: int | None = ...
+    ) -> tuple[list[Budget], int]:
+        """A page of budgets (of one month, or all), and how many there are."""

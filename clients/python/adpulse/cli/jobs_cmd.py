@@ -16,7 +16,7 @@ from typing import Any
 
 from google.protobuf import json_format
 
-from adpulse.cli.query_cmd import _filters
+from adpulse.cli.query_cmd import parse_filters
 from adpulse.cli.render import key_values, table, to_json
 from adpulse.client import AdpulseClient, Operation
 from adpulse.client.client import DIMENSIONS, GRANULARITIES
@@ -141,7 +141,7 @@ def run_export(client: AdpulseClient, args: argparse.Namespace) -> int:
         filters=[
             apb.DimensionFilter(dimension=DIMENSIONS[d], values=values, exclude=excluded)
             for excluded, specs in ((False, args.filter), (True, args.exclude))
-            for d, values in _filters(specs).items()
+            for d, values in parse_filters(specs).items()
         ],
         reporting_currency=args.currency,
         format=_FORMATS[args.format],

@@ -1,4 +1,5 @@
-"""`adpulse`: serve, ingest files, query KPIs, look after runs and currencies, run long jobs.
+"""`adpulse`: serve, ingest files, query KPIs, look after runs and currencies, run long jobs, and
+the analytics (trends, anomalies, explain, insights, budget, demo-data).
 
 Exit codes: 0 success; 1 a call failed; 2 `ingest` finished but rejected some rows.
 """
@@ -10,7 +11,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from adpulse.cli import admin_cmd, ingest_cmd, jobs_cmd, query_cmd, serve_cmd
+from adpulse.cli import admin_cmd, analytics, ingest_cmd, jobs_cmd, query_cmd, serve_cmd
 from adpulse.client import AdpulseClient, AdpulseError
 from adpulse.client.client import DEFAULT_TARGET
 
@@ -24,7 +25,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--tenant", default=os.environ.get("ADPULSE_TENANT"), help="tenant (ADPULSE_TENANT)")
     commands = parser.add_subparsers(dest="command", required=True)
-    for module in (serve_cmd, ingest_cmd, query_cmd, admin_cmd, jobs_cmd):
+    for module in (serve_cmd, ingest_cmd, query_cmd, analytics, admin_cmd, jobs_cmd):
         module.register(commands)
     return parser
 

@@ -38,7 +38,7 @@ def register(commands: Any) -> None:
     kpis.set_defaults(run=run, needs_client=True)
 
 
-def _filters(specs: Sequence[str]) -> dict[str, list[str]]:
+def parse_filters(specs: Sequence[str]) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for spec in specs:
         dim, sep, values = spec.partition("=")
@@ -58,8 +58,8 @@ def run(client: AdpulseClient, args: argparse.Namespace) -> int:
         end=args.end,
         by=args.by,
         granularity=args.granularity,
-        filters=_filters(args.filter),
-        exclude=_filters(args.exclude),
+        filters=parse_filters(args.filter),
+        exclude=parse_filters(args.exclude),
         order_by=args.order_by,
         limit=args.limit,
         currency=args.currency,

@@ -6,7 +6,9 @@ isort:skip_file
 from adpulse.v1 import operation_pb2 as _operation_pb2
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
+from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import message as _message
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf import wrappers_pb2 as _wrappers_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
@@ -92,6 +94,320 @@ TIME_GRANULARITY_WEEK: TimeGranularity.ValueType  # 2
 TIME_GRANULARITY_MONTH: TimeGranularity.ValueType  # 3
 """Calendar months; a bucket is named by its first day."""
 Global___TimeGranularity: _TypeAlias = TimeGranularity  # noqa: Y015
+
+class _Metric:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _MetricEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Metric.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    METRIC_UNSPECIFIED: _Metric.ValueType  # 0
+    """Not allowed."""
+    METRIC_IMPRESSIONS: _Metric.ValueType  # 1
+    """Sum of impressions."""
+    METRIC_CLICKS: _Metric.ValueType  # 2
+    """Sum of clicks."""
+    METRIC_COST: _Metric.ValueType  # 3
+    """Sum of cost, in currency units (and exactly in micros where the message has a micros field)."""
+    METRIC_CONVERSIONS: _Metric.ValueType  # 4
+    """Sum of conversions."""
+    METRIC_REVENUE: _Metric.ValueType  # 5
+    """Sum of conversion value, in currency units."""
+    METRIC_CTR: _Metric.ValueType  # 6
+    """Clicks / impressions."""
+    METRIC_CPC: _Metric.ValueType  # 7
+    """Cost / clicks."""
+    METRIC_CPM: _Metric.ValueType  # 8
+    """1000 · cost / impressions."""
+    METRIC_CVR: _Metric.ValueType  # 9
+    """Conversions / clicks."""
+    METRIC_CPA: _Metric.ValueType  # 10
+    """Cost / conversions."""
+    METRIC_ROAS: _Metric.ValueType  # 11
+    """Revenue / cost."""
+    METRIC_ROI: _Metric.ValueType  # 12
+    """(Revenue − cost) / cost."""
+
+class Metric(_Metric, metaclass=_MetricEnumTypeWrapper):
+    """A sum or a KPI that the analytics compute. Ratios are always ratios of sums."""
+
+METRIC_UNSPECIFIED: Metric.ValueType  # 0
+"""Not allowed."""
+METRIC_IMPRESSIONS: Metric.ValueType  # 1
+"""Sum of impressions."""
+METRIC_CLICKS: Metric.ValueType  # 2
+"""Sum of clicks."""
+METRIC_COST: Metric.ValueType  # 3
+"""Sum of cost, in currency units (and exactly in micros where the message has a micros field)."""
+METRIC_CONVERSIONS: Metric.ValueType  # 4
+"""Sum of conversions."""
+METRIC_REVENUE: Metric.ValueType  # 5
+"""Sum of conversion value, in currency units."""
+METRIC_CTR: Metric.ValueType  # 6
+"""Clicks / impressions."""
+METRIC_CPC: Metric.ValueType  # 7
+"""Cost / clicks."""
+METRIC_CPM: Metric.ValueType  # 8
+"""1000 · cost / impressions."""
+METRIC_CVR: Metric.ValueType  # 9
+"""Conversions / clicks."""
+METRIC_CPA: Metric.ValueType  # 10
+"""Cost / conversions."""
+METRIC_ROAS: Metric.ValueType  # 11
+"""Revenue / cost."""
+METRIC_ROI: Metric.ValueType  # 12
+"""(Revenue − cost) / cost."""
+Global___Metric: _TypeAlias = Metric  # noqa: Y015
+
+class _AnomalyMethod:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _AnomalyMethodEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_AnomalyMethod.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    ANOMALY_METHOD_UNSPECIFIED: _AnomalyMethod.ValueType  # 0
+    """Same as `ANOMALY_METHOD_AUTO`."""
+    ANOMALY_METHOD_AUTO: _AnomalyMethod.ValueType  # 1
+    """Week-over-week for a day with under 14 days of history, else seasonal."""
+    ANOMALY_METHOD_ZSCORE: _AnomalyMethod.ValueType  # 2
+    """Mean ± z standard deviations of the trailing window."""
+    ANOMALY_METHOD_MAD: _AnomalyMethod.ValueType  # 3
+    """Median ± z robust deviations (1.4826 · MAD) of the trailing window."""
+    ANOMALY_METHOD_SEASONAL: _AnomalyMethod.ValueType  # 4
+    """Median of the same weekday over the last four weeks, corrected by the window's median
+    residual, ± z robust deviations of the residuals. Counts are judged on the square-root
+    scale (Poisson noise), spend on the log scale (multiplicative noise).
+    """
+    ANOMALY_METHOD_WEEK_OVER_WEEK: _AnomalyMethod.ValueType  # 5
+    """The same weekday a week earlier ± a relative change, never narrower than `min_change`."""
+
+class AnomalyMethod(_AnomalyMethod, metaclass=_AnomalyMethodEnumTypeWrapper):
+    """How a day's expected value and band are found."""
+
+ANOMALY_METHOD_UNSPECIFIED: AnomalyMethod.ValueType  # 0
+"""Same as `ANOMALY_METHOD_AUTO`."""
+ANOMALY_METHOD_AUTO: AnomalyMethod.ValueType  # 1
+"""Week-over-week for a day with under 14 days of history, else seasonal."""
+ANOMALY_METHOD_ZSCORE: AnomalyMethod.ValueType  # 2
+"""Mean ± z standard deviations of the trailing window."""
+ANOMALY_METHOD_MAD: AnomalyMethod.ValueType  # 3
+"""Median ± z robust deviations (1.4826 · MAD) of the trailing window."""
+ANOMALY_METHOD_SEASONAL: AnomalyMethod.ValueType  # 4
+"""Median of the same weekday over the last four weeks, corrected by the window's median
+residual, ± z robust deviations of the residuals. Counts are judged on the square-root
+scale (Poisson noise), spend on the log scale (multiplicative noise).
+"""
+ANOMALY_METHOD_WEEK_OVER_WEEK: AnomalyMethod.ValueType  # 5
+"""The same weekday a week earlier ± a relative change, never narrower than `min_change`."""
+Global___AnomalyMethod: _TypeAlias = AnomalyMethod  # noqa: Y015
+
+class _Sensitivity:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _SensitivityEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Sensitivity.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    SENSITIVITY_UNSPECIFIED: _Sensitivity.ValueType  # 0
+    """Same as `SENSITIVITY_MEDIUM`."""
+    SENSITIVITY_LOW: _Sensitivity.ValueType  # 1
+    """Bands of ±5.5 deviations; week-over-week changes of ±100 %."""
+    SENSITIVITY_MEDIUM: _Sensitivity.ValueType  # 2
+    """Bands of ±4.5 deviations; week-over-week changes of ±60 %."""
+    SENSITIVITY_HIGH: _Sensitivity.ValueType  # 3
+    """Bands of ±3.5 deviations; week-over-week changes of ±40 %."""
+
+class Sensitivity(_Sensitivity, metaclass=_SensitivityEnumTypeWrapper):
+    """How readily a deviation is called an anomaly."""
+
+SENSITIVITY_UNSPECIFIED: Sensitivity.ValueType  # 0
+"""Same as `SENSITIVITY_MEDIUM`."""
+SENSITIVITY_LOW: Sensitivity.ValueType  # 1
+"""Bands of ±5.5 deviations; week-over-week changes of ±100 %."""
+SENSITIVITY_MEDIUM: Sensitivity.ValueType  # 2
+"""Bands of ±4.5 deviations; week-over-week changes of ±60 %."""
+SENSITIVITY_HIGH: Sensitivity.ValueType  # 3
+"""Bands of ±3.5 deviations; week-over-week changes of ±40 %."""
+Global___Sensitivity: _TypeAlias = Sensitivity  # noqa: Y015
+
+class _Severity:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _SeverityEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Severity.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    SEVERITY_UNSPECIFIED: _Severity.ValueType  # 0
+    """Not set."""
+    SEVERITY_LOW: _Severity.ValueType  # 1
+    """Anomalies: under 20 % from expected."""
+    SEVERITY_MEDIUM: _Severity.ValueType  # 2
+    """Anomalies: 20 % to 50 % from expected."""
+    SEVERITY_HIGH: _Severity.ValueType  # 3
+    """Anomalies: 50 % to 90 % from expected."""
+    SEVERITY_CRITICAL: _Severity.ValueType  # 4
+    """Anomalies: 90 % or more from expected (a metric that vanished or doubled)."""
+
+class Severity(_Severity, metaclass=_SeverityEnumTypeWrapper):
+    """How much an anomaly or insight matters."""
+
+SEVERITY_UNSPECIFIED: Severity.ValueType  # 0
+"""Not set."""
+SEVERITY_LOW: Severity.ValueType  # 1
+"""Anomalies: under 20 % from expected."""
+SEVERITY_MEDIUM: Severity.ValueType  # 2
+"""Anomalies: 20 % to 50 % from expected."""
+SEVERITY_HIGH: Severity.ValueType  # 3
+"""Anomalies: 50 % to 90 % from expected."""
+SEVERITY_CRITICAL: Severity.ValueType  # 4
+"""Anomalies: 90 % or more from expected (a metric that vanished or doubled)."""
+Global___Severity: _TypeAlias = Severity  # noqa: Y015
+
+class _Direction:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _DirectionEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Direction.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    DIRECTION_UNSPECIFIED: _Direction.ValueType  # 0
+    """Not set."""
+    DIRECTION_UP: _Direction.ValueType  # 1
+    """Above the band."""
+    DIRECTION_DOWN: _Direction.ValueType  # 2
+    """Below the band."""
+
+class Direction(_Direction, metaclass=_DirectionEnumTypeWrapper):
+    """Which way a value left its band."""
+
+DIRECTION_UNSPECIFIED: Direction.ValueType  # 0
+"""Not set."""
+DIRECTION_UP: Direction.ValueType  # 1
+"""Above the band."""
+DIRECTION_DOWN: Direction.ValueType  # 2
+"""Below the band."""
+Global___Direction: _TypeAlias = Direction  # noqa: Y015
+
+class _SliceStatus:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _SliceStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_SliceStatus.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    SLICE_STATUS_UNSPECIFIED: _SliceStatus.ValueType  # 0
+    """Not set."""
+    SLICE_STATUS_CONTINUING: _SliceStatus.ValueType  # 1
+    """Data in both periods."""
+    SLICE_STATUS_NEW: _SliceStatus.ValueType  # 2
+    """Only in the current period."""
+    SLICE_STATUS_GONE: _SliceStatus.ValueType  # 3
+    """Only in the baseline."""
+
+class SliceStatus(_SliceStatus, metaclass=_SliceStatusEnumTypeWrapper):
+    """Whether a slice had data in both periods."""
+
+SLICE_STATUS_UNSPECIFIED: SliceStatus.ValueType  # 0
+"""Not set."""
+SLICE_STATUS_CONTINUING: SliceStatus.ValueType  # 1
+"""Data in both periods."""
+SLICE_STATUS_NEW: SliceStatus.ValueType  # 2
+"""Only in the current period."""
+SLICE_STATUS_GONE: SliceStatus.ValueType  # 3
+"""Only in the baseline."""
+Global___SliceStatus: _TypeAlias = SliceStatus  # noqa: Y015
+
+class _InsightType:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _InsightTypeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_InsightType.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    INSIGHT_TYPE_UNSPECIFIED: _InsightType.ValueType  # 0
+    """Not set."""
+    INSIGHT_TYPE_ANOMALY: _InsightType.ValueType  # 1
+    """An anomaly incident with its explanation."""
+    INSIGHT_TYPE_TOP_MOVERS: _InsightType.ValueType  # 2
+    """The campaigns that moved revenue (or conversions) most against the previous period."""
+    INSIGHT_TYPE_UNDERPERFORMER: _InsightType.ValueType  # 3
+    """A campaign whose CPA or ROAS is clearly worse than its account's."""
+    INSIGHT_TYPE_BUDGET_REALLOCATION: _InsightType.ValueType  # 4
+    """Spend to move from low to high marginal-ROAS campaigns."""
+    INSIGHT_TYPE_PACING: _InsightType.ValueType  # 5
+    """A monthly budget that spend is not pacing to."""
+
+class InsightType(_InsightType, metaclass=_InsightTypeEnumTypeWrapper):
+    """Kinds of insight."""
+
+INSIGHT_TYPE_UNSPECIFIED: InsightType.ValueType  # 0
+"""Not set."""
+INSIGHT_TYPE_ANOMALY: InsightType.ValueType  # 1
+"""An anomaly incident with its explanation."""
+INSIGHT_TYPE_TOP_MOVERS: InsightType.ValueType  # 2
+"""The campaigns that moved revenue (or conversions) most against the previous period."""
+INSIGHT_TYPE_UNDERPERFORMER: InsightType.ValueType  # 3
+"""A campaign whose CPA or ROAS is clearly worse than its account's."""
+INSIGHT_TYPE_BUDGET_REALLOCATION: InsightType.ValueType  # 4
+"""Spend to move from low to high marginal-ROAS campaigns."""
+INSIGHT_TYPE_PACING: InsightType.ValueType  # 5
+"""A monthly budget that spend is not pacing to."""
+Global___InsightType: _TypeAlias = InsightType  # noqa: Y015
+
+class _InsightStatus:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _InsightStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_InsightStatus.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    INSIGHT_STATUS_UNSPECIFIED: _InsightStatus.ValueType  # 0
+    """Not set (in filters: any)."""
+    INSIGHT_STATUS_NEW: _InsightStatus.ValueType  # 1
+    """Not looked at yet."""
+    INSIGHT_STATUS_ACKNOWLEDGED: _InsightStatus.ValueType  # 2
+    """Seen and being acted on."""
+    INSIGHT_STATUS_DISMISSED: _InsightStatus.ValueType  # 3
+    """Not useful; it stays dismissed when it is found again."""
+
+class InsightStatus(_InsightStatus, metaclass=_InsightStatusEnumTypeWrapper):
+    """Where the reader is with an insight."""
+
+INSIGHT_STATUS_UNSPECIFIED: InsightStatus.ValueType  # 0
+"""Not set (in filters: any)."""
+INSIGHT_STATUS_NEW: InsightStatus.ValueType  # 1
+"""Not looked at yet."""
+INSIGHT_STATUS_ACKNOWLEDGED: InsightStatus.ValueType  # 2
+"""Seen and being acted on."""
+INSIGHT_STATUS_DISMISSED: InsightStatus.ValueType  # 3
+"""Not useful; it stays dismissed when it is found again."""
+Global___InsightStatus: _TypeAlias = InsightStatus  # noqa: Y015
+
+class _PacingStatus:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _PacingStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_PacingStatus.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    PACING_STATUS_UNSPECIFIED: _PacingStatus.ValueType  # 0
+    """Not set."""
+    PACING_STATUS_UNDER: _PacingStatus.ValueType  # 1
+    """Projected under 90 % of the budget."""
+    PACING_STATUS_AT_RISK: _PacingStatus.ValueType  # 2
+    """Projected over 110 % of the budget."""
+    PACING_STATUS_ON_TRACK: _PacingStatus.ValueType  # 3
+    """Projected within 90 % to 110 %."""
+    PACING_STATUS_OVER: _PacingStatus.ValueType  # 4
+    """Already spent more than the budget."""
+
+class PacingStatus(_PacingStatus, metaclass=_PacingStatusEnumTypeWrapper):
+    """How a monthly budget is pacing."""
+
+PACING_STATUS_UNSPECIFIED: PacingStatus.ValueType  # 0
+"""Not set."""
+PACING_STATUS_UNDER: PacingStatus.ValueType  # 1
+"""Projected under 90 % of the budget."""
+PACING_STATUS_AT_RISK: PacingStatus.ValueType  # 2
+"""Projected over 110 % of the budget."""
+PACING_STATUS_ON_TRACK: PacingStatus.ValueType  # 3
+"""Projected within 90 % to 110 %."""
+PACING_STATUS_OVER: PacingStatus.ValueType  # 4
+"""Already spent more than the budget."""
+Global___PacingStatus: _TypeAlias = PacingStatus  # noqa: Y015
 
 @_typing.final
 class DimensionFilter(_message.Message):
@@ -497,8 +813,9 @@ class BackfillRequest(_message.Message):
     """Client-chosen id that makes the call idempotent (AIP-155). Optional; at most 128 characters."""
     @_builtins.property
     def steps(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """Steps to run, in this order; empty means every step. Today: `campaign_rollup` (re-derives
-        the daily campaign rollup and checks its sums against the facts).
+        """Steps to run, in this order; empty means every step: `campaign_rollup` (re-derives the
+        daily campaign rollup and checks its sums against the facts), then `insights` (re-runs
+        anomaly detection and insight generation over the days and stores the insights).
         """
 
     def __init__(
@@ -516,3 +833,1605 @@ class BackfillRequest(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___BackfillRequest: _TypeAlias = BackfillRequest  # noqa: Y015
+
+@_typing.final
+class GroupKey(_message.Message):
+    """The group a series, anomaly or contributor belongs to. Only the dimensions grouped by (and
+    the parents an id implies) are set.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PLATFORM_FIELD_NUMBER: _builtins.int
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    CAMPAIGN_ID_FIELD_NUMBER: _builtins.int
+    CAMPAIGN_NAME_FIELD_NUMBER: _builtins.int
+    AD_GROUP_ID_FIELD_NUMBER: _builtins.int
+    AD_ID_FIELD_NUMBER: _builtins.int
+    CURRENCY_FIELD_NUMBER: _builtins.int
+    platform: _builtins.str
+    """Ad platform."""
+    account_id: _builtins.str
+    """Advertiser account id."""
+    campaign_id: _builtins.str
+    """Campaign id."""
+    campaign_name: _builtins.str
+    """Newest name of the campaign (set with `campaign_id`)."""
+    ad_group_id: _builtins.str
+    """Ad group id."""
+    ad_id: _builtins.str
+    """Ad id."""
+    currency: _builtins.str
+    """Currency of the group's money; empty when it spans several (then money metrics are unset)."""
+    def __init__(
+        self,
+        *,
+        platform: _builtins.str = ...,
+        account_id: _builtins.str = ...,
+        campaign_id: _builtins.str = ...,
+        campaign_name: _builtins.str = ...,
+        ad_group_id: _builtins.str = ...,
+        ad_id: _builtins.str = ...,
+        currency: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "ad_group_id", b"ad_group_id", "ad_id", b"ad_id", "campaign_id", b"campaign_id", "campaign_name", b"campaign_name", "currency", b"currency", "platform", b"platform"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GroupKey: _TypeAlias = GroupKey  # noqa: Y015
+
+@_typing.final
+class GetTrendsRequest(_message.Message):
+    """Request of `GetTrends`."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    START_DATE_FIELD_NUMBER: _builtins.int
+    END_DATE_FIELD_NUMBER: _builtins.int
+    METRICS_FIELD_NUMBER: _builtins.int
+    DIMENSIONS_FIELD_NUMBER: _builtins.int
+    GRANULARITY_FIELD_NUMBER: _builtins.int
+    FILTERS_FIELD_NUMBER: _builtins.int
+    MOVING_AVERAGE_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    start_date: _builtins.str
+    """First date, `YYYY-MM-DD`; moved back to the start of its week or month. Empty: 90 days
+    before `end_date`.
+    """
+    end_date: _builtins.str
+    """Last date, `YYYY-MM-DD`. Empty: the latest date with data."""
+    granularity: Global___TimeGranularity.ValueType
+    """Size of the buckets."""
+    moving_average: _builtins.int
+    """Buckets in a trailing moving average (the bucket and those before it), 0 for none, at most
+    366.
+    """
+    page_size: _builtins.int
+    """Series per page, 1 to 1000; 0 means 100."""
+    page_token: _builtins.str
+    """`next_page_token` of the previous page; every other field must be unchanged."""
+    @_builtins.property
+    def metrics(self) -> _containers.RepeatedScalarFieldContainer[Global___Metric.ValueType]:
+        """Metrics of every point, in this order; at least one."""
+
+    @_builtins.property
+    def dimensions(self) -> _containers.RepeatedScalarFieldContainer[Global___Dimension.ValueType]:
+        """Dimensions that split the series (not `DIMENSION_DATE`: dates are the series' axis); none
+        gives one series over everything selected.
+        """
+
+    @_builtins.property
+    def filters(self) -> _containers.RepeatedCompositeFieldContainer[Global___DimensionFilter]:
+        """All filters must hold (AND)."""
+
+    def __init__(
+        self,
+        *,
+        start_date: _builtins.str = ...,
+        end_date: _builtins.str = ...,
+        metrics: _abc.Iterable[Global___Metric.ValueType] | None = ...,
+        dimensions: _abc.Iterable[Global___Dimension.ValueType] | None = ...,
+        granularity: Global___TimeGranularity.ValueType = ...,
+        filters: _abc.Iterable[Global___DimensionFilter] | None = ...,
+        moving_average: _builtins.int = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dimensions", b"dimensions", "end_date", b"end_date", "filters", b"filters", "granularity", b"granularity", "metrics", b"metrics", "moving_average", b"moving_average", "page_size", b"page_size", "page_token", b"page_token", "start_date", b"start_date"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetTrendsRequest: _TypeAlias = GetTrendsRequest  # noqa: Y015
+
+@_typing.final
+class TrendValue(_message.Message):
+    """One metric at one bucket."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VALUE_FIELD_NUMBER: _builtins.int
+    VALUE_MICROS_FIELD_NUMBER: _builtins.int
+    MOVING_AVERAGE_FIELD_NUMBER: _builtins.int
+    PREVIOUS_FIELD_NUMBER: _builtins.int
+    CHANGE_VS_PREVIOUS_FIELD_NUMBER: _builtins.int
+    YEAR_AGO_FIELD_NUMBER: _builtins.int
+    CHANGE_VS_YEAR_AGO_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def value(self) -> _wrappers_pb2.DoubleValue:
+        """The value; additive metrics of buckets without data are 0, ratios with a zero denominator
+        are unset.
+        """
+
+    @_builtins.property
+    def value_micros(self) -> _wrappers_pb2.Int64Value:
+        """Exact value in micros (cost and revenue only)."""
+
+    @_builtins.property
+    def moving_average(self) -> _wrappers_pb2.DoubleValue:
+        """Trailing moving average: additive metrics average their buckets, ratios divide the
+        window's sums. Unset when not asked for or the window reaches before the series' data.
+        """
+
+    @_builtins.property
+    def previous(self) -> _wrappers_pb2.DoubleValue:
+        """Value of the previous bucket; unset before the series' data."""
+
+    @_builtins.property
+    def change_vs_previous(self) -> _wrappers_pb2.DoubleValue:
+        """(value − previous) / |previous|; unset when previous is 0 or unset."""
+
+    @_builtins.property
+    def year_ago(self) -> _wrappers_pb2.DoubleValue:
+        """Value of the same bucket a year earlier (364 days back for days and weeks, so weekdays
+        line up; 12 months for months); unset when there was no data then.
+        """
+
+    @_builtins.property
+    def change_vs_year_ago(self) -> _wrappers_pb2.DoubleValue:
+        """(value − year_ago) / |year_ago|; unset when year_ago is 0 or unset."""
+
+    def __init__(
+        self,
+        *,
+        value: _wrappers_pb2.DoubleValue | None = ...,
+        value_micros: _wrappers_pb2.Int64Value | None = ...,
+        moving_average: _wrappers_pb2.DoubleValue | None = ...,
+        previous: _wrappers_pb2.DoubleValue | None = ...,
+        change_vs_previous: _wrappers_pb2.DoubleValue | None = ...,
+        year_ago: _wrappers_pb2.DoubleValue | None = ...,
+        change_vs_year_ago: _wrappers_pb2.DoubleValue | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["change_vs_previous", b"change_vs_previous", "change_vs_year_ago", b"change_vs_year_ago", "moving_average", b"moving_average", "previous", b"previous", "value", b"value", "value_micros", b"value_micros", "year_ago", b"year_ago"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["change_vs_previous", b"change_vs_previous", "change_vs_year_ago", b"change_vs_year_ago", "moving_average", b"moving_average", "previous", b"previous", "value", b"value", "value_micros", b"value_micros", "year_ago", b"year_ago"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TrendValue: _TypeAlias = TrendValue  # noqa: Y015
+
+@_typing.final
+class TrendPoint(_message.Message):
+    """One bucket of a series."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DATE_FIELD_NUMBER: _builtins.int
+    PARTIAL_FIELD_NUMBER: _builtins.int
+    VALUES_FIELD_NUMBER: _builtins.int
+    date: _builtins.str
+    """Start of the bucket, `YYYY-MM-DD`."""
+    partial: _builtins.bool
+    """The bucket reaches past `end_date` (the last bucket may be incomplete)."""
+    @_builtins.property
+    def values(self) -> _containers.RepeatedCompositeFieldContainer[Global___TrendValue]:
+        """One value per requested metric, in request order."""
+
+    def __init__(
+        self,
+        *,
+        date: _builtins.str = ...,
+        partial: _builtins.bool = ...,
+        values: _abc.Iterable[Global___TrendValue] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["date", b"date", "partial", b"partial", "values", b"values"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TrendPoint: _TypeAlias = TrendPoint  # noqa: Y015
+
+@_typing.final
+class TrendSummary(_message.Message):
+    """One metric over the whole range, compared with the periods before."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TOTAL_FIELD_NUMBER: _builtins.int
+    TOTAL_MICROS_FIELD_NUMBER: _builtins.int
+    PREVIOUS_PERIOD_FIELD_NUMBER: _builtins.int
+    CHANGE_VS_PREVIOUS_PERIOD_FIELD_NUMBER: _builtins.int
+    YEAR_AGO_FIELD_NUMBER: _builtins.int
+    CHANGE_VS_YEAR_AGO_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def total(self) -> _wrappers_pb2.DoubleValue:
+        """Over the range (ratios: of the range's sums)."""
+
+    @_builtins.property
+    def total_micros(self) -> _wrappers_pb2.Int64Value:
+        """Exact total in micros (cost and revenue only)."""
+
+    @_builtins.property
+    def previous_period(self) -> _wrappers_pb2.DoubleValue:
+        """Over the same number of buckets just before the range; unset when the series had no data
+        then.
+        """
+
+    @_builtins.property
+    def change_vs_previous_period(self) -> _wrappers_pb2.DoubleValue:
+        """(total − previous_period) / |previous_period|."""
+
+    @_builtins.property
+    def year_ago(self) -> _wrappers_pb2.DoubleValue:
+        """Over the same buckets a year earlier; unset when the series had no data then."""
+
+    @_builtins.property
+    def change_vs_year_ago(self) -> _wrappers_pb2.DoubleValue:
+        """(total − year_ago) / |year_ago|."""
+
+    def __init__(
+        self,
+        *,
+        total: _wrappers_pb2.DoubleValue | None = ...,
+        total_micros: _wrappers_pb2.Int64Value | None = ...,
+        previous_period: _wrappers_pb2.DoubleValue | None = ...,
+        change_vs_previous_period: _wrappers_pb2.DoubleValue | None = ...,
+        year_ago: _wrappers_pb2.DoubleValue | None = ...,
+        change_vs_year_ago: _wrappers_pb2.DoubleValue | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["change_vs_previous_period", b"change_vs_previous_period", "change_vs_year_ago", b"change_vs_year_ago", "previous_period", b"previous_period", "total", b"total", "total_micros", b"total_micros", "year_ago", b"year_ago"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["change_vs_previous_period", b"change_vs_previous_period", "change_vs_year_ago", b"change_vs_year_ago", "previous_period", b"previous_period", "total", b"total", "total_micros", b"total_micros", "year_ago", b"year_ago"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TrendSummary: _TypeAlias = TrendSummary  # noqa: Y015
+
+@_typing.final
+class TrendSeries(_message.Message):
+    """The series of one group."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    GROUP_FIELD_NUMBER: _builtins.int
+    POINTS_FIELD_NUMBER: _builtins.int
+    SUMMARIES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def group(self) -> Global___GroupKey:
+        """The group."""
+
+    @_builtins.property
+    def points(self) -> _containers.RepeatedCompositeFieldContainer[Global___TrendPoint]:
+        """Every bucket of the range, in order."""
+
+    @_builtins.property
+    def summaries(self) -> _containers.RepeatedCompositeFieldContainer[Global___TrendSummary]:
+        """One summary per requested metric, in request order."""
+
+    def __init__(
+        self,
+        *,
+        group: Global___GroupKey | None = ...,
+        points: _abc.Iterable[Global___TrendPoint] | None = ...,
+        summaries: _abc.Iterable[Global___TrendSummary] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["group", b"group"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["group", b"group", "points", b"points", "summaries", b"summaries"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TrendSeries: _TypeAlias = TrendSeries  # noqa: Y015
+
+@_typing.final
+class GetTrendsResponse(_message.Message):
+    """Response of `GetTrends`."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    METRICS_FIELD_NUMBER: _builtins.int
+    START_DATE_FIELD_NUMBER: _builtins.int
+    END_DATE_FIELD_NUMBER: _builtins.int
+    SERIES_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    TOTAL_SIZE_FIELD_NUMBER: _builtins.int
+    start_date: _builtins.str
+    """First day of the first bucket."""
+    end_date: _builtins.str
+    """Last date of the range."""
+    next_page_token: _builtins.str
+    """Token for the next page; empty on the last page."""
+    total_size: _builtins.int
+    """Number of series over all pages."""
+    @_builtins.property
+    def metrics(self) -> _containers.RepeatedScalarFieldContainer[Global___Metric.ValueType]:
+        """The metrics of every point's values, in order."""
+
+    @_builtins.property
+    def series(self) -> _containers.RepeatedCompositeFieldContainer[Global___TrendSeries]:
+        """This page of series, the largest first (by the first metric's total; undefined last)."""
+
+    def __init__(
+        self,
+        *,
+        metrics: _abc.Iterable[Global___Metric.ValueType] | None = ...,
+        start_date: _builtins.str = ...,
+        end_date: _builtins.str = ...,
+        series: _abc.Iterable[Global___TrendSeries] | None = ...,
+        next_page_token: _builtins.str = ...,
+        total_size: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["end_date", b"end_date", "metrics", b"metrics", "next_page_token", b"next_page_token", "series", b"series", "start_date", b"start_date", "total_size", b"total_size"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetTrendsResponse: _TypeAlias = GetTrendsResponse  # noqa: Y015
+
+@_typing.final
+class DetectAnomaliesRequest(_message.Message):
+    """Request of `DetectAnomalies`."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    START_DATE_FIELD_NUMBER: _builtins.int
+    END_DATE_FIELD_NUMBER: _builtins.int
+    METRIC_FIELD_NUMBER: _builtins.int
+    DIMENSIONS_FIELD_NUMBER: _builtins.int
+    FILTERS_FIELD_NUMBER: _builtins.int
+    METHOD_FIELD_NUMBER: _builtins.int
+    SENSITIVITY_FIELD_NUMBER: _builtins.int
+    WINDOW_DAYS_FIELD_NUMBER: _builtins.int
+    MIN_CHANGE_FIELD_NUMBER: _builtins.int
+    INCLUDE_SERIES_FIELD_NUMBER: _builtins.int
+    start_date: _builtins.str
+    """First day judged, `YYYY-MM-DD`; earlier data is history. Empty: 27 days before
+    `end_date`.
+    """
+    end_date: _builtins.str
+    """Last day judged. Empty: the latest date with data."""
+    metric: Global___Metric.ValueType
+    """The metric judged."""
+    method: Global___AnomalyMethod.ValueType
+    """How expected values and bands are found."""
+    sensitivity: Global___Sensitivity.ValueType
+    """How wide the bands are."""
+    window_days: _builtins.int
+    """Days of the trailing window (z-score, MAD, seasonal residuals), 7 to 90; 0 means 28."""
+    include_series: _builtins.bool
+    """Also return every judged day of every series (for charts), not only the anomalies."""
+    @_builtins.property
+    def dimensions(self) -> _containers.RepeatedScalarFieldContainer[Global___Dimension.ValueType]:
+        """Dimensions that split the series (not `DIMENSION_DATE`); none judges the total."""
+
+    @_builtins.property
+    def filters(self) -> _containers.RepeatedCompositeFieldContainer[Global___DimensionFilter]:
+        """All filters must hold (AND)."""
+
+    @_builtins.property
+    def min_change(self) -> _wrappers_pb2.DoubleValue:
+        """Smallest deviation reported, in the metric's units (e.g. 10 for ten clicks). Unset: 100
+        impressions, 5 clicks, 2 conversions, 5 units of money, nothing for ratios.
+        """
+
+    def __init__(
+        self,
+        *,
+        start_date: _builtins.str = ...,
+        end_date: _builtins.str = ...,
+        metric: Global___Metric.ValueType = ...,
+        dimensions: _abc.Iterable[Global___Dimension.ValueType] | None = ...,
+        filters: _abc.Iterable[Global___DimensionFilter] | None = ...,
+        method: Global___AnomalyMethod.ValueType = ...,
+        sensitivity: Global___Sensitivity.ValueType = ...,
+        window_days: _builtins.int = ...,
+        min_change: _wrappers_pb2.DoubleValue | None = ...,
+        include_series: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["min_change", b"min_change"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dimensions", b"dimensions", "end_date", b"end_date", "filters", b"filters", "include_series", b"include_series", "method", b"method", "metric", b"metric", "min_change", b"min_change", "sensitivity", b"sensitivity", "start_date", b"start_date", "window_days", b"window_days"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DetectAnomaliesRequest: _TypeAlias = DetectAnomaliesRequest  # noqa: Y015
+
+@_typing.final
+class Anomaly(_message.Message):
+    """One anomalous day."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DATE_FIELD_NUMBER: _builtins.int
+    GROUP_FIELD_NUMBER: _builtins.int
+    OBSERVED_FIELD_NUMBER: _builtins.int
+    EXPECTED_FIELD_NUMBER: _builtins.int
+    LOWER_BOUND_FIELD_NUMBER: _builtins.int
+    UPPER_BOUND_FIELD_NUMBER: _builtins.int
+    SCORE_FIELD_NUMBER: _builtins.int
+    DIRECTION_FIELD_NUMBER: _builtins.int
+    SEVERITY_FIELD_NUMBER: _builtins.int
+    METHOD_FIELD_NUMBER: _builtins.int
+    PROVISIONAL_FIELD_NUMBER: _builtins.int
+    date: _builtins.str
+    """The day, `YYYY-MM-DD`."""
+    direction: Global___Direction.ValueType
+    """Above or below the band."""
+    severity: Global___Severity.ValueType
+    """How far from expected, relative to it."""
+    method: Global___AnomalyMethod.ValueType
+    """The method that judged the day (`AUTO` resolves to the one it picked)."""
+    provisional: _builtins.bool
+    """The day is inside its platform's restatement window: late conversions may still change it."""
+    @_builtins.property
+    def group(self) -> Global___GroupKey:
+        """The group."""
+
+    @_builtins.property
+    def observed(self) -> _wrappers_pb2.DoubleValue:
+        """The day's value."""
+
+    @_builtins.property
+    def expected(self) -> _wrappers_pb2.DoubleValue:
+        """What its history predicts."""
+
+    @_builtins.property
+    def lower_bound(self) -> _wrappers_pb2.DoubleValue:
+        """Lowest unsurprising value."""
+
+    @_builtins.property
+    def upper_bound(self) -> _wrappers_pb2.DoubleValue:
+        """Highest unsurprising value."""
+
+    @_builtins.property
+    def score(self) -> _wrappers_pb2.DoubleValue:
+        """(observed − expected) in deviations of the band's scale (a band is ±z of them)."""
+
+    def __init__(
+        self,
+        *,
+        date: _builtins.str = ...,
+        group: Global___GroupKey | None = ...,
+        observed: _wrappers_pb2.DoubleValue | None = ...,
+        expected: _wrappers_pb2.DoubleValue | None = ...,
+        lower_bound: _wrappers_pb2.DoubleValue | None = ...,
+        upper_bound: _wrappers_pb2.DoubleValue | None = ...,
+        score: _wrappers_pb2.DoubleValue | None = ...,
+        direction: Global___Direction.ValueType = ...,
+        severity: Global___Severity.ValueType = ...,
+        method: Global___AnomalyMethod.ValueType = ...,
+        provisional: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["expected", b"expected", "group", b"group", "lower_bound", b"lower_bound", "observed", b"observed", "score", b"score", "upper_bound", b"upper_bound"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["date", b"date", "direction", b"direction", "expected", b"expected", "group", b"group", "lower_bound", b"lower_bound", "method", b"method", "observed", b"observed", "provisional", b"provisional", "score", b"score", "severity", b"severity", "upper_bound", b"upper_bound"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Anomaly: _TypeAlias = Anomaly  # noqa: Y015
+
+@_typing.final
+class AnomalyIncident(_message.Message):
+    """Consecutive anomalous days of one group in one direction."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    GROUP_FIELD_NUMBER: _builtins.int
+    START_DATE_FIELD_NUMBER: _builtins.int
+    END_DATE_FIELD_NUMBER: _builtins.int
+    DAYS_FIELD_NUMBER: _builtins.int
+    OBSERVED_FIELD_NUMBER: _builtins.int
+    EXPECTED_FIELD_NUMBER: _builtins.int
+    PEAK_SCORE_FIELD_NUMBER: _builtins.int
+    DIRECTION_FIELD_NUMBER: _builtins.int
+    SEVERITY_FIELD_NUMBER: _builtins.int
+    METHOD_FIELD_NUMBER: _builtins.int
+    PROVISIONAL_FIELD_NUMBER: _builtins.int
+    METRIC_FIELD_NUMBER: _builtins.int
+    start_date: _builtins.str
+    """First anomalous day."""
+    end_date: _builtins.str
+    """Last anomalous day."""
+    days: _builtins.int
+    """Number of anomalous days."""
+    direction: Global___Direction.ValueType
+    """Above or below the bands."""
+    severity: Global___Severity.ValueType
+    """The highest severity of its days."""
+    method: Global___AnomalyMethod.ValueType
+    """Method of the most anomalous day."""
+    provisional: _builtins.bool
+    """Some day is inside its platform's restatement window."""
+    metric: Global___Metric.ValueType
+    """The metric judged."""
+    @_builtins.property
+    def group(self) -> Global___GroupKey:
+        """The group."""
+
+    @_builtins.property
+    def observed(self) -> _wrappers_pb2.DoubleValue:
+        """Value of the incident: for sums their average day, for ratios the ratio of its sums."""
+
+    @_builtins.property
+    def expected(self) -> _wrappers_pb2.DoubleValue:
+        """Expected value of the incident, alike (ratios weigh each day's expectation by its volume)."""
+
+    @_builtins.property
+    def peak_score(self) -> _wrappers_pb2.DoubleValue:
+        """Score of the most anomalous day."""
+
+    def __init__(
+        self,
+        *,
+        group: Global___GroupKey | None = ...,
+        start_date: _builtins.str = ...,
+        end_date: _builtins.str = ...,
+        days: _builtins.int = ...,
+        observed: _wrappers_pb2.DoubleValue | None = ...,
+        expected: _wrappers_pb2.DoubleValue | None = ...,
+        peak_score: _wrappers_pb2.DoubleValue | None = ...,
+        direction: Global___Direction.ValueType = ...,
+        severity: Global___Severity.ValueType = ...,
+        method: Global___AnomalyMethod.ValueType = ...,
+        provisional: _builtins.bool = ...,
+        metric: Global___Metric.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["expected", b"expected", "group", b"group", "observed", b"observed", "peak_score", b"peak_score"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["days", b"days", "direction", b"direction", "end_date", b"end_date", "expected", b"expected", "group", b"group", "method", b"method", "metric", b"metric", "observed", b"observed", "peak_score", b"peak_score", "provisional", b"provisional", "severity", b"severity", "start_date", b"start_date"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AnomalyIncident: _TypeAlias = AnomalyIncident  # noqa: Y015
+
+@_typing.final
+class SeriesPoint(_message.Message):
+    """One judged day of a series."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DATE_FIELD_NUMBER: _builtins.int
+    OBSERVED_FIELD_NUMBER: _builtins.int
+    EXPECTED_FIELD_NUMBER: _builtins.int
+    LOWER_BOUND_FIELD_NUMBER: _builtins.int
+    UPPER_BOUND_FIELD_NUMBER: _builtins.int
+    SCORE_FIELD_NUMBER: _builtins.int
+    ANOMALY_FIELD_NUMBER: _builtins.int
+    PROVISIONAL_FIELD_NUMBER: _builtins.int
+    date: _builtins.str
+    """The day, `YYYY-MM-DD`."""
+    anomaly: _builtins.bool
+    """Outside the band."""
+    provisional: _builtins.bool
+    """Inside the platform's restatement window."""
+    @_builtins.property
+    def observed(self) -> _wrappers_pb2.DoubleValue:
+        """The day's value; unset when undefined (a zero denominator)."""
+
+    @_builtins.property
+    def expected(self) -> _wrappers_pb2.DoubleValue:
+        """Expected value; unset when the history is too short to judge the day."""
+
+    @_builtins.property
+    def lower_bound(self) -> _wrappers_pb2.DoubleValue:
+        """Lowest unsurprising value."""
+
+    @_builtins.property
+    def upper_bound(self) -> _wrappers_pb2.DoubleValue:
+        """Highest unsurprising value."""
+
+    @_builtins.property
+    def score(self) -> _wrappers_pb2.DoubleValue:
+        """Score, as in `Anomaly.score`."""
+
+    def __init__(
+        self,
+        *,
+        date: _builtins.str = ...,
+        observed: _wrappers_pb2.DoubleValue | None = ...,
+        expected: _wrappers_pb2.DoubleValue | None = ...,
+        lower_bound: _wrappers_pb2.DoubleValue | None = ...,
+        upper_bound: _wrappers_pb2.DoubleValue | None = ...,
+        score: _wrappers_pb2.DoubleValue | None = ...,
+        anomaly: _builtins.bool = ...,
+        provisional: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["expected", b"expected", "lower_bound", b"lower_bound", "observed", b"observed", "score", b"score", "upper_bound", b"upper_bound"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["anomaly", b"anomaly", "date", b"date", "expected", b"expected", "lower_bound", b"lower_bound", "observed", b"observed", "provisional", b"provisional", "score", b"score", "upper_bound", b"upper_bound"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SeriesPoint: _TypeAlias = SeriesPoint  # noqa: Y015
+
+@_typing.final
+class AnomalySeries(_message.Message):
+    """Every judged day of one group."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    GROUP_FIELD_NUMBER: _builtins.int
+    POINTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def group(self) -> Global___GroupKey:
+        """The group."""
+
+    @_builtins.property
+    def points(self) -> _containers.RepeatedCompositeFieldContainer[Global___SeriesPoint]:
+        """Days in order."""
+
+    def __init__(
+        self,
+        *,
+        group: Global___GroupKey | None = ...,
+        points: _abc.Iterable[Global___SeriesPoint] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["group", b"group"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["group", b"group", "points", b"points"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AnomalySeries: _TypeAlias = AnomalySeries  # noqa: Y015
+
+@_typing.final
+class DetectAnomaliesResponse(_message.Message):
+    """Response of `DetectAnomalies`."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    METRIC_FIELD_NUMBER: _builtins.int
+    START_DATE_FIELD_NUMBER: _builtins.int
+    END_DATE_FIELD_NUMBER: _builtins.int
+    ANOMALIES_FIELD_NUMBER: _builtins.int
+    INCIDENTS_FIELD_NUMBER: _builtins.int
+    SERIES_FIELD_NUMBER: _builtins.int
+    metric: Global___Metric.ValueType
+    """The metric judged."""
+    start_date: _builtins.str
+    """First day judged."""
+    end_date: _builtins.str
+    """Last day judged."""
+    @_builtins.property
+    def anomalies(self) -> _containers.RepeatedCompositeFieldContainer[Global___Anomaly]:
+        """Anomalous days, by group then date."""
+
+    @_builtins.property
+    def incidents(self) -> _containers.RepeatedCompositeFieldContainer[Global___AnomalyIncident]:
+        """Anomalies merged into incidents, most severe first."""
+
+    @_builtins.property
+    def series(self) -> _containers.RepeatedCompositeFieldContainer[Global___AnomalySeries]:
+        """With `include_series`: every series, by group."""
+
+    def __init__(
+        self,
+        *,
+        metric: Global___Metric.ValueType = ...,
+        start_date: _builtins.str = ...,
+        end_date: _builtins.str = ...,
+        anomalies: _abc.Iterable[Global___Anomaly] | None = ...,
+        incidents: _abc.Iterable[Global___AnomalyIncident] | None = ...,
+        series: _abc.Iterable[Global___AnomalySeries] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["anomalies", b"anomalies", "end_date", b"end_date", "incidents", b"incidents", "metric", b"metric", "series", b"series", "start_date", b"start_date"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DetectAnomaliesResponse: _TypeAlias = DetectAnomaliesResponse  # noqa: Y015
+
+@_typing.final
+class ExplainChangeRequest(_message.Message):
+    """Request of `ExplainChange`."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    METRIC_FIELD_NUMBER: _builtins.int
+    BASELINE_START_DATE_FIELD_NUMBER: _builtins.int
+    BASELINE_END_DATE_FIELD_NUMBER: _builtins.int
+    CURRENT_START_DATE_FIELD_NUMBER: _builtins.int
+    CURRENT_END_DATE_FIELD_NUMBER: _builtins.int
+    DIMENSIONS_FIELD_NUMBER: _builtins.int
+    FILTERS_FIELD_NUMBER: _builtins.int
+    MAX_CONTRIBUTORS_FIELD_NUMBER: _builtins.int
+    metric: Global___Metric.ValueType
+    """The metric whose change is explained."""
+    baseline_start_date: _builtins.str
+    """First day of the baseline. Empty (with `baseline_end_date`): the current period moved back
+    by its length rounded up to whole weeks, so weekdays line up.
+    """
+    baseline_end_date: _builtins.str
+    """Last day of the baseline."""
+    current_start_date: _builtins.str
+    """First day of the current period; required."""
+    current_end_date: _builtins.str
+    """Last day of the current period; required."""
+    max_contributors: _builtins.int
+    """Contributors listed per dimension, 1 to 100; 0 means 10."""
+    @_builtins.property
+    def dimensions(self) -> _containers.RepeatedScalarFieldContainer[Global___Dimension.ValueType]:
+        """Dimensions to search, each on its own (an id implies its parents). Empty: platform,
+        account, campaign, ad group.
+        """
+
+    @_builtins.property
+    def filters(self) -> _containers.RepeatedCompositeFieldContainer[Global___DimensionFilter]:
+        """All filters must hold (AND)."""
+
+    def __init__(
+        self,
+        *,
+        metric: Global___Metric.ValueType = ...,
+        baseline_start_date: _builtins.str = ...,
+        baseline_end_date: _builtins.str = ...,
+        current_start_date: _builtins.str = ...,
+        current_end_date: _builtins.str = ...,
+        dimensions: _abc.Iterable[Global___Dimension.ValueType] | None = ...,
+        filters: _abc.Iterable[Global___DimensionFilter] | None = ...,
+        max_contributors: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["baseline_end_date", b"baseline_end_date", "baseline_start_date", b"baseline_start_date", "current_end_date", b"current_end_date", "current_start_date", b"current_start_date", "dimensions", b"dimensions", "filters", b"filters", "max_contributors", b"max_contributors", "metric", b"metric"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExplainChangeRequest: _TypeAlias = ExplainChangeRequest  # noqa: Y015
+
+@_typing.final
+class Contributor(_message.Message):
+    """One slice's part in a change. Over all slices of a dimension the contributions add up to the
+    total change (to float rounding); for ratios each is rate effect + mix effect.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    GROUP_FIELD_NUMBER: _builtins.int
+    BASELINE_FIELD_NUMBER: _builtins.int
+    CURRENT_FIELD_NUMBER: _builtins.int
+    CONTRIBUTION_FIELD_NUMBER: _builtins.int
+    CONTRIBUTION_MICROS_FIELD_NUMBER: _builtins.int
+    SHARE_OF_CHANGE_FIELD_NUMBER: _builtins.int
+    RATE_EFFECT_FIELD_NUMBER: _builtins.int
+    MIX_EFFECT_FIELD_NUMBER: _builtins.int
+    BASELINE_WEIGHT_FIELD_NUMBER: _builtins.int
+    CURRENT_WEIGHT_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    SURPRISE_FIELD_NUMBER: _builtins.int
+    baseline_weight: _builtins.float
+    """Share of the metric's volume (the ratio's denominator) in the baseline."""
+    current_weight: _builtins.float
+    """Share of the volume in the current period."""
+    status: Global___SliceStatus.ValueType
+    """Whether the slice appeared or vanished."""
+    surprise: _builtins.float
+    """Jensen–Shannon divergence of the slice's baseline and current shares (how surprising)."""
+    @_builtins.property
+    def group(self) -> Global___GroupKey:
+        """The slice."""
+
+    @_builtins.property
+    def baseline(self) -> _wrappers_pb2.DoubleValue:
+        """The slice's value in the baseline."""
+
+    @_builtins.property
+    def current(self) -> _wrappers_pb2.DoubleValue:
+        """The slice's value in the current period."""
+
+    @_builtins.property
+    def contribution(self) -> _wrappers_pb2.DoubleValue:
+        """Its part of the total change, in the metric's units."""
+
+    @_builtins.property
+    def contribution_micros(self) -> _wrappers_pb2.Int64Value:
+        """Exact contribution in micros (cost and revenue)."""
+
+    @_builtins.property
+    def share_of_change(self) -> _wrappers_pb2.DoubleValue:
+        """contribution / total change; unset when the total did not change."""
+
+    @_builtins.property
+    def rate_effect(self) -> _wrappers_pb2.DoubleValue:
+        """Ratios: the slice's own ratio moved, at its average weight: ½(w₀ + w₁)(r₁ − r₀)."""
+
+    @_builtins.property
+    def mix_effect(self) -> _wrappers_pb2.DoubleValue:
+        """Ratios: volume moved to or from the slice, against the average ratio:
+        (w₁ − w₀)(½(r₀ + r₁) − ½(R₀ + R₁)).
+        """
+
+    def __init__(
+        self,
+        *,
+        group: Global___GroupKey | None = ...,
+        baseline: _wrappers_pb2.DoubleValue | None = ...,
+        current: _wrappers_pb2.DoubleValue | None = ...,
+        contribution: _wrappers_pb2.DoubleValue | None = ...,
+        contribution_micros: _wrappers_pb2.Int64Value | None = ...,
+        share_of_change: _wrappers_pb2.DoubleValue | None = ...,
+        rate_effect: _wrappers_pb2.DoubleValue | None = ...,
+        mix_effect: _wrappers_pb2.DoubleValue | None = ...,
+        baseline_weight: _builtins.float = ...,
+        current_weight: _builtins.float = ...,
+        status: Global___SliceStatus.ValueType = ...,
+        surprise: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["baseline", b"baseline", "contribution", b"contribution", "contribution_micros", b"contribution_micros", "current", b"current", "group", b"group", "mix_effect", b"mix_effect", "rate_effect", b"rate_effect", "share_of_change", b"share_of_change"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["baseline", b"baseline", "baseline_weight", b"baseline_weight", "contribution", b"contribution", "contribution_micros", b"contribution_micros", "current", b"current", "current_weight", b"current_weight", "group", b"group", "mix_effect", b"mix_effect", "rate_effect", b"rate_effect", "share_of_change", b"share_of_change", "status", b"status", "surprise", b"surprise"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Contributor: _TypeAlias = Contributor  # noqa: Y015
+
+@_typing.final
+class DimensionExplanation(_message.Message):
+    """One searched dimension."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DIMENSION_FIELD_NUMBER: _builtins.int
+    EXPLANATORY_POWER_FIELD_NUMBER: _builtins.int
+    SURPRISE_FIELD_NUMBER: _builtins.int
+    SLICES_FIELD_NUMBER: _builtins.int
+    CONTRIBUTORS_FIELD_NUMBER: _builtins.int
+    dimension: Global___Dimension.ValueType
+    """The dimension."""
+    surprise: _builtins.float
+    """Summed surprise of those slices."""
+    slices: _builtins.int
+    """Number of slices."""
+    @_builtins.property
+    def explanatory_power(self) -> _wrappers_pb2.DoubleValue:
+        """Share of the change that its few most surprising slices (each over 10 %) explain; the
+        dimension explains the change when this reaches 0.67.
+        """
+
+    @_builtins.property
+    def contributors(self) -> _containers.RepeatedCompositeFieldContainer[Global___Contributor]:
+        """Its contributors: first the slices that explain the change (those above, most surprising
+        first), then the others by absolute contribution.
+        """
+
+    def __init__(
+        self,
+        *,
+        dimension: Global___Dimension.ValueType = ...,
+        explanatory_power: _wrappers_pb2.DoubleValue | None = ...,
+        surprise: _builtins.float = ...,
+        slices: _builtins.int = ...,
+        contributors: _abc.Iterable[Global___Contributor] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["explanatory_power", b"explanatory_power"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["contributors", b"contributors", "dimension", b"dimension", "explanatory_power", b"explanatory_power", "slices", b"slices", "surprise", b"surprise"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DimensionExplanation: _TypeAlias = DimensionExplanation  # noqa: Y015
+
+@_typing.final
+class ExplainChangeResponse(_message.Message):
+    """Response of `ExplainChange`."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    METRIC_FIELD_NUMBER: _builtins.int
+    BASELINE_START_DATE_FIELD_NUMBER: _builtins.int
+    BASELINE_END_DATE_FIELD_NUMBER: _builtins.int
+    CURRENT_START_DATE_FIELD_NUMBER: _builtins.int
+    CURRENT_END_DATE_FIELD_NUMBER: _builtins.int
+    BASELINE_FIELD_NUMBER: _builtins.int
+    CURRENT_FIELD_NUMBER: _builtins.int
+    CHANGE_FIELD_NUMBER: _builtins.int
+    CHANGE_MICROS_FIELD_NUMBER: _builtins.int
+    RELATIVE_CHANGE_FIELD_NUMBER: _builtins.int
+    DIMENSIONS_FIELD_NUMBER: _builtins.int
+    metric: Global___Metric.ValueType
+    """The metric."""
+    baseline_start_date: _builtins.str
+    """Baseline first day."""
+    baseline_end_date: _builtins.str
+    """Baseline last day."""
+    current_start_date: _builtins.str
+    """Current first day."""
+    current_end_date: _builtins.str
+    """Current last day."""
+    @_builtins.property
+    def baseline(self) -> _wrappers_pb2.DoubleValue:
+        """Value over the baseline."""
+
+    @_builtins.property
+    def current(self) -> _wrappers_pb2.DoubleValue:
+        """Value over the current period."""
+
+    @_builtins.property
+    def change(self) -> _wrappers_pb2.DoubleValue:
+        """current − baseline; unset when either is undefined (then no contributors are given)."""
+
+    @_builtins.property
+    def change_micros(self) -> _wrappers_pb2.Int64Value:
+        """Exact change in micros (cost and revenue)."""
+
+    @_builtins.property
+    def relative_change(self) -> _wrappers_pb2.DoubleValue:
+        """change / |baseline|."""
+
+    @_builtins.property
+    def dimensions(self) -> _containers.RepeatedCompositeFieldContainer[Global___DimensionExplanation]:
+        """The dimensions, the one that best explains the change first."""
+
+    def __init__(
+        self,
+        *,
+        metric: Global___Metric.ValueType = ...,
+        baseline_start_date: _builtins.str = ...,
+        baseline_end_date: _builtins.str = ...,
+        current_start_date: _builtins.str = ...,
+        current_end_date: _builtins.str = ...,
+        baseline: _wrappers_pb2.DoubleValue | None = ...,
+        current: _wrappers_pb2.DoubleValue | None = ...,
+        change: _wrappers_pb2.DoubleValue | None = ...,
+        change_micros: _wrappers_pb2.Int64Value | None = ...,
+        relative_change: _wrappers_pb2.DoubleValue | None = ...,
+        dimensions: _abc.Iterable[Global___DimensionExplanation] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["baseline", b"baseline", "change", b"change", "change_micros", b"change_micros", "current", b"current", "relative_change", b"relative_change"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["baseline", b"baseline", "baseline_end_date", b"baseline_end_date", "baseline_start_date", b"baseline_start_date", "change", b"change", "change_micros", b"change_micros", "current", b"current", "current_end_date", b"current_end_date", "current_start_date", b"current_start_date", "dimensions", b"dimensions", "metric", b"metric", "relative_change", b"relative_change"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExplainChangeResponse: _TypeAlias = ExplainChangeResponse  # noqa: Y015
+
+@_typing.final
+class BudgetMove(_message.Message):
+    """A spend change a budget reallocation recommends for one campaign."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    GROUP_FIELD_NUMBER: _builtins.int
+    SPEND_PER_DAY_MICROS_FIELD_NUMBER: _builtins.int
+    SHIFT_PER_DAY_MICROS_FIELD_NUMBER: _builtins.int
+    ROAS_FIELD_NUMBER: _builtins.int
+    MARGINAL_ROAS_FIELD_NUMBER: _builtins.int
+    MARGINAL_ROAS_AFTER_FIELD_NUMBER: _builtins.int
+    REVENUE_CHANGE_PER_DAY_MICROS_FIELD_NUMBER: _builtins.int
+    ELASTICITY_FIELD_NUMBER: _builtins.int
+    spend_per_day_micros: _builtins.int
+    """Its average spend per day over the period, in micros."""
+    shift_per_day_micros: _builtins.int
+    """Recommended change of spend per day, in micros (negative: spend less); a plan's moves add
+    up to 0 exactly.
+    """
+    roas: _builtins.float
+    """Its ROAS over the period."""
+    marginal_roas: _builtins.float
+    """Revenue of one more unit of spend now (elasticity · ROAS)."""
+    marginal_roas_after: _builtins.float
+    """Marginal ROAS after the move."""
+    revenue_change_per_day_micros: _builtins.int
+    """Expected change of revenue per day, in micros."""
+    elasticity: _builtins.float
+    """Fitted elasticity of revenue to spend (log-log, shrunk towards 0.6 when spend barely
+    varied), within [0.1, 0.95].
+    """
+    @_builtins.property
+    def group(self) -> Global___GroupKey:
+        """The campaign."""
+
+    def __init__(
+        self,
+        *,
+        group: Global___GroupKey | None = ...,
+        spend_per_day_micros: _builtins.int = ...,
+        shift_per_day_micros: _builtins.int = ...,
+        roas: _builtins.float = ...,
+        marginal_roas: _builtins.float = ...,
+        marginal_roas_after: _builtins.float = ...,
+        revenue_change_per_day_micros: _builtins.int = ...,
+        elasticity: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["group", b"group"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["elasticity", b"elasticity", "group", b"group", "marginal_roas", b"marginal_roas", "marginal_roas_after", b"marginal_roas_after", "revenue_change_per_day_micros", b"revenue_change_per_day_micros", "roas", b"roas", "shift_per_day_micros", b"shift_per_day_micros", "spend_per_day_micros", b"spend_per_day_micros"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BudgetMove: _TypeAlias = BudgetMove  # noqa: Y015
+
+@_typing.final
+class Pacing(_message.Message):
+    """A budget and the spend against it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BUDGET_FIELD_NUMBER: _builtins.int
+    SPENT_MICROS_FIELD_NUMBER: _builtins.int
+    RUN_RATE_PER_DAY_MICROS_FIELD_NUMBER: _builtins.int
+    PROJECTED_MICROS_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    AS_OF_DATE_FIELD_NUMBER: _builtins.int
+    spent_micros: _builtins.int
+    """Spent in the month up to `as_of_date`, in micros."""
+    run_rate_per_day_micros: _builtins.int
+    """Average spend per day over the last seven days, in micros."""
+    projected_micros: _builtins.int
+    """Spent plus the run rate over the days left, in micros."""
+    status: Global___PacingStatus.ValueType
+    """The status."""
+    as_of_date: _builtins.str
+    """Last day with data counted."""
+    @_builtins.property
+    def budget(self) -> Global___Budget:
+        """The budget."""
+
+    def __init__(
+        self,
+        *,
+        budget: Global___Budget | None = ...,
+        spent_micros: _builtins.int = ...,
+        run_rate_per_day_micros: _builtins.int = ...,
+        projected_micros: _builtins.int = ...,
+        status: Global___PacingStatus.ValueType = ...,
+        as_of_date: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["budget", b"budget"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["as_of_date", b"as_of_date", "budget", b"budget", "projected_micros", b"projected_micros", "run_rate_per_day_micros", b"run_rate_per_day_micros", "spent_micros", b"spent_micros", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Pacing: _TypeAlias = Pacing  # noqa: Y015
+
+@_typing.final
+class InsightEvidence(_message.Message):
+    """What an insight rests on."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    METRICS_FIELD_NUMBER: _builtins.int
+    SERIES_FIELD_NUMBER: _builtins.int
+    CONTRIBUTORS_FIELD_NUMBER: _builtins.int
+    BUDGET_MOVES_FIELD_NUMBER: _builtins.int
+    PACING_FIELD_NUMBER: _builtins.int
+    INCIDENTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def metrics(self) -> _containers.RepeatedScalarFieldContainer[Global___Metric.ValueType]:
+        """The metrics involved, the main one first."""
+
+    @_builtins.property
+    def series(self) -> _containers.RepeatedCompositeFieldContainer[Global___SeriesPoint]:
+        """The series around an incident (observed, expected, band)."""
+
+    @_builtins.property
+    def contributors(self) -> _containers.RepeatedCompositeFieldContainer[Global___Contributor]:
+        """Contributors (explanations, movers)."""
+
+    @_builtins.property
+    def budget_moves(self) -> _containers.RepeatedCompositeFieldContainer[Global___BudgetMove]:
+        """Budget reallocation moves."""
+
+    @_builtins.property
+    def pacing(self) -> Global___Pacing:
+        """Budget pacing."""
+
+    @_builtins.property
+    def incidents(self) -> _containers.RepeatedCompositeFieldContainer[Global___AnomalyIncident]:
+        """Incidents the insight merges (one per metric)."""
+
+    def __init__(
+        self,
+        *,
+        metrics: _abc.Iterable[Global___Metric.ValueType] | None = ...,
+        series: _abc.Iterable[Global___SeriesPoint] | None = ...,
+        contributors: _abc.Iterable[Global___Contributor] | None = ...,
+        budget_moves: _abc.Iterable[Global___BudgetMove] | None = ...,
+        pacing: Global___Pacing | None = ...,
+        incidents: _abc.Iterable[Global___AnomalyIncident] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["pacing", b"pacing"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["budget_moves", b"budget_moves", "contributors", b"contributors", "incidents", b"incidents", "metrics", b"metrics", "pacing", b"pacing", "series", b"series"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___InsightEvidence: _TypeAlias = InsightEvidence  # noqa: Y015
+
+@_typing.final
+class Insight(_message.Message):
+    """A finding worth a person's attention, stored with its status."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    TYPE_FIELD_NUMBER: _builtins.int
+    SEVERITY_FIELD_NUMBER: _builtins.int
+    TITLE_FIELD_NUMBER: _builtins.int
+    BODY_FIELD_NUMBER: _builtins.int
+    IMPACT_MICROS_FIELD_NUMBER: _builtins.int
+    CURRENCY_FIELD_NUMBER: _builtins.int
+    PERIOD_START_DATE_FIELD_NUMBER: _builtins.int
+    PERIOD_END_DATE_FIELD_NUMBER: _builtins.int
+    GROUP_FIELD_NUMBER: _builtins.int
+    EVIDENCE_FIELD_NUMBER: _builtins.int
+    RECOMMENDED_ACTION_FIELD_NUMBER: _builtins.int
+    PRIORITY_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    FEEDBACK_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """`insights/{id}`; the id is stable: finding the same thing again updates this insight."""
+    type: Global___InsightType.ValueType
+    """The kind."""
+    severity: Global___Severity.ValueType
+    """How much it matters."""
+    title: _builtins.str
+    """One line."""
+    body: _builtins.str
+    """A few plain sentences with the numbers."""
+    currency: _builtins.str
+    """Currency of the money."""
+    period_start_date: _builtins.str
+    """First day the insight is about."""
+    period_end_date: _builtins.str
+    """Last day the insight is about."""
+    recommended_action: _builtins.str
+    """What to do about it."""
+    priority: _builtins.float
+    """Ranking score: higher first (severity, then money at stake)."""
+    status: Global___InsightStatus.ValueType
+    """Where the reader is with it."""
+    feedback: _builtins.str
+    """The reader's feedback."""
+    @_builtins.property
+    def impact_micros(self) -> _wrappers_pb2.Int64Value:
+        """Estimated money at stake over the insight's period, in micros of `currency`."""
+
+    @_builtins.property
+    def group(self) -> Global___GroupKey:
+        """The group it is about (empty for account-wide insights)."""
+
+    @_builtins.property
+    def evidence(self) -> Global___InsightEvidence:
+        """What it rests on."""
+
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp:
+        """When it was first found."""
+
+    @_builtins.property
+    def update_time(self) -> _timestamp_pb2.Timestamp:
+        """When it last changed."""
+
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        type: Global___InsightType.ValueType = ...,
+        severity: Global___Severity.ValueType = ...,
+        title: _builtins.str = ...,
+        body: _builtins.str = ...,
+        impact_micros: _wrappers_pb2.Int64Value | None = ...,
+        currency: _builtins.str = ...,
+        period_start_date: _builtins.str = ...,
+        period_end_date: _builtins.str = ...,
+        group: Global___GroupKey | None = ...,
+        evidence: Global___InsightEvidence | None = ...,
+        recommended_action: _builtins.str = ...,
+        priority: _builtins.float = ...,
+        status: Global___InsightStatus.ValueType = ...,
+        feedback: _builtins.str = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+        update_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "evidence", b"evidence", "group", b"group", "impact_micros", b"impact_micros", "update_time", b"update_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "create_time", b"create_time", "currency", b"currency", "evidence", b"evidence", "feedback", b"feedback", "group", b"group", "impact_micros", b"impact_micros", "name", b"name", "period_end_date", b"period_end_date", "period_start_date", b"period_start_date", "priority", b"priority", "recommended_action", b"recommended_action", "severity", b"severity", "status", b"status", "title", b"title", "type", b"type", "update_time", b"update_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Insight: _TypeAlias = Insight  # noqa: Y015
+
+@_typing.final
+class GenerateInsightsRequest(_message.Message):
+    """Request of `GenerateInsights`."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    START_DATE_FIELD_NUMBER: _builtins.int
+    END_DATE_FIELD_NUMBER: _builtins.int
+    FILTERS_FIELD_NUMBER: _builtins.int
+    SENSITIVITY_FIELD_NUMBER: _builtins.int
+    MAX_SHIFT_FIELD_NUMBER: _builtins.int
+    INCLUDE_STORIES_FIELD_NUMBER: _builtins.int
+    MAX_INSIGHTS_FIELD_NUMBER: _builtins.int
+    start_date: _builtins.str
+    """First day analysed, `YYYY-MM-DD`. Empty: 27 days before `end_date`."""
+    end_date: _builtins.str
+    """Last day analysed. Empty: the latest date with data."""
+    sensitivity: Global___Sensitivity.ValueType
+    """How readily anomalies are called."""
+    include_stories: _builtins.bool
+    """Also return the story of every anomaly incident: its explanation and recommended action."""
+    max_insights: _builtins.int
+    """Most insights returned (all found are stored), 1 to 100; 0 means 20."""
+    @_builtins.property
+    def filters(self) -> _containers.RepeatedCompositeFieldContainer[Global___DimensionFilter]:
+        """All filters must hold (AND)."""
+
+    @_builtins.property
+    def max_shift(self) -> _wrappers_pb2.DoubleValue:
+        """Largest share of its spend a reallocation moves into or out of one campaign, in (0, 1];
+        unset means 0.2.
+        """
+
+    def __init__(
+        self,
+        *,
+        start_date: _builtins.str = ...,
+        end_date: _builtins.str = ...,
+        filters: _abc.Iterable[Global___DimensionFilter] | None = ...,
+        sensitivity: Global___Sensitivity.ValueType = ...,
+        max_shift: _wrappers_pb2.DoubleValue | None = ...,
+        include_stories: _builtins.bool = ...,
+        max_insights: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["max_shift", b"max_shift"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["end_date", b"end_date", "filters", b"filters", "include_stories", b"include_stories", "max_insights", b"max_insights", "max_shift", b"max_shift", "sensitivity", b"sensitivity", "start_date", b"start_date"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GenerateInsightsRequest: _TypeAlias = GenerateInsightsRequest  # noqa: Y015
+
+@_typing.final
+class Story(_message.Message):
+    """An anomaly incident with why it happened and what to do."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INCIDENT_FIELD_NUMBER: _builtins.int
+    RELATED_FIELD_NUMBER: _builtins.int
+    EXPLANATION_FIELD_NUMBER: _builtins.int
+    RECOMMENDED_ACTION_FIELD_NUMBER: _builtins.int
+    INSIGHT_FIELD_NUMBER: _builtins.int
+    recommended_action: _builtins.str
+    """What to do."""
+    insight: _builtins.str
+    """Name of the stored insight."""
+    @_builtins.property
+    def incident(self) -> Global___AnomalyIncident:
+        """The incident (the insight's main metric)."""
+
+    @_builtins.property
+    def related(self) -> _containers.RepeatedCompositeFieldContainer[Global___AnomalyIncident]:
+        """Incidents of other metrics of the same group and days."""
+
+    @_builtins.property
+    def explanation(self) -> Global___ExplainChangeResponse:
+        """The change over the incident against the same weekdays before, by the group's children."""
+
+    def __init__(
+        self,
+        *,
+        incident: Global___AnomalyIncident | None = ...,
+        related: _abc.Iterable[Global___AnomalyIncident] | None = ...,
+        explanation: Global___ExplainChangeResponse | None = ...,
+        recommended_action: _builtins.str = ...,
+        insight: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["explanation", b"explanation", "incident", b"incident"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["explanation", b"explanation", "incident", b"incident", "insight", b"insight", "recommended_action", b"recommended_action", "related", b"related"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Story: _TypeAlias = Story  # noqa: Y015
+
+@_typing.final
+class GenerateInsightsResponse(_message.Message):
+    """Response of `GenerateInsights`."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INSIGHTS_FIELD_NUMBER: _builtins.int
+    STORIES_FIELD_NUMBER: _builtins.int
+    START_DATE_FIELD_NUMBER: _builtins.int
+    END_DATE_FIELD_NUMBER: _builtins.int
+    start_date: _builtins.str
+    """First day analysed."""
+    end_date: _builtins.str
+    """Last day analysed."""
+    @_builtins.property
+    def insights(self) -> _containers.RepeatedCompositeFieldContainer[Global___Insight]:
+        """The most important insights found, ranked."""
+
+    @_builtins.property
+    def stories(self) -> _containers.RepeatedCompositeFieldContainer[Global___Story]:
+        """With `include_stories`: one per anomaly insight, in the insights' order."""
+
+    def __init__(
+        self,
+        *,
+        insights: _abc.Iterable[Global___Insight] | None = ...,
+        stories: _abc.Iterable[Global___Story] | None = ...,
+        start_date: _builtins.str = ...,
+        end_date: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["end_date", b"end_date", "insights", b"insights", "start_date", b"start_date", "stories", b"stories"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GenerateInsightsResponse: _TypeAlias = GenerateInsightsResponse  # noqa: Y015
+
+@_typing.final
+class ListInsightsRequest(_message.Message):
+    """Request of `ListInsights`."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    TYPES_FIELD_NUMBER: _builtins.int
+    STATUSES_FIELD_NUMBER: _builtins.int
+    MIN_SEVERITY_FIELD_NUMBER: _builtins.int
+    CAMPAIGN_ID_FIELD_NUMBER: _builtins.int
+    START_DATE_FIELD_NUMBER: _builtins.int
+    END_DATE_FIELD_NUMBER: _builtins.int
+    page_size: _builtins.int
+    """Insights per page, 1 to 1000; 0 means 100."""
+    page_token: _builtins.str
+    """`next_page_token` of the previous page; every other field must be unchanged."""
+    min_severity: Global___Severity.ValueType
+    """Only this severity or higher."""
+    campaign_id: _builtins.str
+    """Only insights about this campaign id."""
+    start_date: _builtins.str
+    """Only insights whose period ends on or after this day."""
+    end_date: _builtins.str
+    """Only insights whose period starts on or before this day."""
+    @_builtins.property
+    def types(self) -> _containers.RepeatedScalarFieldContainer[Global___InsightType.ValueType]:
+        """Only these types; none means all."""
+
+    @_builtins.property
+    def statuses(self) -> _containers.RepeatedScalarFieldContainer[Global___InsightStatus.ValueType]:
+        """Only these statuses; none means all."""
+
+    def __init__(
+        self,
+        *,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+        types: _abc.Iterable[Global___InsightType.ValueType] | None = ...,
+        statuses: _abc.Iterable[Global___InsightStatus.ValueType] | None = ...,
+        min_severity: Global___Severity.ValueType = ...,
+        campaign_id: _builtins.str = ...,
+        start_date: _builtins.str = ...,
+        end_date: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["campaign_id", b"campaign_id", "end_date", b"end_date", "min_severity", b"min_severity", "page_size", b"page_size", "page_token", b"page_token", "start_date", b"start_date", "statuses", b"statuses", "types", b"types"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListInsightsRequest: _TypeAlias = ListInsightsRequest  # noqa: Y015
+
+@_typing.final
+class ListInsightsResponse(_message.Message):
+    """Response of `ListInsights`."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INSIGHTS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    TOTAL_SIZE_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Token for the next page; empty on the last page."""
+    total_size: _builtins.int
+    """Number of insights over all pages."""
+    @_builtins.property
+    def insights(self) -> _containers.RepeatedCompositeFieldContainer[Global___Insight]:
+        """This page, highest priority first, then newest."""
+
+    def __init__(
+        self,
+        *,
+        insights: _abc.Iterable[Global___Insight] | None = ...,
+        next_page_token: _builtins.str = ...,
+        total_size: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["insights", b"insights", "next_page_token", b"next_page_token", "total_size", b"total_size"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListInsightsResponse: _TypeAlias = ListInsightsResponse  # noqa: Y015
+
+@_typing.final
+class UpdateInsightRequest(_message.Message):
+    """Request of `UpdateInsight`."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INSIGHT_FIELD_NUMBER: _builtins.int
+    UPDATE_MASK_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def insight(self) -> Global___Insight:
+        """The insight: `name` says which; the fields in `update_mask` are set from it."""
+
+    @_builtins.property
+    def update_mask(self) -> _field_mask_pb2.FieldMask:
+        """`status` and/or `feedback`; other fields cannot change. Empty means both."""
+
+    def __init__(
+        self,
+        *,
+        insight: Global___Insight | None = ...,
+        update_mask: _field_mask_pb2.FieldMask | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["insight", b"insight", "update_mask", b"update_mask"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["insight", b"insight", "update_mask", b"update_mask"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateInsightRequest: _TypeAlias = UpdateInsightRequest  # noqa: Y015
+
+@_typing.final
+class Budget(_message.Message):
+    """A campaign's budget for a month."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PLATFORM_FIELD_NUMBER: _builtins.int
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    CAMPAIGN_ID_FIELD_NUMBER: _builtins.int
+    MONTH_FIELD_NUMBER: _builtins.int
+    AMOUNT_MICROS_FIELD_NUMBER: _builtins.int
+    CURRENCY_FIELD_NUMBER: _builtins.int
+    UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    platform: _builtins.str
+    """Ad platform of the campaign."""
+    account_id: _builtins.str
+    """Advertiser account id."""
+    campaign_id: _builtins.str
+    """Campaign id."""
+    month: _builtins.str
+    """The month, `YYYY-MM`."""
+    amount_micros: _builtins.int
+    """The budget in micros of `currency`; at least 0."""
+    currency: _builtins.str
+    """Currency of the amount; must be the campaign's."""
+    @_builtins.property
+    def update_time(self) -> _timestamp_pb2.Timestamp:
+        """When it was last set."""
+
+    def __init__(
+        self,
+        *,
+        platform: _builtins.str = ...,
+        account_id: _builtins.str = ...,
+        campaign_id: _builtins.str = ...,
+        month: _builtins.str = ...,
+        amount_micros: _builtins.int = ...,
+        currency: _builtins.str = ...,
+        update_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["update_time", b"update_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "amount_micros", b"amount_micros", "campaign_id", b"campaign_id", "currency", b"currency", "month", b"month", "platform", b"platform", "update_time", b"update_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Budget: _TypeAlias = Budget  # noqa: Y015
+
+@_typing.final
+class SetBudgetRequest(_message.Message):
+    """Request of `SetBudget`."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BUDGET_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def budget(self) -> Global___Budget:
+        """The budget; one per campaign and month, so this replaces an earlier one."""
+
+    def __init__(
+        self,
+        *,
+        budget: Global___Budget | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["budget", b"budget"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["budget", b"budget"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetBudgetRequest: _TypeAlias = SetBudgetRequest  # noqa: Y015
+
+@_typing.final
+class ListBudgetsRequest(_message.Message):
+    """Request of `ListBudgets`."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MONTH_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    month: _builtins.str
+    """Only this month, `YYYY-MM`; empty means all."""
+    page_size: _builtins.int
+    """Budgets per page, 1 to 1000; 0 means 100."""
+    page_token: _builtins.str
+    """`next_page_token` of the previous page; every other field must be unchanged."""
+    def __init__(
+        self,
+        *,
+        month: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["month", b"month", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListBudgetsRequest: _TypeAlias = ListBudgetsRequest  # noqa: Y015
+
+@_typing.final
+class ListBudgetsResponse(_message.Message):
+    """Response of `ListBudgets`."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BUDGETS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    TOTAL_SIZE_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Token for the next page; empty on the last page."""
+    total_size: _builtins.int
+    """Number of budgets over all pages."""
+    @_builtins.property
+    def budgets(self) -> _containers.RepeatedCompositeFieldContainer[Global___Budget]:
+        """This page, by month then campaign."""
+
+    def __init__(
+        self,
+        *,
+        budgets: _abc.Iterable[Global___Budget] | None = ...,
+        next_page_token: _builtins.str = ...,
+        total_size: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["budgets", b"budgets", "next_page_token", b"next_page_token", "total_size", b"total_size"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListBudgetsResponse: _TypeAlias = ListBudgetsResponse  # noqa: Y015

@@ -56,6 +56,46 @@ class AnalyticsServiceStub:
                 request_serializer=adpulse_dot_v1_dot_analytics__service__pb2.BackfillRequest.SerializeToString,
                 response_deserializer=google_dot_longrunning_dot_operations__pb2.Operation.FromString,
                 _registered_method=True)
+        self.GetTrends = channel.unary_unary(
+                '/adpulse.v1.AnalyticsService/GetTrends',
+                request_serializer=adpulse_dot_v1_dot_analytics__service__pb2.GetTrendsRequest.SerializeToString,
+                response_deserializer=adpulse_dot_v1_dot_analytics__service__pb2.GetTrendsResponse.FromString,
+                _registered_method=True)
+        self.DetectAnomalies = channel.unary_unary(
+                '/adpulse.v1.AnalyticsService/DetectAnomalies',
+                request_serializer=adpulse_dot_v1_dot_analytics__service__pb2.DetectAnomaliesRequest.SerializeToString,
+                response_deserializer=adpulse_dot_v1_dot_analytics__service__pb2.DetectAnomaliesResponse.FromString,
+                _registered_method=True)
+        self.ExplainChange = channel.unary_unary(
+                '/adpulse.v1.AnalyticsService/ExplainChange',
+                request_serializer=adpulse_dot_v1_dot_analytics__service__pb2.ExplainChangeRequest.SerializeToString,
+                response_deserializer=adpulse_dot_v1_dot_analytics__service__pb2.ExplainChangeResponse.FromString,
+                _registered_method=True)
+        self.GenerateInsights = channel.unary_unary(
+                '/adpulse.v1.AnalyticsService/GenerateInsights',
+                request_serializer=adpulse_dot_v1_dot_analytics__service__pb2.GenerateInsightsRequest.SerializeToString,
+                response_deserializer=adpulse_dot_v1_dot_analytics__service__pb2.GenerateInsightsResponse.FromString,
+                _registered_method=True)
+        self.ListInsights = channel.unary_unary(
+                '/adpulse.v1.AnalyticsService/ListInsights',
+                request_serializer=adpulse_dot_v1_dot_analytics__service__pb2.ListInsightsRequest.SerializeToString,
+                response_deserializer=adpulse_dot_v1_dot_analytics__service__pb2.ListInsightsResponse.FromString,
+                _registered_method=True)
+        self.UpdateInsight = channel.unary_unary(
+                '/adpulse.v1.AnalyticsService/UpdateInsight',
+                request_serializer=adpulse_dot_v1_dot_analytics__service__pb2.UpdateInsightRequest.SerializeToString,
+                response_deserializer=adpulse_dot_v1_dot_analytics__service__pb2.Insight.FromString,
+                _registered_method=True)
+        self.SetBudget = channel.unary_unary(
+                '/adpulse.v1.AnalyticsService/SetBudget',
+                request_serializer=adpulse_dot_v1_dot_analytics__service__pb2.SetBudgetRequest.SerializeToString,
+                response_deserializer=adpulse_dot_v1_dot_analytics__service__pb2.Budget.FromString,
+                _registered_method=True)
+        self.ListBudgets = channel.unary_unary(
+                '/adpulse.v1.AnalyticsService/ListBudgets',
+                request_serializer=adpulse_dot_v1_dot_analytics__service__pb2.ListBudgetsRequest.SerializeToString,
+                response_deserializer=adpulse_dot_v1_dot_analytics__service__pb2.ListBudgetsResponse.FromString,
+                _registered_method=True)
 
 
 class AnalyticsServiceServicer:
@@ -93,6 +133,64 @@ class AnalyticsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetTrends(self, request, context):
+        """Metrics as time series per group: gaps filled, optional moving average, and each bucket
+        compared with the previous one and with the same bucket a year earlier.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DetectAnomalies(self, request, context):
+        """Days whose metric left the band its own history predicts, merged into incidents.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ExplainChange(self, request, context):
+        """Which slices of which dimensions explain a metric's change between two periods.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GenerateInsights(self, request, context):
+        """Finds, ranks and stores insights for a date range; optionally tells, for every anomaly
+        incident, its explanation and the recommended action in the same answer.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListInsights(self, request, context):
+        """Stored insights, most important first, filtered, one page at a time.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateInsight(self, request, context):
+        """Acknowledges or dismisses an insight, or records feedback on it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetBudget(self, request, context):
+        """Sets (or replaces) a campaign's budget for a calendar month.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListBudgets(self, request, context):
+        """Budgets, one page at a time.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AnalyticsServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -115,6 +213,46 @@ def add_AnalyticsServiceServicer_to_server(servicer, server):
                     servicer.Backfill,
                     request_deserializer=adpulse_dot_v1_dot_analytics__service__pb2.BackfillRequest.FromString,
                     response_serializer=google_dot_longrunning_dot_operations__pb2.Operation.SerializeToString,
+            ),
+            'GetTrends': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetTrends,
+                    request_deserializer=adpulse_dot_v1_dot_analytics__service__pb2.GetTrendsRequest.FromString,
+                    response_serializer=adpulse_dot_v1_dot_analytics__service__pb2.GetTrendsResponse.SerializeToString,
+            ),
+            'DetectAnomalies': grpc.unary_unary_rpc_method_handler(
+                    servicer.DetectAnomalies,
+                    request_deserializer=adpulse_dot_v1_dot_analytics__service__pb2.DetectAnomaliesRequest.FromString,
+                    response_serializer=adpulse_dot_v1_dot_analytics__service__pb2.DetectAnomaliesResponse.SerializeToString,
+            ),
+            'ExplainChange': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExplainChange,
+                    request_deserializer=adpulse_dot_v1_dot_analytics__service__pb2.ExplainChangeRequest.FromString,
+                    response_serializer=adpulse_dot_v1_dot_analytics__service__pb2.ExplainChangeResponse.SerializeToString,
+            ),
+            'GenerateInsights': grpc.unary_unary_rpc_method_handler(
+                    servicer.GenerateInsights,
+                    request_deserializer=adpulse_dot_v1_dot_analytics__service__pb2.GenerateInsightsRequest.FromString,
+                    response_serializer=adpulse_dot_v1_dot_analytics__service__pb2.GenerateInsightsResponse.SerializeToString,
+            ),
+            'ListInsights': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListInsights,
+                    request_deserializer=adpulse_dot_v1_dot_analytics__service__pb2.ListInsightsRequest.FromString,
+                    response_serializer=adpulse_dot_v1_dot_analytics__service__pb2.ListInsightsResponse.SerializeToString,
+            ),
+            'UpdateInsight': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateInsight,
+                    request_deserializer=adpulse_dot_v1_dot_analytics__service__pb2.UpdateInsightRequest.FromString,
+                    response_serializer=adpulse_dot_v1_dot_analytics__service__pb2.Insight.SerializeToString,
+            ),
+            'SetBudget': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetBudget,
+                    request_deserializer=adpulse_dot_v1_dot_analytics__service__pb2.SetBudgetRequest.FromString,
+                    response_serializer=adpulse_dot_v1_dot_analytics__service__pb2.Budget.SerializeToString,
+            ),
+            'ListBudgets': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListBudgets,
+                    request_deserializer=adpulse_dot_v1_dot_analytics__service__pb2.ListBudgetsRequest.FromString,
+                    response_serializer=adpulse_dot_v1_dot_analytics__service__pb2.ListBudgetsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -226,6 +364,222 @@ class AnalyticsService:
             '/adpulse.v1.AnalyticsService/Backfill',
             adpulse_dot_v1_dot_analytics__service__pb2.BackfillRequest.SerializeToString,
             google_dot_longrunning_dot_operations__pb2.Operation.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetTrends(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/adpulse.v1.AnalyticsService/GetTrends',
+            adpulse_dot_v1_dot_analytics__service__pb2.GetTrendsRequest.SerializeToString,
+            adpulse_dot_v1_dot_analytics__service__pb2.GetTrendsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DetectAnomalies(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/adpulse.v1.AnalyticsService/DetectAnomalies',
+            adpulse_dot_v1_dot_analytics__service__pb2.DetectAnomaliesRequest.SerializeToString,
+            adpulse_dot_v1_dot_analytics__service__pb2.DetectAnomaliesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExplainChange(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/adpulse.v1.AnalyticsService/ExplainChange',
+            adpulse_dot_v1_dot_analytics__service__pb2.ExplainChangeRequest.SerializeToString,
+            adpulse_dot_v1_dot_analytics__service__pb2.ExplainChangeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GenerateInsights(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/adpulse.v1.AnalyticsService/GenerateInsights',
+            adpulse_dot_v1_dot_analytics__service__pb2.GenerateInsightsRequest.SerializeToString,
+            adpulse_dot_v1_dot_analytics__service__pb2.GenerateInsightsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListInsights(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/adpulse.v1.AnalyticsService/ListInsights',
+            adpulse_dot_v1_dot_analytics__service__pb2.ListInsightsRequest.SerializeToString,
+            adpulse_dot_v1_dot_analytics__service__pb2.ListInsightsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateInsight(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/adpulse.v1.AnalyticsService/UpdateInsight',
+            adpulse_dot_v1_dot_analytics__service__pb2.UpdateInsightRequest.SerializeToString,
+            adpulse_dot_v1_dot_analytics__service__pb2.Insight.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetBudget(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/adpulse.v1.AnalyticsService/SetBudget',
+            adpulse_dot_v1_dot_analytics__service__pb2.SetBudgetRequest.SerializeToString,
+            adpulse_dot_v1_dot_analytics__service__pb2.Budget.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListBudgets(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/adpulse.v1.AnalyticsService/ListBudgets',
+            adpulse_dot_v1_dot_analytics__service__pb2.ListBudgetsRequest.SerializeToString,
+            adpulse_dot_v1_dot_analytics__service__pb2.ListBudgetsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -47,6 +47,26 @@ class AnalyticsServiceStub:
     """Re-derives data derived from the facts over a date range, e.g. after restated rows
     arrived, as a long-running operation.
     """
+    GetTrends: _grpc.UnaryUnaryMultiCallable[_analytics_service_pb2.GetTrendsRequest, _analytics_service_pb2.GetTrendsResponse]
+    """Metrics as time series per group: gaps filled, optional moving average, and each bucket
+    compared with the previous one and with the same bucket a year earlier.
+    """
+    DetectAnomalies: _grpc.UnaryUnaryMultiCallable[_analytics_service_pb2.DetectAnomaliesRequest, _analytics_service_pb2.DetectAnomaliesResponse]
+    """Days whose metric left the band its own history predicts, merged into incidents."""
+    ExplainChange: _grpc.UnaryUnaryMultiCallable[_analytics_service_pb2.ExplainChangeRequest, _analytics_service_pb2.ExplainChangeResponse]
+    """Which slices of which dimensions explain a metric's change between two periods."""
+    GenerateInsights: _grpc.UnaryUnaryMultiCallable[_analytics_service_pb2.GenerateInsightsRequest, _analytics_service_pb2.GenerateInsightsResponse]
+    """Finds, ranks and stores insights for a date range; optionally tells, for every anomaly
+    incident, its explanation and the recommended action in the same answer.
+    """
+    ListInsights: _grpc.UnaryUnaryMultiCallable[_analytics_service_pb2.ListInsightsRequest, _analytics_service_pb2.ListInsightsResponse]
+    """Stored insights, most important first, filtered, one page at a time."""
+    UpdateInsight: _grpc.UnaryUnaryMultiCallable[_analytics_service_pb2.UpdateInsightRequest, _analytics_service_pb2.Insight]
+    """Acknowledges or dismisses an insight, or records feedback on it."""
+    SetBudget: _grpc.UnaryUnaryMultiCallable[_analytics_service_pb2.SetBudgetRequest, _analytics_service_pb2.Budget]
+    """Sets (or replaces) a campaign's budget for a calendar month."""
+    ListBudgets: _grpc.UnaryUnaryMultiCallable[_analytics_service_pb2.ListBudgetsRequest, _analytics_service_pb2.ListBudgetsResponse]
+    """Budgets, one page at a time."""
 
 @_typing.type_check_only
 class AnalyticsServiceAsyncStub(AnalyticsServiceStub):
@@ -66,6 +86,26 @@ class AnalyticsServiceAsyncStub(AnalyticsServiceStub):
     """Re-derives data derived from the facts over a date range, e.g. after restated rows
     arrived, as a long-running operation.
     """
+    GetTrends: _aio.UnaryUnaryMultiCallable[_analytics_service_pb2.GetTrendsRequest, _analytics_service_pb2.GetTrendsResponse]  # type: ignore[assignment]
+    """Metrics as time series per group: gaps filled, optional moving average, and each bucket
+    compared with the previous one and with the same bucket a year earlier.
+    """
+    DetectAnomalies: _aio.UnaryUnaryMultiCallable[_analytics_service_pb2.DetectAnomaliesRequest, _analytics_service_pb2.DetectAnomaliesResponse]  # type: ignore[assignment]
+    """Days whose metric left the band its own history predicts, merged into incidents."""
+    ExplainChange: _aio.UnaryUnaryMultiCallable[_analytics_service_pb2.ExplainChangeRequest, _analytics_service_pb2.ExplainChangeResponse]  # type: ignore[assignment]
+    """Which slices of which dimensions explain a metric's change between two periods."""
+    GenerateInsights: _aio.UnaryUnaryMultiCallable[_analytics_service_pb2.GenerateInsightsRequest, _analytics_service_pb2.GenerateInsightsResponse]  # type: ignore[assignment]
+    """Finds, ranks and stores insights for a date range; optionally tells, for every anomaly
+    incident, its explanation and the recommended action in the same answer.
+    """
+    ListInsights: _aio.UnaryUnaryMultiCallable[_analytics_service_pb2.ListInsightsRequest, _analytics_service_pb2.ListInsightsResponse]  # type: ignore[assignment]
+    """Stored insights, most important first, filtered, one page at a time."""
+    UpdateInsight: _aio.UnaryUnaryMultiCallable[_analytics_service_pb2.UpdateInsightRequest, _analytics_service_pb2.Insight]  # type: ignore[assignment]
+    """Acknowledges or dismisses an insight, or records feedback on it."""
+    SetBudget: _aio.UnaryUnaryMultiCallable[_analytics_service_pb2.SetBudgetRequest, _analytics_service_pb2.Budget]  # type: ignore[assignment]
+    """Sets (or replaces) a campaign's budget for a calendar month."""
+    ListBudgets: _aio.UnaryUnaryMultiCallable[_analytics_service_pb2.ListBudgetsRequest, _analytics_service_pb2.ListBudgetsResponse]  # type: ignore[assignment]
+    """Budgets, one page at a time."""
 
 class AnalyticsServiceServicer(metaclass=_abc_1.ABCMeta):
     """Answers questions about stored performance data."""
@@ -106,5 +146,73 @@ class AnalyticsServiceServicer(metaclass=_abc_1.ABCMeta):
         """Re-derives data derived from the facts over a date range, e.g. after restated rows
         arrived, as a long-running operation.
         """
+
+    @_abc_1.abstractmethod
+    def GetTrends(
+        self,
+        request: _analytics_service_pb2.GetTrendsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_analytics_service_pb2.GetTrendsResponse, _abc.Awaitable[_analytics_service_pb2.GetTrendsResponse]]:
+        """Metrics as time series per group: gaps filled, optional moving average, and each bucket
+        compared with the previous one and with the same bucket a year earlier.
+        """
+
+    @_abc_1.abstractmethod
+    def DetectAnomalies(
+        self,
+        request: _analytics_service_pb2.DetectAnomaliesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_analytics_service_pb2.DetectAnomaliesResponse, _abc.Awaitable[_analytics_service_pb2.DetectAnomaliesResponse]]:
+        """Days whose metric left the band its own history predicts, merged into incidents."""
+
+    @_abc_1.abstractmethod
+    def ExplainChange(
+        self,
+        request: _analytics_service_pb2.ExplainChangeRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_analytics_service_pb2.ExplainChangeResponse, _abc.Awaitable[_analytics_service_pb2.ExplainChangeResponse]]:
+        """Which slices of which dimensions explain a metric's change between two periods."""
+
+    @_abc_1.abstractmethod
+    def GenerateInsights(
+        self,
+        request: _analytics_service_pb2.GenerateInsightsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_analytics_service_pb2.GenerateInsightsResponse, _abc.Awaitable[_analytics_service_pb2.GenerateInsightsResponse]]:
+        """Finds, ranks and stores insights for a date range; optionally tells, for every anomaly
+        incident, its explanation and the recommended action in the same answer.
+        """
+
+    @_abc_1.abstractmethod
+    def ListInsights(
+        self,
+        request: _analytics_service_pb2.ListInsightsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_analytics_service_pb2.ListInsightsResponse, _abc.Awaitable[_analytics_service_pb2.ListInsightsResponse]]:
+        """Stored insights, most important first, filtered, one page at a time."""
+
+    @_abc_1.abstractmethod
+    def UpdateInsight(
+        self,
+        request: _analytics_service_pb2.UpdateInsightRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_analytics_service_pb2.Insight, _abc.Awaitable[_analytics_service_pb2.Insight]]:
+        """Acknowledges or dismisses an insight, or records feedback on it."""
+
+    @_abc_1.abstractmethod
+    def SetBudget(
+        self,
+        request: _analytics_service_pb2.SetBudgetRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_analytics_service_pb2.Budget, _abc.Awaitable[_analytics_service_pb2.Budget]]:
+        """Sets (or replaces) a campaign's budget for a calendar month."""
+
+    @_abc_1.abstractmethod
+    def ListBudgets(
+        self,
+        request: _analytics_service_pb2.ListBudgetsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_analytics_service_pb2.ListBudgetsResponse, _abc.Awaitable[_analytics_service_pb2.ListBudgetsResponse]]:
+        """Budgets, one page at a time."""
 
 def add_AnalyticsServiceServicer_to_server(servicer: AnalyticsServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

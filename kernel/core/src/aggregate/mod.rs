@@ -5,7 +5,7 @@
 //! carried columns are taken from each group's first row.
 
 mod accumulate;
-mod keys;
+pub(crate) mod keys;
 
 use std::collections::HashSet;
 use std::fmt;

@@ -47,6 +47,11 @@ class AlreadyExists(AdpulseError):
 
 
 @dataclass
+class NotFound(AdpulseError):
+    """The request names something that does not exist."""
+
+
+@dataclass
 class FailedPrecondition(AdpulseError):
     """The system is not in a state where the request can run."""
 
@@ -54,11 +59,6 @@ class FailedPrecondition(AdpulseError):
 @dataclass
 class ResourceExhausted(InvalidArgument):
     """The request is over a size limit; a smaller one would do."""
-
-
-@dataclass
-class NotFound(AdpulseError):
-    """The request names something that does not exist."""
 
 
 @dataclass

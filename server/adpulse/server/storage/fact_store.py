@@ -155,6 +155,22 @@ class ClickHouseFactStore:
             ).result_rows
         return [(platform, newest, rows) for platform, newest, rows in rows]
 
+    def date_span(self, selection: FactSelection) -> tuple[dt.date, dt.date] | None:
+        params: dict[str, Any] = {}
+        sql = f"SELECT min(f.date), max(f.date), count() FROM {TABLE} AS f WHERE {_where(selection, params)}"
+        with unavailable_on_failure():
+            first, last, rows = self._client.query(sql, parameters=params).result_rows[0]
+        return (first, last) if rows else None
+
+    def platforms(self, selection: FactSelection) -> list[str]:
+        params: dict[str, Any] = {}
+        sql = (
+            f"SELECT DISTINCT f.platform FROM {TABLE} AS f WHERE {_where(selection, params)} "
+            "ORDER BY f.platform"
+        )
+        with unavailable_on_failure():
+            return [row[0] for row in self._client.query(sql, parameters=params).result_rows]
+
 
 class ClickHouseFxRates:
     def __init__(self, client: Any) -> None:

@@ -1,16 +1,37 @@
-"""adpulse.v1.AnalyticsService over the query use case."""
+"""adpulse.v1.AnalyticsService over the query, analytics and insights use cases."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import datetime as dt
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import grpc
 
+from adpulse.server.domain import evidence
+from adpulse.server.domain.analytics import build_anomaly_query, build_explain_query, build_trends_query
 from adpulse.server.domain.errors import FieldViolation, InvalidArgument
-from adpulse.server.domain.metrics_query import Dimension, DimensionFilter, Granularity, build_query
+from adpulse.server.domain.insights import (
+    InsightFilter,
+    build_budget,
+    build_insights_request,
+    build_list_query,
+    build_update,
+    parse_month,
+)
+from adpulse.server.domain.metrics_query import (
+    Dimension,
+    DimensionFilter,
+    Granularity,
+    build_query,
+    clamp_page_size,
+)
+from adpulse.server.transport import analytics_convert as convert
 from adpulse.server.transport import boundary, page_token
 from adpulse.server.transport.tenancy import tenant_of
+from adpulse.server.usecases.analytics import AnomaliesUseCase, ExplainChangeUseCase, TrendsUseCase
+from adpulse.server.usecases.insights import InsightsUseCase
 from adpulse.server.usecases.query_metrics import QueryMetricsUseCase
 from adpulse.v1 import analytics_service_pb2 as pb
 from adpulse.v1 import analytics_service_pb2_grpc as pb_grpc
@@ -35,9 +56,21 @@ _ROW_FIELDS = ("platform", "account_id", "campaign_id", "campaign_name", "ad_gro
 _KPIS = ("ctr", "cpc", "cpm", "cvr", "cpa", "roas", "roi")
 
 
+@dataclass(frozen=True)
+class AnalyticsUseCases:
+    """The use cases behind the analytics RPCs."""
+
+    trends: TrendsUseCase
+    anomalies: AnomaliesUseCase
+    explain: ExplainChangeUseCase
+    insights: InsightsUseCase
+    today: Callable[[], dt.date]
+
+
 class AnalyticsServicer(pb_grpc.AnalyticsServiceServicer):
-    def __init__(self, query_metrics: QueryMetricsUseCase) -> None:
+    def __init__(self, query_metrics: QueryMetricsUseCase, analytics: AnalyticsUseCases) -> None:
         self._query_metrics = query_metrics
+        self._analytics = analytics
 
     @boundary.unary
     def QueryMetrics(  # noqa: N802 - the RPC's name
@@ -74,6 +107,203 @@ class AnalyticsServicer(pb_grpc.AnalyticsServiceServicer):
             else "",
             total_size=page.total_size,
         )
+
+    @boundary.unary
+    def GetTrends(  # noqa: N802 - the RPC's name
+        self, request: pb.GetTrendsRequest, context: grpc.ServicerContext
+    ) -> pb.GetTrendsResponse:
+        tenant = tenant_of(context)
+        bound_to = page_token.fingerprint(tenant, request)
+        query = build_trends_query(
+            tenant=tenant,
+            start_date=request.start_date,
+            end_date=request.end_date,
+            metrics=tuple(
+                convert.enum(convert.METRICS, m, f"metrics[{i}]") for i, m in enumerate(request.metrics)
+            ),
+            dimensions=_dimensions(request.dimensions),
+            granularity=_enum(_GRANULARITIES, request.granularity, "granularity"),
+            filters=_filters(request.filters),
+            moving_average=request.moving_average,
+            page_size=request.page_size,
+            offset=page_token.decode(request.page_token, bound_to),
+        )
+        page = self._analytics.trends.execute(query, self._analytics.today())
+        return pb.GetTrendsResponse(
+            metrics=list(request.metrics),
+            start_date=page.start.isoformat(),
+            end_date=page.end.isoformat(),
+            series=convert.trends_series(page.points, page.summaries, page.metrics),
+            next_page_token=page_token.encode(page.next_offset, bound_to)
+            if page.next_offset is not None
+            else "",
+            total_size=page.total_size,
+        )
+
+    @boundary.unary
+    def DetectAnomalies(  # noqa: N802 - the RPC's name
+        self, request: pb.DetectAnomaliesRequest, context: grpc.ServicerContext
+    ) -> pb.DetectAnomaliesResponse:
+        query = build_anomaly_query(
+            tenant=tenant_of(context),
+            start_date=request.start_date,
+            end_date=request.end_date,
+            metric=convert.enum(convert.METRICS, request.metric, "metric"),
+            dimensions=_dimensions(request.dimensions),
+            filters=_filters(request.filters),
+            method=convert.enum(convert.METHODS, request.method, "method"),
+            sensitivity=convert.enum(convert.SENSITIVITIES, request.sensitivity, "sensitivity"),
+            window_days=request.window_days,
+            min_change=request.min_change.value if request.HasField("min_change") else None,
+            include_series=request.include_series,
+        )
+        report = self._analytics.anomalies.execute(query)
+        return pb.DetectAnomaliesResponse(
+            metric=request.metric,
+            start_date=report.start.isoformat(),
+            end_date=report.end.isoformat(),
+            anomalies=[
+                convert.parse(evidence.anomaly_json(r), pb.Anomaly()) for r in report.anomalies.to_pylist()
+            ],
+            incidents=[
+                convert.parse(evidence.incident_json(r, report.metric), pb.AnomalyIncident())
+                for r in report.incidents.to_pylist()
+            ],
+            series=convert.anomaly_series(report.series) if report.series is not None else [],
+        )
+
+    @boundary.unary
+    def ExplainChange(  # noqa: N802 - the RPC's name
+        self, request: pb.ExplainChangeRequest, context: grpc.ServicerContext
+    ) -> pb.ExplainChangeResponse:
+        query = build_explain_query(
+            tenant=tenant_of(context),
+            metric=convert.enum(convert.METRICS, request.metric, "metric"),
+            baseline_start=request.baseline_start_date,
+            baseline_end=request.baseline_end_date,
+            current_start=request.current_start_date,
+            current_end=request.current_end_date,
+            dimensions=_dimensions(request.dimensions),
+            filters=_filters(request.filters),
+            max_contributors=request.max_contributors,
+        )
+        return convert.explanation(self._analytics.explain.execute(query))
+
+    @boundary.unary
+    def GenerateInsights(  # noqa: N802 - the RPC's name
+        self, request: pb.GenerateInsightsRequest, context: grpc.ServicerContext
+    ) -> pb.GenerateInsightsResponse:
+        chosen = build_insights_request(
+            tenant=tenant_of(context),
+            start_date=request.start_date,
+            end_date=request.end_date,
+            filters=_filters(request.filters),
+            sensitivity=convert.enum(convert.SENSITIVITIES, request.sensitivity, "sensitivity"),
+            max_shift=request.max_shift.value if request.HasField("max_shift") else None,
+            include_stories=request.include_stories,
+            max_insights=request.max_insights,
+        )
+        report = self._analytics.insights.generate(chosen)
+        return pb.GenerateInsightsResponse(
+            insights=[convert.insight(i) for i in report.insights],
+            stories=[convert.story(s) for s in report.stories],
+            start_date=report.start.isoformat(),
+            end_date=report.end.isoformat(),
+        )
+
+    @boundary.unary
+    def ListInsights(  # noqa: N802 - the RPC's name
+        self, request: pb.ListInsightsRequest, context: grpc.ServicerContext
+    ) -> pb.ListInsightsResponse:
+        tenant = tenant_of(context)
+        bound_to = page_token.fingerprint(tenant, request)
+        query = build_list_query(
+            tenant=tenant,
+            insight_filter=InsightFilter(
+                types=frozenset(
+                    convert.enum(convert.INSIGHT_TYPES, t, f"types[{i}]") for i, t in enumerate(request.types)
+                ),
+                statuses=frozenset(
+                    convert.enum(convert.INSIGHT_STATUSES, s, f"statuses[{i}]")
+                    for i, s in enumerate(request.statuses)
+                ),
+                min_severity=convert.enum(convert.SEVERITIES, request.min_severity, "min_severity")
+                if request.min_severity
+                else None,
+                campaign_id=request.campaign_id,
+            ),
+            start_date=request.start_date,
+            end_date=request.end_date,
+            page_size=request.page_size,
+            offset=page_token.decode(request.page_token, bound_to),
+        )
+        found, total = self._analytics.insights.page(query)
+        end = query.offset + len(found)
+        return pb.ListInsightsResponse(
+            insights=[convert.insight(i) for i in found],
+            next_page_token=page_token.encode(end, bound_to) if end < total else "",
+            total_size=total,
+        )
+
+    @boundary.unary
+    def UpdateInsight(  # noqa: N802 - the RPC's name
+        self, request: pb.UpdateInsightRequest, context: grpc.ServicerContext
+    ) -> pb.Insight:
+        status = request.insight.status
+        change = build_update(
+            tenant=tenant_of(context),
+            name=request.insight.name,
+            paths=tuple(request.update_mask.paths),
+            status=convert.enum(convert.INSIGHT_STATUSES, status, "insight.status") if status else None,
+            feedback=request.insight.feedback,
+        )
+        return convert.insight(self._analytics.insights.update(change))
+
+    @boundary.unary
+    def SetBudget(  # noqa: N802 - the RPC's name
+        self, request: pb.SetBudgetRequest, context: grpc.ServicerContext
+    ) -> pb.Budget:
+        b = request.budget
+        budget = build_budget(
+            platform=b.platform,
+            account_id=b.account_id,
+            campaign_id=b.campaign_id,
+            month=b.month,
+            amount_micros=b.amount_micros,
+            currency=b.currency,
+        )
+        return convert.budget(self._analytics.insights.set_budget(tenant_of(context), budget))
+
+    @boundary.unary
+    def ListBudgets(  # noqa: N802 - the RPC's name
+        self, request: pb.ListBudgetsRequest, context: grpc.ServicerContext
+    ) -> pb.ListBudgetsResponse:
+        tenant = tenant_of(context)
+        bound_to = page_token.fingerprint(tenant, request)
+        month = parse_month(request.month, "month") if request.month else None
+        offset = page_token.decode(request.page_token, bound_to)
+        found, total = self._analytics.insights.budgets(
+            tenant, month, offset, clamp_page_size(request.page_size)
+        )
+        end = offset + len(found)
+        return pb.ListBudgetsResponse(
+            budgets=[convert.budget(b) for b in found],
+            next_page_token=page_token.encode(end, bound_to) if end < total else "",
+            total_size=total,
+        )
+
+
+def _dimensions(values: Any) -> tuple[Dimension, ...]:
+    return tuple(_enum(_DIMENSIONS, d, f"dimensions[{i}]") for i, d in enumerate(values))
+
+
+def _filters(values: Any) -> tuple[DimensionFilter, ...]:
+    return tuple(
+        DimensionFilter(
+            _enum(_DIMENSIONS, f.dimension, f"filters[{i}].dimension"), tuple(f.values), f.exclude
+        )
+        for i, f in enumerate(values)
+    )
 
 
 def _enum(mapping: Mapping[Any, T], value: int, field: str) -> T:

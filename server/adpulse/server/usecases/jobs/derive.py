@@ -2,13 +2,12 @@
 
 A step works on a range of days and is idempotent (running it twice leaves what running it
 once did), so a slice can stop after any window and a later one redo the window it was in.
-The steps are registered by name in the composition root; today there is one:
+The steps are registered by name in the composition root:
 
 - `campaign_rollup` re-derives the daily campaign rollup (table campaign_daily) from the facts
   and checks that its sums equal the facts' sums over the window.
-
-Detection and insights (issue 4) plug in as further steps of the same registry: a backfill
-then re-runs them over restated days, and the daily scan over the restatement window.
+- `insights` runs anomaly detection and insight generation over the window and stores the
+  insights, so a backfill re-judges restated days and the daily scan the restatement window.
 """
 
 from __future__ import annotations
@@ -18,11 +17,14 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from adpulse.server.domain.analytics import DateRange, Sensitivity
 from adpulse.server.domain.errors import FailedPrecondition, FieldViolation, InvalidArgument
+from adpulse.server.domain.insights import DEFAULT_MAX_SHIFT, MAX_INSIGHTS, InsightsRequest
 from adpulse.server.domain.metrics_query import parse_date
 from adpulse.server.domain.operations import Progress
 from adpulse.server.domain.restatement import DEFAULT_WINDOW_DAYS, RestatementWindows
 from adpulse.server.ports import FactStore, Rollups
+from adpulse.server.usecases.insights import InsightsUseCase
 from adpulse.server.usecases.jobs.runner import JobContext
 
 MAX_BACKFILL_DAYS = 3660
@@ -66,6 +68,31 @@ class CampaignRollupStep:
                 metadata={"first": first.isoformat(), "last": last.isoformat()},
             )
         return StepOutcome(rows, "sums equal the facts'")
+
+
+class InsightsStep:
+    """Anomaly detection and insight generation over the days; the insights found (incidents
+    with their explanation, movers, underperformers, budget moves, pacing) are stored, where
+    `ListInsights` finds them."""
+
+    name = "insights"
+
+    def __init__(self, insights: InsightsUseCase) -> None:
+        self._insights = insights
+
+    def run(self, tenant: str, first: dt.date, last: dt.date) -> StepOutcome:
+        report = self._insights.generate(
+            InsightsRequest(
+                tenant,
+                DateRange(first, last),
+                filters=(),
+                sensitivity=Sensitivity.MEDIUM,
+                max_shift=DEFAULT_MAX_SHIFT,
+                include_stories=False,
+                max_insights=MAX_INSIGHTS,
+            )
+        )
+        return StepOutcome(len(report.insights), f"{len(report.insights)} insights to look at")
 
 
 def backfill_params(
