@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
@@ -172,6 +173,29 @@ def _money(value: str) -> Decimal | None:
     return Decimal(value) if value else None
 
 
+def _exported(data: bytes, fmt: int) -> list[dict[str, str]]:
+    """An export's rows as CSV would give them, whatever its format."""
+    if fmt == opb.EXPORT_FORMAT_CSV:
+        return list(csv.DictReader(io.StringIO(data.decode())))
+    return [
+        {k: "" if v is None else str(v) for k, v in r.items()}
+        for r in pq.read_table(io.BytesIO(data)).to_pylist()
+    ]
+
+
+def _check_export(
+    rows: list[dict[str, str]], expected: Mapping[tuple[str, ...], Any], key: tuple[str, ...]
+) -> None:
+    """Every group once, in key order, with the reference's sums to the cent."""
+    keys = [tuple(r[k] for k in key) for r in rows]
+    assert keys == sorted(keys) and len(set(keys)) == len(keys) == len(expected)
+    for r, k in zip(rows, keys, strict=True):
+        want = expected[k]
+        assert (int(r["impressions"]), int(r["clicks"])) == (want.impressions, want.clicks)
+        assert (_money(r["cost"]), _money(r["revenue"])) == (want.cost, want.revenue)
+        assert Decimal(r["conversions"]) == want.conversions
+
+
 def test_export_and_backfill_agree_with_the_reference_to_the_cent(
     client: AdpulseClient, tmp_path: Path
 ) -> None:
@@ -187,22 +211,9 @@ def test_export_and_backfill_agree_with_the_reference_to_the_cent(
         request = apb.ExportMetricsRequest(dimensions=[apb.DIMENSION_CAMPAIGN], format=fmt)
         done = client.wait_operation(client.export_metrics(request).name)
         assert done.state == "succeeded", done
-        data = b"".join(client.download_export(done.name))
-        if fmt == opb.EXPORT_FORMAT_CSV:
-            rows = list(csv.DictReader(io.StringIO(data.decode())))
-        else:
-            rows = [
-                {k: "" if v is None else str(v) for k, v in r.items()}
-                for r in pq.read_table(io.BytesIO(data)).to_pylist()
-            ]
-        assert done.response.rows == len(rows) == len(expected)
-        keys = [(r["platform"], r["account_id"], r["campaign_id"]) for r in rows]
-        assert keys == sorted(keys)  # rows come sorted by the dimensions
-        for r in rows:
-            want = expected[(r["platform"], r["account_id"], r["campaign_id"])]
-            assert (int(r["impressions"]), int(r["clicks"])) == (want.impressions, want.clicks)
-            assert (_money(r["cost"]), _money(r["revenue"])) == (want.cost, want.revenue)
-            assert Decimal(r["conversions"]) == want.conversions
+        rows = _exported(b"".join(client.download_export(done.name)), fmt)
+        assert done.response.rows == len(rows)
+        _check_export(rows, expected, ("platform", "account_id", "campaign_id"))
     first, last = min(f.date for f in facts), max(f.date for f in facts)
     backfill = client.wait_operation(client.backfill(first.isoformat(), last.isoformat()).name)
     assert backfill.state == "succeeded", backfill
@@ -212,6 +223,31 @@ def test_export_and_backfill_agree_with_the_reference_to_the_cent(
     campaign_days = {(f.date, f.platform, f.account_id, f.campaign_id, f.currency) for f in facts}
     assert (step.step, step.days, step.rows) == ("campaign_rollup", days, len(campaign_days))
     assert step.summary == "sums equal the facts'"
+
+
+def test_an_export_in_parts_resumes_after_each_part_and_loses_no_group(tmp_path: Path) -> None:
+    """Each slice writes one part and checkpoints its last group; the file is every group once."""
+    facts = random_facts(seed=12, n_campaigns=8, days=15)
+    local = tmp_path / "facts.csv"
+    local.write_text(to_csv(f.csv_values() for f in facts))
+    expected = expected_groups(facts, lambda f: (f.date.isoformat(), f.platform, f.account_id, f.campaign_id))
+    part_rows = 25
+    with (
+        running_server(tmp_path / "data", {"ADPULSE_EXPORT_PART_ROWS": str(part_rows)}) as server,
+        AdpulseClient(server.address, tenant=TENANT) as client,
+    ):
+        assert client.ingest_files([local]).rejected == 0
+        for fmt in (opb.EXPORT_FORMAT_CSV, opb.EXPORT_FORMAT_PARQUET):
+            request = apb.ExportMetricsRequest(
+                dimensions=[apb.DIMENSION_DATE, apb.DIMENSION_CAMPAIGN], format=fmt
+            )
+            done = client.wait_operation(client.export_metrics(request).name, timeout=300)
+            assert done.state == "succeeded", done
+            rows = _exported(b"".join(client.download_export(done.name)), fmt)
+            _check_export(rows, expected, ("date", "platform", "account_id", "campaign_id"))
+            op_id = done.name.removeprefix("operations/")
+            slices = server.log.count(f"operation {op_id} (export_metrics): running")
+            assert slices >= len(expected) // part_rows > 3
 
 
 def test_daily_scan_is_scheduled_per_tenant_and_runs(tmp_path: Path) -> None:

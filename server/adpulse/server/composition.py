@@ -163,7 +163,7 @@ def _runtime(
     jobs: dict[OperationKind, Job] = {
         OperationKind.IMPORT_FILE: ImportFileJob(core.ingest, core.files, core.operations),
         OperationKind.EXPORT_METRICS: ExportMetricsJob(
-            core.kernel, core.facts, core.tenant_settings, core.files
+            core.kernel, core.facts, core.tenant_settings, core.files, settings.export_part_rows
         ),
         OperationKind.BACKFILL: BackfillJob(steps),
         OperationKind.DAILY_SCAN: DailyScanJob(steps, core.facts, settings.restatement),

@@ -225,9 +225,13 @@ class FactStore(Protocol):
         groups: Sequence[GroupColumn],
         latest_campaign_name: bool,
         reporting_currency: str = "",
+        *,
+        after: Sequence[str] = ...,
+        block_rows: int = ...,
     ) -> Iterator[pa.RecordBatch]:
-        """`grouped_sums` in batches ordered by `groups`, so all rows of a group (one per
-        currency) are adjacent; memory stays flat however many groups there are."""
+        """`grouped_sums` in batches of at most `block_rows`, ordered by `groups`, so all rows of
+        a group (one per currency) are adjacent; memory stays flat however many groups there
+        are. With `after` (a group's key values, dates in ISO form), only the groups after it."""
 
     def date_span(self, selection: FactSelection) -> tuple[dt.date, dt.date] | None:
         """First and last date of the selected rows; None when there are none."""

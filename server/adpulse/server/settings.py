@@ -65,6 +65,7 @@ class Settings:
     export_dir: Path | None = None
     max_upload_bytes: int = 10 * 1024**3
     operation_slice_seconds: int = 300
+    export_part_rows: int = 1_000_000
     reconcile_seconds: int = 15
     requeue_after_seconds: int = 300
     job_max_retries: int = 8
@@ -108,6 +109,7 @@ class Settings:
             export_dir=Path(env["ADPULSE_EXPORT_DIR"]) if env.get("ADPULSE_EXPORT_DIR") else None,
             max_upload_bytes=_int(env, "ADPULSE_MAX_UPLOAD_BYTES", 10 * 1024**3, 1),
             operation_slice_seconds=_int(env, "ADPULSE_OPERATION_SLICE_SECONDS", 300, 1),
+            export_part_rows=_int(env, "ADPULSE_EXPORT_PART_ROWS", 1_000_000, 1),
             reconcile_seconds=_int(env, "ADPULSE_RECONCILE_SECONDS", 15, 1),
             requeue_after_seconds=_int(env, "ADPULSE_REQUEUE_AFTER_SECONDS", 300, 1),
             job_max_retries=_int(env, "ADPULSE_JOB_MAX_RETRIES", 8, 0),

@@ -22,11 +22,12 @@ _MONEY = ("cost_micros", "revenue_micros")
 _QUERY_SETTINGS = {"do_not_merge_across_partitions_select_final": 1}
 # An export streams every group: past these sizes ClickHouse spills the grouping and the sort
 # to disk, so its memory stays flat however many groups there are.
+_MAX_BLOCK_ROWS = 65536
 _STREAM_SETTINGS = {
     **_QUERY_SETTINGS,
     "max_bytes_before_external_group_by": 512 << 20,
     "max_bytes_before_external_sort": 512 << 20,
-    "max_block_size": 65536,
+    "max_block_size": _MAX_BLOCK_ROWS,
 }
 _BUCKET = {
     Granularity.DAY: "f.date",
@@ -118,14 +119,25 @@ class ClickHouseFactStore:
         groups: Sequence[GroupColumn],
         latest_campaign_name: bool,
         reporting_currency: str = "",
+        *,
+        after: Sequence[str] = (),
+        block_rows: int = _MAX_BLOCK_ROWS,
     ) -> Iterator[pa.RecordBatch]:
         sql, params = _grouped_sums_sql(selection, groups, latest_campaign_name, reporting_currency)
+        if after:
+            # Tuples compare like ORDER BY sorts, so this resumes right after the group `after`.
+            bounds = []
+            for i, (g, value) in enumerate(zip(groups, after, strict=True)):
+                params[f"after{i}"] = dt.date.fromisoformat(value) if g.column == "date" else value
+                bounds.append(f"{{after{i}:{'Date' if g.column == 'date' else 'String'}}}")
+            sql += f" HAVING tuple({', '.join(f'k_{g.column}' for g in groups)}) > tuple({', '.join(bounds)})"
         order = ", ".join(f"k_{g.column}" for g in groups)
         if order:
             sql += f" ORDER BY {order}"
+        settings = {**_STREAM_SETTINGS, "max_block_size": min(block_rows, _MAX_BLOCK_ROWS)}
         with (
             unavailable_on_failure(),
-            self._client.query_arrow_stream(sql, parameters=params, settings=_STREAM_SETTINGS) as stream,
+            self._client.query_arrow_stream(sql, parameters=params, settings=settings) as stream,
         ):
             for batch in stream:
                 yield batch.rename_columns([name[2:] for name in batch.schema.names])

@@ -3,14 +3,21 @@
 ClickHouse streams the grouped sums ordered by the group key, in Arrow batches; the rows of a
 group (one per currency) are adjacent, so a batch is cut after its last complete group and
 the kernel turns each run of complete groups into KPIs. Memory holds one batch, whatever the
-size of the export. The file is written beside its final name and renamed when complete, so a
-download never sees half a file; a slice that stops early starts the export over next time.
+size of the export.
+
+A slice writes one part of about `part_rows` groups at most (less when its time is up) and
+checkpoints the key of its last group; the next slice resumes after that key. So no task holds
+its broker message for long, however big the export, and a worker that dies loses one part at
+most. The parts are joined into the file beside its final name, which is renamed when
+complete, so a download never sees half a file.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import os
+import shutil
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -38,6 +45,8 @@ FORMATS = {"parquet": ".parquet", "csv": ".csv"}
 _MONEY = {"cost_micros": "cost", "conversions_micros": "conversions", "revenue_micros": "revenue"}
 _DECIMAL = pa.decimal128(18, 6)
 DOWNLOAD_CHUNK_BYTES = 1 << 20
+# Groups per Arrow batch read from ClickHouse: memory holds about one.
+BLOCK_ROWS = 65536
 
 
 def export_params(
@@ -81,12 +90,19 @@ def _query(tenant: str, p: Mapping[str, Any]) -> MetricsQuery:
 
 class ExportMetricsJob:
     def __init__(
-        self, kernel: Kernel, facts: FactStore, settings: TenantSettingsStore, files: FileArea
+        self,
+        kernel: Kernel,
+        facts: FactStore,
+        settings: TenantSettingsStore,
+        files: FileArea,
+        part_rows: int = 1_000_000,
     ) -> None:
         self._kernel = kernel
         self._facts = facts
         self._settings = settings
         self._files = files
+        self._part_rows = part_rows
+        self._block_rows = min(part_rows, BLOCK_ROWS)
 
     def run(self, ctx: JobContext) -> Mapping[str, Any] | None:
         operation = ctx.operation
@@ -96,30 +112,53 @@ class ExportMetricsJob:
             require_rates(self._facts.missing_rates(query.selection, currency), currency)
         fmt = operation.params["format"]
         target = self._files.export_path(operation.tenant, operation.op_id, FORMATS[fmt])
-        partial = target.with_name(target.name + ".part")
+        done = dict(operation.checkpoint) or {"parts": 0, "rows": 0, "after": []}
         keys = list(query.key_columns)
         with_name = "campaign_id" in keys
-        batches = self._facts.stream_grouped_sums(query.selection, query.group_columns, with_name, currency)
         carry = ["campaign_name"] if with_name else []
-        rows = 0
-        with _Writer(partial, fmt) as writer:
+        part = _part(target, done["parts"])
+        part.unlink(missing_ok=True)  # what a worker that died in this part left of it
+        batches = self._facts.stream_grouped_sums(
+            query.selection,
+            query.group_columns,
+            with_name,
+            currency,
+            after=done["after"],
+            block_rows=self._block_rows,
+        )
+        rows, finished = done["rows"], True
+        with _Writer(part, fmt) as writer:
             for groups in _complete_groups(batches, keys):
                 table = self._kernel.aggregate(groups, keys, carry)
                 if keys:
                     table = table.take(pc.sort_indices(table, sort_keys=[(k, "ascending") for k in keys]))
                 writer.write(_for_file(table))
                 rows += table.num_rows
-                ctx.report(Progress(0.0, rows, 0, f"exported {rows} rows"), {})
+                ctx.report(Progress(0.0, rows, 0, f"exported {rows} rows"), done)
                 if ctx.stopping.is_set():
-                    return None
-            if not writer.written:
+                    return None  # the part is redone from the checkpoint
+                # Stop before a block that would take the part past `part_rows` groups.
+                if keys and (writer.rows + self._block_rows > self._part_rows or ctx.out_of_time()):
+                    last = table.slice(table.num_rows - 1, 1).to_pylist()[0]
+                    done = {"parts": done["parts"] + 1, "rows": rows, "after": [_text(last[k]) for k in keys]}
+                    finished = False
+                    break
+            if finished and done["parts"] == 0 and not writer.written:
                 # Nothing matched: the file still has its columns (and, without dimensions, the
                 # one row of zero totals a query would answer).
                 empty = self._facts.grouped_sums(query.selection, query.group_columns, with_name, currency)
                 table = self._kernel.aggregate(empty, keys, carry)
                 writer.write(_for_file(table))
                 rows = table.num_rows
+        if not finished:
+            ctx.report(Progress(0.0, rows, 0, f"exported {rows} rows"), done)
+            return None
+        parts = [_part(target, i) for i in range(done["parts"] + 1) if _part(target, i).exists()]
+        partial = target.with_name(target.name + ".part")
+        _join(parts, partial, fmt)
         os.replace(partial, target)
+        for p in parts:
+            p.unlink()
         digest = hashlib.sha256()
         with target.open("rb") as f:
             while block := f.read(DOWNLOAD_CHUNK_BYTES):
@@ -132,6 +171,38 @@ class ExportMetricsJob:
             "format": fmt,
             "file_name": f"metrics-{operation.op_id.removeprefix('op-')[:12]}{FORMATS[fmt]}",
         }
+
+
+def _part(target: Path, index: int) -> Path:
+    return target.with_name(f"{target.name}.part{index:05d}")
+
+
+def _text(value: object) -> str:
+    """A key value as the checkpoint keeps it (JSON): dates in ISO form."""
+    return value.isoformat() if isinstance(value, dt.date) else str(value)
+
+
+def _join(parts: Sequence[Path], path: Path, fmt: str) -> None:
+    """The parts one after the other in one file, read a row group (or a block) at a time."""
+    if fmt == "csv":
+        with path.open("wb") as out:
+            for i, part in enumerate(parts):
+                with part.open("rb") as f:
+                    if i:
+                        f.readline()  # every part starts with the header
+                    shutil.copyfileobj(f, out, DOWNLOAD_CHUNK_BYTES)
+        return
+    writer: pq.ParquetWriter | None = None
+    try:
+        for part in parts:
+            source = pq.ParquetFile(part)
+            if writer is None:
+                writer = pq.ParquetWriter(path, source.schema_arrow)
+            for group in range(source.num_row_groups):
+                writer.write_table(source.read_row_group(group).cast(writer.schema))
+    finally:
+        if writer is not None:
+            writer.close()
 
 
 class ExportDownloads:
@@ -214,6 +285,7 @@ class _Writer:
         self._fmt = fmt
         self._writer: Any = None
         self._schema: pa.Schema | None = None
+        self.rows = 0
 
     @property
     def written(self) -> bool:
@@ -228,6 +300,7 @@ class _Writer:
             writer = pq.ParquetWriter if self._fmt == "parquet" else pa_csv.CSVWriter
             self._writer = writer(self._path, self._schema)
         self._writer.write_table(table.cast(self._schema))
+        self.rows += table.num_rows
 
     def __exit__(self, *exc: object) -> None:
         if self._writer is not None:
