@@ -49,11 +49,14 @@ class QueryMetricsUseCase:
         keys = list(query.key_columns)
         groups = self._kernel.aggregate(sums, keys, ["campaign_name"] if with_name else [])
         totals = self._kernel.aggregate(sums, [])
-        order = [(k.field, "descending" if k.descending else "ascending") for k in query.order_by]
+        # Undefined KPIs sort last either way.
+        order = [(k.field, "descending" if k.descending else "ascending", "at_end") for k in query.order_by]
         # Ties break on the group key, so pages never overlap or skip a group.
-        order += [(col, "ascending") for col in keys if col not in {k.field for k in query.order_by}]
+        order += [
+            (col, "ascending", "at_end") for col in keys if col not in {k.field for k in query.order_by}
+        ]
         if order:
-            groups = groups.take(pc.sort_indices(groups, sort_keys=order, null_placement="at_end"))
+            groups = groups.take(pc.sort_indices(groups, sort_keys=order))
         end = query.offset + query.page_size
         return MetricsPage(
             rows=groups.slice(query.offset, query.page_size),
