@@ -23,7 +23,8 @@ Response = TypeVar("Response")
 _CONTROL_FLOW = (GeneratorExit, KeyboardInterrupt, SystemExit)
 
 
-def _abort(context: grpc.ServicerContext, exc: BaseException) -> NoReturn:
+def abort(context: grpc.ServicerContext, exc: BaseException) -> NoReturn:
+    """Ends the call with the status `exc` stands for (or re-raises control flow)."""
     if isinstance(exc, _CONTROL_FLOW):
         raise exc
     if isinstance(exc, grpc.RpcError) and not context.is_active():
@@ -41,7 +42,7 @@ def unary(
         try:
             return method(self, request, context)
         except BaseException as exc:  # noqa: BLE001 - see the module docstring
-            _abort(context, exc)
+            abort(context, exc)
 
     return handler
 
@@ -54,6 +55,6 @@ def streaming(
         try:
             yield from method(self, requests, context)
         except BaseException as exc:  # noqa: BLE001 - see the module docstring
-            _abort(context, exc)
+            abort(context, exc)
 
     return handler

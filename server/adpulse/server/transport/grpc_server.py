@@ -13,7 +13,9 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from adpulse.server.settings import Settings
+from adpulse.server.transport import boundary
 from adpulse.server.transport.analytics_servicer import AnalyticsServicer
+from adpulse.server.transport.calls import CallPipeline, CallStep
 from adpulse.server.transport.ingest_servicer import IngestServicer
 from adpulse.server.transport.operations_servicer import OperationsServicer
 from adpulse.server.transport.tenant_servicer import TenantServicer
@@ -68,15 +70,17 @@ class _RawIngestRequests:
         self._server.add_registered_method_handlers(service, raw)
 
 
-def start(
+def start(  # noqa: PLR0917 - one servicer per service
     settings: Settings,
     ingest: IngestServicer,
     analytics: AnalyticsServicer,
     tenants: TenantServicer,
     operations: OperationsServicer,
+    steps: tuple[CallStep, ...] = (),
 ) -> GrpcServer:
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=settings.grpc_workers, thread_name_prefix="grpc"),
+        interceptors=[CallPipeline(steps, boundary.abort)],
         options=[
             ("grpc.max_receive_message_length", settings.max_message_bytes),
             ("grpc.max_send_message_length", settings.max_message_bytes),
