@@ -229,50 +229,42 @@ def _wrapped(
 ) -> grpc.RpcMethodHandler[Any, Any]:
     """The same handler, its behaviour run inside the pipeline's steps."""
 
-    def done(context: CallContext, exc: BaseException | None) -> None:
-        _final_code(context.call, context, exc)
-        finish(context.call, context.entered)
+    @contextlib.contextmanager
+    def running(
+        raw: grpc.ServicerContext, request: Any, streaming_request: bool
+    ) -> Iterator[tuple[CallContext, Any]]:
+        context = begin(raw)
+        call = context.call
+        if streaming_request:
+            request = _counted(call, request)
+        else:
+            call.messages_in, call.bytes_in = 1, _size(request)
+        exc: BaseException | None = None
+        try:
+            yield context, request
+        except BaseException as err:
+            exc = err
+            raise
+        finally:
+            _final_code(call, context, exc)
+            finish(call, context.entered)
 
     def unary_response(behavior: Callable[..., Any], streaming_request: bool) -> Callable[..., Any]:
         def run(request: Any, raw: grpc.ServicerContext) -> Any:
-            context = begin(raw)
-            call = context.call
-            exc: BaseException | None = None
-            try:
-                if streaming_request:
-                    request = _counted(call, request)
-                else:
-                    call.messages_in, call.bytes_in = 1, _size(request)
-                response = behavior(request, context)
-                call.messages_out, call.bytes_out = 1, _size(response)
+            with running(raw, request, streaming_request) as (context, counted):
+                response = behavior(counted, context)
+                context.call.messages_out, context.call.bytes_out = 1, _size(response)
                 return response
-            except BaseException as err:
-                exc = err
-                raise
-            finally:
-                done(context, exc)
 
         return run
 
     def stream_response(behavior: Callable[..., Any], streaming_request: bool) -> Callable[..., Any]:
         def run(request: Any, raw: grpc.ServicerContext) -> Iterator[Any]:
-            context = begin(raw)
-            call = context.call
-            exc: BaseException | None = None
-            try:
-                if streaming_request:
-                    request = _counted(call, request)
-                else:
-                    call.messages_in, call.bytes_in = 1, _size(request)
-                for response in behavior(request, context):
-                    call.messages_out += 1
-                    call.bytes_out += _size(response)
+            with running(raw, request, streaming_request) as (context, counted):
+                for response in behavior(counted, context):
+                    context.call.messages_out += 1
+                    context.call.bytes_out += _size(response)
                     yield response
-            except BaseException as err:
-                exc = err
-                raise
-            finally:
-                done(context, exc)
 
         return run
 
