@@ -15,19 +15,23 @@ from adpulse.server import faults
 from adpulse.server.domain.operations import OperationKind
 from adpulse.server.settings import Settings, SettingsError
 from adpulse.server.storage import broker, clickhouse, postgres
+from adpulse.server.storage.access_store import PostgresAccessStore
 from adpulse.server.storage.batch_ledger import PostgresBatchLedger
 from adpulse.server.storage.checkpoints import PostgresCheckpoints, PostgresTenantSettings
 from adpulse.server.storage.fact_store import ClickHouseFactStore, ClickHouseFxRates
-from adpulse.server.storage.files import LocalFileArea
+from adpulse.server.storage.files import LocalFileArea, write_private
 from adpulse.server.storage.ingestion_runs import Heartbeat, PostgresRunStore
 from adpulse.server.storage.insight_store import PostgresInsightStore
 from adpulse.server.storage.operations import PostgresOperationStore
 from adpulse.server.storage.rollups import ClickHouseRollups
 from adpulse.server.transport import grpc_server
+from adpulse.server.transport.access_servicer import AccessServicer
 from adpulse.server.transport.analytics_servicer import AnalyticsUseCases
+from adpulse.server.transport.auth_step import AuthStep, access_rules
 from adpulse.server.transport.jobs_servicers import JobsAnalyticsServicer, JobsIngestServicer
 from adpulse.server.transport.operations_servicer import OperationsServicer
 from adpulse.server.transport.tenant_servicer import TenantServicer
+from adpulse.server.usecases.access import AccessUseCase, Authenticator
 from adpulse.server.usecases.analytics import AnomaliesUseCase, ExplainChangeUseCase, TrendsUseCase
 from adpulse.server.usecases.currency import CurrencyUseCase
 from adpulse.server.usecases.ingest import IngestUseCase
@@ -184,6 +188,18 @@ def _runtime(
     return JobRuntime(runner, scheduler, settings.job_max_retries, close)
 
 
+def _access(settings: Settings, core: _Core) -> tuple[AccessUseCase, AuthStep]:
+    """Key checks, and the operator key of a first start (written to the data dir, never logged)."""
+    store = PostgresAccessStore(core.pool)
+    authenticator = Authenticator(store, settings.auth_cache_seconds)
+    access = AccessUseCase(store, authenticator)
+    key_file = settings.admin_key_file.resolve()
+    if access.ensure_operator_key(lambda text: write_private(key_file, text + "\n")):
+        log.info("no API keys yet: wrote an operator key to %s", key_file)
+    rules = access_rules(grpc_server.SERVICE_NAMES)
+    return access, AuthStep(authenticator, rules, reflection_needs_key=settings.reflection_needs_key)
+
+
 def build(settings: Settings) -> App:
     closers: list[Callable[[], None]] = []
     try:
@@ -219,6 +235,7 @@ def build(settings: Settings) -> App:
         upkeep.start()
         closers.append(upkeep.stop)
 
+        access, auth = _access(settings, core)
         steps = _steps(core)
         server = grpc_server.start(
             settings,
@@ -243,6 +260,8 @@ def build(settings: Settings) -> App:
             ),
             TenantServicer(currency),
             OperationsServicer(operations),
+            AccessServicer(access),
+            steps=(auth,),
         )
     except BaseException:
         with contextlib.suppress(Exception):

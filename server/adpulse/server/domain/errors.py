@@ -72,6 +72,11 @@ class StorageUnavailable(AdpulseError):
 
 
 @dataclass
+class Unauthenticated(AdpulseError):
+    """The call carries no valid credential: no key, an unknown one, or an expired or revoked one."""
+
+
+@dataclass
 class PermissionDenied(AdpulseError):
     """The caller may not touch what the request names."""
 

@@ -10,6 +10,7 @@ their tenant.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import uuid
 from collections.abc import Iterable
@@ -118,3 +119,19 @@ class LocalFileArea:
                 f"no file {path!r} in the import directory", "FILE_NOT_FOUND", metadata={"path": path}
             )
         return target
+
+
+def write_private(path: Path, text: str) -> None:
+    """Writes a file only its owner may read (0600), replacing any earlier one whole."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(partial, path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise

@@ -1,0 +1,120 @@
+"""adpulse.v1.AccessService over the access use case."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any
+
+import grpc
+
+from adpulse.server.domain.access import ApiKey, KeyState, Scope
+from adpulse.server.domain.errors import FieldViolation, InvalidArgument
+from adpulse.server.transport import boundary, convert, page_token
+from adpulse.server.transport.auth_step import SCOPES
+from adpulse.server.transport.calls import call_of
+from adpulse.server.transport.tenancy import principal_of, tenant_of
+from adpulse.server.usecases.access import AccessUseCase
+from adpulse.v1 import access_service_pb2 as pb
+from adpulse.v1 import access_service_pb2_grpc as pb_grpc
+
+SCOPES_TO_PROTO: dict[Scope, Any] = {scope: proto for proto, scope in SCOPES.items()}
+KEY_STATES = {
+    KeyState.ACTIVE: pb.API_KEY_STATE_ACTIVE,
+    KeyState.EXPIRED: pb.API_KEY_STATE_EXPIRED,
+    KeyState.REVOKED: pb.API_KEY_STATE_REVOKED,
+}
+
+
+class AccessServicer(pb_grpc.AccessServiceServicer):
+    def __init__(self, access: AccessUseCase) -> None:
+        self._access = access
+
+    @boundary.unary
+    def CreateTenant(  # noqa: N802 - the RPC's name
+        self, request: pb.CreateTenantRequest, context: grpc.ServicerContext
+    ) -> pb.Tenant:
+        tenant = self._access.create_tenant(request.name)
+        call_of(context).facts["target"] = f"tenants/{tenant.name}"
+        return pb.Tenant(name=tenant.name, create_time=convert.timestamp(tenant.created_at))
+
+    @boundary.unary
+    def ListTenants(  # noqa: N802 - the RPC's name
+        self, request: pb.ListTenantsRequest, context: grpc.ServicerContext
+    ) -> pb.ListTenantsResponse:
+        bound_to = page_token.fingerprint("", request)
+        offset = page_token.decode(request.page_token, bound_to)
+        found, more = self._access.list_tenants(offset, request.page_size)
+        return pb.ListTenantsResponse(
+            tenants=[pb.Tenant(name=t.name, create_time=convert.timestamp(t.created_at)) for t in found],
+            next_page_token=page_token.encode(offset + len(found), bound_to) if more else "",
+        )
+
+    @boundary.unary
+    def CreateApiKey(  # noqa: N802 - the RPC's name
+        self, request: pb.CreateApiKeyRequest, context: grpc.ServicerContext
+    ) -> pb.CreateApiKeyResponse:
+        created = self._access.create_key(
+            principal_of(context),
+            tenant_of(context),
+            request.tenant,
+            _scopes(request.scopes),
+            request.name,
+            self._expiry(request),
+        )
+        call_of(context).facts["target"] = f"keys/{created.key.key_id}"
+        return pb.CreateApiKeyResponse(key=created.text, api_key=self._key(created.key))
+
+    @boundary.unary
+    def ListApiKeys(  # noqa: N802 - the RPC's name
+        self, request: pb.ListApiKeysRequest, context: grpc.ServicerContext
+    ) -> pb.ListApiKeysResponse:
+        actor = principal_of(context)
+        bound_to = page_token.fingerprint(actor.key_id, request)
+        offset = page_token.decode(request.page_token, bound_to)
+        found, more = self._access.list_keys(
+            actor, request.tenant, request.show_inactive, offset, request.page_size
+        )
+        return pb.ListApiKeysResponse(
+            api_keys=[self._key(k) for k in found],
+            next_page_token=page_token.encode(offset + len(found), bound_to) if more else "",
+        )
+
+    @boundary.unary
+    def RevokeApiKey(  # noqa: N802 - the RPC's name
+        self, request: pb.RevokeApiKeyRequest, context: grpc.ServicerContext
+    ) -> pb.ApiKey:
+        call_of(context).facts["target"] = f"keys/{request.key_id}"
+        return self._key(self._access.revoke_key(principal_of(context), request.key_id))
+
+    def _expiry(self, request: pb.CreateApiKeyRequest) -> dt.datetime | None:
+        which = request.WhichOneof("expiration")
+        if which == "expire_time":
+            return request.expire_time.ToDatetime(tzinfo=dt.UTC)
+        if which == "ttl":
+            return self._access.now() + request.ttl.ToTimedelta()
+        return None
+
+    def _key(self, key: ApiKey) -> pb.ApiKey:
+        return pb.ApiKey(
+            key_id=key.key_id,
+            name=key.name,
+            tenant=key.tenant,
+            scopes=[SCOPES_TO_PROTO[s] for s in sorted(key.scopes, key=list(Scope).index)],
+            create_time=convert.timestamp(key.created_at),
+            last_use_time=convert.timestamp(key.last_used_at),
+            expire_time=convert.timestamp(key.expires_at),
+            revoke_time=convert.timestamp(key.revoked_at),
+            state=KEY_STATES[key.state(self._access.now())],
+        )
+
+
+def _scopes(values: Iterable[int]) -> list[Scope]:
+    unknown = [i for i, v in enumerate(values) if v not in SCOPES]
+    if unknown:
+        raise InvalidArgument(
+            "scopes must be SCOPE_INGEST, SCOPE_READ, SCOPE_ADMIN or SCOPE_OPERATOR",
+            "INVALID_SCOPE",
+            violations=[FieldViolation(f"scopes[{i}]", "not a scope", "INVALID_SCOPE") for i in unknown],
+        )
+    return [SCOPES[v] for v in values]
