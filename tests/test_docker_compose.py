@@ -81,3 +81,14 @@ def test_the_image_builds_the_kernel_and_the_cli() -> None:
     assert "clients/python" in dockerfile
     assert 'ENTRYPOINT ["adpulse"]' in dockerfile
     assert SERVICES["adpulse"]["command"] == ["serve"]
+
+
+def test_the_server_serves_tls_with_its_keys_from_compose_secrets() -> None:
+    server = SERVICES["adpulse"]
+    settings = Settings.from_env(server["environment"])  # refuses 0.0.0.0 without TLS
+    assert settings.tls_cert is not None and settings.tls_key is not None
+    mounted = {str(settings.tls_cert), str(settings.tls_key)}
+    assert mounted <= {f"/run/secrets/{name}" for name in server["secrets"]}
+    assert all(COMPOSE["secrets"][name]["file"].startswith("./secrets/") for name in server["secrets"])
+    assert not any("BEGIN" in str(value) for value in server["environment"].values())  # no PEM literals
+    assert "secure_channel" in "".join(server["healthcheck"]["test"])

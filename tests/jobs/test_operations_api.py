@@ -19,6 +19,7 @@ from adpulse.client import AdpulseClient, AdpulseError, demo
 from adpulse.v1 import analytics_service_pb2 as apb
 from adpulse.v1 import ingest_service_pb2 as ipb
 from adpulse.v1 import operation_pb2 as opb
+from tests.e2e.test_grpcurl import key
 from tests.support.server import ServerProcess
 
 
@@ -89,7 +90,7 @@ def test_list_pages_newest_first_and_filters_are_checked(client: AdpulseClient) 
 
 def test_operations_belong_to_their_tenant(server: ServerProcess, client: AdpulseClient) -> None:
     name = client.backfill("2026-01-01", "2026-01-01").name
-    with AdpulseClient(server.address, tenant="someone-else") as other:
+    with AdpulseClient(server.address, api_key=server.admin_key, tenant="someone-else") as other:
         assert _error(lambda: other.operation(name)).code == "NOT_FOUND"
         assert _error(lambda: other.cancel_operation(name)).code == "NOT_FOUND"
         assert name not in {o.name for o in other.operations(page_size=1000)[0]}
@@ -181,7 +182,7 @@ def test_upload_stores_the_bytes_for_the_tenant_only(
 def test_grpcurl_describes_and_calls_operations(server: ServerProcess) -> None:
     grpcurl = str(Path(sys.executable).parent / "grpcurl")
     described = subprocess.run(
-        [grpcurl, "-plaintext", server.address, "describe", "google.longrunning.Operations"],
+        [grpcurl, "-plaintext", *key(server), server.address, "describe", "google.longrunning.Operations"],
         capture_output=True,
         text=True,
         check=True,
@@ -198,7 +199,7 @@ def test_grpcurl_describes_and_calls_operations(server: ServerProcess) -> None:
     }
     for service, methods in starting.items():
         text = subprocess.run(
-            [grpcurl, "-plaintext", server.address, "describe", service],
+            [grpcurl, "-plaintext", *key(server), server.address, "describe", service],
             capture_output=True,
             text=True,
             check=True,
@@ -215,6 +216,7 @@ def test_grpcurl_describes_and_calls_operations(server: ServerProcess) -> None:
             [
                 grpcurl,
                 "-plaintext",
+                *key(server),
                 "-H",
                 "x-adpulse-tenant: grpcurl-ops",
                 "-d",

@@ -41,7 +41,10 @@ def test_sigkilled_worker_processes_leave_exactly_the_file(
     data, facts = dataset
     n = chunks((data / "imports" / "big.csv").read_bytes())
     server_env = {**deployed, "ADPULSE_EMBEDDED_WORKER": "false"}
-    with running_server(data, server_env) as server, AdpulseClient(server.address, tenant=TENANT) as client:
+    with (
+        running_server(data, server_env) as server,
+        AdpulseClient(server.address, api_key=server.admin_key, tenant=TENANT) as client,
+    ):
         name = import_file(client, "big.csv").name
     op_id = name.removeprefix("operations/")
     # Each worker writes its Nth chunk and stalls before the ledger commits it, then dies by
@@ -63,7 +66,10 @@ def test_sigkilled_worker_processes_leave_exactly_the_file(
     finally:
         worker.process.terminate()
         assert worker.process.wait(60) == 0, worker.log
-    with running_server(data, server_env) as server, AdpulseClient(server.address, tenant=TENANT) as client:
+    with (
+        running_server(data, server_env) as server,
+        AdpulseClient(server.address, api_key=server.admin_key, tenant=TENANT) as client,
+    ):
         done = client.operation(name)
         assert done.state == "succeeded", done
         assert done.metadata.recoveries == 3
