@@ -71,6 +71,12 @@ class Settings:
     job_max_retries: int = 8
     operation_max_recoveries: int = 5
     daily_scan_at: dt.time | None = dt.time(2, 0)
+    # Observability: metrics endpoints ("" switches one off), logs.
+    metrics_listen: str = "127.0.0.1:9464"
+    worker_metrics_listen: str = "127.0.0.1:9465"
+    metrics_tenant_labels: bool = False
+    log_format: str = "auto"
+    log_level: str = "INFO"
 
     @property
     def effective_import_dir(self) -> Path:
@@ -115,7 +121,23 @@ class Settings:
             job_max_retries=_int(env, "ADPULSE_JOB_MAX_RETRIES", 8, 0),
             operation_max_recoveries=_int(env, "ADPULSE_OPERATION_MAX_RECOVERIES", 5, 0),
             daily_scan_at=_time_of_day(env, "ADPULSE_DAILY_SCAN_AT", dt.time(2, 0)),
+            metrics_listen=env.get("ADPULSE_METRICS_LISTEN", "127.0.0.1:9464").strip(),
+            worker_metrics_listen=env.get("ADPULSE_WORKER_METRICS_LISTEN", "127.0.0.1:9465").strip(),
+            metrics_tenant_labels=_bool(env, "ADPULSE_METRICS_TENANT_LABELS", False),
+            log_format=_choice(env, "ADPULSE_LOG_FORMAT", ("auto", "json", "text")),
+            log_level=_choice(env, "ADPULSE_LOG_LEVEL", ("INFO", "DEBUG", "WARNING", "ERROR")),
         )
+
+
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    """One of `choices` (case-insensitive); unset means the first."""
+    raw = env.get(name, "").strip()
+    for choice in choices:
+        if raw.lower() == choice.lower():
+            return choice
+    if raw == "":
+        return choices[0]
+    raise SettingsError(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
 
 
 def _restatement(env: Mapping[str, str]) -> RestatementWindows:
