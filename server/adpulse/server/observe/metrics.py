@@ -207,7 +207,7 @@ class _Caches(Collector):
         yield family
 
 
-@dataclass
+@dataclass(eq=False)  # the registry keys collectors by identity
 class ScrapedGauge(Collector):
     """A gauge read at scrape time: `read` maps label values to values."""
 
