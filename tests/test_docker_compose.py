@@ -77,7 +77,7 @@ def test_the_server_is_pointed_at_the_other_services() -> None:
 def test_the_image_builds_the_kernel_and_the_cli() -> None:
     assert SERVICES["adpulse"]["build"] == "."
     dockerfile = (ROOT / "Dockerfile").read_text()
-    assert "maturin build --release --locked" in dockerfile
+    assert "maturin build --release --locked" in dockerfile  # more in test_image.py
     assert "clients/python" in dockerfile
     assert 'ENTRYPOINT ["adpulse"]' in dockerfile
     assert SERVICES["adpulse"]["command"] == ["serve"]
