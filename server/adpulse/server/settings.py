@@ -97,8 +97,8 @@ class Settings:
         return cls(
             listen=env.get("ADPULSE_LISTEN") or DEFAULT_LISTEN,
             data_dir=Path(env.get("ADPULSE_DATA_DIR") or ".adpulse"),
-            postgres_dsn=env.get("ADPULSE_POSTGRES_DSN") or None,
-            clickhouse_dsn=env.get("ADPULSE_CLICKHOUSE_DSN") or None,
+            postgres_dsn=_secret(env, "ADPULSE_POSTGRES_DSN"),
+            clickhouse_dsn=_secret(env, "ADPULSE_CLICKHOUSE_DSN"),
             reflection=_bool(env, "ADPULSE_REFLECTION", True),
             max_message_bytes=_int(env, "ADPULSE_MAX_MESSAGE_BYTES", 64 * 1024 * 1024, 1024),
             max_decompressed_bytes=_int(env, "ADPULSE_MAX_DECOMPRESSED_BYTES", 1024 * 1024 * 1024, 1024),
@@ -107,9 +107,9 @@ class Settings:
             heartbeat_seconds=_int(env, "ADPULSE_HEARTBEAT_SECONDS", 15, 1),
             faults=frozenset(f.strip() for f in env.get("ADPULSE_FAULTS", "").split(",") if f.strip()),
             restatement=_restatement(env),
-            broker_url=env.get("ADPULSE_BROKER_URL") or None,
+            broker_url=_secret(env, "ADPULSE_BROKER_URL"),
             # Without a broker the worker must be in the server; with one it may be, too.
-            embedded_worker=_bool(env, "ADPULSE_EMBEDDED_WORKER", not env.get("ADPULSE_BROKER_URL")),
+            embedded_worker=_bool(env, "ADPULSE_EMBEDDED_WORKER", not _secret(env, "ADPULSE_BROKER_URL")),
             worker_concurrency=_int(env, "ADPULSE_WORKER_CONCURRENCY", 2, 1),
             import_dir=Path(env["ADPULSE_IMPORT_DIR"]) if env.get("ADPULSE_IMPORT_DIR") else None,
             export_dir=Path(env["ADPULSE_EXPORT_DIR"]) if env.get("ADPULSE_EXPORT_DIR") else None,
@@ -127,6 +127,21 @@ class Settings:
             log_format=_choice(env, "ADPULSE_LOG_FORMAT", ("auto", "json", "text")),
             log_level=_choice(env, "ADPULSE_LOG_LEVEL", ("INFO", "DEBUG", "WARNING", "ERROR")),
         )
+
+
+def _secret(env: Mapping[str, str], name: str) -> str | None:
+    """`name`, or the first line of the file `name_FILE` names (a Docker or Kubernetes secret),
+    so a DSN's password need not sit in the environment."""
+    if env.get(name):
+        return env[name]
+    path = env.get(f"{name}_FILE")
+    if not path:
+        return None
+    try:
+        lines = Path(path).read_text().splitlines()
+    except OSError as err:
+        raise SettingsError(f"{name}_FILE: cannot read {path}: {err.strerror}") from None
+    return lines[0].strip() if lines and lines[0].strip() else None
 
 
 def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:

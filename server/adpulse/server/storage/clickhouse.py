@@ -43,12 +43,13 @@ def unavailable_on_failure() -> Iterator[None]:
     try:
         yield
     except ch_errors.OperationalError as err:
-        log.warning("clickhouse unavailable: %s", err)
+        # The error's text may quote the statement: the log gets its class only (no SQL in logs).
+        log.warning("clickhouse unavailable: %s", type(err).__name__)
         raise StorageUnavailable("the fact store is unavailable; retry later", "STORAGE_UNAVAILABLE") from err
     except ch_errors.DatabaseError as err:
         match = _CODE.search(str(err))
         if match and int(match.group(1)) in _TRANSIENT_CODES:
-            log.warning("clickhouse transient failure: %s", err)
+            log.warning("clickhouse transient failure: code %s", match.group(1))
             raise StorageUnavailable("the fact store is busy; retry later", "STORAGE_UNAVAILABLE") from err
         raise
 
