@@ -8,6 +8,7 @@ from pathlib import Path
 
 from adpulse.client import AdpulseClient
 from tests.jobs.support import FAST_UPKEEP, TENANT, import_file, wait_for
+from tests.observe.support import scrape, value
 from tests.support.facts import Fact, fingerprint, sent_rows
 from tests.support.server import running_server
 from tests.support.stored import stored_rows
@@ -30,3 +31,7 @@ def test_sigterm_requeues_the_running_job_and_a_restart_finishes_it(dataset: tup
         assert done.metadata.recoveries == 0  # a graceful stop is no worker death
         assert done.response.rows_accepted == len(facts)
         assert fingerprint(stored_rows(client)) == fingerprint(sent_rows(facts))
+        # The embedded worker counts its tasks on the server's endpoint
+        samples = scrape(server.metrics_url)
+        # (the import, and the daily scan this server scheduled at start)
+        assert value(samples, "adpulse_worker_tasks_total", task="adpulse.run_operation", outcome="done") >= 1

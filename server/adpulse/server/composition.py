@@ -17,6 +17,7 @@ from adpulse.server.observe import traces
 from adpulse.server.observe.instrument import Instruments
 from adpulse.server.observe.metrics import Metrics, ScrapedGauge
 from adpulse.server.observe.steps import AccessLogStep, MetricsStep, RequestStep
+from adpulse.server.observe.worker import count_tasks
 from adpulse.server.settings import Settings, SettingsError
 from adpulse.server.storage import broker, clickhouse, gauges, postgres
 from adpulse.server.storage.batch_ledger import PostgresBatchLedger
@@ -222,6 +223,7 @@ def build(settings: Settings) -> App:
         operations = OperationsUseCase(core.operations, queue, core.files)
         runtime = _runtime(settings, core, operations, instance_id, close=lambda: None)
         if settings.embedded_worker:
+            count_tasks(metrics)
             worker = EmbeddedWorker(celery, runtime.runner, settings.worker_concurrency, instance_id)
             worker.start()
             closers.append(worker.stop)
