@@ -13,8 +13,13 @@ from typing import Any
 from adpulse import _kernel
 from adpulse.server import faults
 from adpulse.server.domain.operations import OperationKind
+from adpulse.server.observe import traces
+from adpulse.server.observe.instrument import Instruments
+from adpulse.server.observe.metrics import Metrics, ScrapedGauge
+from adpulse.server.observe.steps import AccessLogStep, MetricsStep, RequestStep
+from adpulse.server.observe.worker import count_tasks
 from adpulse.server.settings import Settings, SettingsError
-from adpulse.server.storage import broker, clickhouse, postgres
+from adpulse.server.storage import broker, clickhouse, gauges, postgres
 from adpulse.server.storage.batch_ledger import PostgresBatchLedger
 from adpulse.server.storage.checkpoints import PostgresCheckpoints, PostgresTenantSettings
 from adpulse.server.storage.fact_store import ClickHouseFactStore, ClickHouseFxRates
@@ -46,7 +51,7 @@ from adpulse.server.usecases.jobs.runner import Job, OperationRunner
 from adpulse.server.usecases.jobs.schedule import DailyScanScheduler
 from adpulse.server.usecases.operations import OperationsUseCase
 from adpulse.server.usecases.query_metrics import QueryMetricsUseCase
-from adpulse.server.worker.celery_app import CeleryJobQueue, JobRuntime, RuntimeHolder, make_app
+from adpulse.server.worker.celery_app import QUEUE, CeleryJobQueue, JobRuntime, RuntimeHolder, make_app
 from adpulse.server.worker.embedded import EmbeddedWorker, Upkeep
 
 log = logging.getLogger(__name__)
@@ -59,6 +64,7 @@ class App:
     grpc: grpc_server.GrpcServer
     settings: Settings
     _closers: list[Callable[[], None]] = field(default_factory=list)
+    metrics_address: str = ""  # where /metrics is served; empty when it is off
 
     @property
     def address(self) -> str:
@@ -100,7 +106,11 @@ class _Core:
 
 
 def _core(
-    settings: Settings, postgres_dsn: str, instance_id: str, closers: list[Callable[[], None]]
+    settings: Settings,
+    postgres_dsn: str,
+    instance_id: str,
+    closers: list[Callable[[], None]],
+    inst: Instruments,
 ) -> _Core:
     pool = postgres.open_pool(postgres_dsn)
     closers.append(pool.close)
@@ -114,7 +124,8 @@ def _core(
     closers.append(heartbeat.stop)
 
     kernel, facts = faults.wrap(_kernel, ClickHouseFactStore(ch_client), settings.faults)
-    runs = PostgresRunStore(pool, instance_id, settings.heartbeat_seconds)
+    kernel, facts = inst.kernel(kernel), inst.clickhouse(facts)
+    runs = inst.postgres(PostgresRunStore(pool, instance_id, settings.heartbeat_seconds))
     anomalies = AnomaliesUseCase(kernel, facts, settings.restatement, _today)
     explain = ExplainChangeUseCase(kernel, facts)
     analytics = AnalyticsUseCases(
@@ -124,7 +135,7 @@ def _core(
         insights=InsightsUseCase(
             kernel,
             facts=facts,
-            store=PostgresInsightStore(pool),
+            store=inst.postgres(PostgresInsightStore(pool)),
             anomalies=anomalies,
             explain=explain,
             today=_today,
@@ -136,12 +147,16 @@ def _core(
         ch_client=ch_client,
         kernel=kernel,
         facts=facts,
-        ingest=IngestUseCase(kernel, facts, PostgresBatchLedger(pool), runs, settings.max_decompressed_bytes),
+        ingest=inst.ingest(
+            IngestUseCase(
+                kernel, facts, inst.postgres(PostgresBatchLedger(pool)), runs, settings.max_decompressed_bytes
+            )
+        ),
         runs=runs,
-        tenant_settings=PostgresTenantSettings(pool),
-        operations=PostgresOperationStore(pool, postgres_dsn),
+        tenant_settings=inst.postgres(PostgresTenantSettings(pool)),
+        operations=inst.postgres(PostgresOperationStore(pool, postgres_dsn)),
         files=LocalFileArea(settings.effective_import_dir, settings.effective_export_dir),
-        rollups=ClickHouseRollups(ch_client),
+        rollups=inst.clickhouse(ClickHouseRollups(ch_client)),
         analytics=analytics,
     )
 
@@ -194,8 +209,13 @@ def build(settings: Settings) -> App:
             closers.append(embedded.stop)
             postgres_dsn = embedded.dsn
         instance_id = f"srv-{uuid.uuid4().hex[:16]}"
-        core = _core(settings, postgres_dsn, instance_id, closers)
-        currency = CurrencyUseCase(ClickHouseFxRates(core.ch_client), core.tenant_settings)
+        metrics = Metrics(tenant_labels=settings.metrics_tenant_labels)
+        inst = Instruments(metrics)
+        if traces.setup("adpulse-server"):
+            closers.append(traces.shutdown)
+        traces.instrument_celery()
+        core = _core(settings, postgres_dsn, instance_id, closers, inst)
+        currency = CurrencyUseCase(inst.clickhouse(ClickHouseFxRates(core.ch_client)), core.tenant_settings)
 
         holder = RuntimeHolder(lambda: runtime)
         celery = make_app(settings.broker_url or broker.sqla_broker_url(postgres_dsn), holder)
@@ -203,6 +223,7 @@ def build(settings: Settings) -> App:
         operations = OperationsUseCase(core.operations, queue, core.files)
         runtime = _runtime(settings, core, operations, instance_id, close=lambda: None)
         if settings.embedded_worker:
+            count_tasks(metrics)
             worker = EmbeddedWorker(celery, runtime.runner, settings.worker_concurrency, instance_id)
             worker.start()
             closers.append(worker.stop)
@@ -218,6 +239,25 @@ def build(settings: Settings) -> App:
         )
         upkeep.start()
         closers.append(upkeep.stop)
+        metrics.register_gauge(
+            ScrapedGauge(
+                "adpulse_operations",
+                "Operations queued or running, by kind and state.",
+                ("kind", "state"),
+                lambda: gauges.pending_operations(core.pool),
+            )
+        )
+        metrics.register_gauge(
+            ScrapedGauge(
+                "adpulse_job_queue_depth",
+                "Job messages waiting in the broker.",
+                ("queue",),
+                lambda: gauges.queue_depth(celery, QUEUE),
+            )
+        )
+        endpoint = metrics.serve(settings.metrics_listen) if settings.metrics_listen else None
+        if endpoint is not None:
+            closers.append(endpoint.stop)
 
         steps = _steps(core)
         server = grpc_server.start(
@@ -243,23 +283,32 @@ def build(settings: Settings) -> App:
             ),
             TenantServicer(currency),
             OperationsServicer(operations),
+            # Observers outermost, so they see calls a later step refuses.
+            steps=(RequestStep(), traces.TraceStep(), AccessLogStep(), MetricsStep(metrics)),
         )
+        metrics.draining.set_function(lambda: float(server.drain.draining))
     except BaseException:
         with contextlib.suppress(Exception):
             close_all(closers)
         raise
-    return App(grpc=server, settings=settings, _closers=closers)
+    return App(
+        grpc=server,
+        settings=settings,
+        _closers=closers,
+        metrics_address=endpoint.address if endpoint is not None else "",
+    )
 
 
-def build_worker_runtime(settings: Settings, celery: Any) -> JobRuntime:
+def build_worker_runtime(settings: Settings, celery: Any, metrics: Metrics) -> JobRuntime:
     """What an `adpulse worker` process needs to run tasks: its own connections (built in the
-    process that uses them, after any fork) to the Postgres and ClickHouse of the settings."""
+    process that uses them, after any fork) to the Postgres and ClickHouse of the settings,
+    observed into the worker's `metrics`."""
     if settings.postgres_dsn is None:
         raise SettingsError("adpulse worker needs ADPULSE_POSTGRES_DSN: the Postgres the servers use")
     closers: list[Callable[[], None]] = []
     try:
         owner = f"wrk-{uuid.uuid4().hex[:16]}"
-        core = _core(settings, settings.postgres_dsn, owner, closers)
+        core = _core(settings, settings.postgres_dsn, owner, closers, Instruments(metrics))
         operations = OperationsUseCase(core.operations, CeleryJobQueue(celery), core.files)
         return _runtime(settings, core, operations, owner, close=lambda: close_all(closers))
     except BaseException:

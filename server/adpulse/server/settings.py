@@ -71,6 +71,12 @@ class Settings:
     job_max_retries: int = 8
     operation_max_recoveries: int = 5
     daily_scan_at: dt.time | None = dt.time(2, 0)
+    # Observability: metrics endpoints ("" switches one off), logs.
+    metrics_listen: str = "127.0.0.1:9464"
+    worker_metrics_listen: str = "127.0.0.1:9465"
+    metrics_tenant_labels: bool = False
+    log_format: str = "auto"
+    log_level: str = "INFO"
 
     @property
     def effective_import_dir(self) -> Path:
@@ -91,8 +97,8 @@ class Settings:
         return cls(
             listen=env.get("ADPULSE_LISTEN") or DEFAULT_LISTEN,
             data_dir=Path(env.get("ADPULSE_DATA_DIR") or ".adpulse"),
-            postgres_dsn=env.get("ADPULSE_POSTGRES_DSN") or None,
-            clickhouse_dsn=env.get("ADPULSE_CLICKHOUSE_DSN") or None,
+            postgres_dsn=_secret(env, "ADPULSE_POSTGRES_DSN"),
+            clickhouse_dsn=_secret(env, "ADPULSE_CLICKHOUSE_DSN"),
             reflection=_bool(env, "ADPULSE_REFLECTION", True),
             max_message_bytes=_int(env, "ADPULSE_MAX_MESSAGE_BYTES", 64 * 1024 * 1024, 1024),
             max_decompressed_bytes=_int(env, "ADPULSE_MAX_DECOMPRESSED_BYTES", 1024 * 1024 * 1024, 1024),
@@ -101,9 +107,9 @@ class Settings:
             heartbeat_seconds=_int(env, "ADPULSE_HEARTBEAT_SECONDS", 15, 1),
             faults=frozenset(f.strip() for f in env.get("ADPULSE_FAULTS", "").split(",") if f.strip()),
             restatement=_restatement(env),
-            broker_url=env.get("ADPULSE_BROKER_URL") or None,
+            broker_url=_secret(env, "ADPULSE_BROKER_URL"),
             # Without a broker the worker must be in the server; with one it may be, too.
-            embedded_worker=_bool(env, "ADPULSE_EMBEDDED_WORKER", not env.get("ADPULSE_BROKER_URL")),
+            embedded_worker=_bool(env, "ADPULSE_EMBEDDED_WORKER", not _secret(env, "ADPULSE_BROKER_URL")),
             worker_concurrency=_int(env, "ADPULSE_WORKER_CONCURRENCY", 2, 1),
             import_dir=Path(env["ADPULSE_IMPORT_DIR"]) if env.get("ADPULSE_IMPORT_DIR") else None,
             export_dir=Path(env["ADPULSE_EXPORT_DIR"]) if env.get("ADPULSE_EXPORT_DIR") else None,
@@ -115,7 +121,38 @@ class Settings:
             job_max_retries=_int(env, "ADPULSE_JOB_MAX_RETRIES", 8, 0),
             operation_max_recoveries=_int(env, "ADPULSE_OPERATION_MAX_RECOVERIES", 5, 0),
             daily_scan_at=_time_of_day(env, "ADPULSE_DAILY_SCAN_AT", dt.time(2, 0)),
+            metrics_listen=env.get("ADPULSE_METRICS_LISTEN", "127.0.0.1:9464").strip(),
+            worker_metrics_listen=env.get("ADPULSE_WORKER_METRICS_LISTEN", "127.0.0.1:9465").strip(),
+            metrics_tenant_labels=_bool(env, "ADPULSE_METRICS_TENANT_LABELS", False),
+            log_format=_choice(env, "ADPULSE_LOG_FORMAT", ("auto", "json", "text")),
+            log_level=_choice(env, "ADPULSE_LOG_LEVEL", ("INFO", "DEBUG", "WARNING", "ERROR")),
         )
+
+
+def _secret(env: Mapping[str, str], name: str) -> str | None:
+    """`name`, or the first line of the file `name_FILE` names (a Docker or Kubernetes secret),
+    so a DSN's password need not sit in the environment."""
+    if env.get(name):
+        return env[name]
+    path = env.get(f"{name}_FILE")
+    if not path:
+        return None
+    try:
+        lines = Path(path).read_text().splitlines()
+    except OSError as err:
+        raise SettingsError(f"{name}_FILE: cannot read {path}: {err.strerror}") from None
+    return lines[0].strip() if lines and lines[0].strip() else None
+
+
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    """One of `choices` (case-insensitive); unset means the first."""
+    raw = env.get(name, "").strip()
+    for choice in choices:
+        if raw.lower() == choice.lower():
+            return choice
+    if raw == "":
+        return choices[0]
+    raise SettingsError(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
 
 
 def _restatement(env: Mapping[str, str]) -> RestatementWindows:

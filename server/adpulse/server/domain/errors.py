@@ -72,6 +72,11 @@ class StorageUnavailable(AdpulseError):
 
 
 @dataclass
+class ShuttingDown(StorageUnavailable):
+    """This server is stopping: the caller should go on with another (UNAVAILABLE, RetryInfo)."""
+
+
+@dataclass
 class PermissionDenied(AdpulseError):
     """The caller may not touch what the request names."""
 

@@ -16,6 +16,7 @@ from adpulse.server.settings import Settings
 from adpulse.server.transport import boundary
 from adpulse.server.transport.analytics_servicer import AnalyticsServicer
 from adpulse.server.transport.calls import CallPipeline, CallStep
+from adpulse.server.transport.draining import Drain
 from adpulse.server.transport.ingest_servicer import IngestServicer
 from adpulse.server.transport.operations_servicer import OperationsServicer
 from adpulse.server.transport.tenant_servicer import TenantServicer
@@ -42,19 +43,23 @@ class GrpcServer:
     server: grpc.Server
     health: health.HealthServicer
     address: str
+    drain: Drain
 
     def stop(self, grace_seconds: float) -> None:
-        """Health says NOT_SERVING first, so balancers drain; then in-flight calls get `grace`."""
+        """Health says NOT_SERVING first, so balancers drain; open client streams are told to
+        go on elsewhere at their next message boundary; then in-flight calls get `grace`."""
         self.health.enter_graceful_shutdown()
+        self.drain.begin()
         self.server.stop(grace_seconds).wait()
 
 
 class _RawIngestRequests:
     """Registers IngestService as generated, except that `Ingest` receives each request as its
-    serialized bytes, for the kernel to read in place."""
+    serialized bytes, for the kernel to read in place; its client streams drain on shutdown."""
 
-    def __init__(self, server: grpc.Server) -> None:
+    def __init__(self, server: grpc.Server, drain: Drain) -> None:
         self._server = server
+        self._drain = drain
 
     def add_generic_rpc_handlers(self, handlers: object) -> None:
         """Superseded by the handlers registered below."""
@@ -63,7 +68,9 @@ class _RawIngestRequests:
         self, service: str, handlers: dict[str, grpc.RpcMethodHandler[Any, Any]]
     ) -> None:
         raw = {
-            name: handler._replace(request_deserializer=None) if name == "Ingest" else handler  # type: ignore[attr-defined]
+            name: self._drain.wrap(
+                handler._replace(request_deserializer=None) if name == "Ingest" else handler  # type: ignore[attr-defined]
+            )
             for name, handler in handlers.items()
         }
         self._server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, raw),))
@@ -88,7 +95,8 @@ def start(  # noqa: PLR0917 - one servicer per service
             ("grpc.so_reuseport", 0),
         ],
     )
-    ingest_service_pb2_grpc.add_IngestServiceServicer_to_server(ingest, _RawIngestRequests(server))  # type: ignore[arg-type]
+    drain = Drain()
+    ingest_service_pb2_grpc.add_IngestServiceServicer_to_server(ingest, _RawIngestRequests(server, drain))  # type: ignore[arg-type]
     analytics_service_pb2_grpc.add_AnalyticsServiceServicer_to_server(analytics, server)
     tenant_service_pb2_grpc.add_TenantServiceServicer_to_server(tenants, server)
     operations_pb2_grpc.add_OperationsServicer_to_server(operations, server)
@@ -103,4 +111,4 @@ def start(  # noqa: PLR0917 - one servicer per service
     port = server.add_insecure_port(settings.listen)
     server.start()
     host = settings.listen.rsplit(":", 1)[0]
-    return GrpcServer(server=server, health=health_servicer, address=f"{host}:{port}")
+    return GrpcServer(server=server, health=health_servicer, address=f"{host}:{port}", drain=drain)

@@ -108,7 +108,8 @@ def make_app(broker_url: str, runtime: RuntimeHolder, daily_scan_at: dt.time | N
     @app.task(  # type: ignore[untyped-decorator]
         name=RUN_OPERATION, bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None
     )
-    def run_operation(task: Any, op_id: str) -> None:
+    def run_operation(task: Any, op_id: str) -> str:
+        """Advances the operation; the outcome it returns is what the worker's metrics count."""
         current = runtime.get()
         try:
             outcome = current.runner.run(op_id)
@@ -128,10 +129,11 @@ def make_app(broker_url: str, runtime: RuntimeHolder, daily_scan_at: dt.time | N
                         "STORAGE_UNAVAILABLE",
                     ),
                 )
-                return
+                return "gave_up"
             app.send_task(
                 RUN_OPERATION, args=[op_id], countdown=backoff_seconds(retries), retries=retries + 1
             )
+        return outcome.value
 
     @app.task(name=SCHEDULE_DAILY_SCANS, acks_late=True)  # type: ignore[untyped-decorator]
     def schedule_daily_scans() -> None:
