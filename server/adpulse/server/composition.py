@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import ipaddress
 import logging
 import uuid
 from collections.abc import Callable
@@ -15,6 +16,7 @@ from adpulse.server import faults
 from adpulse.server.domain.operations import OperationKind
 from adpulse.server.settings import Settings, SettingsError
 from adpulse.server.storage import broker, clickhouse, postgres
+from adpulse.server.storage.alert_store import PostgresAlertStore
 from adpulse.server.storage.batch_ledger import PostgresBatchLedger
 from adpulse.server.storage.checkpoints import PostgresCheckpoints, PostgresTenantSettings
 from adpulse.server.storage.fact_store import ClickHouseFactStore, ClickHouseFxRates
@@ -23,11 +25,17 @@ from adpulse.server.storage.ingestion_runs import Heartbeat, PostgresRunStore
 from adpulse.server.storage.insight_store import PostgresInsightStore
 from adpulse.server.storage.operations import PostgresOperationStore
 from adpulse.server.storage.rollups import ClickHouseRollups
+from adpulse.server.storage.secret_box import SecretBox
+from adpulse.server.storage.webhook_http import HttpWebhookSender
 from adpulse.server.transport import grpc_server
+from adpulse.server.transport.alert_servicer import AlertServicer
 from adpulse.server.transport.analytics_servicer import AnalyticsUseCases
 from adpulse.server.transport.jobs_servicers import JobsAnalyticsServicer, JobsIngestServicer
 from adpulse.server.transport.operations_servicer import OperationsServicer
 from adpulse.server.transport.tenant_servicer import TenantServicer
+from adpulse.server.usecases.alerts.deliver import DeliveryRunner, RetryPolicy
+from adpulse.server.usecases.alerts.dispatch import AlertDispatcher, DigestScheduler
+from adpulse.server.usecases.alerts.subscriptions import AddressPolicy, AlertsUseCase
 from adpulse.server.usecases.analytics import AnomaliesUseCase, ExplainChangeUseCase, TrendsUseCase
 from adpulse.server.usecases.currency import CurrencyUseCase
 from adpulse.server.usecases.ingest import IngestUseCase
@@ -46,6 +54,7 @@ from adpulse.server.usecases.jobs.runner import Job, OperationRunner
 from adpulse.server.usecases.jobs.schedule import DailyScanScheduler
 from adpulse.server.usecases.operations import OperationsUseCase
 from adpulse.server.usecases.query_metrics import QueryMetricsUseCase
+from adpulse.server.worker.alerts import AlertUpkeep, CeleryAlertQueue
 from adpulse.server.worker.celery_app import CeleryJobQueue, JobRuntime, RuntimeHolder, make_app
 from adpulse.server.worker.embedded import EmbeddedWorker, Upkeep
 
@@ -82,6 +91,16 @@ def _today() -> dt.date:
     return dt.datetime.now(dt.UTC).date()
 
 
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _address_policy(settings: Settings) -> AddressPolicy:
+    return AddressPolicy(
+        settings.alert_allow_loopback, tuple(ipaddress.ip_network(n) for n in settings.alert_allow_networks)
+    )
+
+
 @dataclass
 class _Core:
     """The stores and use cases that both a server and a worker process need."""
@@ -97,10 +116,13 @@ class _Core:
     files: LocalFileArea
     rollups: ClickHouseRollups
     analytics: AnalyticsUseCases
+    alerts: PostgresAlertStore
+    alert_queue: CeleryAlertQueue
+    insight_store: PostgresInsightStore
 
 
 def _core(
-    settings: Settings, postgres_dsn: str, instance_id: str, closers: list[Callable[[], None]]
+    settings: Settings, postgres_dsn: str, instance_id: str, closers: list[Callable[[], None]], celery: Any
 ) -> _Core:
     pool = postgres.open_pool(postgres_dsn)
     closers.append(pool.close)
@@ -117,6 +139,11 @@ def _core(
     runs = PostgresRunStore(pool, instance_id, settings.heartbeat_seconds)
     anomalies = AnomaliesUseCase(kernel, facts, settings.restatement, _today)
     explain = ExplainChangeUseCase(kernel, facts)
+    alerts, alert_queue, insight_store = (
+        PostgresAlertStore(pool),
+        CeleryAlertQueue(celery),
+        PostgresInsightStore(pool),
+    )
     analytics = AnalyticsUseCases(
         trends=TrendsUseCase(kernel, facts),
         anomalies=anomalies,
@@ -124,10 +151,11 @@ def _core(
         insights=InsightsUseCase(
             kernel,
             facts=facts,
-            store=PostgresInsightStore(pool),
+            store=insight_store,
             anomalies=anomalies,
             explain=explain,
             today=_today,
+            events=AlertDispatcher(alerts, alert_queue, _now),
         ),
         today=_today,
     )
@@ -143,6 +171,9 @@ def _core(
         files=LocalFileArea(settings.effective_import_dir, settings.effective_export_dir),
         rollups=ClickHouseRollups(ch_client),
         analytics=analytics,
+        alerts=alerts,
+        alert_queue=alert_queue,
+        insight_store=insight_store,
     )
 
 
@@ -156,8 +187,13 @@ def _steps(core: _Core) -> dict[str, DayRangeStep]:
     return {step.name: step for step in steps}
 
 
-def _runtime(
-    settings: Settings, core: _Core, operations: OperationsUseCase, owner: str, close: Callable[[], None]
+def _runtime(  # noqa: PLR0917 - what a runtime is built from
+    settings: Settings,
+    core: _Core,
+    operations: OperationsUseCase,
+    owner: str,
+    close: Callable[[], None],
+    box: SecretBox | None,
 ) -> JobRuntime:
     steps = _steps(core)
     jobs: dict[OperationKind, Job] = {
@@ -181,7 +217,25 @@ def _runtime(
         if settings.daily_scan_at
         else None
     )
-    return JobRuntime(runner, scheduler, settings.job_max_retries, close)
+    deliveries = (
+        DeliveryRunner(
+            core.alerts,
+            box,
+            HttpWebhookSender(settings.alert_timeout_seconds, _address_policy(settings).allowed_networks),
+            core.alert_queue,
+            policy=_address_policy(settings),
+            retries=RetryPolicy(
+                settings.alert_max_attempts,
+                settings.alert_retry_base_seconds,
+                settings.alert_retry_cap_seconds,
+            ),
+            timeout_seconds=settings.alert_timeout_seconds,
+            now=_now,
+        )
+        if box
+        else None
+    )
+    return JobRuntime(runner, scheduler, settings.job_max_retries, close, alerts=deliveries)
 
 
 def build(settings: Settings) -> App:
@@ -194,14 +248,15 @@ def build(settings: Settings) -> App:
             closers.append(embedded.stop)
             postgres_dsn = embedded.dsn
         instance_id = f"srv-{uuid.uuid4().hex[:16]}"
-        core = _core(settings, postgres_dsn, instance_id, closers)
-        currency = CurrencyUseCase(ClickHouseFxRates(core.ch_client), core.tenant_settings)
-
         holder = RuntimeHolder(lambda: runtime)
         celery = make_app(settings.broker_url or broker.sqla_broker_url(postgres_dsn), holder)
+        core = _core(settings, postgres_dsn, instance_id, closers, celery)
+        currency = CurrencyUseCase(ClickHouseFxRates(core.ch_client), core.tenant_settings)
+
         queue = CeleryJobQueue(celery)
         operations = OperationsUseCase(core.operations, queue, core.files)
-        runtime = _runtime(settings, core, operations, instance_id, close=lambda: None)
+        box = SecretBox.from_file(settings.effective_alert_key_file, create=True)
+        runtime = _runtime(settings, core, operations, instance_id, close=lambda: None, box=box)
         if settings.embedded_worker:
             worker = EmbeddedWorker(celery, runtime.runner, settings.worker_concurrency, instance_id)
             worker.start()
@@ -218,6 +273,9 @@ def build(settings: Settings) -> App:
         )
         upkeep.start()
         closers.append(upkeep.stop)
+        alert_upkeep = _alert_upkeep(settings, core)
+        alert_upkeep.start()
+        closers.append(alert_upkeep.stop)
 
         steps = _steps(core)
         server = grpc_server.start(
@@ -243,12 +301,38 @@ def build(settings: Settings) -> App:
             ),
             TenantServicer(currency),
             OperationsServicer(operations),
+            alerts=AlertServicer(
+                AlertsUseCase(
+                    core.alerts,
+                    box,
+                    core.alert_queue,
+                    policy=_address_policy(settings),
+                    max_subscriptions=settings.alert_max_subscriptions,
+                    now=_now,
+                )
+            ),
         )
     except BaseException:
         with contextlib.suppress(Exception):
             close_all(closers)
         raise
     return App(grpc=server, settings=settings, _closers=closers)
+
+
+def _alert_upkeep(settings: Settings, core: _Core) -> AlertUpkeep:
+    digests = (
+        DigestScheduler(
+            core.alerts,
+            core.insight_store,
+            core.alert_queue,
+            at=settings.alert_digest_at,
+            days=settings.alert_digest_days,
+            max_insights=settings.alert_digest_max_insights,
+        )
+        if settings.alert_digest_at
+        else None
+    )
+    return AlertUpkeep(core.alerts, core.alert_queue, digests, settings.reconcile_seconds)
 
 
 def build_worker_runtime(settings: Settings, celery: Any) -> JobRuntime:
@@ -259,9 +343,15 @@ def build_worker_runtime(settings: Settings, celery: Any) -> JobRuntime:
     closers: list[Callable[[], None]] = []
     try:
         owner = f"wrk-{uuid.uuid4().hex[:16]}"
-        core = _core(settings, settings.postgres_dsn, owner, closers)
+        core = _core(settings, settings.postgres_dsn, owner, closers, celery)
         operations = OperationsUseCase(core.operations, CeleryJobQueue(celery), core.files)
-        return _runtime(settings, core, operations, owner, close=lambda: close_all(closers))
+        # A worker signs with the servers' key (the same ADPULSE_ALERT_KEY_FILE); it never makes one.
+        try:
+            box: SecretBox | None = SecretBox.from_file(settings.effective_alert_key_file, create=False)
+        except SettingsError as err:
+            log.warning("%s; this worker runs jobs but sends no alerts", err)
+            box = None
+        return _runtime(settings, core, operations, owner, close=lambda: close_all(closers), box=box)
     except BaseException:
         with contextlib.suppress(Exception):
             close_all(closers)
