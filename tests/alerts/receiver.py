@@ -35,7 +35,7 @@ def main() -> None:
             os.fsync(f.fileno())
 
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's hook
+        def do_POST(self) -> None:
             nonlocal answered
             body = self.rfile.read(int(self.headers["content-length"]))
             try:
