@@ -7,7 +7,7 @@ import json
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -93,20 +93,22 @@ class Receiver:
         return [json.loads(line) for line in self.log.read_text().splitlines()]
 
 
-def _receivers(path: Path) -> Iterator[Receiver]:
-    made = Receiver(free_port(), path)
-    yield made
-    for process in made.started:
+@pytest.fixture
+def receivers(tmp_path: Path) -> Iterator[Callable[[], Receiver]]:
+    """Makes receivers, each on its own port and log; every process they started is ended."""
+    made: list[Receiver] = []
+
+    def make() -> Receiver:
+        made.append(Receiver(free_port(), tmp_path / f"received-{len(made)}.jsonl"))
+        return made[-1]
+
+    yield make
+    for process in (p for r in made for p in r.started):
         if process.poll() is None:
             process.kill()
         process.wait(10)
 
 
 @pytest.fixture
-def receiver(tmp_path: Path) -> Iterator[Receiver]:
-    yield from _receivers(tmp_path / "received.jsonl")
-
-
-@pytest.fixture
-def second_receiver(tmp_path: Path) -> Iterator[Receiver]:
-    yield from _receivers(tmp_path / "received-2.jsonl")
+def receiver(receivers: Callable[[], Receiver]) -> Receiver:
+    return receivers()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import collections
 import time
+from collections.abc import Callable
 
 import pytest
 
@@ -149,9 +150,10 @@ def test_a_receiver_killed_mid_way_gets_retries_and_nothing_acknowledged_twice(
 
 
 def test_a_redirect_is_not_followed_and_fails_the_delivery(
-    alerts_client: AdpulseClient, receiver: Receiver, second_receiver: Receiver
+    alerts_client: AdpulseClient, receiver: Receiver, receivers: Callable[[], Receiver]
 ) -> None:
     name = _subscribe(alerts_client, receiver)
+    second_receiver = receivers()
     second_receiver.secret = receiver.secret
     second_receiver.start()
     receiver.start("--status", "302", "--location", second_receiver.url)
