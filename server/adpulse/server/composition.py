@@ -270,12 +270,11 @@ def build(settings: Settings) -> App:
             # With a broker, Celery beat schedules the scans (`adpulse worker --beat`).
             scheduler=runtime.scheduler if embedded_broker else None,
             prune=(lambda: broker.prune_delivered_messages(core.pool)) if embedded_broker else None,
+            # Every server, either shape: re-sends lost alert deliveries and starts the digests.
+            also=[_alert_upkeep(settings, core).once],
         )
         upkeep.start()
         closers.append(upkeep.stop)
-        alert_upkeep = _alert_upkeep(settings, core)
-        alert_upkeep.start()
-        closers.append(alert_upkeep.stop)
 
         steps = _steps(core)
         server = grpc_server.start(

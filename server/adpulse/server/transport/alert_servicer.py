@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import grpc
 from google.protobuf import timestamp_pb2
@@ -38,6 +40,7 @@ _EVENTS = {
     AlertEvent.DAILY_DIGEST: pb.ALERT_EVENT_DAILY_DIGEST,
     AlertEvent.TEST: pb.ALERT_EVENT_TEST,
 }
+Item = TypeVar("Item")
 _STATES = {s: getattr(pb, f"ALERT_DELIVERY_STATE_{s.name}") for s in DeliveryState}
 
 
@@ -78,6 +81,14 @@ def delivery_message(d: Delivery) -> pb.AlertDelivery:
     )
 
 
+def _page(tenant: str, request: Any, fetch: Callable[[int, int], list[Item]]) -> tuple[list[Item], str]:
+    """AIP-158: one page (one more is fetched to know whether a next page exists) and its token."""
+    query = page_token.fingerprint(tenant, request)
+    offset, size = page_token.decode(request.page_token, query), clamp_page_size(request.page_size)
+    found = fetch(offset, size + 1)
+    return found[:size], page_token.encode(offset + size, query) if len(found) > size else ""
+
+
 class AlertServicer(pb_grpc.AlertServiceServicer):
     def __init__(self, alerts: AlertsUseCase) -> None:
         self._alerts = alerts
@@ -104,12 +115,11 @@ class AlertServicer(pb_grpc.AlertServiceServicer):
         self, request: pb.ListAlertSubscriptionsRequest, context: grpc.ServicerContext
     ) -> pb.ListAlertSubscriptionsResponse:
         tenant = tenant_of(context)
-        query = page_token.fingerprint(tenant, request)
-        offset, size = page_token.decode(request.page_token, query), clamp_page_size(request.page_size)
-        found = self._alerts.subscriptions(tenant, offset, size + 1)
+        found, token = _page(
+            tenant, request, lambda offset, limit: self._alerts.subscriptions(tenant, offset, limit)
+        )
         return pb.ListAlertSubscriptionsResponse(
-            subscriptions=[subscription_message(s) for s in found[:size]],
-            next_page_token=page_token.encode(offset + size, query) if len(found) > size else "",
+            subscriptions=[subscription_message(s) for s in found], next_page_token=token
         )
 
     @boundary.unary
@@ -131,18 +141,17 @@ class AlertServicer(pb_grpc.AlertServiceServicer):
         self, request: pb.ListAlertDeliveriesRequest, context: grpc.ServicerContext
     ) -> pb.ListAlertDeliveriesResponse:
         tenant = tenant_of(context)
-        query = page_token.fingerprint(tenant, request)
-        offset, size = page_token.decode(request.page_token, query), clamp_page_size(request.page_size)
         where = DeliveryFilter(
             subscription_id=subscription_id_of(request.subscription, "subscription")
             if request.subscription
             else "",
             state=next((k for k, v in _STATES.items() if v == request.state), None),
         )
-        found = self._alerts.deliveries(tenant, where, offset, size + 1)
+        found, token = _page(
+            tenant, request, lambda offset, limit: self._alerts.deliveries(tenant, where, offset, limit)
+        )
         return pb.ListAlertDeliveriesResponse(
-            deliveries=[delivery_message(d) for d in found[:size]],
-            next_page_token=page_token.encode(offset + size, query) if len(found) > size else "",
+            deliveries=[delivery_message(d) for d in found], next_page_token=token
         )
 
     @boundary.unary

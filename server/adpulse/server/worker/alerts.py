@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import threading
 from typing import TYPE_CHECKING
 
 from celery import Celery
@@ -54,6 +53,8 @@ class CeleryAlertQueue:
 
 
 class AlertUpkeep:
+    """Run by every server's upkeep loop (`worker.embedded.Upkeep`), on its beat."""
+
     def __init__(
         self, store: AlertStore, queue: AlertQueue, digests: DigestScheduler | None, interval: float
     ) -> None:
@@ -61,22 +62,6 @@ class AlertUpkeep:
         self._queue = queue
         self._digests = digests
         self._interval = interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="alerts-upkeep", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self._interval):
-            try:
-                self.once(dt.datetime.now(dt.UTC))
-            except Exception:
-                log.warning("alerts upkeep failed; will try again", exc_info=True)
 
     def once(self, now: dt.datetime) -> None:
         # Overdue by a whole interval: a retry's own countdown message normally comes first.
