@@ -6,6 +6,7 @@ import json
 
 from tests.alerts.conftest import Receiver
 from tests.e2e.test_cli import adpulse
+from tests.e2e.test_grpcurl import grpcurl
 from tests.support.server import ServerProcess
 
 
@@ -46,3 +47,34 @@ def test_a_refused_url_is_a_clear_error_naming_the_field(alerts_server: ServerPr
     out = adpulse(alerts_server, tenant, "alerts", "create", "http://hooks.example.com/x")
     assert out.returncode == 1
     assert "subscription.webhook_url: plain http only to a loopback address" in out.stderr
+
+
+def test_grpcurl_creates_and_lists_a_subscription_and_gets_field_errors(
+    alerts_server: ServerProcess, tenant: str
+) -> None:
+    header = f"x-adpulse-tenant: {tenant}"
+    request = json.dumps(
+        {
+            "subscription": {
+                "webhook_url": "https://hooks.example.com/adpulse",
+                "trigger": "ALERT_TRIGGER_INCIDENT",
+                "min_severity": "SEVERITY_HIGH",
+                "payload_format": "PAYLOAD_FORMAT_SLACK",
+            }
+        }
+    )
+    service = "adpulse.v1.AlertService"
+    out = grpcurl(
+        "-plaintext", "-H", header, "-d", request, alerts_server.address, f"{service}/CreateAlertSubscription"
+    )
+    assert out.returncode == 0, out.stderr
+    created = json.loads(out.stdout)
+    assert created["signing_secret"].startswith("whsec_")
+    assert created["subscription"]["min_severity"] == "SEVERITY_HIGH"
+    out = grpcurl("-plaintext", "-H", header, alerts_server.address, f"{service}/ListAlertSubscriptions")
+    assert json.loads(out.stdout)["subscriptions"] == [created["subscription"]]
+    out = grpcurl(
+        "-plaintext", "-H", header, "-d", '{"name": "alertSubscriptions/nope"}', alerts_server.address,
+        f"{service}/TestAlertSubscription",
+    )  # fmt: skip
+    assert out.returncode != 0 and "InvalidArgument" in out.stderr and "alertSubscriptions/{id}" in out.stderr
