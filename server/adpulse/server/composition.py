@@ -187,11 +187,12 @@ def _steps(core: _Core) -> dict[str, DayRangeStep]:
     return {step.name: step for step in steps}
 
 
-def _runtime(  # noqa: PLR0917 - what a runtime is built from
+def _runtime(
     settings: Settings,
     core: _Core,
     operations: OperationsUseCase,
     owner: str,
+    *,
     close: Callable[[], None],
     box: SecretBox | None,
 ) -> JobRuntime:
