@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import ipaddress
 import logging
 import uuid
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from adpulse.server.observe.steps import AccessLogStep, MetricsStep, RequestStep
 from adpulse.server.observe.worker import count_tasks
 from adpulse.server.settings import Settings, SettingsError
 from adpulse.server.storage import broker, clickhouse, gauges, postgres
+from adpulse.server.storage.alert_store import PostgresAlertStore
 from adpulse.server.storage.batch_ledger import PostgresBatchLedger
 from adpulse.server.storage.checkpoints import PostgresCheckpoints, PostgresTenantSettings
 from adpulse.server.storage.fact_store import ClickHouseFactStore, ClickHouseFxRates
@@ -28,11 +30,17 @@ from adpulse.server.storage.ingestion_runs import Heartbeat, PostgresRunStore
 from adpulse.server.storage.insight_store import PostgresInsightStore
 from adpulse.server.storage.operations import PostgresOperationStore
 from adpulse.server.storage.rollups import ClickHouseRollups
+from adpulse.server.storage.secret_box import SecretBox
+from adpulse.server.storage.webhook_http import HttpWebhookSender
 from adpulse.server.transport import grpc_server
+from adpulse.server.transport.alert_servicer import AlertServicer
 from adpulse.server.transport.analytics_servicer import AnalyticsUseCases
 from adpulse.server.transport.jobs_servicers import JobsAnalyticsServicer, JobsIngestServicer
 from adpulse.server.transport.operations_servicer import OperationsServicer
 from adpulse.server.transport.tenant_servicer import TenantServicer
+from adpulse.server.usecases.alerts.deliver import DeliveryRunner, RetryPolicy
+from adpulse.server.usecases.alerts.dispatch import AlertDispatcher, DigestScheduler
+from adpulse.server.usecases.alerts.subscriptions import AddressPolicy, AlertsUseCase
 from adpulse.server.usecases.analytics import AnomaliesUseCase, ExplainChangeUseCase, TrendsUseCase
 from adpulse.server.usecases.currency import CurrencyUseCase
 from adpulse.server.usecases.ingest import IngestUseCase
@@ -51,6 +59,7 @@ from adpulse.server.usecases.jobs.runner import Job, OperationRunner
 from adpulse.server.usecases.jobs.schedule import DailyScanScheduler
 from adpulse.server.usecases.operations import OperationsUseCase
 from adpulse.server.usecases.query_metrics import QueryMetricsUseCase
+from adpulse.server.worker.alerts import AlertUpkeep, CeleryAlertQueue
 from adpulse.server.worker.celery_app import QUEUE, CeleryJobQueue, JobRuntime, RuntimeHolder, make_app
 from adpulse.server.worker.embedded import EmbeddedWorker, Upkeep
 
@@ -88,6 +97,16 @@ def _today() -> dt.date:
     return dt.datetime.now(dt.UTC).date()
 
 
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _address_policy(settings: Settings) -> AddressPolicy:
+    return AddressPolicy(
+        settings.alert_allow_loopback, tuple(ipaddress.ip_network(n) for n in settings.alert_allow_networks)
+    )
+
+
 @dataclass
 class _Core:
     """The stores and use cases that both a server and a worker process need."""
@@ -103,6 +122,9 @@ class _Core:
     files: LocalFileArea
     rollups: ClickHouseRollups
     analytics: AnalyticsUseCases
+    alerts: PostgresAlertStore
+    alert_queue: CeleryAlertQueue
+    insight_store: PostgresInsightStore
 
 
 def _core(
@@ -110,7 +132,9 @@ def _core(
     postgres_dsn: str,
     instance_id: str,
     closers: list[Callable[[], None]],
+    *,
     inst: Instruments,
+    celery: Any,
 ) -> _Core:
     pool = postgres.open_pool(postgres_dsn)
     closers.append(pool.close)
@@ -128,6 +152,11 @@ def _core(
     runs = inst.postgres(PostgresRunStore(pool, instance_id, settings.heartbeat_seconds))
     anomalies = AnomaliesUseCase(kernel, facts, settings.restatement, _today)
     explain = ExplainChangeUseCase(kernel, facts)
+    alerts, alert_queue, insight_store = (
+        inst.postgres(PostgresAlertStore(pool)),
+        CeleryAlertQueue(celery),
+        inst.postgres(PostgresInsightStore(pool)),
+    )
     analytics = AnalyticsUseCases(
         trends=TrendsUseCase(kernel, facts),
         anomalies=anomalies,
@@ -135,10 +164,11 @@ def _core(
         insights=InsightsUseCase(
             kernel,
             facts=facts,
-            store=inst.postgres(PostgresInsightStore(pool)),
+            store=insight_store,
             anomalies=anomalies,
             explain=explain,
             today=_today,
+            events=AlertDispatcher(alerts, alert_queue, _now),
         ),
         today=_today,
     )
@@ -158,6 +188,9 @@ def _core(
         files=LocalFileArea(settings.effective_import_dir, settings.effective_export_dir),
         rollups=inst.clickhouse(ClickHouseRollups(ch_client)),
         analytics=analytics,
+        alerts=alerts,
+        alert_queue=alert_queue,
+        insight_store=insight_store,
     )
 
 
@@ -172,7 +205,13 @@ def _steps(core: _Core) -> dict[str, DayRangeStep]:
 
 
 def _runtime(
-    settings: Settings, core: _Core, operations: OperationsUseCase, owner: str, close: Callable[[], None]
+    settings: Settings,
+    core: _Core,
+    operations: OperationsUseCase,
+    owner: str,
+    *,
+    close: Callable[[], None],
+    box: SecretBox | None,
 ) -> JobRuntime:
     steps = _steps(core)
     jobs: dict[OperationKind, Job] = {
@@ -196,7 +235,25 @@ def _runtime(
         if settings.daily_scan_at
         else None
     )
-    return JobRuntime(runner, scheduler, settings.job_max_retries, close)
+    deliveries = (
+        DeliveryRunner(
+            core.alerts,
+            box,
+            HttpWebhookSender(settings.alert_timeout_seconds, _address_policy(settings).allowed_networks),
+            core.alert_queue,
+            policy=_address_policy(settings),
+            retries=RetryPolicy(
+                settings.alert_max_attempts,
+                settings.alert_retry_base_seconds,
+                settings.alert_retry_cap_seconds,
+            ),
+            timeout_seconds=settings.alert_timeout_seconds,
+            now=_now,
+        )
+        if box
+        else None
+    )
+    return JobRuntime(runner, scheduler, settings.job_max_retries, close, alerts=deliveries)
 
 
 def build(settings: Settings) -> App:
@@ -214,14 +271,15 @@ def build(settings: Settings) -> App:
         if traces.setup("adpulse-server"):
             closers.append(traces.shutdown)
         traces.instrument_celery()
-        core = _core(settings, postgres_dsn, instance_id, closers, inst)
-        currency = CurrencyUseCase(inst.clickhouse(ClickHouseFxRates(core.ch_client)), core.tenant_settings)
-
         holder = RuntimeHolder(lambda: runtime)
         celery = make_app(settings.broker_url or broker.sqla_broker_url(postgres_dsn), holder)
+        core = _core(settings, postgres_dsn, instance_id, closers, inst=inst, celery=celery)
+        currency = CurrencyUseCase(inst.clickhouse(ClickHouseFxRates(core.ch_client)), core.tenant_settings)
+
         queue = CeleryJobQueue(celery)
         operations = OperationsUseCase(core.operations, queue, core.files)
-        runtime = _runtime(settings, core, operations, instance_id, close=lambda: None)
+        box = SecretBox.from_file(settings.effective_alert_key_file, create=True)
+        runtime = _runtime(settings, core, operations, instance_id, close=lambda: None, box=box)
         if settings.embedded_worker:
             count_tasks(metrics)
             worker = EmbeddedWorker(celery, runtime.runner, settings.worker_concurrency, instance_id)
@@ -236,6 +294,8 @@ def build(settings: Settings) -> App:
             # With a broker, Celery beat schedules the scans (`adpulse worker --beat`).
             scheduler=runtime.scheduler if embedded_broker else None,
             prune=(lambda: broker.prune_delivered_messages(core.pool)) if embedded_broker else None,
+            # Every server, either shape: re-sends lost alert deliveries and starts the digests.
+            also=[_alert_upkeep(settings, core).once],
         )
         upkeep.start()
         closers.append(upkeep.stop)
@@ -285,6 +345,16 @@ def build(settings: Settings) -> App:
             OperationsServicer(operations),
             # Observers outermost, so they see calls a later step refuses.
             steps=(RequestStep(), traces.TraceStep(), AccessLogStep(), MetricsStep(metrics)),
+            alerts=AlertServicer(
+                AlertsUseCase(
+                    core.alerts,
+                    box,
+                    core.alert_queue,
+                    policy=_address_policy(settings),
+                    max_subscriptions=settings.alert_max_subscriptions,
+                    now=_now,
+                )
+            ),
         )
         metrics.draining.set_function(lambda: float(server.drain.draining))
     except BaseException:
@@ -299,6 +369,22 @@ def build(settings: Settings) -> App:
     )
 
 
+def _alert_upkeep(settings: Settings, core: _Core) -> AlertUpkeep:
+    digests = (
+        DigestScheduler(
+            core.alerts,
+            core.insight_store,
+            core.alert_queue,
+            at=settings.alert_digest_at,
+            days=settings.alert_digest_days,
+            max_insights=settings.alert_digest_max_insights,
+        )
+        if settings.alert_digest_at
+        else None
+    )
+    return AlertUpkeep(core.alerts, core.alert_queue, digests, settings.reconcile_seconds)
+
+
 def build_worker_runtime(settings: Settings, celery: Any, metrics: Metrics) -> JobRuntime:
     """What an `adpulse worker` process needs to run tasks: its own connections (built in the
     process that uses them, after any fork) to the Postgres and ClickHouse of the settings,
@@ -308,9 +394,17 @@ def build_worker_runtime(settings: Settings, celery: Any, metrics: Metrics) -> J
     closers: list[Callable[[], None]] = []
     try:
         owner = f"wrk-{uuid.uuid4().hex[:16]}"
-        core = _core(settings, settings.postgres_dsn, owner, closers, Instruments(metrics))
+        core = _core(
+            settings, settings.postgres_dsn, owner, closers, inst=Instruments(metrics), celery=celery
+        )
         operations = OperationsUseCase(core.operations, CeleryJobQueue(celery), core.files)
-        return _runtime(settings, core, operations, owner, close=lambda: close_all(closers))
+        # A worker signs with the servers' key (the same ADPULSE_ALERT_KEY_FILE); it never makes one.
+        try:
+            box: SecretBox | None = SecretBox.from_file(settings.effective_alert_key_file, create=False)
+        except SettingsError as err:
+            log.warning("%s; this worker runs jobs but sends no alerts", err)
+            box = None
+        return _runtime(settings, core, operations, owner, close=lambda: close_all(closers), box=box)
     except BaseException:
         with contextlib.suppress(Exception):
             close_all(closers)

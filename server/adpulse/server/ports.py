@@ -361,3 +361,10 @@ class InsightStore(Protocol):
         self, tenant: str, month: dt.date | None, offset: int = ..., limit: int | None = ...
     ) -> tuple[list[Budget], int]:
         """A page of budgets (of one month, or all), and how many there are."""
+
+
+class InsightEvents(Protocol):
+    """Told whenever insights were stored for a tenant (as the store returned them), so alerts
+    can go out for those that are new."""
+
+    def stored(self, tenant: str, insights: Sequence[Insight]) -> None: ...

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from adpulse.server.domain.restatement import RestatementWindows
 
@@ -77,6 +79,18 @@ class Settings:
     metrics_tenant_labels: bool = False
     log_format: str = "auto"
     log_level: str = "INFO"
+    # Alerts (webhook deliveries).
+    alert_key_file: Path | None = None
+    alert_timeout_seconds: int = 10
+    alert_max_attempts: int = 8
+    alert_retry_base_seconds: int = 30
+    alert_retry_cap_seconds: int = 3600
+    alert_allow_loopback: bool = True
+    alert_allow_networks: tuple[str, ...] = ()
+    alert_max_subscriptions: int = 50
+    alert_digest_at: dt.time | None = dt.time(8, 0)
+    alert_digest_days: int = 7
+    alert_digest_max_insights: int = 20
 
     @property
     def effective_import_dir(self) -> Path:
@@ -85,6 +99,10 @@ class Settings:
     @property
     def effective_export_dir(self) -> Path:
         return self.export_dir or self.data_dir / "exports"
+
+    @property
+    def effective_alert_key_file(self) -> Path:
+        return self.alert_key_file or self.data_dir / "alerts.key"
 
     @property
     def effective_clickhouse_dsn(self) -> str:
@@ -126,6 +144,7 @@ class Settings:
             metrics_tenant_labels=_bool(env, "ADPULSE_METRICS_TENANT_LABELS", False),
             log_format=_choice(env, "ADPULSE_LOG_FORMAT", ("auto", "json", "text")),
             log_level=_choice(env, "ADPULSE_LOG_LEVEL", ("INFO", "DEBUG", "WARNING", "ERROR")),
+            **_alert_settings(env),
         )
 
 
@@ -153,6 +172,44 @@ def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
     if raw == "":
         return choices[0]
     raise SettingsError(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
+
+
+def _alert_settings(env: Mapping[str, str]) -> dict[str, Any]:
+    listen_host = (env.get("ADPULSE_LISTEN") or DEFAULT_LISTEN).rsplit(":", 1)[0].strip("[]")
+    key_file = env.get("ADPULSE_ALERT_KEY_FILE")
+    networks = tuple(n.strip() for n in env.get("ADPULSE_ALERT_ALLOW_NETWORKS", "").split(",") if n.strip())
+    for network in networks:
+        try:
+            ipaddress.ip_network(network)
+        except ValueError:
+            raise SettingsError(
+                f"ADPULSE_ALERT_ALLOW_NETWORKS: {network!r} is not a network (CIDR)"
+            ) from None
+    return {
+        "alert_key_file": Path(key_file) if key_file else None,
+        "alert_timeout_seconds": _int(env, "ADPULSE_ALERT_TIMEOUT_SECONDS", 10, 1),
+        "alert_max_attempts": _int(env, "ADPULSE_ALERT_MAX_ATTEMPTS", 8, 1),
+        "alert_retry_base_seconds": _int(env, "ADPULSE_ALERT_RETRY_BASE_SECONDS", 30, 1),
+        "alert_retry_cap_seconds": _int(env, "ADPULSE_ALERT_RETRY_CAP_SECONDS", 3600, 1),
+        # A server that listens on loopback is a developer's: its tenants may test against a
+        # receiver on the same machine. Elsewhere a loopback URL would reach the server's own
+        # services, so it is off unless said out loud.
+        "alert_allow_loopback": _bool(env, "ADPULSE_ALERT_ALLOW_LOOPBACK", _is_loopback(listen_host)),
+        "alert_allow_networks": networks,
+        "alert_max_subscriptions": _int(env, "ADPULSE_ALERT_MAX_SUBSCRIPTIONS", 50, 1),
+        "alert_digest_at": _time_of_day(env, "ADPULSE_ALERT_DIGEST_AT", dt.time(8, 0)),
+        "alert_digest_days": _int(env, "ADPULSE_ALERT_DIGEST_DAYS", 7, 1),
+        "alert_digest_max_insights": _int(env, "ADPULSE_ALERT_DIGEST_MAX_INSIGHTS", 20, 1),
+    }
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _restatement(env: Mapping[str, str]) -> RestatementWindows:

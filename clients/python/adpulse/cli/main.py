@@ -11,7 +11,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from adpulse.cli import admin_cmd, analytics, ingest_cmd, jobs_cmd, query_cmd, serve_cmd
+from adpulse.cli import admin_cmd, alerts_cmd, analytics, ingest_cmd, jobs_cmd, query_cmd, serve_cmd
 from adpulse.client import AdpulseClient, AdpulseError
 from adpulse.client.client import DEFAULT_TARGET
 
@@ -25,7 +25,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--tenant", default=os.environ.get("ADPULSE_TENANT"), help="tenant (ADPULSE_TENANT)")
     commands = parser.add_subparsers(dest="command", required=True)
-    for module in (serve_cmd, ingest_cmd, query_cmd, analytics, admin_cmd, jobs_cmd):
+    for module in (serve_cmd, ingest_cmd, query_cmd, analytics, admin_cmd, jobs_cmd, alerts_cmd):
         module.register(commands)
     return parser
 

@@ -4,6 +4,7 @@ from adpulse.client.client import DEFAULT_TARGET, AdpulseClient, FileRowError, I
 from adpulse.client.errors import AdpulseError, Violation
 from adpulse.client.metrics import MetricsRecord, MetricsResult
 from adpulse.client.operations import Operation, OperationFailure
+from adpulse.client.webhooks import WebhookSignatureError, verify_signature
 
 __all__ = [
     "DEFAULT_TARGET",
@@ -17,4 +18,6 @@ __all__ = [
     "OperationFailure",
     "StreamOptions",
     "Violation",
+    "WebhookSignatureError",
+    "verify_signature",
 ]

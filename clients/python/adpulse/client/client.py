@@ -17,6 +17,7 @@ import grpc
 from google.longrunning import operations_pb2, operations_pb2_grpc
 from google.protobuf import duration_pb2
 
+from adpulse.client.alerts import AlertsMixin
 from adpulse.client.errors import AdpulseError
 from adpulse.client.files import DEFAULT_BATCH_BYTES, FileBatch, batches
 from adpulse.client.metrics import MetricsRecord, MetricsResult
@@ -138,7 +139,7 @@ class IngestReport:
     bytes_sent: int = 0
 
 
-class AdpulseClient:
+class AdpulseClient(AlertsMixin):
     """Talks to one adpulse server. Use as a context manager, or call `close()`."""
 
     def __init__(

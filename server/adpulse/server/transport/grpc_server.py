@@ -14,6 +14,7 @@ from grpc_reflection.v1alpha import reflection
 
 from adpulse.server.settings import Settings
 from adpulse.server.transport import boundary
+from adpulse.server.transport.alert_servicer import AlertServicer
 from adpulse.server.transport.analytics_servicer import AnalyticsServicer
 from adpulse.server.transport.calls import CallPipeline, CallStep
 from adpulse.server.transport.draining import Drain
@@ -21,6 +22,8 @@ from adpulse.server.transport.ingest_servicer import IngestServicer
 from adpulse.server.transport.operations_servicer import OperationsServicer
 from adpulse.server.transport.tenant_servicer import TenantServicer
 from adpulse.v1 import (
+    alert_service_pb2,
+    alert_service_pb2_grpc,
     analytics_service_pb2,
     analytics_service_pb2_grpc,
     ingest_service_pb2,
@@ -35,6 +38,7 @@ SERVICE_NAMES = (
     analytics_service_pb2.DESCRIPTOR.services_by_name["AnalyticsService"].full_name,
     tenant_service_pb2.DESCRIPTOR.services_by_name["TenantService"].full_name,
     operations_pb2.DESCRIPTOR.services_by_name["Operations"].full_name,
+    alert_service_pb2.DESCRIPTOR.services_by_name["AlertService"].full_name,
 )
 
 
@@ -84,6 +88,8 @@ def start(  # noqa: PLR0917 - one servicer per service
     tenants: TenantServicer,
     operations: OperationsServicer,
     steps: tuple[CallStep, ...] = (),
+    *,
+    alerts: AlertServicer,
 ) -> GrpcServer:
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=settings.grpc_workers, thread_name_prefix="grpc"),
@@ -100,6 +106,7 @@ def start(  # noqa: PLR0917 - one servicer per service
     analytics_service_pb2_grpc.add_AnalyticsServiceServicer_to_server(analytics, server)
     tenant_service_pb2_grpc.add_TenantServiceServicer_to_server(tenants, server)
     operations_pb2_grpc.add_OperationsServicer_to_server(operations, server)
+    alert_service_pb2_grpc.add_AlertServiceServicer_to_server(alerts, server)
     health_servicer = health.HealthServicer(experimental_non_blocking=True)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for name in ("", *SERVICE_NAMES):

@@ -24,8 +24,10 @@ from celery import Celery
 from celery.schedules import crontab
 
 from adpulse.server.domain.errors import StorageUnavailable
+from adpulse.server.usecases.alerts.deliver import DeliveryRunner
 from adpulse.server.usecases.jobs.runner import OperationRunner, Outcome
 from adpulse.server.usecases.jobs.schedule import DailyScanScheduler
+from adpulse.server.worker import alerts
 
 log = logging.getLogger(__name__)
 QUEUE = "adpulse.operations"
@@ -43,6 +45,7 @@ class JobRuntime:
     scheduler: DailyScanScheduler | None
     max_retries: int
     close: Callable[[], None]
+    alerts: DeliveryRunner | None = None
 
 
 class RuntimeHolder:
@@ -143,6 +146,7 @@ def make_app(broker_url: str, runtime: RuntimeHolder, daily_scan_at: dt.time | N
             return
         scheduler.tick(dt.datetime.now(dt.UTC))
 
+    alerts.register(app, runtime)
     return app
 
 
