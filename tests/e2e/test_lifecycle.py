@@ -1,20 +1,18 @@
-"""Starting, stopping and restarting: data survives, shutdown is graceful, Postgres is stopped."""
+"""Starting, stopping and restarting: data survives, Postgres is stopped (graceful shutdown with
+open streams: test_graceful_shutdown.py)."""
 
 from __future__ import annotations
 
-import queue
-import threading
 from pathlib import Path
 
 import grpc
 import pytest
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from adpulse.client import AdpulseClient, AdpulseError
 from adpulse.v1 import ingest_service_pb2 as pb
 from adpulse.v1 import ingest_service_pb2_grpc as pb_grpc
 from tests.support.facts import to_csv
-from tests.support.server import running_server, start_server, stop_embedded_postgres
+from tests.support.server import running_server
 
 ROW = ["2026-03-01", "google_ads", "a1", "c1", "Brand", "g1", "ad1", "EUR", "100", "5", "7.77", "1", "20"]
 
@@ -31,48 +29,6 @@ def test_a_restart_finds_the_data_and_stops_postgres(tmp_path: Path) -> None:
     with running_server(data) as second, AdpulseClient(second.address, api_key=second.admin_key) as client:
         assert str(client.query_metrics().totals.cost) == "7.77"
         assert client.ingest_files([csv]).duplicates == 1
-
-
-def test_sigterm_drains_in_flight_calls_after_health_says_not_serving(tmp_path: Path) -> None:
-    server = start_server(tmp_path / "data")
-    try:
-        with grpc.insecure_channel(server.address) as channel:
-            statuses: queue.Queue[int] = queue.Queue()
-            watch = health_pb2_grpc.HealthStub(channel).Watch(health_pb2.HealthCheckRequest(service=""))
-
-            def follow() -> None:
-                try:
-                    for update in watch:
-                        statuses.put(update.status)
-                except grpc.RpcError:
-                    pass
-
-            threading.Thread(target=follow, daemon=True).start()
-            assert statuses.get(timeout=30) == health_pb2.HealthCheckResponse.SERVING
-
-            requests: queue.Queue[pb.IngestRequest | None] = queue.Queue()
-            requests.put(pb.IngestRequest(open=pb.StreamOpen(source="generic")))
-            responses = pb_grpc.IngestServiceStub(channel).Ingest(
-                iter(requests.get, None), timeout=60, metadata=server.key_metadata
-            )
-            assert next(responses).WhichOneof("response") == "opened"
-
-            server.process.terminate()  # SIGTERM while the stream is open
-            assert statuses.get(timeout=30) == health_pb2.HealthCheckResponse.NOT_SERVING
-
-            batch = pb.IngestBatch(
-                batch_id="late", text=pb.TextPayload(format=pb.TEXT_FORMAT_CSV, data=to_csv([ROW]).encode())
-            )
-            requests.put(pb.IngestRequest(batch=batch))
-            assert next(responses).ack.accepted == 1  # the open call is served to the end
-            requests.put(None)
-            assert list(responses) == []
-
-        assert server.process.wait(60) == 0
-        assert "stopped" in server.log
-    finally:
-        server.kill()
-        stop_embedded_postgres(tmp_path / "data")
 
 
 def test_a_kernel_panic_answers_internal_promptly(tmp_path: Path) -> None:

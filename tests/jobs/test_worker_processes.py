@@ -8,10 +8,12 @@ import math
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from adpulse.client import AdpulseClient
 from tests.jobs.support import TENANT, chunks, import_file, wait_for
+from tests.observe.support import json_lines, scrape, value
 from tests.support import rabbitmq
 from tests.support.facts import Fact, fingerprint, sent_rows
 from tests.support.server import WorkerProcess, running_server, start_worker
@@ -75,4 +77,55 @@ def test_sigkilled_worker_processes_leave_exactly_the_file(
         assert done.metadata.recoveries == 3
         r = done.response
         assert (r.rows_accepted, r.rows_rejected, r.rows_duplicate, r.chunks) == (len(facts), 0, 0, n)
+        assert fingerprint(stored_rows(client)) == fingerprint(sent_rows(facts))
+
+
+def _rows_done(env: dict[str, str], op_id: str) -> int:
+    with psycopg.connect(env["ADPULSE_POSTGRES_DSN"]) as conn:
+        row = conn.execute("SELECT rows_done FROM operations WHERE op_id = %s", (op_id,)).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _metrics_url(worker: WorkerProcess) -> str:
+    for line in json_lines(worker.log):
+        if line["message"].startswith("worker metrics on "):
+            return str(line["message"].split()[-1])
+    raise LookupError("the worker announced no metrics endpoint")
+
+
+def test_sigterm_on_a_worker_requeues_its_job_and_its_metrics_count_the_tasks(
+    dataset: tuple[Path, list[Fact]], deployed: dict[str, str]
+) -> None:
+    data, facts = dataset
+    server_env = {**deployed, "ADPULSE_EMBEDDED_WORKER": "false"}
+    with running_server(data, server_env) as server, AdpulseClient(server.address, tenant=TENANT) as client:
+        name = import_file(client, "big.csv").name
+    op_id = name.removeprefix("operations/")
+    first = start_worker(data, {**deployed, "ADPULSE_FAULTS": "fact_insert_delay_ms@300"})
+    try:
+        wait_for(lambda: _rows_done(deployed, op_id) > 0, "the first chunk")
+        first.process.terminate()
+        assert first.process.wait(30) == 0, first.log  # a warm shutdown: the job stopped at a chunk
+        assert f"operation {op_id} succeeded" not in first.log
+        assert 0 < _rows_done(deployed, op_id) < len(facts)
+    finally:
+        _sigkill(first)
+    second = start_worker(data, deployed)
+    try:
+        wait_for(lambda: f"operation {op_id} succeeded" in second.log, "the second worker to finish")
+        samples = scrape(_metrics_url(second))
+        task = "adpulse.run_operation"
+        assert value(samples, "adpulse_worker_tasks_total", task=task, outcome="done") == 1
+        assert value(samples, "adpulse_worker_task_seconds_count", task=task) >= 1
+        assert (
+            value(samples, "adpulse_clickhouse_query_seconds_count", operation="ClickHouseFactStore.insert")
+            > 0
+        )
+    finally:
+        second.process.terminate()
+        assert second.process.wait(60) == 0, second.log
+    with running_server(data, server_env) as server, AdpulseClient(server.address, tenant=TENANT) as client:
+        done = client.operation(name)
+        assert done.state == "succeeded" and done.metadata.recoveries == 0, done
+        assert done.response.rows_accepted == len(facts)
         assert fingerprint(stored_rows(client)) == fingerprint(sent_rows(facts))

@@ -29,6 +29,14 @@ class ServerProcess:
     output: list[str] = field(default_factory=list)
 
     @property
+    def metrics_url(self) -> str:
+        """The server's Prometheus endpoint, from the line it printed at start."""
+        for line in self.output:
+            if line.startswith("adpulse metrics on "):
+                return line.split()[-1]
+        raise LookupError("the server serves no metrics")
+
+    @property
     def log(self) -> str:
         return "".join(self.output)
 
@@ -67,6 +75,7 @@ def start_server(data_dir: Path, env: Mapping[str, str] | None = None) -> Server
     full_env = {
         **os.environ,
         "ADPULSE_LISTEN": "127.0.0.1:0",
+        "ADPULSE_METRICS_LISTEN": "127.0.0.1:0",
         "ADPULSE_DATA_DIR": str(data_dir),
         "ADPULSE_SHUTDOWN_GRACE_SECONDS": "20",
         "ADPULSE_MAX_DECOMPRESSED_BYTES": str(SESSION_DECOMPRESSED_LIMIT),
@@ -133,7 +142,12 @@ def start_worker(data_dir: Path, env: Mapping[str, str], *, beat: bool = False) 
     process = subprocess.Popen(
         [str(Path(sys.executable).with_name("adpulse")), "worker", "--concurrency", "1"]
         + (["--beat"] if beat else []),
-        env={**os.environ, "ADPULSE_DATA_DIR": str(data_dir), **env},
+        env={
+            **os.environ,
+            "ADPULSE_DATA_DIR": str(data_dir),
+            "ADPULSE_WORKER_METRICS_LISTEN": "127.0.0.1:0",
+            **env,
+        },
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import ipaddress
 import logging
 import uuid
 from collections.abc import Callable
@@ -13,9 +14,15 @@ from typing import Any
 from adpulse import _kernel
 from adpulse.server import faults
 from adpulse.server.domain.operations import OperationKind
+from adpulse.server.observe import traces
+from adpulse.server.observe.instrument import Instruments
+from adpulse.server.observe.metrics import Metrics, ScrapedGauge
+from adpulse.server.observe.steps import AccessLogStep, MetricsStep, RequestStep
+from adpulse.server.observe.worker import count_tasks
 from adpulse.server.settings import Settings, SettingsError
-from adpulse.server.storage import broker, clickhouse, postgres
+from adpulse.server.storage import broker, clickhouse, gauges, postgres
 from adpulse.server.storage.access_store import PostgresAccessStore
+from adpulse.server.storage.alert_store import PostgresAlertStore
 from adpulse.server.storage.batch_ledger import PostgresBatchLedger
 from adpulse.server.storage.checkpoints import PostgresCheckpoints, PostgresTenantSettings
 from adpulse.server.storage.fact_store import ClickHouseFactStore, ClickHouseFxRates
@@ -24,14 +31,20 @@ from adpulse.server.storage.ingestion_runs import Heartbeat, PostgresRunStore
 from adpulse.server.storage.insight_store import PostgresInsightStore
 from adpulse.server.storage.operations import PostgresOperationStore
 from adpulse.server.storage.rollups import ClickHouseRollups
+from adpulse.server.storage.secret_box import SecretBox
+from adpulse.server.storage.webhook_http import HttpWebhookSender
 from adpulse.server.transport import grpc_server
 from adpulse.server.transport.access_servicer import AccessServicer
+from adpulse.server.transport.alert_servicer import AlertServicer
 from adpulse.server.transport.analytics_servicer import AnalyticsUseCases
 from adpulse.server.transport.auth_step import AuthStep, access_rules
 from adpulse.server.transport.jobs_servicers import JobsAnalyticsServicer, JobsIngestServicer
 from adpulse.server.transport.operations_servicer import OperationsServicer
 from adpulse.server.transport.tenant_servicer import TenantServicer
 from adpulse.server.usecases.access import AccessUseCase, Authenticator
+from adpulse.server.usecases.alerts.deliver import DeliveryRunner, RetryPolicy
+from adpulse.server.usecases.alerts.dispatch import AlertDispatcher, DigestScheduler
+from adpulse.server.usecases.alerts.subscriptions import AddressPolicy, AlertsUseCase
 from adpulse.server.usecases.analytics import AnomaliesUseCase, ExplainChangeUseCase, TrendsUseCase
 from adpulse.server.usecases.currency import CurrencyUseCase
 from adpulse.server.usecases.ingest import IngestUseCase
@@ -50,7 +63,8 @@ from adpulse.server.usecases.jobs.runner import Job, OperationRunner
 from adpulse.server.usecases.jobs.schedule import DailyScanScheduler
 from adpulse.server.usecases.operations import OperationsUseCase
 from adpulse.server.usecases.query_metrics import QueryMetricsUseCase
-from adpulse.server.worker.celery_app import CeleryJobQueue, JobRuntime, RuntimeHolder, make_app
+from adpulse.server.worker.alerts import AlertUpkeep, CeleryAlertQueue
+from adpulse.server.worker.celery_app import QUEUE, CeleryJobQueue, JobRuntime, RuntimeHolder, make_app
 from adpulse.server.worker.embedded import EmbeddedWorker, Upkeep
 
 log = logging.getLogger(__name__)
@@ -63,6 +77,7 @@ class App:
     grpc: grpc_server.GrpcServer
     settings: Settings
     _closers: list[Callable[[], None]] = field(default_factory=list)
+    metrics_address: str = ""  # where /metrics is served; empty when it is off
 
     @property
     def address(self) -> str:
@@ -86,6 +101,16 @@ def _today() -> dt.date:
     return dt.datetime.now(dt.UTC).date()
 
 
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _address_policy(settings: Settings) -> AddressPolicy:
+    return AddressPolicy(
+        settings.alert_allow_loopback, tuple(ipaddress.ip_network(n) for n in settings.alert_allow_networks)
+    )
+
+
 @dataclass
 class _Core:
     """The stores and use cases that both a server and a worker process need."""
@@ -101,10 +126,19 @@ class _Core:
     files: LocalFileArea
     rollups: ClickHouseRollups
     analytics: AnalyticsUseCases
+    alerts: PostgresAlertStore
+    alert_queue: CeleryAlertQueue
+    insight_store: PostgresInsightStore
 
 
 def _core(
-    settings: Settings, postgres_dsn: str, instance_id: str, closers: list[Callable[[], None]]
+    settings: Settings,
+    postgres_dsn: str,
+    instance_id: str,
+    closers: list[Callable[[], None]],
+    *,
+    inst: Instruments,
+    celery: Any,
 ) -> _Core:
     pool = postgres.open_pool(postgres_dsn)
     closers.append(pool.close)
@@ -118,9 +152,15 @@ def _core(
     closers.append(heartbeat.stop)
 
     kernel, facts = faults.wrap(_kernel, ClickHouseFactStore(ch_client), settings.faults)
-    runs = PostgresRunStore(pool, instance_id, settings.heartbeat_seconds)
+    kernel, facts = inst.kernel(kernel), inst.clickhouse(facts)
+    runs = inst.postgres(PostgresRunStore(pool, instance_id, settings.heartbeat_seconds))
     anomalies = AnomaliesUseCase(kernel, facts, settings.restatement, _today)
     explain = ExplainChangeUseCase(kernel, facts)
+    alerts, alert_queue, insight_store = (
+        inst.postgres(PostgresAlertStore(pool)),
+        CeleryAlertQueue(celery),
+        inst.postgres(PostgresInsightStore(pool)),
+    )
     analytics = AnalyticsUseCases(
         trends=TrendsUseCase(kernel, facts),
         anomalies=anomalies,
@@ -128,10 +168,11 @@ def _core(
         insights=InsightsUseCase(
             kernel,
             facts=facts,
-            store=PostgresInsightStore(pool),
+            store=insight_store,
             anomalies=anomalies,
             explain=explain,
             today=_today,
+            events=AlertDispatcher(alerts, alert_queue, _now),
         ),
         today=_today,
     )
@@ -140,13 +181,20 @@ def _core(
         ch_client=ch_client,
         kernel=kernel,
         facts=facts,
-        ingest=IngestUseCase(kernel, facts, PostgresBatchLedger(pool), runs, settings.max_decompressed_bytes),
+        ingest=inst.ingest(
+            IngestUseCase(
+                kernel, facts, inst.postgres(PostgresBatchLedger(pool)), runs, settings.max_decompressed_bytes
+            )
+        ),
         runs=runs,
-        tenant_settings=PostgresTenantSettings(pool),
-        operations=PostgresOperationStore(pool, postgres_dsn),
+        tenant_settings=inst.postgres(PostgresTenantSettings(pool)),
+        operations=inst.postgres(PostgresOperationStore(pool, postgres_dsn)),
         files=LocalFileArea(settings.effective_import_dir, settings.effective_export_dir),
-        rollups=ClickHouseRollups(ch_client),
+        rollups=inst.clickhouse(ClickHouseRollups(ch_client)),
         analytics=analytics,
+        alerts=alerts,
+        alert_queue=alert_queue,
+        insight_store=insight_store,
     )
 
 
@@ -161,7 +209,13 @@ def _steps(core: _Core) -> dict[str, DayRangeStep]:
 
 
 def _runtime(
-    settings: Settings, core: _Core, operations: OperationsUseCase, owner: str, close: Callable[[], None]
+    settings: Settings,
+    core: _Core,
+    operations: OperationsUseCase,
+    owner: str,
+    *,
+    close: Callable[[], None],
+    box: SecretBox | None,
 ) -> JobRuntime:
     steps = _steps(core)
     jobs: dict[OperationKind, Job] = {
@@ -185,7 +239,25 @@ def _runtime(
         if settings.daily_scan_at
         else None
     )
-    return JobRuntime(runner, scheduler, settings.job_max_retries, close)
+    deliveries = (
+        DeliveryRunner(
+            core.alerts,
+            box,
+            HttpWebhookSender(settings.alert_timeout_seconds, _address_policy(settings).allowed_networks),
+            core.alert_queue,
+            policy=_address_policy(settings),
+            retries=RetryPolicy(
+                settings.alert_max_attempts,
+                settings.alert_retry_base_seconds,
+                settings.alert_retry_cap_seconds,
+            ),
+            timeout_seconds=settings.alert_timeout_seconds,
+            now=_now,
+        )
+        if box
+        else None
+    )
+    return JobRuntime(runner, scheduler, settings.job_max_retries, close, alerts=deliveries)
 
 
 def _access(settings: Settings, core: _Core) -> tuple[AccessUseCase, AuthStep]:
@@ -210,15 +282,22 @@ def build(settings: Settings) -> App:
             closers.append(embedded.stop)
             postgres_dsn = embedded.dsn
         instance_id = f"srv-{uuid.uuid4().hex[:16]}"
-        core = _core(settings, postgres_dsn, instance_id, closers)
-        currency = CurrencyUseCase(ClickHouseFxRates(core.ch_client), core.tenant_settings)
-
+        metrics = Metrics(tenant_labels=settings.metrics_tenant_labels)
+        inst = Instruments(metrics)
+        if traces.setup("adpulse-server"):
+            closers.append(traces.shutdown)
+        traces.instrument_celery()
         holder = RuntimeHolder(lambda: runtime)
         celery = make_app(settings.broker_url or broker.sqla_broker_url(postgres_dsn), holder)
+        core = _core(settings, postgres_dsn, instance_id, closers, inst=inst, celery=celery)
+        currency = CurrencyUseCase(inst.clickhouse(ClickHouseFxRates(core.ch_client)), core.tenant_settings)
+
         queue = CeleryJobQueue(celery)
         operations = OperationsUseCase(core.operations, queue, core.files)
-        runtime = _runtime(settings, core, operations, instance_id, close=lambda: None)
+        box = SecretBox.from_file(settings.effective_alert_key_file, create=True)
+        runtime = _runtime(settings, core, operations, instance_id, close=lambda: None, box=box)
         if settings.embedded_worker:
+            count_tasks(metrics)
             worker = EmbeddedWorker(celery, runtime.runner, settings.worker_concurrency, instance_id)
             worker.start()
             closers.append(worker.stop)
@@ -231,9 +310,30 @@ def build(settings: Settings) -> App:
             # With a broker, Celery beat schedules the scans (`adpulse worker --beat`).
             scheduler=runtime.scheduler if embedded_broker else None,
             prune=(lambda: broker.prune_delivered_messages(core.pool)) if embedded_broker else None,
+            # Every server, either shape: re-sends lost alert deliveries and starts the digests.
+            also=[_alert_upkeep(settings, core).once],
         )
         upkeep.start()
         closers.append(upkeep.stop)
+        metrics.register_gauge(
+            ScrapedGauge(
+                "adpulse_operations",
+                "Operations queued or running, by kind and state.",
+                ("kind", "state"),
+                lambda: gauges.pending_operations(core.pool),
+            )
+        )
+        metrics.register_gauge(
+            ScrapedGauge(
+                "adpulse_job_queue_depth",
+                "Job messages waiting in the broker.",
+                ("queue",),
+                lambda: gauges.queue_depth(celery, QUEUE),
+            )
+        )
+        endpoint = metrics.serve(settings.metrics_listen) if settings.metrics_listen else None
+        if endpoint is not None:
+            closers.append(endpoint.stop)
 
         access, auth = _access(settings, core)
         steps = _steps(core)
@@ -260,27 +360,69 @@ def build(settings: Settings) -> App:
             ),
             TenantServicer(currency),
             OperationsServicer(operations),
-            AccessServicer(access),
-            steps=(auth,),
+            # Observers outermost, so they see calls a later step refuses.
+            steps=(RequestStep(), traces.TraceStep(), AccessLogStep(), MetricsStep(metrics), auth),
+            alerts=AlertServicer(
+                AlertsUseCase(
+                    core.alerts,
+                    box,
+                    core.alert_queue,
+                    policy=_address_policy(settings),
+                    max_subscriptions=settings.alert_max_subscriptions,
+                    now=_now,
+                )
+            ),
+            access=AccessServicer(access),
         )
+        metrics.draining.set_function(lambda: float(server.drain.draining))
     except BaseException:
         with contextlib.suppress(Exception):
             close_all(closers)
         raise
-    return App(grpc=server, settings=settings, _closers=closers)
+    return App(
+        grpc=server,
+        settings=settings,
+        _closers=closers,
+        metrics_address=endpoint.address if endpoint is not None else "",
+    )
 
 
-def build_worker_runtime(settings: Settings, celery: Any) -> JobRuntime:
+def _alert_upkeep(settings: Settings, core: _Core) -> AlertUpkeep:
+    digests = (
+        DigestScheduler(
+            core.alerts,
+            core.insight_store,
+            core.alert_queue,
+            at=settings.alert_digest_at,
+            days=settings.alert_digest_days,
+            max_insights=settings.alert_digest_max_insights,
+        )
+        if settings.alert_digest_at
+        else None
+    )
+    return AlertUpkeep(core.alerts, core.alert_queue, digests, settings.reconcile_seconds)
+
+
+def build_worker_runtime(settings: Settings, celery: Any, metrics: Metrics) -> JobRuntime:
     """What an `adpulse worker` process needs to run tasks: its own connections (built in the
-    process that uses them, after any fork) to the Postgres and ClickHouse of the settings."""
+    process that uses them, after any fork) to the Postgres and ClickHouse of the settings,
+    observed into the worker's `metrics`."""
     if settings.postgres_dsn is None:
         raise SettingsError("adpulse worker needs ADPULSE_POSTGRES_DSN: the Postgres the servers use")
     closers: list[Callable[[], None]] = []
     try:
         owner = f"wrk-{uuid.uuid4().hex[:16]}"
-        core = _core(settings, settings.postgres_dsn, owner, closers)
+        core = _core(
+            settings, settings.postgres_dsn, owner, closers, inst=Instruments(metrics), celery=celery
+        )
         operations = OperationsUseCase(core.operations, CeleryJobQueue(celery), core.files)
-        return _runtime(settings, core, operations, owner, close=lambda: close_all(closers))
+        # A worker signs with the servers' key (the same ADPULSE_ALERT_KEY_FILE); it never makes one.
+        try:
+            box: SecretBox | None = SecretBox.from_file(settings.effective_alert_key_file, create=False)
+        except SettingsError as err:
+            log.warning("%s; this worker runs jobs but sends no alerts", err)
+            box = None
+        return _runtime(settings, core, operations, owner, close=lambda: close_all(closers), box=box)
     except BaseException:
         with contextlib.suppress(Exception):
             close_all(closers)

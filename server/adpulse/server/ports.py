@@ -391,3 +391,10 @@ class AccessStore(Protocol):
 
     def touch(self, key_id: str, older_than: dt.timedelta) -> None:
         """Records a use of the key, unless one was recorded less than `older_than` ago."""
+
+
+class InsightEvents(Protocol):
+    """Told whenever insights were stored for a tenant (as the store returned them), so alerts
+    can go out for those that are new."""
+
+    def stored(self, tenant: str, insights: Sequence[Insight]) -> None: ...

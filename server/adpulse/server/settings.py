@@ -8,6 +8,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from adpulse.server.domain.restatement import RestatementWindows
 
@@ -79,6 +80,24 @@ class Settings:
     tls_key: Path | None = None
     tls_client_ca: Path | None = None
     allow_insecure: bool = False
+    # Observability: metrics endpoints ("" switches one off), logs.
+    metrics_listen: str = "127.0.0.1:9464"
+    worker_metrics_listen: str = "127.0.0.1:9465"
+    metrics_tenant_labels: bool = False
+    log_format: str = "auto"
+    log_level: str = "INFO"
+    # Alerts (webhook deliveries).
+    alert_key_file: Path | None = None
+    alert_timeout_seconds: int = 10
+    alert_max_attempts: int = 8
+    alert_retry_base_seconds: int = 30
+    alert_retry_cap_seconds: int = 3600
+    alert_allow_loopback: bool = True
+    alert_allow_networks: tuple[str, ...] = ()
+    alert_max_subscriptions: int = 50
+    alert_digest_at: dt.time | None = dt.time(8, 0)
+    alert_digest_days: int = 7
+    alert_digest_max_insights: int = 20
 
     @property
     def effective_import_dir(self) -> Path:
@@ -87,6 +106,10 @@ class Settings:
     @property
     def effective_export_dir(self) -> Path:
         return self.export_dir or self.data_dir / "exports"
+
+    @property
+    def effective_alert_key_file(self) -> Path:
+        return self.alert_key_file or self.data_dir / "alerts.key"
 
     @property
     def effective_clickhouse_dsn(self) -> str:
@@ -99,8 +122,8 @@ class Settings:
         return cls(
             listen=env.get("ADPULSE_LISTEN") or DEFAULT_LISTEN,
             data_dir=Path(env.get("ADPULSE_DATA_DIR") or ".adpulse"),
-            postgres_dsn=env.get("ADPULSE_POSTGRES_DSN") or None,
-            clickhouse_dsn=env.get("ADPULSE_CLICKHOUSE_DSN") or None,
+            postgres_dsn=_secret(env, "ADPULSE_POSTGRES_DSN"),
+            clickhouse_dsn=_secret(env, "ADPULSE_CLICKHOUSE_DSN"),
             reflection=_bool(env, "ADPULSE_REFLECTION", True),
             max_message_bytes=_int(env, "ADPULSE_MAX_MESSAGE_BYTES", 64 * 1024 * 1024, 1024),
             max_decompressed_bytes=_int(env, "ADPULSE_MAX_DECOMPRESSED_BYTES", 1024 * 1024 * 1024, 1024),
@@ -109,9 +132,9 @@ class Settings:
             heartbeat_seconds=_int(env, "ADPULSE_HEARTBEAT_SECONDS", 15, 1),
             faults=frozenset(f.strip() for f in env.get("ADPULSE_FAULTS", "").split(",") if f.strip()),
             restatement=_restatement(env),
-            broker_url=env.get("ADPULSE_BROKER_URL") or None,
+            broker_url=_secret(env, "ADPULSE_BROKER_URL"),
             # Without a broker the worker must be in the server; with one it may be, too.
-            embedded_worker=_bool(env, "ADPULSE_EMBEDDED_WORKER", not env.get("ADPULSE_BROKER_URL")),
+            embedded_worker=_bool(env, "ADPULSE_EMBEDDED_WORKER", not _secret(env, "ADPULSE_BROKER_URL")),
             worker_concurrency=_int(env, "ADPULSE_WORKER_CONCURRENCY", 2, 1),
             import_dir=Path(env["ADPULSE_IMPORT_DIR"]) if env.get("ADPULSE_IMPORT_DIR") else None,
             export_dir=Path(env["ADPULSE_EXPORT_DIR"]) if env.get("ADPULSE_EXPORT_DIR") else None,
@@ -129,6 +152,12 @@ class Settings:
             tls_key=_path(env, "ADPULSE_TLS_KEY"),
             tls_client_ca=_path(env, "ADPULSE_TLS_CLIENT_CA"),
             allow_insecure=_bool(env, "ADPULSE_ALLOW_INSECURE", False),
+            metrics_listen=env.get("ADPULSE_METRICS_LISTEN", "127.0.0.1:9464").strip(),
+            worker_metrics_listen=env.get("ADPULSE_WORKER_METRICS_LISTEN", "127.0.0.1:9465").strip(),
+            metrics_tenant_labels=_bool(env, "ADPULSE_METRICS_TENANT_LABELS", False),
+            log_format=_choice(env, "ADPULSE_LOG_FORMAT", ("auto", "json", "text")),
+            log_level=_choice(env, "ADPULSE_LOG_LEVEL", ("INFO", "DEBUG", "WARNING", "ERROR")),
+            **_alert_settings(env),
         ).checked()
 
     @property
@@ -157,7 +186,65 @@ def _path(env: Mapping[str, str], name: str) -> Path | None:
 
 def is_loopback(listen: str) -> bool:
     """Whether `host:port` names only this machine (`localhost`, 127.0.0.0/8, ::1)."""
-    host = listen.rsplit(":", 1)[0].strip("[]")
+    return _is_loopback(listen.rsplit(":", 1)[0].strip("[]"))
+
+
+def _secret(env: Mapping[str, str], name: str) -> str | None:
+    """`name`, or the first line of the file `name_FILE` names (a Docker or Kubernetes secret),
+    so a DSN's password need not sit in the environment."""
+    if env.get(name):
+        return env[name]
+    path = env.get(f"{name}_FILE")
+    if not path:
+        return None
+    try:
+        lines = Path(path).read_text().splitlines()
+    except OSError as err:
+        raise SettingsError(f"{name}_FILE: cannot read {path}: {err.strerror}") from None
+    return lines[0].strip() if lines and lines[0].strip() else None
+
+
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    """One of `choices` (case-insensitive); unset means the first."""
+    raw = env.get(name, "").strip()
+    for choice in choices:
+        if raw.lower() == choice.lower():
+            return choice
+    if raw == "":
+        return choices[0]
+    raise SettingsError(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
+
+
+def _alert_settings(env: Mapping[str, str]) -> dict[str, Any]:
+    listen_host = (env.get("ADPULSE_LISTEN") or DEFAULT_LISTEN).rsplit(":", 1)[0].strip("[]")
+    key_file = env.get("ADPULSE_ALERT_KEY_FILE")
+    networks = tuple(n.strip() for n in env.get("ADPULSE_ALERT_ALLOW_NETWORKS", "").split(",") if n.strip())
+    for network in networks:
+        try:
+            ipaddress.ip_network(network)
+        except ValueError:
+            raise SettingsError(
+                f"ADPULSE_ALERT_ALLOW_NETWORKS: {network!r} is not a network (CIDR)"
+            ) from None
+    return {
+        "alert_key_file": Path(key_file) if key_file else None,
+        "alert_timeout_seconds": _int(env, "ADPULSE_ALERT_TIMEOUT_SECONDS", 10, 1),
+        "alert_max_attempts": _int(env, "ADPULSE_ALERT_MAX_ATTEMPTS", 8, 1),
+        "alert_retry_base_seconds": _int(env, "ADPULSE_ALERT_RETRY_BASE_SECONDS", 30, 1),
+        "alert_retry_cap_seconds": _int(env, "ADPULSE_ALERT_RETRY_CAP_SECONDS", 3600, 1),
+        # A server that listens on loopback is a developer's: its tenants may test against a
+        # receiver on the same machine. Elsewhere a loopback URL would reach the server's own
+        # services, so it is off unless said out loud.
+        "alert_allow_loopback": _bool(env, "ADPULSE_ALERT_ALLOW_LOOPBACK", _is_loopback(listen_host)),
+        "alert_allow_networks": networks,
+        "alert_max_subscriptions": _int(env, "ADPULSE_ALERT_MAX_SUBSCRIPTIONS", 50, 1),
+        "alert_digest_at": _time_of_day(env, "ADPULSE_ALERT_DIGEST_AT", dt.time(8, 0)),
+        "alert_digest_days": _int(env, "ADPULSE_ALERT_DIGEST_DAYS", 7, 1),
+        "alert_digest_max_insights": _int(env, "ADPULSE_ALERT_DIGEST_MAX_INSIGHTS", 20, 1),
+    }
+
+
+def _is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
     try:

@@ -12,7 +12,16 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from adpulse.cli import access_cmd, admin_cmd, analytics, ingest_cmd, jobs_cmd, query_cmd, serve_cmd
+from adpulse.cli import (
+    access_cmd,
+    admin_cmd,
+    alerts_cmd,
+    analytics,
+    ingest_cmd,
+    jobs_cmd,
+    query_cmd,
+    serve_cmd,
+)
 from adpulse.client import AdpulseClient, AdpulseError, Tls
 from adpulse.client.connection import API_KEY_ENV, DEFAULT_TARGET
 
@@ -31,7 +40,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     _tls_arguments(parser)
     commands = parser.add_subparsers(dest="command", required=True)
-    for module in (serve_cmd, ingest_cmd, query_cmd, analytics, admin_cmd, jobs_cmd, access_cmd):
+    for module in (serve_cmd, ingest_cmd, query_cmd, analytics, admin_cmd, jobs_cmd, alerts_cmd, access_cmd):
         module.register(commands)
     return parser
 

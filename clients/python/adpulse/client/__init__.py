@@ -6,6 +6,7 @@ from adpulse.client.errors import AdpulseError, Violation
 from adpulse.client.ingest_calls import FileRowError, IngestReport, StreamOptions
 from adpulse.client.metrics import MetricsRecord, MetricsResult
 from adpulse.client.operations import Operation, OperationFailure
+from adpulse.client.webhooks import WebhookSignatureError, verify_signature
 
 __all__ = [
     "DEFAULT_TARGET",
@@ -20,5 +21,7 @@ __all__ = [
     "StreamOptions",
     "Tls",
     "Violation",
+    "WebhookSignatureError",
     "find_api_key",
+    "verify_signature",
 ]

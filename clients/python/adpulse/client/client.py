@@ -5,12 +5,13 @@ from __future__ import annotations
 from types import TracebackType
 
 from adpulse.client.access_calls import AccessCalls
+from adpulse.client.alerts import AlertsMixin
 from adpulse.client.analytics_calls import AnalyticsCalls
 from adpulse.client.ingest_calls import IngestCalls
 from adpulse.client.operation_calls import OperationCalls
 
 
-class AdpulseClient(IngestCalls, AnalyticsCalls, OperationCalls, AccessCalls):
+class AdpulseClient(IngestCalls, AnalyticsCalls, OperationCalls, AccessCalls, AlertsMixin):
     """Talks to one adpulse server. Use as a context manager, or call `close()`.
 
     `api_key` defaults to `ADPULSE_API_KEY`, else the local server's

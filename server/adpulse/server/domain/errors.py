@@ -76,6 +76,10 @@ class Unauthenticated(AdpulseError):
     """The call carries no valid credential: no key, an unknown one, or an expired or revoked one."""
 
 
+class ShuttingDown(StorageUnavailable):
+    """This server is stopping: the caller should go on with another (UNAVAILABLE, RetryInfo)."""
+
+
 @dataclass
 class PermissionDenied(AdpulseError):
     """The caller may not touch what the request names."""

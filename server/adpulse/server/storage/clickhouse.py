@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import logging
 import re
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ import clickhouse_connect
 from clickhouse_connect.driver import exceptions as ch_errors
 
 from adpulse.server.domain.errors import StorageUnavailable
+from adpulse.server.settings import SettingsError
 from adpulse.server.storage import migrations
 
 log = logging.getLogger(__name__)
@@ -25,6 +27,11 @@ _CODE = re.compile(r"Code: (\d+)")
 def connect(dsn: str) -> Any:
     """A client for `chdb:///path` (the embedded engine) or `http(s)://…` (a server)."""
     if dsn.startswith("chdb://"):
+        if importlib.util.find_spec("chdb") is None:
+            raise SettingsError(
+                "this install has no embedded ClickHouse engine (the server image has none): set "
+                "ADPULSE_CLICKHOUSE_DSN, or install adpulse[embedded]"
+            )
         Path(dsn.removeprefix("chdb://")).mkdir(parents=True, exist_ok=True)
     with unavailable_on_failure():
         return clickhouse_connect.get_client(dsn=dsn)
@@ -36,12 +43,13 @@ def unavailable_on_failure() -> Iterator[None]:
     try:
         yield
     except ch_errors.OperationalError as err:
-        log.warning("clickhouse unavailable: %s", err)
+        # The error's text may quote the statement: the log gets its class only (no SQL in logs).
+        log.warning("clickhouse unavailable: %s", type(err).__name__)
         raise StorageUnavailable("the fact store is unavailable; retry later", "STORAGE_UNAVAILABLE") from err
     except ch_errors.DatabaseError as err:
         match = _CODE.search(str(err))
         if match and int(match.group(1)) in _TRANSIENT_CODES:
-            log.warning("clickhouse transient failure: %s", err)
+            log.warning("clickhouse transient failure: code %s", match.group(1))
             raise StorageUnavailable("the fact store is busy; retry later", "STORAGE_UNAVAILABLE") from err
         raise
 

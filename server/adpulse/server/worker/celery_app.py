@@ -24,8 +24,10 @@ from celery import Celery
 from celery.schedules import crontab
 
 from adpulse.server.domain.errors import StorageUnavailable
+from adpulse.server.usecases.alerts.deliver import DeliveryRunner
 from adpulse.server.usecases.jobs.runner import OperationRunner, Outcome
 from adpulse.server.usecases.jobs.schedule import DailyScanScheduler
+from adpulse.server.worker import alerts
 
 log = logging.getLogger(__name__)
 QUEUE = "adpulse.operations"
@@ -43,6 +45,7 @@ class JobRuntime:
     scheduler: DailyScanScheduler | None
     max_retries: int
     close: Callable[[], None]
+    alerts: DeliveryRunner | None = None
 
 
 class RuntimeHolder:
@@ -108,7 +111,8 @@ def make_app(broker_url: str, runtime: RuntimeHolder, daily_scan_at: dt.time | N
     @app.task(  # type: ignore[untyped-decorator]
         name=RUN_OPERATION, bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None
     )
-    def run_operation(task: Any, op_id: str) -> None:
+    def run_operation(task: Any, op_id: str) -> str:
+        """Advances the operation; the outcome it returns is what the worker's metrics count."""
         current = runtime.get()
         try:
             outcome = current.runner.run(op_id)
@@ -128,10 +132,11 @@ def make_app(broker_url: str, runtime: RuntimeHolder, daily_scan_at: dt.time | N
                         "STORAGE_UNAVAILABLE",
                     ),
                 )
-                return
+                return "gave_up"
             app.send_task(
                 RUN_OPERATION, args=[op_id], countdown=backoff_seconds(retries), retries=retries + 1
             )
+        return outcome.value
 
     @app.task(name=SCHEDULE_DAILY_SCANS, acks_late=True)  # type: ignore[untyped-decorator]
     def schedule_daily_scans() -> None:
@@ -141,6 +146,7 @@ def make_app(broker_url: str, runtime: RuntimeHolder, daily_scan_at: dt.time | N
             return
         scheduler.tick(dt.datetime.now(dt.UTC))
 
+    alerts.register(app, runtime)
     return app
 
 

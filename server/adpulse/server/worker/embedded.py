@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from celery import Celery
 from celery.platforms import EX_OK
@@ -65,6 +65,7 @@ class Upkeep:
         requeue_after: dt.timedelta,
         scheduler: DailyScanScheduler | None,
         prune: Callable[[], int] | None,
+        also: Sequence[Callable[[dt.datetime], None]] = (),
     ) -> None:
         self._store = store
         self._queue = queue
@@ -72,6 +73,7 @@ class Upkeep:
         self._requeue_after = requeue_after
         self._scheduler = scheduler
         self._prune = prune
+        self._also = tuple(also)  # other upkeep on the same beat (alert deliveries, digests)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="operations-upkeep", daemon=True)
 
@@ -103,3 +105,5 @@ class Upkeep:
             self._scheduler.tick(dt.datetime.now(dt.UTC))
         if self._prune is not None:
             self._prune()
+        for task in self._also:
+            task(dt.datetime.now(dt.UTC))

@@ -18,6 +18,9 @@ from typing import Any
 from celery import signals
 
 from adpulse.server import composition
+from adpulse.server.observe import logs, traces
+from adpulse.server.observe import worker as observe_worker
+from adpulse.server.observe.metrics import Metrics
 from adpulse.server.settings import Settings
 from adpulse.server.worker.celery_app import QUEUE, JobRuntime, RuntimeHolder, make_app
 
@@ -26,7 +29,7 @@ READY_FILE = Path(tempfile.gettempdir()) / "adpulse-worker.ready"
 
 
 def work(settings: Settings, concurrency: int, beat: bool) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(settings.log_format, settings.log_level)
     if not settings.broker_url:
         print(
             "adpulse: `adpulse worker` needs ADPULSE_BROKER_URL (e.g. amqp://…); without a broker the "
@@ -38,10 +41,21 @@ def work(settings: Settings, concurrency: int, beat: bool) -> int:
         print("adpulse: `adpulse worker` needs ADPULSE_POSTGRES_DSN, the servers' Postgres", file=sys.stderr)
         return 1
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    metrics, served = observe_worker.multiprocess_metrics(settings.metrics_tenant_labels)
+    endpoint = (
+        Metrics.serve_registry(served, settings.worker_metrics_listen)
+        if settings.worker_metrics_listen
+        else None
+    )
+    if endpoint is not None:
+        log.info("worker metrics on http://%s/metrics", endpoint.address)
+    observe_worker.count_tasks(metrics)
+    traces.setup("adpulse-worker")
+    traces.instrument_celery()
     built: list[JobRuntime] = []
 
     def build() -> JobRuntime:
-        runtime = composition.build_worker_runtime(settings, app)
+        runtime = composition.build_worker_runtime(settings, app, metrics)
         built.append(runtime)
         return runtime
 
@@ -71,4 +85,7 @@ def work(settings: Settings, concurrency: int, beat: bool) -> int:
     )
     worker.start()
     holder.close()
+    traces.shutdown()
+    if endpoint is not None:
+        endpoint.stop()
     return int(worker.exitcode or 0)

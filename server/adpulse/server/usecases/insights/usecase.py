@@ -21,7 +21,7 @@ from adpulse.server.domain.insights import (
     InsightUpdate,
 )
 from adpulse.server.domain.metrics_query import Dimension, DimensionFilter, FactSelection, GroupColumn
-from adpulse.server.ports import FactStore, InsightStore, Kernel
+from adpulse.server.ports import FactStore, InsightEvents, InsightStore, Kernel
 from adpulse.server.usecases.analytics import (
     SEASONAL_HISTORY_DAYS,
     AnomaliesUseCase,
@@ -55,7 +55,9 @@ class InsightsUseCase:
         anomalies: AnomaliesUseCase,
         explain: ExplainChangeUseCase,
         today: Callable[[], dt.date],
+        events: InsightEvents | None = None,
     ) -> None:
+        self._events = events
         self._kernel = kernel
         self._facts = facts
         self._store = store
@@ -87,6 +89,8 @@ class InsightsUseCase:
         found += reallocation(context, self._kernel)
         found += pacing(context, self._kernel, self._store)
         stored = self._store.save(request.tenant, found)
+        if self._events is not None:
+            self._events.stored(request.tenant, stored)
         shown = sorted(
             (i for i in stored if i.status is not InsightStatus.DISMISSED),
             key=lambda i: (-i.priority, i.id),

@@ -1,0 +1,118 @@
+"""Call-pipeline steps that observe every call: its request id, its metrics, its access log.
+
+They run outermost (first to enter, last to exit), so they see calls that a later step such as
+authentication refuses, and by their exit the later steps have set the caller and tenant.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import time
+from functools import cache
+from typing import Any
+
+import grpc
+from google.protobuf import descriptor_pool
+
+from adpulse.server.observe import logs
+from adpulse.server.observe.metrics import Metrics
+from adpulse.server.transport.calls import REQUEST_ID_HEADER, Call
+
+access_log = logging.getLogger("adpulse.access")
+# Before authentication has landed a call's tenant is what the client names in this header.
+_TENANT_HEADER = "x-adpulse-tenant"
+# go-grpc-prometheus's grpc_code values are Go's code names: "OK", "InvalidArgument", …
+_GO_CODE_NAMES = {
+    code: "".join(part.capitalize() for part in code.name.split("_")) for code in grpc.StatusCode
+}
+_GO_CODE_NAMES[grpc.StatusCode.OK] = "OK"
+_GO_CODE_NAMES[grpc.StatusCode.CANCELLED] = "Canceled"
+
+
+class RequestStep:
+    """Answers the call's request id in the response headers and makes the call the current
+    one for the log, so every line written while it runs carries its request id."""
+
+    def __init__(self) -> None:
+        self._tokens: dict[int, contextvars.Token[Call | None]] = {}
+
+    def enter(self, call: Call, context: grpc.ServicerContext) -> None:
+        self._tokens[id(call)] = logs.enter_call(call)
+        context.send_initial_metadata(((REQUEST_ID_HEADER, call.request_id),))
+
+    def exit(self, call: Call) -> None:
+        token = self._tokens.pop(id(call), None)
+        if token is not None:
+            logs.leave_call(token)
+
+
+class MetricsStep:
+    """go-grpc-prometheus's server metrics, from the call's record."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+
+    def enter(self, call: Call, context: grpc.ServicerContext) -> None:
+        self._metrics.started.labels(*_labels(call)).inc()
+
+    def exit(self, call: Call) -> None:
+        m, labels = self._metrics, _labels(call)
+        m.handled.labels(*labels, _GO_CODE_NAMES[call.code], *m.tenant(_tenant(call))).inc()
+        m.handling.labels(*labels).observe(time.monotonic() - call.started)
+        if call.messages_in:
+            m.received.labels(*labels).inc(call.messages_in)
+        if call.messages_out:
+            m.sent.labels(*labels).inc(call.messages_out)
+
+
+class AccessLogStep:
+    """One line per call: who, what, how it ended, how long, how much."""
+
+    def enter(self, call: Call, context: grpc.ServicerContext) -> None:
+        """Nothing to do before the call."""
+
+    def exit(self, call: Call) -> None:
+        duration_ms = round((time.monotonic() - call.started) * 1000, 3)
+        fields: dict[str, Any] = {
+            "request_id": call.request_id,
+            "method": call.method,
+            "tenant": _tenant(call),
+            "key_id": call.caller.key_id if call.caller else "",
+            "peer": call.peer,
+            "code": call.code.name,
+            "duration_ms": duration_ms,
+            "messages_in": call.messages_in,
+            "messages_out": call.messages_out,
+            "bytes_in": call.bytes_in,
+            "bytes_out": call.bytes_out,
+            **{k: v for k, v in call.facts.items() if isinstance(v, int | float | str)},
+        }
+        level = logging.WARNING if call.code in _SERVER_FAULTS else logging.INFO
+        access_log.log(level, "%s %s %.1f ms", call.method, call.code.name, duration_ms, extra=fields)
+
+
+_SERVER_FAULTS = frozenset({grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN, grpc.StatusCode.DATA_LOSS})
+
+
+def _tenant(call: Call) -> str:
+    if call.tenant:
+        return call.tenant
+    claimed = call.header(_TENANT_HEADER)
+    return claimed[0][:64] if claimed else ""
+
+
+def _labels(call: Call) -> tuple[str, str, str]:
+    return _grpc_type(call.method), call.service, call.method_name
+
+
+@cache
+def _grpc_type(method: str) -> str:
+    """unary, client_stream, server_stream or bidi_stream, from the method's descriptor."""
+    try:
+        found = descriptor_pool.Default().FindMethodByName(method.lstrip("/").replace("/", "."))
+    except KeyError:
+        return "unary"
+    if found.client_streaming:
+        return "bidi_stream" if found.server_streaming else "client_stream"
+    return "server_stream" if found.server_streaming else "unary"

@@ -1,0 +1,1 @@
+"""Alerts that reach people: webhook subscriptions per tenant and their signed deliveries."""
