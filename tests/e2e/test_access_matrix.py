@@ -120,6 +120,7 @@ def test_every_rpc_checks_its_key_scope_and_tenant(server: ServerProcess, keys: 
         "adpulse.v1.AnalyticsService",
         "adpulse.v1.TenantService",
         "adpulse.v1.AccessService",
+        "adpulse.v1.AlertService",
         "google.longrunning.Operations",
     }
     failures = []

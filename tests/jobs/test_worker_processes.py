@@ -98,7 +98,10 @@ def test_sigterm_on_a_worker_requeues_its_job_and_its_metrics_count_the_tasks(
 ) -> None:
     data, facts = dataset
     server_env = {**deployed, "ADPULSE_EMBEDDED_WORKER": "false"}
-    with running_server(data, server_env) as server, AdpulseClient(server.address, tenant=TENANT) as client:
+    with (
+        running_server(data, server_env) as server,
+        AdpulseClient(server.address, api_key=server.admin_key, tenant=TENANT) as client,
+    ):
         name = import_file(client, "big.csv").name
     op_id = name.removeprefix("operations/")
     first = start_worker(data, {**deployed, "ADPULSE_FAULTS": "fact_insert_delay_ms@300"})
@@ -124,7 +127,10 @@ def test_sigterm_on_a_worker_requeues_its_job_and_its_metrics_count_the_tasks(
     finally:
         second.process.terminate()
         assert second.process.wait(60) == 0, second.log
-    with running_server(data, server_env) as server, AdpulseClient(server.address, tenant=TENANT) as client:
+    with (
+        running_server(data, server_env) as server,
+        AdpulseClient(server.address, api_key=server.admin_key, tenant=TENANT) as client,
+    ):
         done = client.operation(name)
         assert done.state == "succeeded" and done.metadata.recoveries == 0, done
         assert done.response.rows_accepted == len(facts)
