@@ -54,7 +54,7 @@ def test_sigkill_at_30_60_90_percent_stores_exactly_the_file(
     dataset: tuple[Path, list[Fact]], shape: Mapping[str, str]
 ) -> None:
     data, facts = dataset
-    n = chunks((data / "imports" / "big.csv").read_bytes())
+    n = chunks((data / "imports" / TENANT / "big.csv").read_bytes())
     assert n >= 10
     # The Nth insert of each process writes its chunk and stalls before the ledger commits it:
     # the worst moment to die. A restarted process first redoes the chunk it died in.
@@ -102,7 +102,7 @@ def test_cancel_stops_within_a_chunk(dataset: tuple[Path, list[Fact]]) -> None:
         assert done.state == "cancelled" and done.error is not None
         assert (done.error.code, done.error.reason) == ("CANCELLED", "CANCELLED")
         stored = len(stored_rows(client))
-        per_chunk = len(facts) / chunks((data / "imports" / "big.csv").read_bytes())
+        per_chunk = len(facts) / chunks((data / "imports" / TENANT / "big.csv").read_bytes())
         assert before <= stored == done.metadata.rows_done <= before + 2 * per_chunk
         assert stored < len(facts)
 
@@ -111,8 +111,8 @@ def _small_import(tmp_path: Path, seed: int, n_campaigns: int, days: int) -> tup
     """A server data dir whose import directory holds small.csv."""
     facts = random_facts(seed=seed, n_campaigns=n_campaigns, days=days)
     data = tmp_path / "data"
-    (data / "imports").mkdir(parents=True)
-    (data / "imports" / "small.csv").write_text(to_csv(f.csv_values() for f in facts))
+    (data / "imports" / TENANT).mkdir(parents=True)
+    (data / "imports" / TENANT / "small.csv").write_text(to_csv(f.csv_values() for f in facts))
     return data, facts
 
 
@@ -130,8 +130,11 @@ def test_transient_storage_failure_is_retried_and_succeeds(tmp_path: Path) -> No
         assert fingerprint(stored_rows(client)) == fingerprint(sent_rows(facts))
 
 
-def test_poison_files_fail_once_with_a_clear_error(server: ServerProcess, client: AdpulseClient) -> None:
-    imports = server.data_dir / "imports"
+def test_poison_files_fail_once_with_a_clear_error(
+    server: ServerProcess, client: AdpulseClient, tenant: str
+) -> None:
+    imports = server.data_dir / "imports" / tenant
+    imports.mkdir(parents=True, exist_ok=True)
     poison = {
         "garbage.csv.gz": b"\x1f\x8b\x08\x00this is no gzip stream",
         "not-a-table.csv": bytes(range(256)) * 64,

@@ -8,6 +8,7 @@ import datetime as dt
 import io
 import json
 import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -139,20 +140,42 @@ def test_export_of_nothing_is_a_valid_file(client: AdpulseClient) -> None:
     assert [(r["impressions"], r["cost"], r["roas"]) for r in rows] == [("0", "0.000000", "")]
 
 
+def test_export_files_are_private_to_their_tenant(
+    server: ServerProcess, client: AdpulseClient, tenant: str
+) -> None:
+    done = client.wait_operation(
+        client.export_metrics(apb.ExportMetricsRequest(format=opb.EXPORT_FORMAT_CSV)).name
+    )
+    assert done.state == "succeeded", done
+    directory = server.data_dir / "exports" / tenant
+    (file,) = directory.glob(f"{done.name.removeprefix('operations/')}*")
+    assert stat.S_IMODE(file.stat().st_mode) == 0o600
+    assert stat.S_IMODE(directory.stat().st_mode) == 0o700
+    # The data dir is no one else's to list, whatever the embedded Postgres needed to start.
+    for above in (server.data_dir, server.data_dir.parent):
+        assert stat.S_IMODE(above.stat().st_mode) & 0o044 == 0, above
+
+
 def test_download_needs_a_finished_export(client: AdpulseClient) -> None:
     backfill = client.wait_operation(client.backfill("2026-01-01", "2026-01-01").name)
     assert _error(lambda: b"".join(client.download_export(backfill.name))).code == "NOT_FOUND"
 
 
-def test_import_paths_stay_inside_the_import_directory(server: ServerProcess, client: AdpulseClient) -> None:
-    imports = server.data_dir / "imports"
+def test_import_paths_stay_inside_the_import_directory(
+    server: ServerProcess, client: AdpulseClient, tenant: str
+) -> None:
+    imports = server.data_dir / "imports" / tenant
+    imports.mkdir(parents=True, exist_ok=True)
     (imports / "outside").unlink(missing_ok=True)
     (imports / "outside").symlink_to("/etc")
+    (server.data_dir / "imports" / "someone-else").mkdir(exist_ok=True)
+    (server.data_dir / "imports" / "someone-else" / "theirs.csv").write_text("x")
     cases = {
         "../postgres/PG_VERSION": ("INVALID_ARGUMENT", "INVALID_PATH"),
+        "../someone-else/theirs.csv": ("INVALID_ARGUMENT", "INVALID_PATH"),
         "/etc/passwd": ("INVALID_ARGUMENT", "INVALID_PATH"),
         "outside/passwd": ("PERMISSION_DENIED", "PATH_OUTSIDE_IMPORTS"),
-        "uploads/someone-else/x/a.csv": ("PERMISSION_DENIED", "NOT_YOUR_UPLOAD"),
+        "theirs.csv": ("NOT_FOUND", "FILE_NOT_FOUND"),  # another tenant's file is not even named
         "nothing-here.csv": ("NOT_FOUND", "FILE_NOT_FOUND"),
     }
     for path, expected in cases.items():
@@ -163,16 +186,22 @@ def test_import_paths_stay_inside_the_import_directory(server: ServerProcess, cl
 
 
 def test_upload_stores_the_bytes_for_the_tenant_only(
-    server: ServerProcess, client: AdpulseClient, tmp_path: Path
+    server: ServerProcess, client: AdpulseClient, tenant: str, tmp_path: Path
 ) -> None:
     local = tmp_path / "day.csv.gz"
     local.write_bytes(os.urandom(3 << 20))
     uploaded = client.upload_file(local, piece_bytes=256 << 10)
-    assert uploaded.path.startswith(f"uploads/{client._metadata[0][1]}/") and uploaded.path.endswith(
-        "/day.csv.gz"
-    )
+    assert uploaded.path.startswith("uploads/") and uploaded.path.endswith("/day.csv.gz")
     assert uploaded.size_bytes == 3 << 20
-    assert (server.data_dir / "imports" / uploaded.path).read_bytes() == local.read_bytes()
+    stored = server.data_dir / "imports" / tenant / uploaded.path
+    assert stored.read_bytes() == local.read_bytes()
+    # Private to the server's user, in directories only it may enter.
+    assert stat.S_IMODE(stored.stat().st_mode) == 0o600
+    for directory in (stored.parent, stored.parent.parent, server.data_dir / "imports" / tenant):
+        assert stat.S_IMODE(directory.stat().st_mode) == 0o700, directory
+    with AdpulseClient(server.address, api_key=server.admin_key, tenant=f"{tenant}-other") as other:
+        err = _error(lambda: other.import_file(ipb.ImportFileRequest(path=uploaded.path)))
+        assert (err.code, err.reason) == ("NOT_FOUND", "FILE_NOT_FOUND")
     bad = tmp_path / "bad name.csv"
     bad.write_text("x")
     err = _error(lambda: client.upload_file(bad))

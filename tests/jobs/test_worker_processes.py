@@ -41,7 +41,7 @@ def test_sigkilled_worker_processes_leave_exactly_the_file(
     dataset: tuple[Path, list[Fact]], deployed: dict[str, str]
 ) -> None:
     data, facts = dataset
-    n = chunks((data / "imports" / "big.csv").read_bytes())
+    n = chunks((data / "imports" / TENANT / "big.csv").read_bytes())
     server_env = {**deployed, "ADPULSE_EMBEDDED_WORKER": "false"}
     with (
         running_server(data, server_env) as server,

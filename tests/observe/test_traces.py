@@ -41,8 +41,8 @@ def app(
     exporter: InMemorySpanExporter, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[composition.App]:
     data = tmp_path_factory.mktemp("traced") / "data"
-    (data / "imports").mkdir(parents=True)
-    (data / "imports" / "facts.csv").write_text(
+    (data / "imports" / "traced").mkdir(parents=True)
+    (data / "imports" / "traced" / "facts.csv").write_text(
         to_csv(f.csv_values() for f in random_facts(seed=3, n_campaigns=3, days=5))
     )
     built = composition.build(Settings(listen="127.0.0.1:0", data_dir=data, metrics_listen=""))

@@ -26,7 +26,7 @@ from adpulse.server.storage.alert_store import PostgresAlertStore
 from adpulse.server.storage.batch_ledger import PostgresBatchLedger
 from adpulse.server.storage.checkpoints import PostgresCheckpoints, PostgresTenantSettings
 from adpulse.server.storage.fact_store import ClickHouseFactStore, ClickHouseFxRates
-from adpulse.server.storage.files import LocalFileArea, write_private
+from adpulse.server.storage.files import LocalFileArea, private_dir, write_private
 from adpulse.server.storage.ingestion_runs import Heartbeat, PostgresRunStore
 from adpulse.server.storage.insight_store import PostgresInsightStore
 from adpulse.server.storage.operations import PostgresOperationStore
@@ -275,7 +275,7 @@ def _access(settings: Settings, core: _Core) -> tuple[AccessUseCase, AuthStep]:
 def build(settings: Settings) -> App:
     closers: list[Callable[[], None]] = []
     try:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(settings.data_dir)
         postgres_dsn = settings.postgres_dsn
         if postgres_dsn is None:
             embedded = postgres.EmbeddedPostgres(settings.data_dir.resolve() / "postgres")

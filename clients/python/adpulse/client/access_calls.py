@@ -36,14 +36,7 @@ class AccessCalls(Connection):
 
     def tenants(self) -> list[acpb.Tenant]:
         """Every registered tenant (operators only)."""
-        request = acpb.ListTenantsRequest(page_size=1000)
-        found: list[acpb.Tenant] = []
-        while True:
-            page: acpb.ListTenantsResponse = self._call(self._access.ListTenants, request)
-            found.extend(page.tenants)
-            if not page.next_page_token:
-                return found
-            request.page_token = page.next_page_token
+        return self._every_page(self._access.ListTenants, acpb.ListTenantsRequest(page_size=1000), "tenants")
 
     def create_api_key(
         self,
@@ -64,13 +57,7 @@ class AccessCalls(Connection):
     def api_keys(self, *, tenant: str = "", show_inactive: bool = False) -> list[acpb.ApiKey]:
         """Keys newest first (all pages): an admin's tenant's, or an operator's every key."""
         request = acpb.ListApiKeysRequest(tenant=tenant, show_inactive=show_inactive, page_size=1000)
-        found: list[acpb.ApiKey] = []
-        while True:
-            page: acpb.ListApiKeysResponse = self._call(self._access.ListApiKeys, request)
-            found.extend(page.api_keys)
-            if not page.next_page_token:
-                return found
-            request.page_token = page.next_page_token
+        return self._every_page(self._access.ListApiKeys, request, "api_keys")
 
     def revoke_api_key(self, key_id: str) -> acpb.ApiKey:
         return self._call(self._access.RevokeApiKey, acpb.RevokeApiKeyRequest(key_id=key_id))

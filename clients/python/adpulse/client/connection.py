@@ -10,7 +10,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import grpc
 from google.longrunning import operations_pb2_grpc
@@ -97,6 +97,16 @@ class Connection:
 
     def close(self) -> None:
         self._channel.close()
+
+    def _every_page(self, method: Callable[..., Any], request: Any, field: str) -> list[Any]:
+        """The `field` items of every page of an AIP-158 list call, in order."""
+        found: list[Any] = []
+        while True:
+            page = self._call(method, request)
+            found.extend(getattr(page, field))
+            if not page.next_page_token:
+                return found
+            request.page_token = page.next_page_token
 
     def _call(self, method: Callable[..., Response], request: object) -> Response:
         try:
