@@ -23,6 +23,7 @@ from adpulse.server.settings import Settings, SettingsError
 from adpulse.server.storage import broker, clickhouse, gauges, postgres
 from adpulse.server.storage.access_store import PostgresAccessStore
 from adpulse.server.storage.alert_store import PostgresAlertStore
+from adpulse.server.storage.audit_store import PostgresAuditLog
 from adpulse.server.storage.batch_ledger import PostgresBatchLedger
 from adpulse.server.storage.checkpoints import PostgresCheckpoints, PostgresTenantSettings
 from adpulse.server.storage.fact_store import ClickHouseFactStore, ClickHouseFxRates
@@ -46,6 +47,7 @@ from adpulse.server.usecases.alerts.deliver import DeliveryRunner, RetryPolicy
 from adpulse.server.usecases.alerts.dispatch import AlertDispatcher, DigestScheduler
 from adpulse.server.usecases.alerts.subscriptions import AddressPolicy, AlertsUseCase
 from adpulse.server.usecases.analytics import AnomaliesUseCase, ExplainChangeUseCase, TrendsUseCase
+from adpulse.server.usecases.audit import AuditUseCase
 from adpulse.server.usecases.currency import CurrencyUseCase
 from adpulse.server.usecases.ingest import IngestUseCase
 from adpulse.server.usecases.ingestion_runs import IngestionRunsUseCase
@@ -260,16 +262,21 @@ def _runtime(
     return JobRuntime(runner, scheduler, settings.job_max_retries, close, alerts=deliveries)
 
 
-def _access(settings: Settings, core: _Core) -> tuple[AccessUseCase, AuthStep]:
-    """Key checks, and the operator key of a first start (written to the data dir, never logged)."""
+def _access(settings: Settings, core: _Core) -> tuple[AccessServicer, AuthStep]:
+    """Key checks and the audit log, and the operator key of a first start (written to the data
+    dir, never logged)."""
     store = PostgresAccessStore(core.pool)
+    audit = AuditUseCase(PostgresAuditLog(core.pool))
     authenticator = Authenticator(store, settings.auth_cache_seconds)
     access = AccessUseCase(store, authenticator)
     key_file = settings.admin_key_file.resolve()
     if access.ensure_operator_key(lambda text: write_private(key_file, text + "\n")):
         log.info("no API keys yet: wrote an operator key to %s", key_file)
     rules = access_rules(grpc_server.SERVICE_NAMES)
-    return access, AuthStep(authenticator, rules, reflection_needs_key=settings.reflection_needs_key)
+    auth = AuthStep(
+        authenticator, rules, reflection_needs_key=settings.reflection_needs_key, audit=audit.record
+    )
+    return AccessServicer(access, audit), auth
 
 
 def build(settings: Settings) -> App:
@@ -372,7 +379,7 @@ def build(settings: Settings) -> App:
                     now=_now,
                 )
             ),
-            access=AccessServicer(access),
+            access=access,
         )
         metrics.draining.set_function(lambda: float(server.drain.draining))
     except BaseException:

@@ -8,6 +8,7 @@ from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
 from adpulse.server.domain.access import ApiKey, Tenant
+from adpulse.server.domain.audit import AuditEvent, AuditQuery
 from adpulse.server.domain.fx import FxRate, MissingRate
 from adpulse.server.domain.ingest import BatchFootprint, BatchOutcome, LedgerEntry
 from adpulse.server.domain.insights import Budget, Insight, InsightFilter, InsightUpdate
@@ -398,3 +399,12 @@ class InsightEvents(Protocol):
     can go out for those that are new."""
 
     def stored(self, tenant: str, insights: Sequence[Insight]) -> None: ...
+
+
+class AuditLog(Protocol):
+    """The audit log: appended to, never changed."""
+
+    def append(self, event: AuditEvent) -> None: ...
+
+    def events(self, query: AuditQuery, limit: int) -> list[AuditEvent]:
+        """Up to `limit` events the query selects, newest first."""

@@ -68,12 +68,12 @@ def register(commands: Any) -> None:
     revoke.set_defaults(run=run_keys_revoke, needs_client=True)
 
 
-def _time(ts: timestamp_pb2.Timestamp, present: bool) -> str:
+def time_text(ts: timestamp_pb2.Timestamp, present: bool) -> str:
     return ts.ToDatetime(tzinfo=dt.UTC).isoformat(timespec="seconds") if present else ""
 
 
 def _tenant_json(tenant: acpb.Tenant) -> dict[str, Any]:
-    return {"name": tenant.name, "created": _time(tenant.create_time, tenant.HasField("create_time"))}
+    return {"name": tenant.name, "created": time_text(tenant.create_time, tenant.HasField("create_time"))}
 
 
 def _key_json(key: acpb.ApiKey) -> dict[str, Any]:
@@ -83,10 +83,10 @@ def _key_json(key: acpb.ApiKey) -> dict[str, Any]:
         "tenant": key.tenant,
         "scopes": [SCOPE_NAMES[s] for s in key.scopes],
         "state": _STATES.get(key.state, "unknown"),
-        "created": _time(key.create_time, key.HasField("create_time")),
-        "last_used": _time(key.last_use_time, key.HasField("last_use_time")),
-        "expires": _time(key.expire_time, key.HasField("expire_time")),
-        "revoked": _time(key.revoke_time, key.HasField("revoke_time")),
+        "created": time_text(key.create_time, key.HasField("create_time")),
+        "last_used": time_text(key.last_use_time, key.HasField("last_use_time")),
+        "expires": time_text(key.expire_time, key.HasField("expire_time")),
+        "revoked": time_text(key.revoke_time, key.HasField("revoke_time")),
     }
 
 

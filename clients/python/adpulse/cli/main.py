@@ -17,6 +17,7 @@ from adpulse.cli import (
     admin_cmd,
     alerts_cmd,
     analytics,
+    audit_cmd,
     ingest_cmd,
     jobs_cmd,
     query_cmd,
@@ -40,7 +41,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     _tls_arguments(parser)
     commands = parser.add_subparsers(dest="command", required=True)
-    for module in (serve_cmd, ingest_cmd, query_cmd, analytics, admin_cmd, jobs_cmd, alerts_cmd, access_cmd):
+    for module in (
+        serve_cmd,
+        ingest_cmd,
+        query_cmd,
+        analytics,
+        admin_cmd,
+        jobs_cmd,
+        alerts_cmd,
+        access_cmd,
+        audit_cmd,
+    ):
         module.register(commands)
     return parser
 

@@ -59,5 +59,26 @@ class AccessCalls(Connection):
         request = acpb.ListApiKeysRequest(tenant=tenant, show_inactive=show_inactive, page_size=1000)
         return self._every_page(self._access.ListApiKeys, request, "api_keys")
 
+    def audit_events(
+        self,
+        *,
+        tenant: str = "",
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        key_id: str = "",
+        denied_only: bool = False,
+        limit: int | None = None,
+    ) -> list[acpb.AuditEvent]:
+        """The audit log, newest first (up to `limit`): an admin's tenant's, an operator's
+        every tenant's or `tenant`'s."""
+        request = acpb.ListAuditEventsRequest(
+            tenant=tenant, key_id=key_id, denied_only=denied_only, page_size=min(limit or 1000, 1000)
+        )
+        if since is not None:
+            request.start_time.FromDatetime(since)
+        if until is not None:
+            request.end_time.FromDatetime(until)
+        return self._every_page(self._access.ListAuditEvents, request, "audit_events", limit)
+
     def revoke_api_key(self, key_id: str) -> acpb.ApiKey:
         return self._call(self._access.RevokeApiKey, acpb.RevokeApiKeyRequest(key_id=key_id))

@@ -98,14 +98,16 @@ class Connection:
     def close(self) -> None:
         self._channel.close()
 
-    def _every_page(self, method: Callable[..., Any], request: Any, field: str) -> list[Any]:
-        """The `field` items of every page of an AIP-158 list call, in order."""
+    def _every_page(
+        self, method: Callable[..., Any], request: Any, field: str, limit: int | None = None
+    ) -> list[Any]:
+        """The `field` items of every page of an AIP-158 list call, in order (up to `limit`)."""
         found: list[Any] = []
         while True:
             page = self._call(method, request)
             found.extend(getattr(page, field))
-            if not page.next_page_token:
-                return found
+            if not page.next_page_token or (limit is not None and len(found) >= limit):
+                return found[:limit]
             request.page_token = page.next_page_token
 
     def _call(self, method: Callable[..., Response], request: object) -> Response:

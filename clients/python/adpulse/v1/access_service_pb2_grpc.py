@@ -61,6 +61,11 @@ class AccessServiceStub:
                 request_serializer=adpulse_dot_v1_dot_access__service__pb2.RevokeApiKeyRequest.SerializeToString,
                 response_deserializer=adpulse_dot_v1_dot_access__service__pb2.ApiKey.FromString,
                 _registered_method=True)
+        self.ListAuditEvents = channel.unary_unary(
+                '/adpulse.v1.AccessService/ListAuditEvents',
+                request_serializer=adpulse_dot_v1_dot_access__service__pb2.ListAuditEventsRequest.SerializeToString,
+                response_deserializer=adpulse_dot_v1_dot_access__service__pb2.ListAuditEventsResponse.FromString,
+                _registered_method=True)
 
 
 class AccessServiceServicer:
@@ -106,6 +111,15 @@ class AccessServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListAuditEvents(self, request, context):
+        """The audit log, newest first: every change of tenants, keys, settings, budgets, insight
+        status and alert subscriptions, every refused call and every data deletion. An admin key
+        reads its own tenant's events; an operator every tenant's, or the one named.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AccessServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -133,6 +147,11 @@ def add_AccessServiceServicer_to_server(servicer, server):
                     servicer.RevokeApiKey,
                     request_deserializer=adpulse_dot_v1_dot_access__service__pb2.RevokeApiKeyRequest.FromString,
                     response_serializer=adpulse_dot_v1_dot_access__service__pb2.ApiKey.SerializeToString,
+            ),
+            'ListAuditEvents': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAuditEvents,
+                    request_deserializer=adpulse_dot_v1_dot_access__service__pb2.ListAuditEventsRequest.FromString,
+                    response_serializer=adpulse_dot_v1_dot_access__service__pb2.ListAuditEventsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -272,6 +291,33 @@ class AccessService:
             '/adpulse.v1.AccessService/RevokeApiKey',
             adpulse_dot_v1_dot_access__service__pb2.RevokeApiKeyRequest.SerializeToString,
             adpulse_dot_v1_dot_access__service__pb2.ApiKey.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAuditEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/adpulse.v1.AccessService/ListAuditEvents',
+            adpulse_dot_v1_dot_access__service__pb2.ListAuditEventsRequest.SerializeToString,
+            adpulse_dot_v1_dot_access__service__pb2.ListAuditEventsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -50,6 +50,11 @@ class AccessServiceStub:
     """
     RevokeApiKey: _grpc.UnaryUnaryMultiCallable[_access_service_pb2.RevokeApiKeyRequest, _access_service_pb2.ApiKey]
     """Revokes a key for good. Servers refuse it within seconds (see the README)."""
+    ListAuditEvents: _grpc.UnaryUnaryMultiCallable[_access_service_pb2.ListAuditEventsRequest, _access_service_pb2.ListAuditEventsResponse]
+    """The audit log, newest first: every change of tenants, keys, settings, budgets, insight
+    status and alert subscriptions, every refused call and every data deletion. An admin key
+    reads its own tenant's events; an operator every tenant's, or the one named.
+    """
 
 @_typing.type_check_only
 class AccessServiceAsyncStub(AccessServiceStub):
@@ -73,6 +78,11 @@ class AccessServiceAsyncStub(AccessServiceStub):
     """
     RevokeApiKey: _aio.UnaryUnaryMultiCallable[_access_service_pb2.RevokeApiKeyRequest, _access_service_pb2.ApiKey]  # type: ignore[assignment]
     """Revokes a key for good. Servers refuse it within seconds (see the README)."""
+    ListAuditEvents: _aio.UnaryUnaryMultiCallable[_access_service_pb2.ListAuditEventsRequest, _access_service_pb2.ListAuditEventsResponse]  # type: ignore[assignment]
+    """The audit log, newest first: every change of tenants, keys, settings, budgets, insight
+    status and alert subscriptions, every refused call and every data deletion. An admin key
+    reads its own tenant's events; an operator every tenant's, or the one named.
+    """
 
 class AccessServiceServicer(metaclass=_abc_1.ABCMeta):
     """Tenants and their API keys. Every call but health carries a key as
@@ -123,5 +133,16 @@ class AccessServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_access_service_pb2.ApiKey, _abc.Awaitable[_access_service_pb2.ApiKey]]:
         """Revokes a key for good. Servers refuse it within seconds (see the README)."""
+
+    @_abc_1.abstractmethod
+    def ListAuditEvents(
+        self,
+        request: _access_service_pb2.ListAuditEventsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_access_service_pb2.ListAuditEventsResponse, _abc.Awaitable[_access_service_pb2.ListAuditEventsResponse]]:
+        """The audit log, newest first: every change of tenants, keys, settings, budgets, insight
+        status and alert subscriptions, every refused call and every data deletion. An admin key
+        reads its own tenant's events; an operator every tenant's, or the one named.
+        """
 
 def add_AccessServiceServicer_to_server(servicer: AccessServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

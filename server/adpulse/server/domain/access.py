@@ -17,7 +17,7 @@ import hmac
 import re
 import secrets
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from adpulse.server.domain.errors import (
     FieldViolation,
@@ -133,15 +133,29 @@ def unknown_key() -> Unauthenticated:
     return Unauthenticated("the API key is not valid", "API_KEY_INVALID")
 
 
+@dataclass
+class InactiveKey(Unauthenticated):
+    """A stored key that is revoked or expired; `owner` (its tenant) is for the audit log, never
+    the caller."""
+
+    owner: str = field(default="", repr=False)
+
+
 def refuse_inactive(key: ApiKey, now: dt.datetime) -> None:
     state = key.state(now)
     if state is KeyState.REVOKED:
-        raise Unauthenticated(
-            f"API key {key.key_id} was revoked", "API_KEY_REVOKED", metadata={"key_id": key.key_id}
+        raise InactiveKey(
+            f"API key {key.key_id} was revoked",
+            "API_KEY_REVOKED",
+            metadata={"key_id": key.key_id},
+            owner=key.tenant,
         )
     if state is KeyState.EXPIRED:
-        raise Unauthenticated(
-            f"API key {key.key_id} has expired", "API_KEY_EXPIRED", metadata={"key_id": key.key_id}
+        raise InactiveKey(
+            f"API key {key.key_id} has expired",
+            "API_KEY_EXPIRED",
+            metadata={"key_id": key.key_id},
+            owner=key.tenant,
         )
 
 

@@ -9,12 +9,14 @@ from typing import Any
 import grpc
 
 from adpulse.server.domain.access import ApiKey, KeyState, Scope
+from adpulse.server.domain.audit import AuditEvent, AuditQuery
 from adpulse.server.domain.errors import FieldViolation, InvalidArgument
 from adpulse.server.transport import boundary, convert, page_token
-from adpulse.server.transport.auth_step import SCOPES
+from adpulse.server.transport.auth_step import SCOPES, SUBJECT_TENANT
 from adpulse.server.transport.calls import call_of
 from adpulse.server.transport.tenancy import principal_of, tenant_of
 from adpulse.server.usecases.access import AccessUseCase
+from adpulse.server.usecases.audit import AuditUseCase
 from adpulse.v1 import access_service_pb2 as pb
 from adpulse.v1 import access_service_pb2_grpc as pb_grpc
 
@@ -27,15 +29,16 @@ KEY_STATES = {
 
 
 class AccessServicer(pb_grpc.AccessServiceServicer):
-    def __init__(self, access: AccessUseCase) -> None:
+    def __init__(self, access: AccessUseCase, audit: AuditUseCase) -> None:
         self._access = access
+        self._audit = audit
 
     @boundary.unary
     def CreateTenant(  # noqa: N802 - the RPC's name
         self, request: pb.CreateTenantRequest, context: grpc.ServicerContext
     ) -> pb.Tenant:
         tenant = self._access.create_tenant(request.name)
-        call_of(context).facts["target"] = f"tenants/{tenant.name}"
+        _acted_on(context, f"tenants/{tenant.name}", tenant.name)
         return pb.Tenant(name=tenant.name, create_time=convert.timestamp(tenant.created_at))
 
     @boundary.unary
@@ -62,7 +65,7 @@ class AccessServicer(pb_grpc.AccessServiceServicer):
             request.name,
             self._expiry(request),
         )
-        call_of(context).facts["target"] = f"keys/{created.key.key_id}"
+        _acted_on(context, f"keys/{created.key.key_id}", created.key.tenant)
         return pb.CreateApiKeyResponse(key=created.text, api_key=self._key(created.key))
 
     @boundary.unary
@@ -85,7 +88,30 @@ class AccessServicer(pb_grpc.AccessServiceServicer):
         self, request: pb.RevokeApiKeyRequest, context: grpc.ServicerContext
     ) -> pb.ApiKey:
         call_of(context).facts["target"] = f"keys/{request.key_id}"
-        return self._key(self._access.revoke_key(principal_of(context), request.key_id))
+        revoked = self._access.revoke_key(principal_of(context), request.key_id)
+        _acted_on(context, f"keys/{revoked.key_id}", revoked.tenant)
+        return self._key(revoked)
+
+    @boundary.unary
+    def ListAuditEvents(  # noqa: N802 - the RPC's name
+        self, request: pb.ListAuditEventsRequest, context: grpc.ServicerContext
+    ) -> pb.ListAuditEventsResponse:
+        actor = principal_of(context)
+        bound_to = page_token.fingerprint(actor.key_id, request)
+        before = page_token.decode(request.page_token, bound_to)  # 0: from the newest
+        query = AuditQuery(
+            tenant=request.tenant or None,
+            since=convert.datetime_of(request.start_time, request.HasField("start_time")),
+            until=convert.datetime_of(request.end_time, request.HasField("end_time")),
+            key_id=request.key_id,
+            denied_only=request.denied_only,
+            before_id=before or None,
+        )
+        found, more = self._audit.list(actor, query, request.page_size)
+        return pb.ListAuditEventsResponse(
+            audit_events=[_event(e) for e in found],
+            next_page_token=page_token.encode(found[-1].event_id, bound_to) if more else "",
+        )
 
     def _expiry(self, request: pb.CreateApiKeyRequest) -> dt.datetime | None:
         which = request.WhichOneof("expiration")
@@ -107,6 +133,29 @@ class AccessServicer(pb_grpc.AccessServiceServicer):
             revoke_time=convert.timestamp(key.revoked_at),
             state=KEY_STATES[key.state(self._access.now())],
         )
+
+
+def _acted_on(context: grpc.ServicerContext, target: str, tenant: str) -> None:
+    """What the call changed, for the audit log: its target, and the tenant it belongs to
+    ("" for an operator key's, which then counts as the call's own)."""
+    facts = call_of(context).facts
+    facts["target"] = target
+    if tenant:
+        facts[SUBJECT_TENANT] = tenant
+
+
+def _event(event: AuditEvent) -> pb.AuditEvent:
+    return pb.AuditEvent(
+        event_id=event.event_id,
+        time=convert.timestamp(event.at),
+        tenant=event.tenant,
+        key_id=event.key_id,
+        action=event.action,
+        target=event.target,
+        peer=event.peer,
+        outcome=event.outcome,
+        reason=event.reason,
+    )
 
 
 def _scopes(values: Iterable[int]) -> list[Scope]:

@@ -119,7 +119,7 @@ class AccessUseCase:
         return self._store.create_tenant(_tenant_name(name, "name"))
 
     def list_tenants(self, offset: int, page_size: int) -> tuple[list[Tenant], bool]:
-        size = _page_size(page_size)
+        size = bounded_page_size(page_size)
         found = self._store.tenants(offset, size + 1)
         return found[:size], len(found) > size
 
@@ -164,7 +164,7 @@ class AccessUseCase:
     ) -> tuple[list[ApiKey], bool]:
         """Keys newest first: an operator's of every tenant (or the one named), an admin's own."""
         owner = None if actor.is_operator and not tenant else self._own_tenant(actor, tenant or actor.tenant)
-        size = _page_size(page_size)
+        size = bounded_page_size(page_size)
         found = self._store.keys(owner, None if show_inactive else self._now(), offset, size + 1)
         return found[:size], len(found) > size
 
@@ -218,7 +218,7 @@ def _tenant_name(name: str, field: str = "tenant") -> str:
         raise replace(err, violations=[violation]) from None
 
 
-def _page_size(page_size: int) -> int:
+def bounded_page_size(page_size: int) -> int:
     if page_size < 0:
         raise InvalidArgument(
             "page_size must not be negative",
