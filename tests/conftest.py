@@ -37,7 +37,9 @@ def tenant() -> str:
 
 @pytest.fixture
 def client(server: ServerProcess, tenant: str) -> Iterator[AdpulseClient]:
-    with AdpulseClient(server.address, tenant=tenant) as c:
+    """Acts for the test's tenant with the server's operator key (tests/e2e/test_access.py
+    shows what tenant keys may and may not do)."""
+    with AdpulseClient(server.address, tenant=tenant, api_key=server.admin_key) as c:
         yield c
 
 

@@ -37,7 +37,7 @@ def alerts_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerPr
 
 @pytest.fixture
 def alerts_client(alerts_server: ServerProcess, tenant: str) -> Iterator[AdpulseClient]:
-    with AdpulseClient(alerts_server.address, tenant=tenant) as c:
+    with AdpulseClient(alerts_server.address, api_key=alerts_server.admin_key, tenant=tenant) as c:
         yield c
 
 

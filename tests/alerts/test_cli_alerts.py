@@ -6,7 +6,7 @@ import json
 
 from tests.alerts.conftest import Receiver
 from tests.e2e.test_cli import adpulse
-from tests.e2e.test_grpcurl import grpcurl
+from tests.e2e.test_grpcurl import grpcurl, key
 from tests.support.server import ServerProcess
 
 
@@ -65,16 +65,30 @@ def test_grpcurl_creates_and_lists_a_subscription_and_gets_field_errors(
     )
     service = "adpulse.v1.AlertService"
     out = grpcurl(
-        "-plaintext", "-H", header, "-d", request, alerts_server.address, f"{service}/CreateAlertSubscription"
+        "-plaintext",
+        *key(alerts_server),
+        "-H",
+        header,
+        "-d",
+        request,
+        alerts_server.address,
+        f"{service}/CreateAlertSubscription",
     )
     assert out.returncode == 0, out.stderr
     created = json.loads(out.stdout)
     assert created["signing_secret"].startswith("whsec_")
     assert created["subscription"]["min_severity"] == "SEVERITY_HIGH"
-    out = grpcurl("-plaintext", "-H", header, alerts_server.address, f"{service}/ListAlertSubscriptions")
+    out = grpcurl(
+        "-plaintext",
+        *key(alerts_server),
+        "-H",
+        header,
+        alerts_server.address,
+        f"{service}/ListAlertSubscriptions",
+    )
     assert json.loads(out.stdout)["subscriptions"] == [created["subscription"]]
     out = grpcurl(
-        "-plaintext", "-H", header, "-d", '{"name": "alertSubscriptions/nope"}', alerts_server.address,
-        f"{service}/TestAlertSubscription",
+        "-plaintext", *key(alerts_server), "-H", header, "-d", '{"name": "alertSubscriptions/nope"}',
+        alerts_server.address, f"{service}/TestAlertSubscription",
     )  # fmt: skip
     assert out.returncode != 0 and "InvalidArgument" in out.stderr and "alertSubscriptions/{id}" in out.stderr

@@ -47,7 +47,7 @@ def test_subscriptions_are_created_listed_and_deleted_and_the_secret_is_shown_on
     assert created.signing_secret not in str(listed)
     assert created.signing_secret not in alerts_server.log
 
-    with AdpulseClient(alerts_client.target, tenant="someone-else") as other:
+    with AdpulseClient(alerts_client.target, api_key=alerts_client.api_key, tenant="someone-else") as other:
         assert other.alert_subscriptions() == []
         assert _error(lambda: other.delete_alert_subscription(s.name)).code == "NOT_FOUND"
         assert _error(lambda: other.test_alert_subscription(s.name)).code == "NOT_FOUND"

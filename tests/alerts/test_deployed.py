@@ -21,7 +21,10 @@ def test_an_adpulse_worker_on_rabbitmq_sends_the_deliveries(
     data = tmp_path / "data"
     env = {**deployed, **FAST_ALERTS}
     server_env = {**env, "ADPULSE_EMBEDDED_WORKER": "false"}
-    with running_server(data, server_env) as server, AdpulseClient(server.address, tenant="dep") as client:
+    with (
+        running_server(data, server_env) as server,
+        AdpulseClient(server.address, api_key=server.admin_key, tenant="dep") as client,
+    ):
         created = client.create_alert_subscription(receiver.url)
         sent = client.test_alert_subscription(created.subscription.name)
     receiver.secret = created.signing_secret
@@ -38,6 +41,9 @@ def test_an_adpulse_worker_on_rabbitmq_sends_the_deliveries(
     assert [(r["signed"], r["delivery"]) for r in receiver.requests()] == [
         (True, sent.name.removeprefix("alertDeliveries/"))
     ]
-    with running_server(data, server_env) as server, AdpulseClient(server.address, tenant="dep") as client:
+    with (
+        running_server(data, server_env) as server,
+        AdpulseClient(server.address, api_key=server.admin_key, tenant="dep") as client,
+    ):
         done = client.alert_delivery(sent.name)
     assert (done.state, done.attempts) == (pb.ALERT_DELIVERY_STATE_DELIVERED, 1)

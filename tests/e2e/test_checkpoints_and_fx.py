@@ -142,6 +142,7 @@ def test_the_cli_loads_rates_and_reports_in_a_currency(
         "date,base_currency,quote_currency,rate\n" + "\n".join(",".join(r) for r in RATES) + "\n"
     )
     cli = [str(Path(sys.executable).parent / "adpulse"), "--target", server.address, "--tenant", tenant]
+    cli += ["--api-key", server.admin_key]
 
     load = subprocess.run([*cli, "fx", "load", str(rates)], capture_output=True, text=True, check=False)
     kpis = subprocess.run(

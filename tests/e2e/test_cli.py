@@ -35,7 +35,7 @@ ROWS = [
 
 def adpulse(server: ServerProcess, tenant: str, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [ADPULSE, "--target", server.address, "--tenant", tenant, *args],
+        [ADPULSE, "--target", server.address, "--api-key", server.admin_key, "--tenant", tenant, *args],
         capture_output=True,
         text=True,
         timeout=120,

@@ -38,7 +38,7 @@ def test_a_store_failing_around_the_insert_is_retried_to_exactly_once(
 ) -> None:
     with (
         running_server(tmp_path / "data", env={"ADPULSE_FAULTS": fault}) as server,
-        AdpulseClient(server.address) as client,
+        AdpulseClient(server.address, api_key=server.admin_key) as client,
     ):
         with pytest.raises(AdpulseError) as caught:
             client.ingest_files([export], batch_bytes=BATCH_BYTES)
@@ -60,7 +60,7 @@ def test_a_client_cancelling_mid_stream_then_resuming_stores_everything_once(
     def interrupt_after_first_ack(report: IngestReport) -> None:
         raise KeyboardInterrupt  # what Ctrl-C in the CLI does: the call is cancelled mid-stream
 
-    with AdpulseClient(server.address, tenant=tenant) as client:
+    with AdpulseClient(server.address, api_key=server.admin_key, tenant=tenant) as client:
         with pytest.raises(KeyboardInterrupt):
             client.ingest_files([export], options, batch_bytes=BATCH_BYTES, on_ack=interrupt_after_first_ack)
 
@@ -85,12 +85,18 @@ def test_a_server_killed_mid_stream_and_restarted_loses_nothing(tmp_path: Path, 
                 killed.set()
                 server.process.send_signal(signal.SIGKILL)
 
-        with AdpulseClient(server.address) as client, pytest.raises(AdpulseError) as caught:
+        with (
+            AdpulseClient(server.address, api_key=server.admin_key) as client,
+            pytest.raises(AdpulseError) as caught,
+        ):
             client.ingest_files([export], options, batch_bytes=BATCH_BYTES, on_ack=kill_after_a_few)
         assert killed.is_set() and caught.value.code in {"UNAVAILABLE", "INTERNAL", "UNKNOWN"}
         server.process.wait(30)
 
-        with running_server(data, env) as restarted, AdpulseClient(restarted.address) as client:
+        with (
+            running_server(data, env) as restarted,
+            AdpulseClient(restarted.address, api_key=restarted.admin_key) as client,
+        ):
             resumed = client.ingest_files([export], options, resume=True, batch_bytes=BATCH_BYTES)
             assert resumed.skipped_batches >= 1
             _assert_stored_equals_sent(client)

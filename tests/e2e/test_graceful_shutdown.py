@@ -21,7 +21,7 @@ from adpulse.v1 import ingest_service_pb2 as pb
 from adpulse.v1 import ingest_service_pb2_grpc as pb_grpc
 from tests.observe.support import scrape, value
 from tests.support.facts import to_csv
-from tests.support.server import running_server
+from tests.support.server import ServerProcess, running_server
 
 ROW = ["2026-03-01", "google_ads", "a1", "c1", "Brand", "g1", "ad1", "EUR", "100", "5", "7.77", "1", "20"]
 
@@ -29,11 +29,15 @@ ROW = ["2026-03-01", "google_ads", "a1", "c1", "Brand", "g1", "ad1", "EUR", "100
 class Stream:
     """An ingest stream whose requests the test sends one by one."""
 
-    def __init__(self, channel: grpc.Channel, tenant: str, stream_id: str = "") -> None:
+    def __init__(
+        self, channel: grpc.Channel, server: ServerProcess, tenant: str, stream_id: str = ""
+    ) -> None:
         self._requests: queue.Queue[pb.IngestRequest | None] = queue.Queue()
         self._requests.put(pb.IngestRequest(open=pb.StreamOpen(source="generic", stream_id=stream_id)))
         self.responses: Iterator[pb.IngestResponse] = pb_grpc.IngestServiceStub(channel).Ingest(
-            iter(self._requests.get, None), metadata=(("x-adpulse-tenant", tenant),), timeout=120
+            iter(self._requests.get, None),
+            metadata=(("x-adpulse-tenant", tenant), *server.key_metadata),
+            timeout=120,
         )
         self.opened = next(self.responses).opened
 
@@ -76,8 +80,8 @@ def test_sigterm_commits_the_batch_in_flight_then_streams_resume_elsewhere(tmp_p
         threading.Thread(target=follow, daemon=True).start()
         assert statuses.get(timeout=30) == health_pb2.HealthCheckResponse.SERVING
 
-        busy = Stream(channel, "acme", stream_id="nightly")
-        idle = Stream(channel, "acme")
+        busy = Stream(channel, server, "acme", stream_id="nightly")
+        idle = Stream(channel, server, "acme")
         busy.send("b1", rows)
         # The kernel has parsed the batch: its insert (and the 1.5 s wait) has begun.
         deadline = time.monotonic() + 30
@@ -105,7 +109,7 @@ def test_sigterm_commits_the_batch_in_flight_then_streams_resume_elsewhere(tmp_p
 
     with running_server(data) as again:
         with grpc.insecure_channel(again.address) as channel:
-            resumed = Stream(channel, "acme", stream_id="nightly")
+            resumed = Stream(channel, again, "acme", stream_id="nightly")
             assert resumed.opened.last_committed_batch_id == "b1"
-        with AdpulseClient(again.address, tenant="acme") as client:
+        with AdpulseClient(again.address, api_key=again.admin_key, tenant="acme") as client:
             assert client.query_metrics().totals.impressions == 500  # stored once

@@ -24,8 +24,13 @@ def grpcurl(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess
     )
 
 
+def key(server: ServerProcess) -> list[str]:
+    """grpcurl's arguments that send the server's operator key (with reflection requests too)."""
+    return ["-H", f"authorization: Bearer {server.admin_key}"]
+
+
 def test_list_shows_every_service(server: ServerProcess) -> None:
-    out = grpcurl("-plaintext", server.address, "list")
+    out = grpcurl("-plaintext", *key(server), server.address, "list")
     assert out.returncode == 0, out.stderr
     assert set(out.stdout.split()) >= {
         "adpulse.v1.AnalyticsService",
@@ -35,12 +40,12 @@ def test_list_shows_every_service(server: ServerProcess) -> None:
 
 
 def test_describe_shows_the_documented_api(server: ServerProcess) -> None:
-    out = grpcurl("-plaintext", server.address, "describe", "adpulse.v1.Metrics")
+    out = grpcurl("-plaintext", *key(server), server.address, "describe", "adpulse.v1.Metrics")
     assert out.returncode == 0, out.stderr
     assert ".google.protobuf.DoubleValue ctr = 6;" in out.stdout
 
 
-def test_health_check(server: ServerProcess) -> None:
+def test_health_check_needs_no_key(server: ServerProcess) -> None:
     out = grpcurl("-plaintext", server.address, "grpc.health.v1.Health/Check")
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout) == {"status": "SERVING"}
@@ -96,13 +101,22 @@ def test_ingest_and_query_through_grpcurl(server: ServerProcess, tenant: str) ->
     header = f"x-adpulse-tenant: {tenant}"
 
     ingest = grpcurl(
-        "-plaintext", "-H", header, "-d", "@", server.address, "adpulse.v1.IngestService/Ingest", stdin=stream
+        "-plaintext",
+        *key(server),
+        "-H",
+        header,
+        "-d",
+        "@",
+        server.address,
+        "adpulse.v1.IngestService/Ingest",
+        stdin=stream,
     )
     assert ingest.returncode == 0, ingest.stderr
     assert '"accepted": "2"' in ingest.stdout
 
     query = grpcurl(
         "-plaintext",
+        *key(server),
         "-H",
         header,
         "-d",
@@ -127,7 +141,12 @@ def test_ingest_and_query_through_grpcurl(server: ServerProcess, tenant: str) ->
 )
 def test_errors_reach_grpcurl_with_details(server: ServerProcess, request_json: str, code: str) -> None:
     out = grpcurl(
-        "-plaintext", "-d", request_json, server.address, "adpulse.v1.AnalyticsService/QueryMetrics"
+        "-plaintext",
+        *key(server),
+        "-d",
+        request_json,
+        server.address,
+        "adpulse.v1.AnalyticsService/QueryMetrics",
     )
     assert out.returncode != 0
     assert f"Code: {code}" in out.stderr

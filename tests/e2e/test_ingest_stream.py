@@ -133,7 +133,9 @@ def test_a_message_over_the_limit_is_resource_exhausted_and_the_server_lives(
     server: ServerProcess, tenant: str
 ) -> None:
     huge = "x" * (65 * 1024 * 1024)
-    with AdpulseClient(server.address, tenant=tenant, max_message_bytes=128 * 1024 * 1024) as big:
+    with AdpulseClient(
+        server.address, api_key=server.admin_key, tenant=tenant, max_message_bytes=128 * 1024 * 1024
+    ) as big:
         with pytest.raises(AdpulseError) as caught:
             list(big.ingest([_text_batch("huge-1", huge)]))
         assert caught.value.code == "RESOURCE_EXHAUSTED"
@@ -143,7 +145,11 @@ def test_a_message_over_the_limit_is_resource_exhausted_and_the_server_lives(
 
 def _raw_stream(server: ServerProcess, requests: list[ingest_service_pb2.IngestRequest]) -> grpc.RpcError:
     with grpc.insecure_channel(server.address) as channel, pytest.raises(grpc.RpcError) as caught:
-        list(pb_grpc.IngestServiceStub(channel).Ingest(iter(requests), timeout=30))
+        list(
+            pb_grpc.IngestServiceStub(channel).Ingest(
+                iter(requests), timeout=30, metadata=server.key_metadata
+            )
+        )
     return caught.value
 
 
@@ -167,14 +173,17 @@ def test_unknown_source_and_bad_batch_ids(client: AdpulseClient) -> None:
 
 
 def test_an_invalid_tenant_is_refused(server: ServerProcess) -> None:
-    with AdpulseClient(server.address, tenant="Not A Tenant") as c, pytest.raises(AdpulseError) as caught:
+    with (
+        AdpulseClient(server.address, api_key=server.admin_key, tenant="Not A Tenant") as c,
+        pytest.raises(AdpulseError) as caught,
+    ):
         c.query_metrics()
     assert (caught.value.code, caught.value.reason) == ("INVALID_ARGUMENT", "INVALID_TENANT")
 
 
 def test_tenants_do_not_see_each_other(server: ServerProcess, client: AdpulseClient) -> None:
     list(client.ingest([_text_batch("mine", CSV)]))
-    with AdpulseClient(server.address, tenant="someone-else-entirely") as other:
+    with AdpulseClient(server.address, api_key=server.admin_key, tenant="someone-else-entirely") as other:
         assert other.query_metrics().totals.impressions == 0
     assert client.query_metrics().totals.impressions == 10
 

@@ -22,11 +22,11 @@ def test_a_restart_finds_the_data_and_stops_postgres(tmp_path: Path) -> None:
     csv = tmp_path / "one.csv"
     csv.write_text(to_csv([ROW]))
     with running_server(data) as first:
-        with AdpulseClient(first.address) as client:
+        with AdpulseClient(first.address, api_key=first.admin_key) as client:
             assert client.ingest_files([csv]).accepted == 1
         assert first.terminate() == 0
         assert not (data / "postgres" / "postmaster.pid").exists()
-    with running_server(data) as second, AdpulseClient(second.address) as client:
+    with running_server(data) as second, AdpulseClient(second.address, api_key=second.admin_key) as client:
         assert str(client.query_metrics().totals.cost) == "7.77"
         assert client.ingest_files([csv]).duplicates == 1
 
@@ -38,12 +38,16 @@ def test_a_kernel_panic_answers_internal_promptly(tmp_path: Path) -> None:
         )
         requests = [pb.IngestRequest(open=pb.StreamOpen(source="generic")), pb.IngestRequest(batch=batch)]
         with grpc.insecure_channel(server.address) as channel, pytest.raises(grpc.RpcError) as caught:
-            list(pb_grpc.IngestServiceStub(channel).Ingest(iter(requests), timeout=20))
+            list(
+                pb_grpc.IngestServiceStub(channel).Ingest(
+                    iter(requests), timeout=20, metadata=server.key_metadata
+                )
+            )
         error = AdpulseError.from_rpc_error(caught.value)
         assert error.code == "INTERNAL"  # not DEADLINE_EXCEEDED: the client did not hang
         assert "incident" in error.message
         assert "panic" not in error.message.lower()
-        with AdpulseClient(server.address) as client:
+        with AdpulseClient(server.address, api_key=server.admin_key) as client:
             assert client.query_metrics().totals.impressions == 0  # still serving
         assert "injected fault: kernel_panic" in server.log  # the detail stays in the server log
 
@@ -57,10 +61,16 @@ def test_a_postgres_dsn_points_the_server_at_that_server(tmp_path: Path) -> None
         data = tmp_path / "data"
         csv = tmp_path / "one.csv"
         csv.write_text(to_csv([ROW]))
-        with running_server(data, env=env) as server, AdpulseClient(server.address) as client:
+        with (
+            running_server(data, env=env) as server,
+            AdpulseClient(server.address, api_key=server.admin_key) as client,
+        ):
             assert client.ingest_files([csv]).accepted == 1
         assert not (data / "postgres").exists()  # no embedded server was started
-        with running_server(data, env=env) as server, AdpulseClient(server.address) as client:
+        with (
+            running_server(data, env=env) as server,
+            AdpulseClient(server.address, api_key=server.admin_key) as client,
+        ):
             assert client.ingest_files([csv]).duplicates == 1  # the ledger lives in the external server
         assert "ingest_batches" in external.psql("SELECT table_name FROM information_schema.tables;")
     finally:

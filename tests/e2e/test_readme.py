@@ -13,6 +13,7 @@ from tests.support.server import ServerProcess, running_server
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
 DEFAULT_ADDRESS = "127.0.0.1:50051"
+DEFAULT_KEY_FILE = ".adpulse/admin.key"
 
 
 def _blocks(language: str) -> list[str]:
@@ -32,11 +33,18 @@ def test_every_shell_example_runs(tmp_path: Path) -> None:
     env.pop("ADPULSE_TENANT", None)
     # A server of its own: the README acts for the default tenant.
     with running_server(tmp_path / "data") as server:
-        env["ADPULSE_TARGET"] = server.address
+        # As next to `make run`: the CLI finds the key the server wrote to its data dir.
+        env["ADPULSE_TARGET"], env["ADPULSE_DATA_DIR"] = server.address, str(server.data_dir)
+        env.pop("ADPULSE_API_KEY", None)
+        key_file = str(server.data_dir / "admin.key")
         outputs = {}
         for command in commands:
             out = subprocess.run(
-                ["bash", "-c", command.replace(DEFAULT_ADDRESS, server.address)],
+                [
+                    "bash",
+                    "-c",
+                    command.replace(DEFAULT_ADDRESS, server.address).replace(DEFAULT_KEY_FILE, key_file),
+                ],
                 cwd=ROOT,
                 env=env,
                 capture_output=True,
@@ -47,7 +55,7 @@ def test_every_shell_example_runs(tmp_path: Path) -> None:
             assert out.returncode == 0, f"{command}\n{out.stdout}\n{out.stderr}"
             assert out.stdout.strip(), command
             outputs[command] = out.stdout
-        _python_example_runs(server)
+        _python_example_runs(server, env)
     ingest = next(o for c, o in outputs.items() if c.startswith("adpulse ingest"))
     assert "accepted 372, rejected 0, duplicates 0" in ingest
     converted = next(o for c, o in outputs.items() if c.startswith("adpulse --tenant us-team kpis"))
@@ -56,11 +64,12 @@ def test_every_shell_example_runs(tmp_path: Path) -> None:
     assert '"accepted": "372"' in streamed
 
 
-def _python_example_runs(server: ServerProcess) -> None:
+def _python_example_runs(server: ServerProcess, env: dict[str, str]) -> None:
     (example,) = _blocks("python")
     out = subprocess.run(
         [sys.executable, "-c", example.replace(DEFAULT_ADDRESS, server.address)],
         cwd=ROOT,
+        env=env,
         capture_output=True,
         text=True,
         timeout=120,

@@ -6,15 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.jobs.support import big_facts
+from tests.jobs.support import TENANT, big_facts
 from tests.support.facts import Fact, to_csv
 
 
 @pytest.fixture
 def dataset(tmp_path: Path) -> tuple[Path, list[Fact]]:
-    """A server data dir whose import directory holds big.csv."""
+    """A server data dir whose import directory of TENANT holds big.csv."""
     facts = big_facts()
     data = tmp_path / "data"
-    (data / "imports").mkdir(parents=True)
-    (data / "imports" / "big.csv").write_text(to_csv(f.csv_values() for f in facts))
+    (data / "imports" / TENANT).mkdir(parents=True)
+    (data / "imports" / TENANT / "big.csv").write_text(to_csv(f.csv_values() for f in facts))
     return data, facts

@@ -78,6 +78,8 @@ def test_ctrl_c_during_an_import_offers_to_cancel_it(tmp_path: Path) -> None:
                 ADPULSE,
                 "--target",
                 server.address,
+                "--api-key",
+                server.admin_key,
                 "--tenant",
                 TENANT,
                 "import",
@@ -119,7 +121,7 @@ def test_ctrl_c_during_an_import_offers_to_cancel_it(tmp_path: Path) -> None:
             os.close(main)
         text = b"".join(shown).decode(errors="replace")
         assert "cancelled: CANCELLED" in text, text
-        with AdpulseClient(server.address, tenant=TENANT) as client:
+        with AdpulseClient(server.address, api_key=server.admin_key, tenant=TENANT) as client:
             (operation,), _ = client.operations(filter="kind = import_file")
             assert operation.state == "cancelled"
             assert 0 < len(stored_rows(client)) < len(facts)

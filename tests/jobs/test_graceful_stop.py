@@ -18,12 +18,15 @@ def test_sigterm_requeues_the_running_job_and_a_restart_finishes_it(dataset: tup
     data, facts = dataset
     slow = {**FAST_UPKEEP, "ADPULSE_FAULTS": "fact_insert_delay_ms@300"}
     with running_server(data, slow) as server:
-        with AdpulseClient(server.address, tenant=TENANT) as client:
+        with AdpulseClient(server.address, api_key=server.admin_key, tenant=TENANT) as client:
             name = import_file(client, "big.csv").name
             wait_for(lambda: client.operation(name).metadata.rows_done > 0, "the first chunk")
         assert server.terminate(timeout=30) == 0
         assert "stopped" in server.log
-    with running_server(data, FAST_UPKEEP) as server, AdpulseClient(server.address, tenant=TENANT) as client:
+    with (
+        running_server(data, FAST_UPKEEP) as server,
+        AdpulseClient(server.address, api_key=server.admin_key, tenant=TENANT) as client,
+    ):
         stopped = client.operation(name)
         assert 0 < stopped.metadata.rows_done < len(facts)  # it stopped halfway, as asked
         done = client.wait_operation(name, timeout=120)

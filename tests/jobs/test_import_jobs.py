@@ -54,7 +54,7 @@ def test_sigkill_at_30_60_90_percent_stores_exactly_the_file(
     dataset: tuple[Path, list[Fact]], shape: Mapping[str, str]
 ) -> None:
     data, facts = dataset
-    n = chunks((data / "imports" / "big.csv").read_bytes())
+    n = chunks((data / "imports" / TENANT / "big.csv").read_bytes())
     assert n >= 10
     # The Nth insert of each process writes its chunk and stalls before the ledger commits it:
     # the worst moment to die. A restarted process first redoes the chunk it died in.
@@ -64,7 +64,7 @@ def test_sigkill_at_30_60_90_percent_stores_exactly_the_file(
     for i, nth in enumerate(stalls):
         server = start_server(data, {**shape, "ADPULSE_FAULTS": f"fact_insert_stalls_after@{nth}"})
         try:
-            with AdpulseClient(server.address, tenant=TENANT) as client:
+            with AdpulseClient(server.address, api_key=server.admin_key, tenant=TENANT) as client:
                 name = name or import_file(client, "big.csv").name
                 stalled = f"insert {nth} written, stalling"
                 wait_for(lambda s=server, line=stalled: line in s.log, f"stall {i + 1}")  # type: ignore[misc]
@@ -73,7 +73,7 @@ def test_sigkill_at_30_60_90_percent_stores_exactly_the_file(
             _kill(server)
     server = start_server(data, dict(shape))
     try:
-        with AdpulseClient(server.address, tenant=TENANT) as client:
+        with AdpulseClient(server.address, api_key=server.admin_key, tenant=TENANT) as client:
             done = client.wait_operation(name, timeout=300)
             assert done.state == "succeeded", done
             assert done.metadata.recoveries == 3
@@ -88,7 +88,10 @@ def test_sigkill_at_30_60_90_percent_stores_exactly_the_file(
 def test_cancel_stops_within_a_chunk(dataset: tuple[Path, list[Fact]]) -> None:
     data, facts = dataset
     env = {**FAST_UPKEEP, "ADPULSE_FAULTS": "fact_insert_delay_ms@300"}
-    with running_server(data, env) as server, AdpulseClient(server.address, tenant=TENANT) as client:
+    with (
+        running_server(data, env) as server,
+        AdpulseClient(server.address, api_key=server.admin_key, tenant=TENANT) as client,
+    ):
         name = import_file(client, "big.csv").name
         wait_for(lambda: client.operation(name).metadata.rows_done > 0, "the first chunk")
         started = client.operation(name).metadata
@@ -99,7 +102,7 @@ def test_cancel_stops_within_a_chunk(dataset: tuple[Path, list[Fact]]) -> None:
         assert done.state == "cancelled" and done.error is not None
         assert (done.error.code, done.error.reason) == ("CANCELLED", "CANCELLED")
         stored = len(stored_rows(client))
-        per_chunk = len(facts) / chunks((data / "imports" / "big.csv").read_bytes())
+        per_chunk = len(facts) / chunks((data / "imports" / TENANT / "big.csv").read_bytes())
         assert before <= stored == done.metadata.rows_done <= before + 2 * per_chunk
         assert stored < len(facts)
 
@@ -108,15 +111,18 @@ def _small_import(tmp_path: Path, seed: int, n_campaigns: int, days: int) -> tup
     """A server data dir whose import directory holds small.csv."""
     facts = random_facts(seed=seed, n_campaigns=n_campaigns, days=days)
     data = tmp_path / "data"
-    (data / "imports").mkdir(parents=True)
-    (data / "imports" / "small.csv").write_text(to_csv(f.csv_values() for f in facts))
+    (data / "imports" / TENANT).mkdir(parents=True)
+    (data / "imports" / TENANT / "small.csv").write_text(to_csv(f.csv_values() for f in facts))
     return data, facts
 
 
 def test_transient_storage_failure_is_retried_and_succeeds(tmp_path: Path) -> None:
     data, facts = _small_import(tmp_path, seed=9, n_campaigns=8, days=10)
     env = {**FAST_UPKEEP, "ADPULSE_FAULTS": "fact_insert_fails_before@1"}
-    with running_server(data, env) as server, AdpulseClient(server.address, tenant=TENANT) as client:
+    with (
+        running_server(data, env) as server,
+        AdpulseClient(server.address, api_key=server.admin_key, tenant=TENANT) as client,
+    ):
         done = client.wait_operation(import_file(client, "small.csv").name, timeout=120)
         assert done.state == "succeeded", done
         assert done.response.rows_accepted == len(facts)
@@ -124,8 +130,11 @@ def test_transient_storage_failure_is_retried_and_succeeds(tmp_path: Path) -> No
         assert fingerprint(stored_rows(client)) == fingerprint(sent_rows(facts))
 
 
-def test_poison_files_fail_once_with_a_clear_error(server: ServerProcess, client: AdpulseClient) -> None:
-    imports = server.data_dir / "imports"
+def test_poison_files_fail_once_with_a_clear_error(
+    server: ServerProcess, client: AdpulseClient, tenant: str
+) -> None:
+    imports = server.data_dir / "imports" / tenant
+    imports.mkdir(parents=True, exist_ok=True)
     poison = {
         "garbage.csv.gz": b"\x1f\x8b\x08\x00this is no gzip stream",
         "not-a-table.csv": bytes(range(256)) * 64,
@@ -234,7 +243,7 @@ def test_an_export_in_parts_resumes_after_each_part_and_loses_no_group(tmp_path:
     part_rows = 25
     with (
         running_server(tmp_path / "data", {"ADPULSE_EXPORT_PART_ROWS": str(part_rows)}) as server,
-        AdpulseClient(server.address, tenant=TENANT) as client,
+        AdpulseClient(server.address, api_key=server.admin_key, tenant=TENANT) as client,
     ):
         assert client.ingest_files([local]).rejected == 0
         for fmt in (opb.EXPORT_FORMAT_CSV, opb.EXPORT_FORMAT_PARQUET):
@@ -255,7 +264,7 @@ def test_daily_scan_is_scheduled_per_tenant_and_runs(tmp_path: Path) -> None:
     env = {**FAST_UPKEEP, "ADPULSE_DAILY_SCAN_AT": "00:00"}
     server = start_server(data, env)
     try:
-        with AdpulseClient(server.address, tenant="scanned") as client:
+        with AdpulseClient(server.address, api_key=server.admin_key, tenant="scanned") as client:
             client.update_tenant_settings(reporting_currency="")  # the tenant becomes known
             wait_for(lambda: bool(client.operations(filter="kind = daily_scan")[0]), "the daily scan")
             (scan,) = client.operations(filter="kind = daily_scan")[0]
@@ -285,12 +294,15 @@ def test_a_job_that_kills_its_worker_every_time_fails_after_the_bound(
     for attempt in (1, 2):
         server = start_server(data, env)
         try:
-            with AdpulseClient(server.address, tenant=TENANT) as client:
+            with AdpulseClient(server.address, api_key=server.admin_key, tenant=TENANT) as client:
                 name = name or import_file(client, "big.csv").name
                 wait_for(lambda s=server: "insert 1 written, stalling" in s.log, f"attempt {attempt}")  # type: ignore[misc]
         finally:
             _kill(server)
-    with running_server(data, env) as server, AdpulseClient(server.address, tenant=TENANT) as client:
+    with (
+        running_server(data, env) as server,
+        AdpulseClient(server.address, api_key=server.admin_key, tenant=TENANT) as client,
+    ):
         done = client.wait_operation(name, timeout=120)
         assert done.state == "failed" and done.error is not None, done
         assert (done.error.code, done.error.reason) == ("INTERNAL", "WORKER_LOST")
@@ -302,7 +314,10 @@ def test_a_store_failure_past_the_retries_fails_the_job(tmp_path: Path) -> None:
     data, _ = _small_import(tmp_path, seed=10, n_campaigns=2, days=3)
     # No retries allowed: the one failure a retry would have overcome is the last straw.
     env = {**FAST_UPKEEP, "ADPULSE_JOB_MAX_RETRIES": "0", "ADPULSE_FAULTS": "fact_insert_fails_before@1"}
-    with running_server(data, env) as server, AdpulseClient(server.address, tenant=TENANT) as client:
+    with (
+        running_server(data, env) as server,
+        AdpulseClient(server.address, api_key=server.admin_key, tenant=TENANT) as client,
+    ):
         done = client.wait_operation(import_file(client, "small.csv").name, timeout=120)
         assert done.state == "failed" and done.error is not None, done
         assert (done.error.code, done.error.reason) == ("UNAVAILABLE", "STORAGE_UNAVAILABLE")

@@ -8,6 +8,7 @@ import datetime as dt
 import io
 import json
 import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +20,7 @@ from adpulse.client import AdpulseClient, AdpulseError, demo
 from adpulse.v1 import analytics_service_pb2 as apb
 from adpulse.v1 import ingest_service_pb2 as ipb
 from adpulse.v1 import operation_pb2 as opb
+from tests.e2e.test_grpcurl import key
 from tests.support.server import ServerProcess
 
 
@@ -89,7 +91,7 @@ def test_list_pages_newest_first_and_filters_are_checked(client: AdpulseClient) 
 
 def test_operations_belong_to_their_tenant(server: ServerProcess, client: AdpulseClient) -> None:
     name = client.backfill("2026-01-01", "2026-01-01").name
-    with AdpulseClient(server.address, tenant="someone-else") as other:
+    with AdpulseClient(server.address, api_key=server.admin_key, tenant="someone-else") as other:
         assert _error(lambda: other.operation(name)).code == "NOT_FOUND"
         assert _error(lambda: other.cancel_operation(name)).code == "NOT_FOUND"
         assert name not in {o.name for o in other.operations(page_size=1000)[0]}
@@ -138,20 +140,42 @@ def test_export_of_nothing_is_a_valid_file(client: AdpulseClient) -> None:
     assert [(r["impressions"], r["cost"], r["roas"]) for r in rows] == [("0", "0.000000", "")]
 
 
+def test_export_files_are_private_to_their_tenant(
+    server: ServerProcess, client: AdpulseClient, tenant: str
+) -> None:
+    done = client.wait_operation(
+        client.export_metrics(apb.ExportMetricsRequest(format=opb.EXPORT_FORMAT_CSV)).name
+    )
+    assert done.state == "succeeded", done
+    directory = server.data_dir / "exports" / tenant
+    (file,) = directory.glob(f"{done.name.removeprefix('operations/')}*")
+    assert stat.S_IMODE(file.stat().st_mode) == 0o600
+    assert stat.S_IMODE(directory.stat().st_mode) == 0o700
+    # The data dir is no one else's to list, whatever the embedded Postgres needed to start.
+    for above in (server.data_dir, server.data_dir.parent):
+        assert stat.S_IMODE(above.stat().st_mode) & 0o044 == 0, above
+
+
 def test_download_needs_a_finished_export(client: AdpulseClient) -> None:
     backfill = client.wait_operation(client.backfill("2026-01-01", "2026-01-01").name)
     assert _error(lambda: b"".join(client.download_export(backfill.name))).code == "NOT_FOUND"
 
 
-def test_import_paths_stay_inside_the_import_directory(server: ServerProcess, client: AdpulseClient) -> None:
-    imports = server.data_dir / "imports"
+def test_import_paths_stay_inside_the_import_directory(
+    server: ServerProcess, client: AdpulseClient, tenant: str
+) -> None:
+    imports = server.data_dir / "imports" / tenant
+    imports.mkdir(parents=True, exist_ok=True)
     (imports / "outside").unlink(missing_ok=True)
     (imports / "outside").symlink_to("/etc")
+    (server.data_dir / "imports" / "someone-else").mkdir(exist_ok=True)
+    (server.data_dir / "imports" / "someone-else" / "theirs.csv").write_text("x")
     cases = {
         "../postgres/PG_VERSION": ("INVALID_ARGUMENT", "INVALID_PATH"),
+        "../someone-else/theirs.csv": ("INVALID_ARGUMENT", "INVALID_PATH"),
         "/etc/passwd": ("INVALID_ARGUMENT", "INVALID_PATH"),
         "outside/passwd": ("PERMISSION_DENIED", "PATH_OUTSIDE_IMPORTS"),
-        "uploads/someone-else/x/a.csv": ("PERMISSION_DENIED", "NOT_YOUR_UPLOAD"),
+        "theirs.csv": ("NOT_FOUND", "FILE_NOT_FOUND"),  # another tenant's file is not even named
         "nothing-here.csv": ("NOT_FOUND", "FILE_NOT_FOUND"),
     }
     for path, expected in cases.items():
@@ -162,16 +186,22 @@ def test_import_paths_stay_inside_the_import_directory(server: ServerProcess, cl
 
 
 def test_upload_stores_the_bytes_for_the_tenant_only(
-    server: ServerProcess, client: AdpulseClient, tmp_path: Path
+    server: ServerProcess, client: AdpulseClient, tenant: str, tmp_path: Path
 ) -> None:
     local = tmp_path / "day.csv.gz"
     local.write_bytes(os.urandom(3 << 20))
     uploaded = client.upload_file(local, piece_bytes=256 << 10)
-    assert uploaded.path.startswith(f"uploads/{client._metadata[0][1]}/") and uploaded.path.endswith(
-        "/day.csv.gz"
-    )
+    assert uploaded.path.startswith("uploads/") and uploaded.path.endswith("/day.csv.gz")
     assert uploaded.size_bytes == 3 << 20
-    assert (server.data_dir / "imports" / uploaded.path).read_bytes() == local.read_bytes()
+    stored = server.data_dir / "imports" / tenant / uploaded.path
+    assert stored.read_bytes() == local.read_bytes()
+    # Private to the server's user, in directories only it may enter.
+    assert stat.S_IMODE(stored.stat().st_mode) == 0o600
+    for directory in (stored.parent, stored.parent.parent, server.data_dir / "imports" / tenant):
+        assert stat.S_IMODE(directory.stat().st_mode) == 0o700, directory
+    with AdpulseClient(server.address, api_key=server.admin_key, tenant=f"{tenant}-other") as other:
+        err = _error(lambda: other.import_file(ipb.ImportFileRequest(path=uploaded.path)))
+        assert (err.code, err.reason) == ("NOT_FOUND", "FILE_NOT_FOUND")
     bad = tmp_path / "bad name.csv"
     bad.write_text("x")
     err = _error(lambda: client.upload_file(bad))
@@ -181,7 +211,7 @@ def test_upload_stores_the_bytes_for_the_tenant_only(
 def test_grpcurl_describes_and_calls_operations(server: ServerProcess) -> None:
     grpcurl = str(Path(sys.executable).parent / "grpcurl")
     described = subprocess.run(
-        [grpcurl, "-plaintext", server.address, "describe", "google.longrunning.Operations"],
+        [grpcurl, "-plaintext", *key(server), server.address, "describe", "google.longrunning.Operations"],
         capture_output=True,
         text=True,
         check=True,
@@ -198,7 +228,7 @@ def test_grpcurl_describes_and_calls_operations(server: ServerProcess) -> None:
     }
     for service, methods in starting.items():
         text = subprocess.run(
-            [grpcurl, "-plaintext", server.address, "describe", service],
+            [grpcurl, "-plaintext", *key(server), server.address, "describe", service],
             capture_output=True,
             text=True,
             check=True,
@@ -215,6 +245,7 @@ def test_grpcurl_describes_and_calls_operations(server: ServerProcess) -> None:
             [
                 grpcurl,
                 "-plaintext",
+                *key(server),
                 "-H",
                 "x-adpulse-tenant: grpcurl-ops",
                 "-d",

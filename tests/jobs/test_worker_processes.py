@@ -41,9 +41,12 @@ def test_sigkilled_worker_processes_leave_exactly_the_file(
     dataset: tuple[Path, list[Fact]], deployed: dict[str, str]
 ) -> None:
     data, facts = dataset
-    n = chunks((data / "imports" / "big.csv").read_bytes())
+    n = chunks((data / "imports" / TENANT / "big.csv").read_bytes())
     server_env = {**deployed, "ADPULSE_EMBEDDED_WORKER": "false"}
-    with running_server(data, server_env) as server, AdpulseClient(server.address, tenant=TENANT) as client:
+    with (
+        running_server(data, server_env) as server,
+        AdpulseClient(server.address, api_key=server.admin_key, tenant=TENANT) as client,
+    ):
         name = import_file(client, "big.csv").name
     op_id = name.removeprefix("operations/")
     # Each worker writes its Nth chunk and stalls before the ledger commits it, then dies by
@@ -65,7 +68,10 @@ def test_sigkilled_worker_processes_leave_exactly_the_file(
     finally:
         worker.process.terminate()
         assert worker.process.wait(60) == 0, worker.log
-    with running_server(data, server_env) as server, AdpulseClient(server.address, tenant=TENANT) as client:
+    with (
+        running_server(data, server_env) as server,
+        AdpulseClient(server.address, api_key=server.admin_key, tenant=TENANT) as client,
+    ):
         done = client.operation(name)
         assert done.state == "succeeded", done
         assert done.metadata.recoveries == 3
@@ -92,7 +98,10 @@ def test_sigterm_on_a_worker_requeues_its_job_and_its_metrics_count_the_tasks(
 ) -> None:
     data, facts = dataset
     server_env = {**deployed, "ADPULSE_EMBEDDED_WORKER": "false"}
-    with running_server(data, server_env) as server, AdpulseClient(server.address, tenant=TENANT) as client:
+    with (
+        running_server(data, server_env) as server,
+        AdpulseClient(server.address, api_key=server.admin_key, tenant=TENANT) as client,
+    ):
         name = import_file(client, "big.csv").name
     op_id = name.removeprefix("operations/")
     first = start_worker(data, {**deployed, "ADPULSE_FAULTS": "fact_insert_delay_ms@300"})
@@ -118,7 +127,10 @@ def test_sigterm_on_a_worker_requeues_its_job_and_its_metrics_count_the_tasks(
     finally:
         second.process.terminate()
         assert second.process.wait(60) == 0, second.log
-    with running_server(data, server_env) as server, AdpulseClient(server.address, tenant=TENANT) as client:
+    with (
+        running_server(data, server_env) as server,
+        AdpulseClient(server.address, api_key=server.admin_key, tenant=TENANT) as client,
+    ):
         done = client.operation(name)
         assert done.state == "succeeded" and done.metadata.recoveries == 0, done
         assert done.response.rows_accepted == len(facts)

@@ -36,7 +36,9 @@ def _rows(n: int, tenant_tag: str, date: str = "2026-03-01") -> str:
     )  # fmt: skip
 
 
-def _ingest(channel: grpc.Channel, tenant: str, batches: list[str]) -> list[ipb.IngestResponse]:
+def _ingest(
+    channel: grpc.Channel, server: ServerProcess, tenant: str, batches: list[str]
+) -> list[ipb.IngestResponse]:
     requests = [ipb.IngestRequest(open=ipb.StreamOpen(source="generic"))] + [
         ipb.IngestRequest(
             batch=ipb.IngestBatch(
@@ -46,7 +48,8 @@ def _ingest(channel: grpc.Channel, tenant: str, batches: list[str]) -> list[ipb.
         for i, body in enumerate(batches)
     ]
     stub = ipb_grpc.IngestServiceStub(channel)
-    return list(stub.Ingest(iter(requests), metadata=(("x-adpulse-tenant", tenant),), timeout=60))
+    metadata = (("x-adpulse-tenant", tenant), *server.key_metadata)
+    return list(stub.Ingest(iter(requests), metadata=metadata, timeout=60))
 
 
 def _wait_for_access_lines(server: ServerProcess, count: int, **match: str) -> list[dict[str, object]]:
@@ -61,14 +64,20 @@ def test_counts_move_by_exactly_the_calls_made(
 ) -> None:
     before = scrape(server.metrics_url)
     with grpc.insecure_channel(server.address) as channel:
-        acks = _ingest(channel, tenant, [_rows(3, tenant), _rows(1, tenant, date="2026-02-30")])
+        acks = _ingest(channel, server, tenant, [_rows(3, tenant), _rows(1, tenant, date="2026-02-30")])
         assert [a.WhichOneof("response") for a in acks] == ["opened", "ack", "ack"]
         stub = apb_grpc.AnalyticsServiceStub(channel)
         for _ in range(3):
-            stub.QueryMetrics(apb.QueryMetricsRequest(), metadata=(("x-adpulse-tenant", tenant),), timeout=30)
+            stub.QueryMetrics(
+                apb.QueryMetricsRequest(),
+                metadata=(("x-adpulse-tenant", tenant), *server.key_metadata),
+                timeout=30,
+            )
         for _ in range(2):
             with pytest.raises(grpc.RpcError):
-                stub.QueryMetrics(apb.QueryMetricsRequest(start_date="2026-13-01"), timeout=30)
+                stub.QueryMetrics(
+                    apb.QueryMetricsRequest(start_date="2026-13-01"), metadata=server.key_metadata, timeout=30
+                )
     _wait_for_access_lines(server, 1, tenant=tenant, method="/adpulse.v1.IngestService/Ingest")
     after = scrape(server.metrics_url)
 
@@ -117,7 +126,7 @@ def test_one_access_line_per_call_and_the_request_id_everywhere(server: ServerPr
         with pytest.raises(grpc.RpcError) as caught:
             stub.QueryMetrics(
                 apb.QueryMetricsRequest(start_date="2026-13-01"),
-                metadata=(("x-request-id", request_id), ("x-adpulse-tenant", tenant)),
+                metadata=(("x-request-id", request_id), ("x-adpulse-tenant", tenant), *server.key_metadata),
                 timeout=30,
             )
         assert ("x-request-id", request_id) in caught.value.initial_metadata()  # type: ignore[attr-defined]
@@ -131,11 +140,13 @@ def test_one_access_line_per_call_and_the_request_id_everywhere(server: ServerPr
 
         # A call without an id gets one made up, answered the same way.
         call = stub.QueryMetrics.with_call(
-            apb.QueryMetricsRequest(), metadata=(("x-adpulse-tenant", tenant),), timeout=30
+            apb.QueryMetricsRequest(),
+            metadata=(("x-adpulse-tenant", tenant), *server.key_metadata),
+            timeout=30,
         )[1]
         made_up = dict(call.initial_metadata())["x-request-id"]
         assert len(made_up) == 32 and made_up != request_id
-        _ingest(channel, tenant, [_rows(2, tenant)])
+        _ingest(channel, server, tenant, [_rows(2, tenant)])
 
     [line] = _wait_for_access_lines(server, 1, request_id=request_id)
     assert line["method"] == "/adpulse.v1.AnalyticsService/QueryMetrics"
@@ -143,7 +154,8 @@ def test_one_access_line_per_call_and_the_request_id_everywhere(server: ServerPr
     assert line["peer"].startswith("ipv4:127.0.0.1:")  # type: ignore[union-attr]
     assert line["bytes_in"] > 0 and line["bytes_out"] == 0  # type: ignore[operator]
     assert isinstance(line["duration_ms"], float)
-    assert "key_id" in line
+    assert line["key_id"] == server.admin_key.split("_")[1]  # who called, never the key itself
+    assert server.admin_key not in server.log
     [ok] = _wait_for_access_lines(server, 1, request_id=made_up)
     assert ok["code"] == "OK" and ok["bytes_out"] > 0  # type: ignore[operator]
     [ingest] = _wait_for_access_lines(server, 1, tenant=tenant, method="/adpulse.v1.IngestService/Ingest")
@@ -161,7 +173,7 @@ def test_tenant_labels_only_when_switched_on(tmp_path: object) -> None:
     with running_server(tmp_path / "data", env) as server:  # type: ignore[operator]
         tenant = f"t-{uuid.uuid4().hex[:8]}"
         with grpc.insecure_channel(server.address) as channel:
-            _ingest(channel, tenant, [_rows(4, tenant)])
+            _ingest(channel, server, tenant, [_rows(4, tenant)])
         samples = scrape(server.metrics_url)
         labels = {"source": "generic", "outcome": "accepted", "tenant": tenant}
         assert samples[("adpulse_ingest_rows_total", frozenset(labels.items()))] == 4

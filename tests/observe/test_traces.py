@@ -41,8 +41,8 @@ def app(
     exporter: InMemorySpanExporter, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[composition.App]:
     data = tmp_path_factory.mktemp("traced") / "data"
-    (data / "imports").mkdir(parents=True)
-    (data / "imports" / "facts.csv").write_text(
+    (data / "imports" / "traced").mkdir(parents=True)
+    (data / "imports" / "traced" / "facts.csv").write_text(
         to_csv(f.csv_values() for f in random_facts(seed=3, n_campaigns=3, days=5))
     )
     built = composition.build(Settings(listen="127.0.0.1:0", data_dir=data, metrics_listen=""))
@@ -50,6 +50,10 @@ def app(
         yield built
     finally:
         built.stop()
+
+
+def _key(app: composition.App) -> str:
+    return app.settings.admin_key_file.read_text().strip()
 
 
 def _child_of(span: ReadableSpan, parent: ReadableSpan) -> bool:
@@ -85,7 +89,11 @@ def test_an_ingest_call_is_one_trace_with_kernel_and_store_spans(
         acks = list(
             pb_grpc.IngestServiceStub(channel).Ingest(
                 iter(requests),
-                metadata=(("traceparent", TRACEPARENT), ("x-adpulse-tenant", "traced")),
+                metadata=(
+                    ("traceparent", TRACEPARENT),
+                    ("x-adpulse-tenant", "traced"),
+                    ("authorization", f"Bearer {_key(app)}"),
+                ),
                 timeout=60,
             )
         )
@@ -122,10 +130,14 @@ def test_a_jobs_spans_join_the_trace_of_the_call_that_queued_it(
     with grpc.insecure_channel(app.address) as channel:
         started = pb_grpc.IngestServiceStub(channel).ImportFile(
             pb.ImportFileRequest(path="facts.csv"),
-            metadata=(("traceparent", TRACEPARENT), ("x-adpulse-tenant", "traced")),
+            metadata=(
+                ("traceparent", TRACEPARENT),
+                ("x-adpulse-tenant", "traced"),
+                ("authorization", f"Bearer {_key(app)}"),
+            ),
             timeout=60,
         )
-    with AdpulseClient(app.address, tenant="traced") as client:
+    with AdpulseClient(app.address, tenant="traced", api_key=_key(app)) as client:
         assert client.wait_operation(started.name, timeout=120).state == "succeeded"
     deadline = time.monotonic() + 30
     while "run adpulse.run_operation" not in _names(exporter.get_finished_spans()):

@@ -40,6 +40,16 @@ class ServerProcess:
     def log(self) -> str:
         return "".join(self.output)
 
+    @property
+    def admin_key(self) -> str:
+        """The operator key the server wrote to its data dir on its first start."""
+        return (self.data_dir / "admin.key").read_text().strip()
+
+    @property
+    def key_metadata(self) -> tuple[tuple[str, str]]:
+        """Call metadata with the operator key, for raw stubs."""
+        return (("authorization", f"Bearer {self.admin_key}"),)
+
     def terminate(self, timeout: float = 60) -> int:
         """SIGTERM and wait; the exit code."""
         if self.process.poll() is None:

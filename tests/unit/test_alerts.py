@@ -126,9 +126,13 @@ def test_a_sealed_secret_opens_only_with_its_key_and_row(tmp_path: Path) -> None
 
 def test_alert_settings_default_to_loopback_only_on_a_loopback_server() -> None:
     assert Settings.from_env({}).alert_allow_loopback is True
-    assert Settings.from_env({"ADPULSE_LISTEN": "0.0.0.0:50051"}).alert_allow_loopback is False
+    # Plaintext off loopback is refused unless said out loud (issue 11); TLS would do too.
+    insecure = {"ADPULSE_ALLOW_INSECURE": "1"}
+    assert Settings.from_env({"ADPULSE_LISTEN": "0.0.0.0:50051", **insecure}).alert_allow_loopback is False
     assert Settings.from_env({"ADPULSE_LISTEN": "[::1]:50051"}).alert_allow_loopback is True
-    on = Settings.from_env({"ADPULSE_LISTEN": "0.0.0.0:1", "ADPULSE_ALERT_ALLOW_LOOPBACK": "true"})
+    on = Settings.from_env(
+        {"ADPULSE_LISTEN": "0.0.0.0:1", "ADPULSE_ALERT_ALLOW_LOOPBACK": "true", **insecure}
+    )
     assert on.alert_allow_loopback is True
     assert Settings.from_env({"ADPULSE_ALERT_DIGEST_AT": "off"}).alert_digest_at is None
     assert Settings.from_env({"ADPULSE_ALERT_ALLOW_NETWORKS": "10.8.0.0/16"}).alert_allow_networks == (

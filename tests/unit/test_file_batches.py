@@ -54,7 +54,7 @@ def test_ndjson_batches_count_lines_from_one(tmp_path: Path) -> None:
 
 
 def test_resuming_skips_up_to_the_last_committed_batch(tmp_path: Path) -> None:
-    from adpulse.client.client import StreamOptions, _batches_up_to
+    from adpulse.client.ingest_calls import StreamOptions, _batches_up_to
 
     path = tmp_path / "x.csv"
     path.write_text(_csv([[str(i), "v"] for i in range(50)]))
@@ -67,7 +67,7 @@ def test_resuming_skips_up_to_the_last_committed_batch(tmp_path: Path) -> None:
 
 
 def test_the_same_rows_read_another_way_are_another_batch(tmp_path: Path) -> None:
-    from adpulse.client.client import StreamOptions
+    from adpulse.client.ingest_calls import StreamOptions
 
     path = tmp_path / "x.csv"
     path.write_text(_csv([["1", "v"]]))

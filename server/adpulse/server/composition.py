@@ -21,11 +21,13 @@ from adpulse.server.observe.steps import AccessLogStep, MetricsStep, RequestStep
 from adpulse.server.observe.worker import count_tasks
 from adpulse.server.settings import Settings, SettingsError
 from adpulse.server.storage import broker, clickhouse, gauges, postgres
+from adpulse.server.storage.access_store import PostgresAccessStore
 from adpulse.server.storage.alert_store import PostgresAlertStore
+from adpulse.server.storage.audit_store import PostgresAuditLog
 from adpulse.server.storage.batch_ledger import PostgresBatchLedger
 from adpulse.server.storage.checkpoints import PostgresCheckpoints, PostgresTenantSettings
 from adpulse.server.storage.fact_store import ClickHouseFactStore, ClickHouseFxRates
-from adpulse.server.storage.files import LocalFileArea
+from adpulse.server.storage.files import LocalFileArea, private_dir, write_private
 from adpulse.server.storage.ingestion_runs import Heartbeat, PostgresRunStore
 from adpulse.server.storage.insight_store import PostgresInsightStore
 from adpulse.server.storage.operations import PostgresOperationStore
@@ -33,15 +35,19 @@ from adpulse.server.storage.rollups import ClickHouseRollups
 from adpulse.server.storage.secret_box import SecretBox
 from adpulse.server.storage.webhook_http import HttpWebhookSender
 from adpulse.server.transport import grpc_server
+from adpulse.server.transport.access_servicer import AccessServicer
 from adpulse.server.transport.alert_servicer import AlertServicer
 from adpulse.server.transport.analytics_servicer import AnalyticsUseCases
+from adpulse.server.transport.auth_step import AuthStep, access_rules
 from adpulse.server.transport.jobs_servicers import JobsAnalyticsServicer, JobsIngestServicer
 from adpulse.server.transport.operations_servicer import OperationsServicer
 from adpulse.server.transport.tenant_servicer import TenantServicer
+from adpulse.server.usecases.access import AccessUseCase, Authenticator
 from adpulse.server.usecases.alerts.deliver import DeliveryRunner, RetryPolicy
 from adpulse.server.usecases.alerts.dispatch import AlertDispatcher, DigestScheduler
 from adpulse.server.usecases.alerts.subscriptions import AddressPolicy, AlertsUseCase
 from adpulse.server.usecases.analytics import AnomaliesUseCase, ExplainChangeUseCase, TrendsUseCase
+from adpulse.server.usecases.audit import AuditUseCase
 from adpulse.server.usecases.currency import CurrencyUseCase
 from adpulse.server.usecases.ingest import IngestUseCase
 from adpulse.server.usecases.ingestion_runs import IngestionRunsUseCase
@@ -256,10 +262,27 @@ def _runtime(
     return JobRuntime(runner, scheduler, settings.job_max_retries, close, alerts=deliveries)
 
 
+def _access(settings: Settings, core: _Core) -> tuple[AccessServicer, AuthStep]:
+    """Key checks and the audit log, and the operator key of a first start (written to the data
+    dir, never logged)."""
+    store = PostgresAccessStore(core.pool)
+    audit = AuditUseCase(PostgresAuditLog(core.pool))
+    authenticator = Authenticator(store, settings.auth_cache_seconds)
+    access = AccessUseCase(store, authenticator)
+    key_file = settings.admin_key_file.resolve()
+    if access.ensure_operator_key(lambda text: write_private(key_file, text + "\n")):
+        log.info("no API keys yet: wrote an operator key to %s", key_file)
+    rules = access_rules(grpc_server.SERVICE_NAMES)
+    auth = AuthStep(
+        authenticator, rules, reflection_needs_key=settings.reflection_needs_key, audit=audit.record
+    )
+    return AccessServicer(access, audit), auth
+
+
 def build(settings: Settings) -> App:
     closers: list[Callable[[], None]] = []
     try:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(settings.data_dir)
         postgres_dsn = settings.postgres_dsn
         if postgres_dsn is None:
             embedded = postgres.EmbeddedPostgres(settings.data_dir.resolve() / "postgres")
@@ -319,6 +342,7 @@ def build(settings: Settings) -> App:
         if endpoint is not None:
             closers.append(endpoint.stop)
 
+        access, auth = _access(settings, core)
         steps = _steps(core)
         server = grpc_server.start(
             settings,
@@ -344,7 +368,7 @@ def build(settings: Settings) -> App:
             TenantServicer(currency),
             OperationsServicer(operations),
             # Observers outermost, so they see calls a later step refuses.
-            steps=(RequestStep(), traces.TraceStep(), AccessLogStep(), MetricsStep(metrics)),
+            steps=(RequestStep(), traces.TraceStep(), AccessLogStep(), MetricsStep(metrics), auth),
             alerts=AlertServicer(
                 AlertsUseCase(
                     core.alerts,
@@ -355,6 +379,7 @@ def build(settings: Settings) -> App:
                     now=_now,
                 )
             ),
+            access=access,
         )
         metrics.draining.set_function(lambda: float(server.drain.draining))
     except BaseException:

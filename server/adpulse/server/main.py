@@ -10,7 +10,7 @@ from types import FrameType
 
 from adpulse.server import composition
 from adpulse.server.observe import logs
-from adpulse.server.settings import Settings
+from adpulse.server.settings import Settings, SettingsError
 
 log = logging.getLogger("adpulse.server")
 
@@ -38,7 +38,11 @@ def serve(settings: Settings) -> int:
 
 
 def main() -> None:
-    sys.exit(serve(Settings.from_env()))
+    try:
+        settings = Settings.from_env()
+    except SettingsError as err:
+        sys.exit(f"adpulse: {err}")
+    sys.exit(serve(settings))
 
 
 if __name__ == "__main__":

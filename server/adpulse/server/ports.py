@@ -7,6 +7,8 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
+from adpulse.server.domain.access import ApiKey, Tenant
+from adpulse.server.domain.audit import AuditEvent, AuditQuery
 from adpulse.server.domain.fx import FxRate, MissingRate
 from adpulse.server.domain.ingest import BatchFootprint, BatchOutcome, LedgerEntry
 from adpulse.server.domain.insights import Budget, Insight, InsightFilter, InsightUpdate
@@ -363,8 +365,46 @@ class InsightStore(Protocol):
         """A page of budgets (of one month, or all), and how many there are."""
 
 
+class AccessStore(Protocol):
+    """Tenants and API keys (keys stored by the digest of their secret only)."""
+
+    def create_tenant(self, name: str) -> Tenant:
+        """Registers a tenant; ALREADY_EXISTS if it is."""
+
+    def tenant(self, name: str) -> Tenant | None: ...
+
+    def tenants(self, offset: int, limit: int) -> list[Tenant]:
+        """Registered tenants by name."""
+
+    def add_key(self, key: ApiKey, *, only_if_none: bool = ...) -> bool:
+        """Stores a new key; with `only_if_none`, only into an empty key store (False if not)."""
+
+    def key(self, key_id: str) -> ApiKey | None: ...
+
+    def keys(
+        self, tenant: str | None, active_at: dt.datetime | None, offset: int, limit: int
+    ) -> list[ApiKey]:
+        """Keys newest first: of one tenant ("": the operator keys, None: all); with
+        `active_at`, only those active then."""
+
+    def revoke(self, key_id: str) -> ApiKey | None:
+        """Marks the key revoked; None if there is no such key."""
+
+    def touch(self, key_id: str, older_than: dt.timedelta) -> None:
+        """Records a use of the key, unless one was recorded less than `older_than` ago."""
+
+
 class InsightEvents(Protocol):
     """Told whenever insights were stored for a tenant (as the store returned them), so alerts
     can go out for those that are new."""
 
     def stored(self, tenant: str, insights: Sequence[Insight]) -> None: ...
+
+
+class AuditLog(Protocol):
+    """The audit log: appended to, never changed."""
+
+    def append(self, event: AuditEvent) -> None: ...
+
+    def events(self, query: AuditQuery, limit: int) -> list[AuditEvent]:
+        """Up to `limit` events the query selects, newest first."""

@@ -73,6 +73,13 @@ class Settings:
     job_max_retries: int = 8
     operation_max_recoveries: int = 5
     daily_scan_at: dt.time | None = dt.time(2, 0)
+    # Access: keys, TLS.
+    auth_cache_seconds: int = 5
+    reflection_needs_key: bool = False
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    tls_client_ca: Path | None = None
+    allow_insecure: bool = False
     # Observability: metrics endpoints ("" switches one off), logs.
     metrics_listen: str = "127.0.0.1:9464"
     worker_metrics_listen: str = "127.0.0.1:9465"
@@ -139,13 +146,47 @@ class Settings:
             job_max_retries=_int(env, "ADPULSE_JOB_MAX_RETRIES", 8, 0),
             operation_max_recoveries=_int(env, "ADPULSE_OPERATION_MAX_RECOVERIES", 5, 0),
             daily_scan_at=_time_of_day(env, "ADPULSE_DAILY_SCAN_AT", dt.time(2, 0)),
+            auth_cache_seconds=_int(env, "ADPULSE_AUTH_CACHE_SECONDS", 5, 0),
+            reflection_needs_key=_bool(env, "ADPULSE_REFLECTION_NEEDS_KEY", False),
+            tls_cert=_path(env, "ADPULSE_TLS_CERT"),
+            tls_key=_path(env, "ADPULSE_TLS_KEY"),
+            tls_client_ca=_path(env, "ADPULSE_TLS_CLIENT_CA"),
+            allow_insecure=_bool(env, "ADPULSE_ALLOW_INSECURE", False),
             metrics_listen=env.get("ADPULSE_METRICS_LISTEN", "127.0.0.1:9464").strip(),
             worker_metrics_listen=env.get("ADPULSE_WORKER_METRICS_LISTEN", "127.0.0.1:9465").strip(),
             metrics_tenant_labels=_bool(env, "ADPULSE_METRICS_TENANT_LABELS", False),
             log_format=_choice(env, "ADPULSE_LOG_FORMAT", ("auto", "json", "text")),
             log_level=_choice(env, "ADPULSE_LOG_LEVEL", ("INFO", "DEBUG", "WARNING", "ERROR")),
             **_alert_settings(env),
-        )
+        ).checked()
+
+    @property
+    def admin_key_file(self) -> Path:
+        """Where the first start writes the operator key."""
+        return self.data_dir / "admin.key"
+
+    def checked(self) -> Settings:
+        """These settings, refused when they would serve an unsafe or impossible shape."""
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise SettingsError("ADPULSE_TLS_CERT and ADPULSE_TLS_KEY go together: set both or neither")
+        if self.tls_client_ca is not None and self.tls_cert is None:
+            raise SettingsError("ADPULSE_TLS_CLIENT_CA needs ADPULSE_TLS_CERT and ADPULSE_TLS_KEY")
+        if self.tls_cert is None and not self.allow_insecure and not is_loopback(self.listen):
+            raise SettingsError(
+                f"refusing to serve plaintext on {self.listen}, which is not a loopback address: "
+                "set ADPULSE_TLS_CERT and ADPULSE_TLS_KEY, or ADPULSE_ALLOW_INSECURE=1 to accept "
+                "that keys and data cross the network unencrypted"
+            )
+        return self
+
+
+def _path(env: Mapping[str, str], name: str) -> Path | None:
+    return Path(env[name]) if env.get(name) else None
+
+
+def is_loopback(listen: str) -> bool:
+    """Whether `host:port` names only this machine (`localhost`, 127.0.0.0/8, ::1)."""
+    return _is_loopback(listen.rsplit(":", 1)[0].strip("[]"))
 
 
 def _secret(env: Mapping[str, str], name: str) -> str | None:

@@ -17,7 +17,14 @@ from adpulse.cli import plot
 from adpulse.cli.query_cmd import parse_filters
 from adpulse.cli.render import table, to_json
 from adpulse.client import AdpulseClient, demo
-from adpulse.client.client import DIMENSIONS, GRANULARITIES, INSIGHT_STATUSES, METHODS, METRICS, SENSITIVITIES
+from adpulse.client.analytics_calls import (
+    DIMENSIONS,
+    GRANULARITIES,
+    INSIGHT_STATUSES,
+    METHODS,
+    METRICS,
+    SENSITIVITIES,
+)
 from adpulse.v1 import analytics_service_pb2 as pb
 
 _SEVERITY = {1: "low", 2: "medium", 3: "high", 4: "critical"}

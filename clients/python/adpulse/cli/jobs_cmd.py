@@ -19,7 +19,7 @@ from google.protobuf import json_format
 from adpulse.cli.query_cmd import parse_filters
 from adpulse.cli.render import key_values, table, to_json
 from adpulse.client import AdpulseClient, Operation
-from adpulse.client.client import DIMENSIONS, GRANULARITIES
+from adpulse.client.analytics_calls import DIMENSIONS, GRANULARITIES
 from adpulse.v1 import analytics_service_pb2 as apb
 from adpulse.v1 import ingest_service_pb2 as ipb
 from adpulse.v1 import operation_pb2 as opb

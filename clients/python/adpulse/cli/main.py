@@ -10,10 +10,21 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
-from adpulse.cli import admin_cmd, alerts_cmd, analytics, ingest_cmd, jobs_cmd, query_cmd, serve_cmd
-from adpulse.client import AdpulseClient, AdpulseError
-from adpulse.client.client import DEFAULT_TARGET
+from adpulse.cli import (
+    access_cmd,
+    admin_cmd,
+    alerts_cmd,
+    analytics,
+    audit_cmd,
+    ingest_cmd,
+    jobs_cmd,
+    query_cmd,
+    serve_cmd,
+)
+from adpulse.client import AdpulseClient, AdpulseError, Tls
+from adpulse.client.connection import API_KEY_ENV, DEFAULT_TARGET
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -24,10 +35,56 @@ def _parser() -> argparse.ArgumentParser:
         help="server address (ADPULSE_TARGET)",
     )
     parser.add_argument("--tenant", default=os.environ.get("ADPULSE_TENANT"), help="tenant (ADPULSE_TENANT)")
+    parser.add_argument(
+        "--api-key",
+        help=f"API key ({API_KEY_ENV}; default: the key in <ADPULSE_DATA_DIR or ./.adpulse>/admin.key)",
+    )
+    _tls_arguments(parser)
     commands = parser.add_subparsers(dest="command", required=True)
-    for module in (serve_cmd, ingest_cmd, query_cmd, analytics, admin_cmd, jobs_cmd, alerts_cmd):
+    for module in (
+        serve_cmd,
+        ingest_cmd,
+        query_cmd,
+        analytics,
+        admin_cmd,
+        jobs_cmd,
+        alerts_cmd,
+        access_cmd,
+        audit_cmd,
+    ):
         module.register(commands)
     return parser
+
+
+def _tls_arguments(parser: argparse.ArgumentParser) -> None:
+    env = os.environ.get
+    parser.add_argument(
+        "--tls", action="store_true", default=bool(env("ADPULSE_TLS")), help="speak TLS (ADPULSE_TLS)"
+    )
+    parser.add_argument(
+        "--ca-cert",
+        type=Path,
+        default=env("ADPULSE_CA_CERT"),
+        help="PEM of the CA that signed the server's certificate; implies --tls (ADPULSE_CA_CERT)",
+    )
+    parser.add_argument(
+        "--client-cert",
+        type=Path,
+        default=env("ADPULSE_CLIENT_CERT"),
+        help="PEM certificate for mutual TLS; implies --tls (ADPULSE_CLIENT_CERT)",
+    )
+    parser.add_argument(
+        "--client-key",
+        type=Path,
+        default=env("ADPULSE_CLIENT_KEY"),
+        help="PEM key of --client-cert (ADPULSE_CLIENT_KEY)",
+    )
+
+
+def _tls(args: argparse.Namespace) -> Tls | None:
+    if not (args.tls or args.ca_cert or args.client_cert or args.client_key):
+        return None
+    return Tls(ca_cert=args.ca_cert, client_cert=args.client_cert, client_key=args.client_key)
 
 
 def run(argv: Sequence[str] | None = None) -> int:
@@ -35,8 +92,21 @@ def run(argv: Sequence[str] | None = None) -> int:
     if not args.needs_client:
         return int(args.run(args))
     try:
-        with AdpulseClient(args.target, tenant=args.tenant) as client:
-            return int(args.run(client, args))
+        tls = _tls(args)
+    except ValueError as err:
+        print(f"adpulse: {err}", file=sys.stderr)
+        return 1
+    try:
+        with AdpulseClient(args.target, tenant=args.tenant, api_key=args.api_key, tls=tls) as client:
+            try:
+                return int(args.run(client, args))
+            except AdpulseError as err:
+                if err.code == "UNAUTHENTICATED" and not client.api_key:
+                    err.message += (
+                        f" (no key given: pass --api-key, set {API_KEY_ENV}, or run where"
+                        " ADPULSE_DATA_DIR or ./.adpulse holds the server's admin.key)"
+                    )
+                raise
     except AdpulseError as err:
         print(f"adpulse: {err}", file=sys.stderr)
         for violation in err.violations:

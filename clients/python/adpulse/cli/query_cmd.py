@@ -9,7 +9,7 @@ from typing import Any
 
 from adpulse.cli.render import table, to_json
 from adpulse.client import AdpulseClient, MetricsRecord
-from adpulse.client.client import DIMENSIONS, GRANULARITIES
+from adpulse.client.analytics_calls import DIMENSIONS, GRANULARITIES
 from adpulse.client.metrics import KPIS, columns_for
 
 MEASURES = ("impressions", "clicks", "cost", "conversions", "revenue")

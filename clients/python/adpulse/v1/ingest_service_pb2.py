@@ -22,13 +22,14 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from adpulse.v1 import auth_pb2 as adpulse_dot_v1_dot_auth__pb2
 from adpulse.v1 import fact_row_pb2 as adpulse_dot_v1_dot_fact__row__pb2
 from adpulse.v1 import ingestion_run_pb2 as adpulse_dot_v1_dot_ingestion__run__pb2
 from google.longrunning import operations_pb2 as google_dot_longrunning_dot_operations__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1f\x61\x64pulse/v1/ingest_service.proto\x12\nadpulse.v1\x1a\x19\x61\x64pulse/v1/fact_row.proto\x1a\x1e\x61\x64pulse/v1/ingestion_run.proto\x1a#google/longrunning/operations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"l\n\rIngestRequest\x12&\n\x04open\x18\x01 \x01(\x0b\x32\x16.adpulse.v1.StreamOpenH\x00\x12(\n\x05\x62\x61tch\x18\x02 \x01(\x0b\x32\x17.adpulse.v1.IngestBatchH\x00\x42\t\n\x07request\"\xc3\x02\n\nStreamOpen\x12\x0e\n\x06source\x18\x01 \x01(\t\x12/\n\rreject_policy\x18\x02 \x01(\x0e\x32\x18.adpulse.v1.RejectPolicy\x12\x11\n\tstream_id\x18\x03 \x01(\t\x12\x41\n\x0esource_options\x18\x04 \x03(\x0b\x32).adpulse.v1.StreamOpen.SourceOptionsEntry\x12\x39\n\x17\x63licks_over_impressions\x18\x05 \x01(\x0e\x32\x18.adpulse.v1.ClicksPolicy\x12-\n\x0c\x64rift_policy\x18\x06 \x01(\x0e\x32\x17.adpulse.v1.DriftPolicy\x1a\x34\n\x12SourceOptionsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x8e\x01\n\x0bIngestBatch\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12$\n\x04rows\x18\x02 \x01(\x0b\x32\x14.adpulse.v1.RowBatchH\x00\x12\x13\n\tarrow_ipc\x18\x03 \x01(\x0cH\x00\x12\'\n\x04text\x18\x04 \x01(\x0b\x32\x17.adpulse.v1.TextPayloadH\x00\x42\t\n\x07payload\"-\n\x08RowBatch\x12!\n\x04rows\x18\x01 \x03(\x0b\x32\x13.adpulse.v1.FactRow\"q\n\x0bTextPayload\x12&\n\x06\x66ormat\x18\x01 \x01(\x0e\x32\x16.adpulse.v1.TextFormat\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\x12,\n\x0b\x63ompression\x18\x03 \x01(\x0e\x32\x17.adpulse.v1.Compression\"m\n\x0eIngestResponse\x12*\n\x06opened\x18\x01 \x01(\x0b\x32\x18.adpulse.v1.StreamOpenedH\x00\x12#\n\x03\x61\x63k\x18\x02 \x01(\x0b\x32\x14.adpulse.v1.BatchAckH\x00\x42\n\n\x08response\"}\n\x0cStreamOpened\x12\x11\n\tstream_id\x18\x01 \x01(\t\x12\x0e\n\x06source\x18\x02 \x01(\t\x12\x0e\n\x06run_id\x18\x03 \x01(\t\x12\x1f\n\x17last_committed_batch_id\x18\x04 \x01(\t\x12\x19\n\x11\x63ommitted_batches\x18\x05 \x01(\x03\"\x9c\x02\n\x08\x42\x61tchAck\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x02 \x01(\x03\x12\x10\n\x08rejected\x18\x03 \x01(\x03\x12\x12\n\nduplicates\x18\x04 \x01(\x03\x12$\n\x06\x65rrors\x18\x05 \x03(\x0b\x32\x14.adpulse.v1.RowError\x12\x18\n\x10\x65rrors_truncated\x18\x06 \x01(\x08\x12\x10\n\x08replayed\x18\x07 \x01(\x08\x12\x17\n\x0fignored_columns\x18\x08 \x03(\t\x12\x17\n\x0fmissing_columns\x18\t \x03(\t\x12&\n\x08warnings\x18\n \x03(\x0b\x32\x14.adpulse.v1.RowError\x12\x1a\n\x12warnings_truncated\x18\x0b \x01(\x08\"D\n\x08RowError\x12\x0b\n\x03row\x18\x01 \x01(\x03\x12\x0c\n\x04line\x18\x02 \x01(\x03\x12\r\n\x05\x66ield\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\"\xd4\x01\n\x18ListIngestionRunsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x0e\n\x06source\x18\x03 \x01(\t\x12.\n\nstart_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12#\n\x05state\x18\x06 \x01(\x0e\x32\x14.adpulse.v1.RunState\"\\\n\x19ListIngestionRunsResponse\x12&\n\x04runs\x18\x01 \x03(\x0b\x32\x18.adpulse.v1.IngestionRun\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"(\n\x16GetIngestionRunRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\"/\n\x18GetIngestionStatsRequest\x12\x13\n\x0bwindow_days\x18\x01 \x01(\x05\"w\n\x19GetIngestionStatsResponse\x12(\n\x07sources\x18\x01 \x03(\x0b\x32\x17.adpulse.v1.SourceStats\x12\x30\n\tplatforms\x18\x02 \x03(\x0b\x32\x1d.adpulse.v1.PlatformFreshness\"4\n\x14GetCheckpointRequest\x12\x0e\n\x06source\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\"w\n\x17UpdateCheckpointRequest\x12*\n\ncheckpoint\x18\x01 \x01(\x0b\x32\x16.adpulse.v1.Checkpoint\x12\x1c\n\x0f\x65xpected_cursor\x18\x02 \x01(\tH\x00\x88\x01\x01\x42\x12\n\x10_expected_cursor\"9\n\x14UpsertFxRatesRequest\x12!\n\x05rates\x18\x01 \x03(\x0b\x32\x12.adpulse.v1.FxRate\")\n\x15UpsertFxRatesResponse\x12\x10\n\x08upserted\x18\x01 \x01(\x03\"\xf5\x02\n\x11ImportFileRequest\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x0e\n\x06source\x18\x02 \x01(\t\x12H\n\x0esource_options\x18\x03 \x03(\x0b\x32\x30.adpulse.v1.ImportFileRequest.SourceOptionsEntry\x12/\n\rreject_policy\x18\x04 \x01(\x0e\x32\x18.adpulse.v1.RejectPolicy\x12\x39\n\x17\x63licks_over_impressions\x18\x05 \x01(\x0e\x32\x18.adpulse.v1.ClicksPolicy\x12-\n\x0c\x64rift_policy\x18\x06 \x01(\x0e\x32\x17.adpulse.v1.DriftPolicy\x12\x13\n\x0b\x63hunk_bytes\x18\x07 \x01(\x03\x12\x12\n\nrequest_id\x18\x08 \x01(\t\x1a\x34\n\x12SourceOptionsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"^\n\x11UploadFileRequest\x12.\n\x06header\x18\x01 \x01(\x0b\x32\x1c.adpulse.v1.UploadFileHeaderH\x00\x12\x0e\n\x04\x64\x61ta\x18\x02 \x01(\x0cH\x00\x42\t\n\x07request\"%\n\x10UploadFileHeader\x12\x11\n\tfile_name\x18\x01 \x01(\t\"F\n\x12UploadFileResponse\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x12\n\nsize_bytes\x18\x02 \x01(\x03\x12\x0e\n\x06sha256\x18\x03 \x01(\t*_\n\x0c\x43licksPolicy\x12\x1d\n\x19\x43LICKS_POLICY_UNSPECIFIED\x10\x00\x12\x16\n\x12\x43LICKS_POLICY_WARN\x10\x01\x12\x18\n\x14\x43LICKS_POLICY_REJECT\x10\x02*[\n\x0b\x44riftPolicy\x12\x1c\n\x18\x44RIFT_POLICY_UNSPECIFIED\x10\x00\x12\x17\n\x13\x44RIFT_POLICY_REPORT\x10\x01\x12\x15\n\x11\x44RIFT_POLICY_FAIL\x10\x02*q\n\x0cRejectPolicy\x12\x1d\n\x19REJECT_POLICY_UNSPECIFIED\x10\x00\x12 \n\x1cREJECT_POLICY_KEEP_GOOD_ROWS\x10\x01\x12 \n\x1cREJECT_POLICY_ALL_OR_NOTHING\x10\x02*V\n\x0b\x43ompression\x12\x1b\n\x17\x43OMPRESSION_UNSPECIFIED\x10\x00\x12\x14\n\x10\x43OMPRESSION_NONE\x10\x01\x12\x14\n\x10\x43OMPRESSION_GZIP\x10\x02*V\n\nTextFormat\x12\x1b\n\x17TEXT_FORMAT_UNSPECIFIED\x10\x00\x12\x13\n\x0fTEXT_FORMAT_CSV\x10\x01\x12\x16\n\x12TEXT_FORMAT_NDJSON\x10\x02\x32\xb9\x06\n\rIngestService\x12\x43\n\x06Ingest\x12\x19.adpulse.v1.IngestRequest\x1a\x1a.adpulse.v1.IngestResponse(\x01\x30\x01\x12`\n\x11ListIngestionRuns\x12$.adpulse.v1.ListIngestionRunsRequest\x1a%.adpulse.v1.ListIngestionRunsResponse\x12O\n\x0fGetIngestionRun\x12\".adpulse.v1.GetIngestionRunRequest\x1a\x18.adpulse.v1.IngestionRun\x12`\n\x11GetIngestionStats\x12$.adpulse.v1.GetIngestionStatsRequest\x1a%.adpulse.v1.GetIngestionStatsResponse\x12I\n\rGetCheckpoint\x12 .adpulse.v1.GetCheckpointRequest\x1a\x16.adpulse.v1.Checkpoint\x12O\n\x10UpdateCheckpoint\x12#.adpulse.v1.UpdateCheckpointRequest\x1a\x16.adpulse.v1.Checkpoint\x12T\n\rUpsertFxRates\x12 .adpulse.v1.UpsertFxRatesRequest\x1a!.adpulse.v1.UpsertFxRatesResponse\x12\x8c\x01\n\nImportFile\x12\x1d.adpulse.v1.ImportFileRequest\x1a\x1d.google.longrunning.Operation\"@\xca\x41=\n\x1d\x61\x64pulse.v1.ImportFileResponse\x12\x1c\x61\x64pulse.v1.OperationMetadata\x12M\n\nUploadFile\x12\x1d.adpulse.v1.UploadFileRequest\x1a\x1e.adpulse.v1.UploadFileResponse(\x01\x42J\n\x0e\x64\x65v.adpulse.v1P\x01Z6github.com/adpulse/adpulse/gen/go/adpulse/v1;adpulsev1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1f\x61\x64pulse/v1/ingest_service.proto\x12\nadpulse.v1\x1a\x15\x61\x64pulse/v1/auth.proto\x1a\x19\x61\x64pulse/v1/fact_row.proto\x1a\x1e\x61\x64pulse/v1/ingestion_run.proto\x1a#google/longrunning/operations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"l\n\rIngestRequest\x12&\n\x04open\x18\x01 \x01(\x0b\x32\x16.adpulse.v1.StreamOpenH\x00\x12(\n\x05\x62\x61tch\x18\x02 \x01(\x0b\x32\x17.adpulse.v1.IngestBatchH\x00\x42\t\n\x07request\"\xc3\x02\n\nStreamOpen\x12\x0e\n\x06source\x18\x01 \x01(\t\x12/\n\rreject_policy\x18\x02 \x01(\x0e\x32\x18.adpulse.v1.RejectPolicy\x12\x11\n\tstream_id\x18\x03 \x01(\t\x12\x41\n\x0esource_options\x18\x04 \x03(\x0b\x32).adpulse.v1.StreamOpen.SourceOptionsEntry\x12\x39\n\x17\x63licks_over_impressions\x18\x05 \x01(\x0e\x32\x18.adpulse.v1.ClicksPolicy\x12-\n\x0c\x64rift_policy\x18\x06 \x01(\x0e\x32\x17.adpulse.v1.DriftPolicy\x1a\x34\n\x12SourceOptionsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x8e\x01\n\x0bIngestBatch\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12$\n\x04rows\x18\x02 \x01(\x0b\x32\x14.adpulse.v1.RowBatchH\x00\x12\x13\n\tarrow_ipc\x18\x03 \x01(\x0cH\x00\x12\'\n\x04text\x18\x04 \x01(\x0b\x32\x17.adpulse.v1.TextPayloadH\x00\x42\t\n\x07payload\"-\n\x08RowBatch\x12!\n\x04rows\x18\x01 \x03(\x0b\x32\x13.adpulse.v1.FactRow\"q\n\x0bTextPayload\x12&\n\x06\x66ormat\x18\x01 \x01(\x0e\x32\x16.adpulse.v1.TextFormat\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\x12,\n\x0b\x63ompression\x18\x03 \x01(\x0e\x32\x17.adpulse.v1.Compression\"m\n\x0eIngestResponse\x12*\n\x06opened\x18\x01 \x01(\x0b\x32\x18.adpulse.v1.StreamOpenedH\x00\x12#\n\x03\x61\x63k\x18\x02 \x01(\x0b\x32\x14.adpulse.v1.BatchAckH\x00\x42\n\n\x08response\"}\n\x0cStreamOpened\x12\x11\n\tstream_id\x18\x01 \x01(\t\x12\x0e\n\x06source\x18\x02 \x01(\t\x12\x0e\n\x06run_id\x18\x03 \x01(\t\x12\x1f\n\x17last_committed_batch_id\x18\x04 \x01(\t\x12\x19\n\x11\x63ommitted_batches\x18\x05 \x01(\x03\"\x9c\x02\n\x08\x42\x61tchAck\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x02 \x01(\x03\x12\x10\n\x08rejected\x18\x03 \x01(\x03\x12\x12\n\nduplicates\x18\x04 \x01(\x03\x12$\n\x06\x65rrors\x18\x05 \x03(\x0b\x32\x14.adpulse.v1.RowError\x12\x18\n\x10\x65rrors_truncated\x18\x06 \x01(\x08\x12\x10\n\x08replayed\x18\x07 \x01(\x08\x12\x17\n\x0fignored_columns\x18\x08 \x03(\t\x12\x17\n\x0fmissing_columns\x18\t \x03(\t\x12&\n\x08warnings\x18\n \x03(\x0b\x32\x14.adpulse.v1.RowError\x12\x1a\n\x12warnings_truncated\x18\x0b \x01(\x08\"D\n\x08RowError\x12\x0b\n\x03row\x18\x01 \x01(\x03\x12\x0c\n\x04line\x18\x02 \x01(\x03\x12\r\n\x05\x66ield\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\"\xd4\x01\n\x18ListIngestionRunsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x0e\n\x06source\x18\x03 \x01(\t\x12.\n\nstart_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12#\n\x05state\x18\x06 \x01(\x0e\x32\x14.adpulse.v1.RunState\"\\\n\x19ListIngestionRunsResponse\x12&\n\x04runs\x18\x01 \x03(\x0b\x32\x18.adpulse.v1.IngestionRun\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"(\n\x16GetIngestionRunRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\"/\n\x18GetIngestionStatsRequest\x12\x13\n\x0bwindow_days\x18\x01 \x01(\x05\"w\n\x19GetIngestionStatsResponse\x12(\n\x07sources\x18\x01 \x03(\x0b\x32\x17.adpulse.v1.SourceStats\x12\x30\n\tplatforms\x18\x02 \x03(\x0b\x32\x1d.adpulse.v1.PlatformFreshness\"4\n\x14GetCheckpointRequest\x12\x0e\n\x06source\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\"w\n\x17UpdateCheckpointRequest\x12*\n\ncheckpoint\x18\x01 \x01(\x0b\x32\x16.adpulse.v1.Checkpoint\x12\x1c\n\x0f\x65xpected_cursor\x18\x02 \x01(\tH\x00\x88\x01\x01\x42\x12\n\x10_expected_cursor\"9\n\x14UpsertFxRatesRequest\x12!\n\x05rates\x18\x01 \x03(\x0b\x32\x12.adpulse.v1.FxRate\")\n\x15UpsertFxRatesResponse\x12\x10\n\x08upserted\x18\x01 \x01(\x03\"\xf5\x02\n\x11ImportFileRequest\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x0e\n\x06source\x18\x02 \x01(\t\x12H\n\x0esource_options\x18\x03 \x03(\x0b\x32\x30.adpulse.v1.ImportFileRequest.SourceOptionsEntry\x12/\n\rreject_policy\x18\x04 \x01(\x0e\x32\x18.adpulse.v1.RejectPolicy\x12\x39\n\x17\x63licks_over_impressions\x18\x05 \x01(\x0e\x32\x18.adpulse.v1.ClicksPolicy\x12-\n\x0c\x64rift_policy\x18\x06 \x01(\x0e\x32\x17.adpulse.v1.DriftPolicy\x12\x13\n\x0b\x63hunk_bytes\x18\x07 \x01(\x03\x12\x12\n\nrequest_id\x18\x08 \x01(\t\x1a\x34\n\x12SourceOptionsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"^\n\x11UploadFileRequest\x12.\n\x06header\x18\x01 \x01(\x0b\x32\x1c.adpulse.v1.UploadFileHeaderH\x00\x12\x0e\n\x04\x64\x61ta\x18\x02 \x01(\x0cH\x00\x42\t\n\x07request\"%\n\x10UploadFileHeader\x12\x11\n\tfile_name\x18\x01 \x01(\t\"F\n\x12UploadFileResponse\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x12\n\nsize_bytes\x18\x02 \x01(\x03\x12\x0e\n\x06sha256\x18\x03 \x01(\t*_\n\x0c\x43licksPolicy\x12\x1d\n\x19\x43LICKS_POLICY_UNSPECIFIED\x10\x00\x12\x16\n\x12\x43LICKS_POLICY_WARN\x10\x01\x12\x18\n\x14\x43LICKS_POLICY_REJECT\x10\x02*[\n\x0b\x44riftPolicy\x12\x1c\n\x18\x44RIFT_POLICY_UNSPECIFIED\x10\x00\x12\x17\n\x13\x44RIFT_POLICY_REPORT\x10\x01\x12\x15\n\x11\x44RIFT_POLICY_FAIL\x10\x02*q\n\x0cRejectPolicy\x12\x1d\n\x19REJECT_POLICY_UNSPECIFIED\x10\x00\x12 \n\x1cREJECT_POLICY_KEEP_GOOD_ROWS\x10\x01\x12 \n\x1cREJECT_POLICY_ALL_OR_NOTHING\x10\x02*V\n\x0b\x43ompression\x12\x1b\n\x17\x43OMPRESSION_UNSPECIFIED\x10\x00\x12\x14\n\x10\x43OMPRESSION_NONE\x10\x01\x12\x14\n\x10\x43OMPRESSION_GZIP\x10\x02*V\n\nTextFormat\x12\x1b\n\x17TEXT_FORMAT_UNSPECIFIED\x10\x00\x12\x13\n\x0fTEXT_FORMAT_CSV\x10\x01\x12\x16\n\x12TEXT_FORMAT_NDJSON\x10\x02\x32\xff\x06\n\rIngestService\x12K\n\x06Ingest\x12\x19.adpulse.v1.IngestRequest\x1a\x1a.adpulse.v1.IngestResponse\"\x06\xfa\xd4\x18\x02\x08\x01(\x01\x30\x01\x12h\n\x11ListIngestionRuns\x12$.adpulse.v1.ListIngestionRunsRequest\x1a%.adpulse.v1.ListIngestionRunsResponse\"\x06\xfa\xd4\x18\x02\x08\x02\x12W\n\x0fGetIngestionRun\x12\".adpulse.v1.GetIngestionRunRequest\x1a\x18.adpulse.v1.IngestionRun\"\x06\xfa\xd4\x18\x02\x08\x02\x12h\n\x11GetIngestionStats\x12$.adpulse.v1.GetIngestionStatsRequest\x1a%.adpulse.v1.GetIngestionStatsResponse\"\x06\xfa\xd4\x18\x02\x08\x02\x12Q\n\rGetCheckpoint\x12 .adpulse.v1.GetCheckpointRequest\x1a\x16.adpulse.v1.Checkpoint\"\x06\xfa\xd4\x18\x02\x08\x01\x12W\n\x10UpdateCheckpoint\x12#.adpulse.v1.UpdateCheckpointRequest\x1a\x16.adpulse.v1.Checkpoint\"\x06\xfa\xd4\x18\x02\x08\x01\x12\\\n\rUpsertFxRates\x12 .adpulse.v1.UpsertFxRatesRequest\x1a!.adpulse.v1.UpsertFxRatesResponse\"\x06\xfa\xd4\x18\x02\x08\x01\x12\x92\x01\n\nImportFile\x12\x1d.adpulse.v1.ImportFileRequest\x1a\x1d.google.longrunning.Operation\"F\xca\x41=\n\x1d\x61\x64pulse.v1.ImportFileResponse\x12\x1c\x61\x64pulse.v1.OperationMetadata\xfa\xd4\x18\x02\x08\x01\x12U\n\nUploadFile\x12\x1d.adpulse.v1.UploadFileRequest\x1a\x1e.adpulse.v1.UploadFileResponse\"\x06\xfa\xd4\x18\x02\x08\x01(\x01\x42J\n\x0e\x64\x65v.adpulse.v1P\x01Z6github.com/adpulse/adpulse/gen/go/adpulse/v1;adpulsev1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -40,66 +41,82 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_STREAMOPEN_SOURCEOPTIONSENTRY']._serialized_options = b'8\001'
   _globals['_IMPORTFILEREQUEST_SOURCEOPTIONSENTRY']._loaded_options = None
   _globals['_IMPORTFILEREQUEST_SOURCEOPTIONSENTRY']._serialized_options = b'8\001'
+  _globals['_INGESTSERVICE'].methods_by_name['Ingest']._loaded_options = None
+  _globals['_INGESTSERVICE'].methods_by_name['Ingest']._serialized_options = b'\372\324\030\002\010\001'
+  _globals['_INGESTSERVICE'].methods_by_name['ListIngestionRuns']._loaded_options = None
+  _globals['_INGESTSERVICE'].methods_by_name['ListIngestionRuns']._serialized_options = b'\372\324\030\002\010\002'
+  _globals['_INGESTSERVICE'].methods_by_name['GetIngestionRun']._loaded_options = None
+  _globals['_INGESTSERVICE'].methods_by_name['GetIngestionRun']._serialized_options = b'\372\324\030\002\010\002'
+  _globals['_INGESTSERVICE'].methods_by_name['GetIngestionStats']._loaded_options = None
+  _globals['_INGESTSERVICE'].methods_by_name['GetIngestionStats']._serialized_options = b'\372\324\030\002\010\002'
+  _globals['_INGESTSERVICE'].methods_by_name['GetCheckpoint']._loaded_options = None
+  _globals['_INGESTSERVICE'].methods_by_name['GetCheckpoint']._serialized_options = b'\372\324\030\002\010\001'
+  _globals['_INGESTSERVICE'].methods_by_name['UpdateCheckpoint']._loaded_options = None
+  _globals['_INGESTSERVICE'].methods_by_name['UpdateCheckpoint']._serialized_options = b'\372\324\030\002\010\001'
+  _globals['_INGESTSERVICE'].methods_by_name['UpsertFxRates']._loaded_options = None
+  _globals['_INGESTSERVICE'].methods_by_name['UpsertFxRates']._serialized_options = b'\372\324\030\002\010\001'
   _globals['_INGESTSERVICE'].methods_by_name['ImportFile']._loaded_options = None
-  _globals['_INGESTSERVICE'].methods_by_name['ImportFile']._serialized_options = b'\312A=\n\035adpulse.v1.ImportFileResponse\022\034adpulse.v1.OperationMetadata'
-  _globals['_CLICKSPOLICY']._serialized_start=2895
-  _globals['_CLICKSPOLICY']._serialized_end=2990
-  _globals['_DRIFTPOLICY']._serialized_start=2992
-  _globals['_DRIFTPOLICY']._serialized_end=3083
-  _globals['_REJECTPOLICY']._serialized_start=3085
-  _globals['_REJECTPOLICY']._serialized_end=3198
-  _globals['_COMPRESSION']._serialized_start=3200
-  _globals['_COMPRESSION']._serialized_end=3286
-  _globals['_TEXTFORMAT']._serialized_start=3288
-  _globals['_TEXTFORMAT']._serialized_end=3374
-  _globals['_INGESTREQUEST']._serialized_start=176
-  _globals['_INGESTREQUEST']._serialized_end=284
-  _globals['_STREAMOPEN']._serialized_start=287
-  _globals['_STREAMOPEN']._serialized_end=610
-  _globals['_STREAMOPEN_SOURCEOPTIONSENTRY']._serialized_start=558
-  _globals['_STREAMOPEN_SOURCEOPTIONSENTRY']._serialized_end=610
-  _globals['_INGESTBATCH']._serialized_start=613
-  _globals['_INGESTBATCH']._serialized_end=755
-  _globals['_ROWBATCH']._serialized_start=757
-  _globals['_ROWBATCH']._serialized_end=802
-  _globals['_TEXTPAYLOAD']._serialized_start=804
-  _globals['_TEXTPAYLOAD']._serialized_end=917
-  _globals['_INGESTRESPONSE']._serialized_start=919
-  _globals['_INGESTRESPONSE']._serialized_end=1028
-  _globals['_STREAMOPENED']._serialized_start=1030
-  _globals['_STREAMOPENED']._serialized_end=1155
-  _globals['_BATCHACK']._serialized_start=1158
-  _globals['_BATCHACK']._serialized_end=1442
-  _globals['_ROWERROR']._serialized_start=1444
-  _globals['_ROWERROR']._serialized_end=1512
-  _globals['_LISTINGESTIONRUNSREQUEST']._serialized_start=1515
-  _globals['_LISTINGESTIONRUNSREQUEST']._serialized_end=1727
-  _globals['_LISTINGESTIONRUNSRESPONSE']._serialized_start=1729
-  _globals['_LISTINGESTIONRUNSRESPONSE']._serialized_end=1821
-  _globals['_GETINGESTIONRUNREQUEST']._serialized_start=1823
-  _globals['_GETINGESTIONRUNREQUEST']._serialized_end=1863
-  _globals['_GETINGESTIONSTATSREQUEST']._serialized_start=1865
-  _globals['_GETINGESTIONSTATSREQUEST']._serialized_end=1912
-  _globals['_GETINGESTIONSTATSRESPONSE']._serialized_start=1914
-  _globals['_GETINGESTIONSTATSRESPONSE']._serialized_end=2033
-  _globals['_GETCHECKPOINTREQUEST']._serialized_start=2035
-  _globals['_GETCHECKPOINTREQUEST']._serialized_end=2087
-  _globals['_UPDATECHECKPOINTREQUEST']._serialized_start=2089
-  _globals['_UPDATECHECKPOINTREQUEST']._serialized_end=2208
-  _globals['_UPSERTFXRATESREQUEST']._serialized_start=2210
-  _globals['_UPSERTFXRATESREQUEST']._serialized_end=2267
-  _globals['_UPSERTFXRATESRESPONSE']._serialized_start=2269
-  _globals['_UPSERTFXRATESRESPONSE']._serialized_end=2310
-  _globals['_IMPORTFILEREQUEST']._serialized_start=2313
-  _globals['_IMPORTFILEREQUEST']._serialized_end=2686
-  _globals['_IMPORTFILEREQUEST_SOURCEOPTIONSENTRY']._serialized_start=558
-  _globals['_IMPORTFILEREQUEST_SOURCEOPTIONSENTRY']._serialized_end=610
-  _globals['_UPLOADFILEREQUEST']._serialized_start=2688
-  _globals['_UPLOADFILEREQUEST']._serialized_end=2782
-  _globals['_UPLOADFILEHEADER']._serialized_start=2784
-  _globals['_UPLOADFILEHEADER']._serialized_end=2821
-  _globals['_UPLOADFILERESPONSE']._serialized_start=2823
-  _globals['_UPLOADFILERESPONSE']._serialized_end=2893
-  _globals['_INGESTSERVICE']._serialized_start=3377
-  _globals['_INGESTSERVICE']._serialized_end=4202
+  _globals['_INGESTSERVICE'].methods_by_name['ImportFile']._serialized_options = b'\312A=\n\035adpulse.v1.ImportFileResponse\022\034adpulse.v1.OperationMetadata\372\324\030\002\010\001'
+  _globals['_INGESTSERVICE'].methods_by_name['UploadFile']._loaded_options = None
+  _globals['_INGESTSERVICE'].methods_by_name['UploadFile']._serialized_options = b'\372\324\030\002\010\001'
+  _globals['_CLICKSPOLICY']._serialized_start=2918
+  _globals['_CLICKSPOLICY']._serialized_end=3013
+  _globals['_DRIFTPOLICY']._serialized_start=3015
+  _globals['_DRIFTPOLICY']._serialized_end=3106
+  _globals['_REJECTPOLICY']._serialized_start=3108
+  _globals['_REJECTPOLICY']._serialized_end=3221
+  _globals['_COMPRESSION']._serialized_start=3223
+  _globals['_COMPRESSION']._serialized_end=3309
+  _globals['_TEXTFORMAT']._serialized_start=3311
+  _globals['_TEXTFORMAT']._serialized_end=3397
+  _globals['_INGESTREQUEST']._serialized_start=199
+  _globals['_INGESTREQUEST']._serialized_end=307
+  _globals['_STREAMOPEN']._serialized_start=310
+  _globals['_STREAMOPEN']._serialized_end=633
+  _globals['_STREAMOPEN_SOURCEOPTIONSENTRY']._serialized_start=581
+  _globals['_STREAMOPEN_SOURCEOPTIONSENTRY']._serialized_end=633
+  _globals['_INGESTBATCH']._serialized_start=636
+  _globals['_INGESTBATCH']._serialized_end=778
+  _globals['_ROWBATCH']._serialized_start=780
+  _globals['_ROWBATCH']._serialized_end=825
+  _globals['_TEXTPAYLOAD']._serialized_start=827
+  _globals['_TEXTPAYLOAD']._serialized_end=940
+  _globals['_INGESTRESPONSE']._serialized_start=942
+  _globals['_INGESTRESPONSE']._serialized_end=1051
+  _globals['_STREAMOPENED']._serialized_start=1053
+  _globals['_STREAMOPENED']._serialized_end=1178
+  _globals['_BATCHACK']._serialized_start=1181
+  _globals['_BATCHACK']._serialized_end=1465
+  _globals['_ROWERROR']._serialized_start=1467
+  _globals['_ROWERROR']._serialized_end=1535
+  _globals['_LISTINGESTIONRUNSREQUEST']._serialized_start=1538
+  _globals['_LISTINGESTIONRUNSREQUEST']._serialized_end=1750
+  _globals['_LISTINGESTIONRUNSRESPONSE']._serialized_start=1752
+  _globals['_LISTINGESTIONRUNSRESPONSE']._serialized_end=1844
+  _globals['_GETINGESTIONRUNREQUEST']._serialized_start=1846
+  _globals['_GETINGESTIONRUNREQUEST']._serialized_end=1886
+  _globals['_GETINGESTIONSTATSREQUEST']._serialized_start=1888
+  _globals['_GETINGESTIONSTATSREQUEST']._serialized_end=1935
+  _globals['_GETINGESTIONSTATSRESPONSE']._serialized_start=1937
+  _globals['_GETINGESTIONSTATSRESPONSE']._serialized_end=2056
+  _globals['_GETCHECKPOINTREQUEST']._serialized_start=2058
+  _globals['_GETCHECKPOINTREQUEST']._serialized_end=2110
+  _globals['_UPDATECHECKPOINTREQUEST']._serialized_start=2112
+  _globals['_UPDATECHECKPOINTREQUEST']._serialized_end=2231
+  _globals['_UPSERTFXRATESREQUEST']._serialized_start=2233
+  _globals['_UPSERTFXRATESREQUEST']._serialized_end=2290
+  _globals['_UPSERTFXRATESRESPONSE']._serialized_start=2292
+  _globals['_UPSERTFXRATESRESPONSE']._serialized_end=2333
+  _globals['_IMPORTFILEREQUEST']._serialized_start=2336
+  _globals['_IMPORTFILEREQUEST']._serialized_end=2709
+  _globals['_IMPORTFILEREQUEST_SOURCEOPTIONSENTRY']._serialized_start=581
+  _globals['_IMPORTFILEREQUEST_SOURCEOPTIONSENTRY']._serialized_end=633
+  _globals['_UPLOADFILEREQUEST']._serialized_start=2711
+  _globals['_UPLOADFILEREQUEST']._serialized_end=2805
+  _globals['_UPLOADFILEHEADER']._serialized_start=2807
+  _globals['_UPLOADFILEHEADER']._serialized_end=2844
+  _globals['_UPLOADFILERESPONSE']._serialized_start=2846
+  _globals['_UPLOADFILERESPONSE']._serialized_end=2916
+  _globals['_INGESTSERVICE']._serialized_start=3400
+  _globals['_INGESTSERVICE']._serialized_end=4295
 # @@protoc_insertion_point(module_scope)

@@ -824,7 +824,7 @@ class ImportFileRequest(_message.Message):
     CHUNK_BYTES_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     path: _builtins.str
-    """Path of the file relative to the server's import directory, e.g. `exports/day.csv.gz` or
+    """Path of the file relative to the tenant's import directory, e.g. `exports/day.csv.gz` or
     the `path` `UploadFile` returned. Absolute paths and `..` are refused. A name ending in
     `.ndjson` or `.jsonl` (before an optional `.gz`) is NDJSON, anything else CSV.
     """

@@ -150,15 +150,15 @@ class IngestServiceServicer:
         """Imports a CSV or NDJSON file (`.gz` too) that is on the server, in chunks, as a
         long-running operation (see `google.longrunning.Operations`). Each chunk is one ledger batch
         named after the operation and the chunk, so a job retried or resumed after a worker died
-        never stores a row twice. Files come from the server's import directory, or from
-        `UploadFile`.
+        never stores a row twice. Files come from the tenant's own import directory on the server
+        (`<import dir>/<tenant>/`, which no other tenant can name), or from `UploadFile`.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def UploadFile(self, request_iterator, context):
-        """Uploads a file into the server's import directory for `ImportFile`: a `header` first,
+        """Uploads a file into the tenant's import directory for `ImportFile`: a `header` first,
         then the bytes in order as `data` messages.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)

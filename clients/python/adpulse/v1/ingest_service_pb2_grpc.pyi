@@ -64,11 +64,11 @@ class IngestServiceStub:
     """Imports a CSV or NDJSON file (`.gz` too) that is on the server, in chunks, as a
     long-running operation (see `google.longrunning.Operations`). Each chunk is one ledger batch
     named after the operation and the chunk, so a job retried or resumed after a worker died
-    never stores a row twice. Files come from the server's import directory, or from
-    `UploadFile`.
+    never stores a row twice. Files come from the tenant's own import directory on the server
+    (`<import dir>/<tenant>/`, which no other tenant can name), or from `UploadFile`.
     """
     UploadFile: _grpc.StreamUnaryMultiCallable[_ingest_service_pb2.UploadFileRequest, _ingest_service_pb2.UploadFileResponse]
-    """Uploads a file into the server's import directory for `ImportFile`: a `header` first,
+    """Uploads a file into the tenant's import directory for `ImportFile`: a `header` first,
     then the bytes in order as `data` messages.
     """
 
@@ -106,11 +106,11 @@ class IngestServiceAsyncStub(IngestServiceStub):
     """Imports a CSV or NDJSON file (`.gz` too) that is on the server, in chunks, as a
     long-running operation (see `google.longrunning.Operations`). Each chunk is one ledger batch
     named after the operation and the chunk, so a job retried or resumed after a worker died
-    never stores a row twice. Files come from the server's import directory, or from
-    `UploadFile`.
+    never stores a row twice. Files come from the tenant's own import directory on the server
+    (`<import dir>/<tenant>/`, which no other tenant can name), or from `UploadFile`.
     """
     UploadFile: _aio.StreamUnaryMultiCallable[_ingest_service_pb2.UploadFileRequest, _ingest_service_pb2.UploadFileResponse]  # type: ignore[assignment]
-    """Uploads a file into the server's import directory for `ImportFile`: a `header` first,
+    """Uploads a file into the tenant's import directory for `ImportFile`: a `header` first,
     then the bytes in order as `data` messages.
     """
 
@@ -193,8 +193,8 @@ class IngestServiceServicer(metaclass=_abc_1.ABCMeta):
         """Imports a CSV or NDJSON file (`.gz` too) that is on the server, in chunks, as a
         long-running operation (see `google.longrunning.Operations`). Each chunk is one ledger batch
         named after the operation and the chunk, so a job retried or resumed after a worker died
-        never stores a row twice. Files come from the server's import directory, or from
-        `UploadFile`.
+        never stores a row twice. Files come from the tenant's own import directory on the server
+        (`<import dir>/<tenant>/`, which no other tenant can name), or from `UploadFile`.
         """
 
     @_abc_1.abstractmethod
@@ -203,7 +203,7 @@ class IngestServiceServicer(metaclass=_abc_1.ABCMeta):
         request_iterator: _MaybeAsyncIterator[_ingest_service_pb2.UploadFileRequest],
         context: _ServicerContext,
     ) -> _typing.Union[_ingest_service_pb2.UploadFileResponse, _abc.Awaitable[_ingest_service_pb2.UploadFileResponse]]:
-        """Uploads a file into the server's import directory for `ImportFile`: a `header` first,
+        """Uploads a file into the tenant's import directory for `ImportFile`: a `header` first,
         then the bytes in order as `data` messages.
         """
 

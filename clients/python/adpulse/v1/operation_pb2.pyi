@@ -202,7 +202,7 @@ class ImportFileResponse(_message.Message):
     MISSING_COLUMNS_FIELD_NUMBER: _builtins.int
     RUN_ID_FIELD_NUMBER: _builtins.int
     path: _builtins.str
-    """The imported path, relative to the server's import directory."""
+    """The imported path, relative to the tenant's import directory."""
     rows_accepted: _builtins.int
     """Rows stored."""
     rows_rejected: _builtins.int

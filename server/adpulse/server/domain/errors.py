@@ -72,6 +72,10 @@ class StorageUnavailable(AdpulseError):
 
 
 @dataclass
+class Unauthenticated(AdpulseError):
+    """The call carries no valid credential: no key, an unknown one, or an expired or revoked one."""
+
+
 class ShuttingDown(StorageUnavailable):
     """This server is stopping: the caller should go on with another (UNAVAILABLE, RetryInfo)."""
 

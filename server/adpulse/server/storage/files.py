@@ -1,15 +1,18 @@
 """Files of jobs on the server's disk: what may be imported, uploads, and exports.
 
-A client names a file to import by a path relative to the import directory. The path is
-checked before the disk is touched (no absolute path, no `..`), and again after resolving
-symbolic links, so nothing outside the directory can be read. Errors quote the client's own
-path, never a server directory. Uploads live under `uploads/<tenant>/`, readable only by
-their tenant.
+Every tenant has its own directory in each area, `imports/<tenant>/` and `exports/<tenant>/`,
+made 0700, with files 0600: another tenant cannot even name a file of it, and nor can another
+user of the machine read one. A client names a file to import by a path relative to its
+tenant's import directory (an operator puts files there; `UploadFile` writes to its
+`uploads/`). The path is checked before the disk is touched (no absolute path, no `..`), and
+again after resolving symbolic links, so nothing outside that directory can be read. Errors
+quote the client's own path, never a server directory.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import uuid
 from collections.abc import Iterable
@@ -25,6 +28,8 @@ from adpulse.server.domain.errors import (
 )
 
 UPLOADS = "uploads"
+PRIVATE_DIR = 0o700
+PRIVATE_FILE = 0o600
 _FILE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,199}")
 
 
@@ -32,8 +37,12 @@ class LocalFileArea:
     def __init__(self, import_dir: Path, export_dir: Path) -> None:
         self._imports = import_dir.resolve()
         self._exports = export_dir.resolve()
-        self._imports.mkdir(parents=True, exist_ok=True)
-        self._exports.mkdir(parents=True, exist_ok=True)
+        self._imports.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+        self._exports.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+
+    def import_root(self, tenant: str) -> Path:
+        """The tenant's import directory (made private if new)."""
+        return private_dir(self._imports / tenant)
 
     def open_import(self, tenant: str, path: str) -> BinaryIO:
         return self._resolve(tenant, path).open("rb")
@@ -42,7 +51,7 @@ class LocalFileArea:
         return self._resolve(tenant, path).stat().st_size
 
     def remove_upload(self, tenant: str, path: str) -> None:
-        if PurePosixPath(path).parts[:2] == (UPLOADS, tenant):
+        if PurePosixPath(path).parts[:1] == (UPLOADS,):
             target = self._resolve(tenant, path)
             target.unlink(missing_ok=True)
             target.parent.rmdir()
@@ -63,12 +72,13 @@ class LocalFileArea:
                     )
                 ],
             )
-        relative = PurePosixPath(UPLOADS, tenant, uuid.uuid4().hex, file_name)
-        target = self._imports.joinpath(*relative.parts)
-        target.parent.mkdir(parents=True)
+        relative = PurePosixPath(UPLOADS, uuid.uuid4().hex, file_name)
+        target = self.import_root(tenant).joinpath(*relative.parts)
+        private_dir(target.parent.parent)
+        target.parent.mkdir(mode=PRIVATE_DIR)
         digest, size = hashlib.sha256(), 0
         try:
-            with target.open("wb") as out:
+            with open_private(target) as out:
                 for chunk in chunks:
                     size += len(chunk)
                     if size > max_bytes:
@@ -88,9 +98,7 @@ class LocalFileArea:
         return str(relative), size, digest.hexdigest()
 
     def export_path(self, tenant: str, op_id: str, suffix: str) -> Path:
-        directory = self._exports / tenant
-        directory.mkdir(parents=True, exist_ok=True)
-        return directory / f"{op_id}{suffix}"
+        return private_dir(self._exports / tenant) / f"{op_id}{suffix}"
 
     def _resolve(self, tenant: str, path: str) -> Path:
         relative = PurePosixPath(path)
@@ -102,12 +110,9 @@ class LocalFileArea:
                     FieldViolation("path", "a relative path inside the import directory", "INVALID_PATH")
                 ],
             )
-        if relative.parts[0] == UPLOADS and relative.parts[1:2] != (tenant,):
-            raise PermissionDenied(
-                f"path {path!r} is another tenant's upload", "NOT_YOUR_UPLOAD", metadata={"path": path}
-            )
-        target = self._imports.joinpath(*relative.parts).resolve()
-        if not target.is_relative_to(self._imports):
+        root = self.import_root(tenant)
+        target = root.joinpath(*relative.parts).resolve()
+        if not target.is_relative_to(root):
             raise PermissionDenied(
                 f"path {path!r} leads outside the import directory",
                 "PATH_OUTSIDE_IMPORTS",
@@ -118,3 +123,31 @@ class LocalFileArea:
                 f"no file {path!r} in the import directory", "FILE_NOT_FOUND", metadata={"path": path}
             )
         return target
+
+
+def private_dir(path: Path) -> Path:
+    """`path`, a directory only its owner may enter (0700), made if missing."""
+    path.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+    if path.stat().st_mode & 0o077:
+        path.chmod(PRIVATE_DIR)
+    return path
+
+
+def open_private(path: Path) -> BinaryIO:
+    """A new file only its owner may read (0600) from its first byte, whatever the umask."""
+    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE), "wb")
+
+
+def write_private(path: Path, text: str) -> None:
+    """Writes a file only its owner may read (0600), replacing any earlier one whole."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}")
+    try:
+        with open_private(partial) as out:
+            out.write(text.encode())
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(partial, path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise

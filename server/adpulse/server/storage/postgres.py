@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -34,8 +35,9 @@ class EmbeddedPostgres:
             ) from None
 
         pgdata.parent.mkdir(parents=True, exist_ok=True)
-        # 'stop' makes the wheel stop the server when this process lets go of it.
-        self._server = get_server(pgdata, cleanup_mode="stop")
+        with _read_bits_taken_back(pgdata.parent):
+            # 'stop' makes the wheel stop the server when this process lets go of it.
+            self._server = get_server(pgdata, cleanup_mode="stop")
         with psycopg.connect(self._server.get_uri(), autocommit=True) as conn:
             exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,)).fetchone()
             if not exists:
@@ -44,6 +46,20 @@ class EmbeddedPostgres:
 
     def stop(self) -> None:
         self._server.cleanup()
+
+
+@contextlib.contextmanager
+def _read_bits_taken_back(data_dir: Path) -> Iterator[None]:
+    """Run as root, the wheel starts Postgres as a user of its own and, so that it can reach
+    its data, opens the data dir and every directory above it to everyone (g+rx, o+rx). Passing
+    through needs only x: the read bits it added are taken back, so nobody can list the data
+    dir or its parents who could not before."""
+    before = {p: p.stat().st_mode for p in (data_dir, *data_dir.parents)}
+    yield
+    for path, mode in before.items():
+        added = path.stat().st_mode & ~mode
+        if added & 0o044:
+            path.chmod(stat.S_IMODE(mode | (added & 0o011)))
 
 
 def open_pool(

@@ -14,6 +14,7 @@ from grpc_reflection.v1alpha import reflection
 
 from adpulse.server.settings import Settings
 from adpulse.server.transport import boundary
+from adpulse.server.transport.access_servicer import AccessServicer
 from adpulse.server.transport.alert_servicer import AlertServicer
 from adpulse.server.transport.analytics_servicer import AnalyticsServicer
 from adpulse.server.transport.calls import CallPipeline, CallStep
@@ -22,6 +23,8 @@ from adpulse.server.transport.ingest_servicer import IngestServicer
 from adpulse.server.transport.operations_servicer import OperationsServicer
 from adpulse.server.transport.tenant_servicer import TenantServicer
 from adpulse.v1 import (
+    access_service_pb2,
+    access_service_pb2_grpc,
     alert_service_pb2,
     alert_service_pb2_grpc,
     analytics_service_pb2,
@@ -38,6 +41,7 @@ SERVICE_NAMES = (
     analytics_service_pb2.DESCRIPTOR.services_by_name["AnalyticsService"].full_name,
     tenant_service_pb2.DESCRIPTOR.services_by_name["TenantService"].full_name,
     operations_pb2.DESCRIPTOR.services_by_name["Operations"].full_name,
+    access_service_pb2.DESCRIPTOR.services_by_name["AccessService"].full_name,
     alert_service_pb2.DESCRIPTOR.services_by_name["AlertService"].full_name,
 )
 
@@ -90,6 +94,7 @@ def start(  # noqa: PLR0917 - one servicer per service
     steps: tuple[CallStep, ...] = (),
     *,
     alerts: AlertServicer,
+    access: AccessServicer,
 ) -> GrpcServer:
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=settings.grpc_workers, thread_name_prefix="grpc"),
@@ -106,6 +111,7 @@ def start(  # noqa: PLR0917 - one servicer per service
     analytics_service_pb2_grpc.add_AnalyticsServiceServicer_to_server(analytics, server)
     tenant_service_pb2_grpc.add_TenantServiceServicer_to_server(tenants, server)
     operations_pb2_grpc.add_OperationsServicer_to_server(operations, server)
+    access_service_pb2_grpc.add_AccessServiceServicer_to_server(access, server)
     alert_service_pb2_grpc.add_AlertServiceServicer_to_server(alerts, server)
     health_servicer = health.HealthServicer(experimental_non_blocking=True)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
@@ -115,7 +121,24 @@ def start(  # noqa: PLR0917 - one servicer per service
         reflection.enable_server_reflection(
             (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server
         )
-    port = server.add_insecure_port(settings.listen)
+    credentials = server_credentials(settings)
+    if credentials is None:
+        port = server.add_insecure_port(settings.listen)
+    else:
+        port = server.add_secure_port(settings.listen, credentials)
     server.start()
     host = settings.listen.rsplit(":", 1)[0]
     return GrpcServer(server=server, health=health_servicer, address=f"{host}:{port}", drain=drain)
+
+
+def server_credentials(settings: Settings) -> grpc.ServerCredentials | None:
+    """TLS from the settings' PEM files (with a client CA, clients must present a certificate
+    it signed); None for plaintext."""
+    if settings.tls_cert is None or settings.tls_key is None:
+        return None
+    ca = settings.tls_client_ca.read_bytes() if settings.tls_client_ca else None
+    return grpc.ssl_server_credentials(
+        [(settings.tls_key.read_bytes(), settings.tls_cert.read_bytes())],
+        root_certificates=ca,
+        require_client_auth=ca is not None,
+    )

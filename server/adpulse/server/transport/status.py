@@ -23,6 +23,7 @@ from adpulse.server.domain.errors import (
     PermissionDenied,
     ResourceExhausted,
     StorageUnavailable,
+    Unauthenticated,
 )
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,7 @@ _CODES: dict[type[AdpulseError], int] = {
     FailedPrecondition: code_pb2.FAILED_PRECONDITION,
     StorageUnavailable: code_pb2.UNAVAILABLE,
     PermissionDenied: code_pb2.PERMISSION_DENIED,
+    Unauthenticated: code_pb2.UNAUTHENTICATED,
     Cancelled: code_pb2.CANCELLED,
 }
 

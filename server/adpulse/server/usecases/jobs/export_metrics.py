@@ -156,6 +156,7 @@ class ExportMetricsJob:
         parts = [_part(target, i) for i in range(done["parts"] + 1) if _part(target, i).exists()]
         partial = target.with_name(target.name + ".part")
         _join(parts, partial, fmt)
+        partial.chmod(0o600)  # the tenant's file: the server's user alone reads it, whatever the umask
         os.replace(partial, target)
         for p in parts:
             p.unlink()
