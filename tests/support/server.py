@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -62,11 +63,16 @@ class ServerProcess:
             self.process.wait(30)
 
 
+_ANNOUNCED = re.compile(r"adpulse serving on (\S+:\d+)")
+
+
 def _pump(stream: object, sink: list[str], ready: threading.Event, address: list[str]) -> None:
     for line in stream:  # type: ignore[attr-defined]
         sink.append(line)
-        if line.startswith("adpulse serving on "):
-            address.append(line.split()[-1])
+        # Searched, not matched at the start: another thread's output may share the line.
+        found = _ANNOUNCED.search(line)
+        if found and not address:
+            address.append(found.group(1))
             ready.set()
     ready.set()
 

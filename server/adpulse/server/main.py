@@ -26,15 +26,22 @@ def serve(settings: Settings) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     app = composition.build(settings)
-    # Tests and scripts read this line to learn the port when listening on port 0.
-    print(f"adpulse serving on {app.address}", flush=True)
+    # Tests and scripts read this line to learn the port when listening on port 0. One write per
+    # line: print() writes text and newline separately, and the embedded worker's threads print
+    # to the same stdout, so a banner could land inside the line.
+    _announce(f"adpulse serving on {app.address}")
     if app.metrics_address:
-        print(f"adpulse metrics on http://{app.metrics_address}/metrics", flush=True)
+        _announce(f"adpulse metrics on http://{app.metrics_address}/metrics")
     while not stopping.wait(1.0):
         pass
     app.stop()
     log.info("stopped")
     return 0
+
+
+def _announce(line: str) -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
 
 
 def main() -> None:
