@@ -29,6 +29,8 @@ KINDS = {
     OperationKind.EXPORT_METRICS: opb.OPERATION_KIND_EXPORT_METRICS,
     OperationKind.BACKFILL: opb.OPERATION_KIND_BACKFILL,
     OperationKind.DAILY_SCAN: opb.OPERATION_KIND_DAILY_SCAN,
+    OperationKind.EXPORT_TENANT_DATA: opb.OPERATION_KIND_EXPORT_TENANT_DATA,
+    OperationKind.DELETE_TENANT_DATA: opb.OPERATION_KIND_DELETE_TENANT_DATA,
 }
 STATES = {
     OperationState.QUEUED: opb.OPERATION_STATE_QUEUED,
@@ -153,6 +155,19 @@ def _response(op: Operation) -> Any:
             size_bytes=r["size_bytes"],
             sha256=r["sha256"],
             file_name=r["file_name"],
+        )
+    if op.kind is OperationKind.EXPORT_TENANT_DATA:
+        return opb.ExportTenantDataResponse(
+            export=op.name,
+            entries=[opb.ArchiveEntry(**entry) for entry in r["entries"]],
+            size_bytes=r["size_bytes"],
+            sha256=r["sha256"],
+            file_name=r["file_name"],
+        )
+    if op.kind is OperationKind.DELETE_TENANT_DATA:
+        return opb.DeleteTenantDataResponse(
+            tenant=r["tenant"],
+            counts=[opb.DeletionCount(store=s, deleted=d, remaining=n) for s, d, n in r["counts"]],
         )
     steps = [opb.StepResult(**step) for step in r["steps"]]
     if op.kind is OperationKind.BACKFILL:

@@ -29,7 +29,7 @@ MAX_PAGE_SIZE = 1000
 # A WaitOperation without a timeout waits this long at most, then answers with the state so far.
 DEFAULT_WAIT = dt.timedelta(seconds=60)
 MAX_WAIT = dt.timedelta(minutes=10)
-_EXPORT_SUFFIXES = (".parquet", ".csv")
+_EXPORT_SUFFIXES = (".parquet", ".csv", ".zip")
 
 
 class OperationsUseCase:
@@ -82,11 +82,11 @@ class OperationsUseCase:
         return operation
 
     def delete(self, tenant: str, op_id: str) -> None:
-        """Forgets a finished operation and removes the file it exported, if any."""
+        """Forgets a finished operation and removes the file (or archive) it exported, if any."""
         operation = self._store.delete(tenant, op_id)
         if operation is None:
             raise not_found(f"operations/{op_id}")
-        if operation.kind is OperationKind.EXPORT_METRICS:
+        if operation.kind in {OperationKind.EXPORT_METRICS, OperationKind.EXPORT_TENANT_DATA}:
             for suffix in _EXPORT_SUFFIXES:
                 self._files.export_path(tenant, op_id, suffix).unlink(missing_ok=True)
 
