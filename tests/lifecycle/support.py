@@ -40,7 +40,7 @@ def stock(client: AdpulseClient, tmp: Path, facts: list[Fact], *, retention_days
         platform=first.platform,
         account_id=first.account_id,
         campaign_id=first.campaign_id,
-        month=first.date.replace(day=1).isoformat(),
+        month=first.date.strftime("%Y-%m"),
         amount_micros=5_000_000_000,
         currency="USD",
     )
