@@ -39,6 +39,7 @@ def _archive(client: AdpulseClient, name: str) -> zipfile.ZipFile:
     data = b"".join(client.download_tenant_data(name))
     assert hashlib.sha256(data).hexdigest() == done.response.sha256
     assert len(data) == done.response.size_bytes
+    assert b"".join(client.download_tenant_data(name, offset=100)) == data[100:]  # resumable
     return zipfile.ZipFile(io.BytesIO(data))
 
 
@@ -84,6 +85,9 @@ def test_the_archive_holds_everything_of_the_tenant_and_nothing_of_another(
     assert sum(facts["cost_micros"].to_pylist()) == sum(int(f.cost * 1_000_000) for f in stocked.facts)
     rates = pq.read_table(io.BytesIO(archive.read("clickhouse/fx_rates.parquet")))
     assert rates.num_rows == 1
+    # A table without rows of the tenant (no backfill made rollups) still has its columns.
+    rollups = pq.read_table(io.BytesIO(archive.read("clickhouse/campaign_daily.parquet")))
+    assert (rollups.num_rows, "campaign_id" in rollups.column_names) == (0, True)
 
     for table in ("ingestion_runs", "ingest_batches", "budgets", "tenant_settings", "alert_subscriptions",
                   "operations", "audit_events", "api_keys"):  # fmt: skip
@@ -117,9 +121,24 @@ def test_only_the_tenants_admin_exports_and_downloads(
         with pytest.raises(AdpulseError) as hidden:
             b"".join(reader.download_export(name))
         assert hidden.value.code == "NOT_FOUND"
+        # Reading its state is reading; stopping or forgetting it is not.
+        assert reader.operation(name).response.sha256
+        for stop in (reader.cancel_operation, reader.delete_operation):
+            with pytest.raises(AdpulseError) as refused:
+                stop(name)
+            assert (refused.value.code, refused.value.metadata) == (
+                "PERMISSION_DENIED",
+                {"required_scope": "admin"},
+            )
     with AdpulseClient(server.address, api_key=other_admin) as stranger, pytest.raises(AdpulseError) as gone:
         b"".join(stranger.download_tenant_data(name))
     assert gone.value.code == "NOT_FOUND"
+    with AdpulseClient(server.address, api_key=admin) as client:
+        client.delete_operation(name)  # and with it the archive
+        with pytest.raises(AdpulseError) as forgotten:
+            b"".join(client.download_tenant_data(name))
+        assert forgotten.value.code == "NOT_FOUND"
+    assert not list(server.data_dir.glob(f"exports/*/{name.removeprefix('operations/')}*"))
 
 
 def test_a_deletion_needs_the_name_typed_back(

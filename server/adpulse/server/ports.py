@@ -444,7 +444,8 @@ class TenantFacts(Protocol):
     def tables(self) -> list[str]: ...
 
     def batches(self, table: str, tenant: str) -> Iterator[pa.RecordBatch]:
-        """The tenant's rows of `table`, latest version of each key."""
+        """The tenant's rows of `table`, latest version of each key; at least one batch (without
+        rows when the tenant has none), so the columns are known."""
 
     def count(self, table: str, tenant: str, before: dt.date | None = ...) -> int: ...
 

@@ -91,7 +91,7 @@ class ClickHouseTenantData:
 
     def batches(self, table: str, tenant: str) -> Iterator[pa.RecordBatch]:
         """The tenant's rows of `table` as stored, latest version of each key only (FINAL on a
-        replacing table), in Arrow batches."""
+        replacing table), in Arrow batches: at least one, so the columns are known."""
         with clickhouse.unavailable_on_failure():
             engine = self._client.query(
                 "SELECT engine FROM system.tables WHERE database = currentDatabase() AND name = {t:String}",
@@ -106,7 +106,14 @@ class ClickHouseTenantData:
                 settings={"max_block_size": 65536},
             ) as stream,
         ):
-            yield from stream
+            empty = True
+            for batch in stream:
+                empty = False
+                yield batch
+        if empty:  # one batch without rows still says what the columns are
+            with clickhouse.unavailable_on_failure():
+                schema = self._client.query_arrow(f"SELECT * FROM `{table}` WHERE 0").schema
+            yield pa.RecordBatch.from_pylist([], schema=schema)
 
     def count(self, table: str, tenant: str, before: dt.date | None = None) -> int:
         """Rows of the tenant (every stored version; dated before `before` if given)."""

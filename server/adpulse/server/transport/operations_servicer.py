@@ -19,7 +19,7 @@ from adpulse.server.domain.operations import (
 )
 from adpulse.server.transport import boundary, convert, page_token
 from adpulse.server.transport.status import status_of
-from adpulse.server.transport.tenancy import tenant_of
+from adpulse.server.transport.tenancy import principal_of, tenant_of
 from adpulse.server.usecases.operations import MAX_WAIT, OperationsUseCase
 from adpulse.v1 import ingest_service_pb2 as ipb
 from adpulse.v1 import operation_pb2 as opb
@@ -71,14 +71,14 @@ class OperationsServicer(operations_pb2_grpc.OperationsServicer):  # type: ignor
     def CancelOperation(  # noqa: N802 - the RPC's name
         self, request: Any, context: grpc.ServicerContext
     ) -> empty_pb2.Empty:
-        self._operations.cancel(tenant_of(context), operation_id(request.name))
+        self._operations.cancel(tenant_of(context), operation_id(request.name), principal_of(context).scopes)
         return empty_pb2.Empty()
 
     @boundary.unary
     def DeleteOperation(  # noqa: N802 - the RPC's name
         self, request: Any, context: grpc.ServicerContext
     ) -> empty_pb2.Empty:
-        self._operations.delete(tenant_of(context), operation_id(request.name))
+        self._operations.delete(tenant_of(context), operation_id(request.name), principal_of(context).scopes)
         return empty_pb2.Empty()
 
     @boundary.unary

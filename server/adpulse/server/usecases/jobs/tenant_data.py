@@ -23,7 +23,6 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
 import pyarrow.parquet as pq
 
 from adpulse.server.domain.audit import AuditEvent
@@ -96,18 +95,15 @@ class ExportTenantDataJob:
         """A table into a Parquet file beside the archive (Parquet needs a seekable file), then
         into the archive; memory holds one Arrow batch."""
         scratch = partial.with_name(f"{partial.name}.{table}.parquet")
-        rows, writer = 0, None
+        path, rows, writer = f"clickhouse/{table}.parquet", 0, None
         try:
             for batch in self._facts.batches(table, tenant):
                 if writer is None:
                     writer = pq.ParquetWriter(scratch, batch.schema)
                 writer.write_batch(batch)
                 rows += batch.num_rows
-            if writer is None:  # no rows: the file still has the table's columns
-                pq.write_table(pa.table({"tenant": pa.array([], pa.string())}), scratch)
-            else:
+            if writer is not None:
                 writer.close()
-            path = f"clickhouse/{table}.parquet"
             archive.write(scratch, path, zipfile.ZIP_STORED)
         finally:
             scratch.unlink(missing_ok=True)
