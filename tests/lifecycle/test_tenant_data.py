@@ -14,10 +14,14 @@ import uuid
 import zipfile
 from pathlib import Path
 
+import grpc
 import pyarrow.parquet as pq
 import pytest
+from google.protobuf import field_mask_pb2
 
 from adpulse.client import AdpulseClient, AdpulseError
+from adpulse.v1 import tenant_service_pb2 as tpb
+from adpulse.v1 import tenant_service_pb2_grpc as tpb_grpc
 from tests.lifecycle.support import Stocked, fact_total, facts_on, stock
 from tests.support.server import ServerProcess
 
@@ -198,3 +202,25 @@ def test_a_deletion_empties_every_store_of_the_tenant_and_only_it(
         assert b"".join(beta.download_export(other_stocked.export_name)) == beta_export
         assert beta.operation(other_stocked.export_name).error is None
         assert other != name
+
+
+def test_retention_is_a_setting_changed_alone_and_checked(
+    server: ServerProcess, client: AdpulseClient, tenant: str
+) -> None:
+    client.update_tenant_settings(reporting_currency="EUR")
+    assert client.update_tenant_settings(retention_days=90).reporting_currency == "EUR"  # kept
+    assert client.tenant_settings().retention_days == 90
+    for bad in (-1, 36601):
+        with pytest.raises(AdpulseError) as refused:
+            client.update_tenant_settings(reporting_currency="USD", retention_days=bad)
+        assert [v.field for v in refused.value.violations] == ["settings.retention_days"]
+    assert (client.tenant_settings().reporting_currency, client.tenant_settings().retention_days) == (
+        "EUR",
+        90,
+    )
+    request = tpb.UpdateTenantSettingsRequest(update_mask=field_mask_pb2.FieldMask(paths=["currency"]))
+    metadata = (*server.key_metadata, ("x-adpulse-tenant", tenant))
+    with grpc.insecure_channel(server.address) as channel, pytest.raises(grpc.RpcError) as unknown:
+        tpb_grpc.TenantServiceStub(channel).UpdateTenantSettings(request, metadata=metadata)
+    error = AdpulseError.from_rpc_error(unknown.value)
+    assert (error.code, [v.field for v in error.violations]) == ("INVALID_ARGUMENT", ["update_mask.paths[0]"])
