@@ -13,7 +13,7 @@ import uuid
 from typing import Any
 
 import pyarrow as pa
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from adpulse.server.domain.metrics_query import (
@@ -23,13 +23,15 @@ from adpulse.server.domain.metrics_query import (
     Granularity,
     MetricsQuery,
 )
-from adpulse.server.domain.query_plan import Source, choose_source
+from adpulse.server.domain.query_plan import Source, choose_source, full_months
 from adpulse.server.storage.fact_store import ClickHouseFactStore
 from adpulse.server.storage.rollups import ClickHouseRollups
 
-# A small key space (64 fact keys), so later batches often restate rows of earlier ones.
+# A small key space (112 fact keys), so later batches often restate rows of earlier ones, on
+# days around and inside a whole month (February) over three partitions.
 FIRST_DAY = dt.date(2026, 1, 30)
-DAYS = 4  # crosses into February: two partitions
+DAYS = 32
+DAY_CHOICES = (0, 1, 2, 15, 29, 30, 31)  # Jan 30, Jan 31, Feb 1, Feb 15, Feb 28, Mar 1, Mar 2
 PLATFORMS = ("google_ads", "meta_ads")
 ACCOUNTS = ("a1", "a2")
 CAMPAIGNS = ("c1", "c2")
@@ -42,15 +44,19 @@ VALUES = {
     Dimension.CURRENCY: CURRENCIES,
 }
 KEYS = st.tuples(
-    st.integers(0, DAYS - 1),
+    st.sampled_from(DAY_CHOICES),
     st.sampled_from(PLATFORMS),
     st.sampled_from(ACCOUNTS),
     st.sampled_from(CAMPAIGNS),
     st.sampled_from(ADS),
 )
 MEASURES = st.tuples(*(st.integers(0, 10**12) for _ in range(5)))
-ROW = st.tuples(KEYS, st.sampled_from(CURRENCIES), MEASURES)
-BATCH = st.lists(ROW, min_size=1, max_size=30, unique_by=lambda r: r[0])
+# One currency per batch: a restatement often moves all of a campaign's rows of a day or month
+# to the other currency, so the rollup key of the old one must vanish.
+BATCH = st.tuples(
+    st.sampled_from(CURRENCIES),
+    st.lists(st.tuples(KEYS, MEASURES), min_size=1, max_size=30, unique_by=lambda r: r[0]),
+)
 FILTER = st.sampled_from(list(VALUES)).flatmap(
     lambda dim: st.builds(
         DimensionFilter,
@@ -59,7 +65,14 @@ FILTER = st.sampled_from(list(VALUES)).flatmap(
         st.booleans(),
     )
 )
-DAY = st.none() | st.integers(0, DAYS - 1).map(lambda d: FIRST_DAY + dt.timedelta(days=d))
+
+
+def _day(choices: tuple[int | None, ...]) -> st.SearchStrategy[dt.date | None]:
+    return st.sampled_from(choices).map(lambda d: None if d is None else FIRST_DAY + dt.timedelta(days=d))
+
+
+# Ranges that often hold all of February, so the monthly rollup answers too.
+START, END = _day((None, 0, 2, 15)), _day((None, 15, 29, 31))
 REQUEST = st.tuples(
     st.lists(
         st.sampled_from([Dimension.DATE, *VALUES]),
@@ -68,12 +81,12 @@ REQUEST = st.tuples(
     ),
     st.sampled_from(Granularity),
     st.lists(FILTER, max_size=2),
-    DAY,
-    DAY,
+    START,
+    END,
 )
 
 
-def _batch(rows: list[Any], version: int) -> pa.RecordBatch:
+def _batch(currency: str, rows: list[Any], version: int) -> pa.RecordBatch:
     """Fact rows as the kernel hands them to the store; a campaign's name changes per batch."""
     columns: dict[str, list[Any]] = {
         name: []
@@ -93,7 +106,7 @@ def _batch(rows: list[Any], version: int) -> pa.RecordBatch:
             "revenue_micros",
         )
     }
-    for (day, platform, account, campaign, (group, ad)), currency, measures in rows:
+    for (day, platform, account, campaign, (group, ad)), measures in rows:
         values = (
             FIRST_DAY + dt.timedelta(days=day),
             platform,
@@ -115,6 +128,15 @@ def _canonical(table: pa.Table) -> list[dict[str, Any]]:
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+# The one ad of a campaign's February moves to another currency: its old keys must vanish from
+# the daily and the monthly rollup.
+@example(
+    batches=[
+        (currency, [((15, PLATFORMS[0], "a1", "c1", ADS[0]), (1, 2, 3, 4, 5))]) for currency in CURRENCIES
+    ],
+    rebuild_after=None,
+    requests=[([Dimension.CAMPAIGN], Granularity.DAY, [], FIRST_DAY, FIRST_DAY + dt.timedelta(days=31))],
+).via("a currency move")
 @given(
     batches=st.lists(BATCH, min_size=1, max_size=4),
     rebuild_after=st.none() | st.integers(0, 3),
@@ -122,14 +144,14 @@ def _canonical(table: pa.Table) -> list[dict[str, Any]]:
 )
 def test_rollup_answers_equal_fact_answers(
     ch_client: Any,
-    batches: list[list[Any]],
+    batches: list[tuple[str, list[Any]]],
     rebuild_after: int | None,
     requests: list[Any],
 ) -> None:
     tenant = f"t-{uuid.uuid4().hex[:12]}"
     store = ClickHouseFactStore(ch_client)
-    for i, rows in enumerate(batches):
-        store.insert(tenant, i + 1, _batch(rows, i + 1))
+    for i, (currency, rows) in enumerate(batches):
+        store.insert(tenant, i + 1, _batch(currency, rows, i + 1))
         if rebuild_after == i:  # a backfill between deliveries changes nothing either
             ClickHouseRollups(ch_client).rebuild(tenant, FIRST_DAY, FIRST_DAY + dt.timedelta(days=DAYS))
     assert (
@@ -144,25 +166,38 @@ def test_rollup_answers_equal_fact_answers(
             offset=0,
             page_size=100,
         )
-        source = choose_source(query.selection, query.group_columns, "")
         # Every column here is in campaign_daily, so a fact answer would test nothing.
-        assert source is not Source.FACTS
+        assert choose_source(query.selection, query.group_columns, "") is not Source.FACTS
         with_name = "campaign_id" in query.key_columns
-        answers = [
-            _canonical(store.grouped_sums(query.selection, query.group_columns, with_name, source=s))
-            for s in (Source.FACTS, source)
-        ]
-        assert answers[1] == answers[0], (source, query)
+        want = _canonical(store.grouped_sums(query.selection, query.group_columns, with_name))
+        for source in _able(query):
+            got = _canonical(
+                store.grouped_sums(query.selection, query.group_columns, with_name, source=source)
+            )
+            assert got == want, (source, query)
+
+
+def _able(query: MetricsQuery) -> set[Source]:
+    """Every rollup that can answer the query, whichever the planner prefers."""
+    able = {choose_source(query.selection, query.group_columns, ""), Source.CAMPAIGN_DAILY}
+    by_day = Dimension.DATE in query.dimensions and query.granularity is not Granularity.MONTH
+    if not by_day and full_months(query.selection.start, query.selection.end):
+        able.add(Source.CAMPAIGN_MONTHLY)
+    return able
 
 
 def test_planner_picks_the_coarsest_source() -> None:
-    selection = FactSelection("t", None, None)
 
-    def plan(*dimensions: Dimension, currency: str = "", on: Dimension | None = None) -> Source:
-        chosen = selection
-        if on:
-            chosen = FactSelection("t", None, None, (DimensionFilter(on, ("x",)),))
-        query = MetricsQuery(chosen, dimensions, Granularity.WEEK, (), 0, 10)
+    def plan(
+        *dimensions: Dimension,
+        currency: str = "",
+        on: Dimension | None = None,
+        days: tuple[str, str] | None = None,
+        granularity: Granularity = Granularity.WEEK,
+    ) -> Source:
+        start, end = (dt.date.fromisoformat(d) for d in days) if days else (None, None)
+        filters = (DimensionFilter(on, ("x",)),) if on else ()
+        query = MetricsQuery(FactSelection("t", start, end, filters), dimensions, granularity, (), 0, 10)
         return choose_source(query.selection, query.group_columns, currency)
 
     assert plan(Dimension.PLATFORM) is Source.ACCOUNT_DAILY
@@ -173,3 +208,18 @@ def test_planner_picks_the_coarsest_source() -> None:
     assert plan(Dimension.AD_GROUP) is Source.FACTS
     assert plan(Dimension.PLATFORM, on=Dimension.AD) is Source.FACTS
     assert plan(Dimension.PLATFORM, currency="EUR") is Source.FACTS
+    year = ("2025-01-10", "2025-12-31")
+    assert plan(Dimension.CAMPAIGN, days=year) is Source.CAMPAIGN_MONTHLY
+    assert plan(Dimension.CAMPAIGN, Dimension.DATE, days=year, granularity=Granularity.MONTH) is (
+        Source.CAMPAIGN_MONTHLY
+    )
+    assert plan(Dimension.CAMPAIGN, Dimension.DATE, days=year) is Source.CAMPAIGN_DAILY
+    assert plan(Dimension.CAMPAIGN, days=("2025-01-02", "2025-02-27")) is Source.CAMPAIGN_DAILY
+    assert full_months(dt.date(2025, 1, 2), dt.date(2025, 3, 31)) == (
+        dt.date(2025, 2, 1),
+        dt.date(2025, 3, 1),
+    )
+    assert full_months(dt.date(2025, 2, 1), dt.date(2025, 2, 28)) == (
+        dt.date(2025, 2, 1),
+        dt.date(2025, 2, 1),
+    )

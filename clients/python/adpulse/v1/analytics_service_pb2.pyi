@@ -109,6 +109,10 @@ class _QuerySourceEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_QuerySour
     """The daily rollup per campaign and currency."""
     QUERY_SOURCE_ACCOUNT_DAILY: _QuerySource.ValueType  # 3
     """The daily rollup per account and currency (no campaign)."""
+    QUERY_SOURCE_CAMPAIGN_MONTHLY: _QuerySource.ValueType  # 4
+    """The monthly rollup per campaign and currency for the range's whole months, the daily one
+    for the days around them.
+    """
 
 class QuerySource(_QuerySource, metaclass=_QuerySourceEnumTypeWrapper):
     """Where `QueryMetrics` read its sums. Every source gives the same answer; they differ in cost."""
@@ -121,6 +125,10 @@ QUERY_SOURCE_CAMPAIGN_DAILY: QuerySource.ValueType  # 2
 """The daily rollup per campaign and currency."""
 QUERY_SOURCE_ACCOUNT_DAILY: QuerySource.ValueType  # 3
 """The daily rollup per account and currency (no campaign)."""
+QUERY_SOURCE_CAMPAIGN_MONTHLY: QuerySource.ValueType  # 4
+"""The monthly rollup per campaign and currency for the range's whole months, the daily one
+for the days around them.
+"""
 Global___QuerySource: _TypeAlias = QuerySource  # noqa: Y015
 
 class _Metric:

@@ -12,7 +12,7 @@ import pyarrow as pa
 
 from adpulse.server.domain.fx import RATE_DECIMALS, FxRate, MissingRate
 from adpulse.server.domain.metrics_query import MEASURES, FactSelection, Granularity, GroupColumn
-from adpulse.server.domain.query_plan import Source
+from adpulse.server.domain.query_plan import Source, full_months
 from adpulse.server.storage.clickhouse import unavailable_on_failure
 from adpulse.server.storage.rollups import FACTS as TABLE
 from adpulse.server.storage.rollups import SETTINGS as _QUERY_SETTINGS
@@ -22,7 +22,25 @@ FX_TABLE = "fx_rates"
 _MONEY = ("cost_micros", "revenue_micros")
 # The latest campaign name of a range: a fact row's own version orders the names of one date;
 # a rollup row keeps the version of the fact row its name came from.
-_NAME_ORDER = {Source.FACTS: "(f.date, f.version)", Source.CAMPAIGN_DAILY: "(f.date, f.name_version)"}
+_NAME_ORDER = {
+    Source.FACTS: "(f.date, f.version)",
+    Source.CAMPAIGN_DAILY: "(f.date, f.name_version)",
+    Source.CAMPAIGN_MONTHLY: "(f.name_date, f.name_version)",
+}
+_ROLLUP_COLUMNS = (
+    "platform, account_id, campaign_id, currency, campaign_name, name_version, "
+    "impressions, clicks, cost_micros, conversions_micros, revenue_micros"
+)
+# The whole months m_first..m_last from campaign_monthly, the days around them from
+# campaign_daily; the outer query's date range bounds both.
+_MONTHS_AND_DAYS = (
+    f"(SELECT tenant, date, date AS name_date, {_ROLLUP_COLUMNS} FROM {Source.CAMPAIGN_DAILY.value} FINAL "
+    "WHERE tenant = {tenant:String} AND date BETWEEN {start:Date} AND {end:Date} "
+    "AND (date < {m_first:Date} OR date > toLastDayOfMonth({m_last:Date})) "
+    f"UNION ALL SELECT tenant, month AS date, name_date, {_ROLLUP_COLUMNS} "
+    f"FROM {Source.CAMPAIGN_MONTHLY.value} FINAL "
+    "WHERE tenant = {tenant:String} AND month BETWEEN {m_first:Date} AND {m_last:Date}) AS f"
+)
 # An export streams every group: past these sizes ClickHouse spills the grouping and the sort
 # to disk, so its memory stays flat however many groups there are.
 _MAX_BLOCK_ROWS = 65536
@@ -74,6 +92,10 @@ def _grouped_sums_sql(
     where = _where(selection, params)
     keys = {g.column: _BUCKET[g.granularity] if g.column == "date" else f"f.{g.column}" for g in groups}
     table = f"{source.value} AS f FINAL"
+    months = full_months(selection.start, selection.end) if source is Source.CAMPAIGN_MONTHLY else None
+    if months:
+        params["m_first"], params["m_last"] = months
+        table = _MONTHS_AND_DAYS
     money = {m: f"f.{m}" for m in _MONEY}
     if reporting_currency:
         params["rc"] = reporting_currency

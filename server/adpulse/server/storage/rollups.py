@@ -29,6 +29,7 @@ from adpulse.server.storage.clickhouse import unavailable_on_failure
 
 FACTS = Source.FACTS.value
 CAMPAIGN_DAILY = Source.CAMPAIGN_DAILY.value
+CAMPAIGN_MONTHLY = "campaign_monthly"
 ACCOUNT_DAILY = Source.ACCOUNT_DAILY.value
 # Reading FINAL may merge each month partition on its own: a key never spans two months.
 SETTINGS = {"do_not_merge_across_partitions_select_final": 1}
@@ -82,13 +83,44 @@ _IN_CAMPAIGNS = (
     f"(SELECT DISTINCT date, platform, account_id, campaign_id {_BATCH})"
 )
 _IN_ACCOUNTS = f" AND (date, platform, account_id) IN (SELECT DISTINCT date, platform, account_id {_BATCH})"
+
+
+def _monthly_sql(keys: str) -> str:
+    """campaign_monthly re-summed from campaign_daily over the whole months that `first`..`last`
+    touch (optionally only `keys`' campaign-months), with tombstones like `_rebuild_sql`'s."""
+    tenant, first, last = "tenant = {tenant:String}", "toStartOfMonth({first:Date})", "{last:Date}"
+    days = f"{tenant} AND date BETWEEN {first} AND toLastDayOfMonth({last})"
+    months = f"{tenant} AND month BETWEEN {first} AND toStartOfMonth({last})"
+    if keys:
+        days += f" AND (toStartOfMonth(date), platform, account_id, campaign_id) IN ({keys})"
+        months += f" AND (month, platform, account_id, campaign_id) IN ({keys})"
+    return f"""
+INSERT INTO {CAMPAIGN_MONTHLY} (tenant, month, {_CAMPAIGN_KEY}, campaign_name, name_date, name_version,
+                                {_MEASURES}, version, is_deleted)
+SELECT tenant, month, {_CAMPAIGN_KEY}, latest.1, latest.2, latest.3, m1, m2, m3, m4, m5, {_VERSION}, 0
+FROM (SELECT tenant, toStartOfMonth(date) AS month, {_CAMPAIGN_KEY},
+             argMax(tuple(campaign_name, date, name_version), (date, name_version)) AS latest,
+             sum(impressions) AS m1, sum(clicks) AS m2, sum(cost_micros) AS m3,
+             sum(conversions_micros) AS m4, sum(revenue_micros) AS m5
+      FROM {CAMPAIGN_DAILY} FINAL WHERE {days}
+      GROUP BY tenant, month, {_CAMPAIGN_KEY})
+UNION ALL
+SELECT tenant, month, {_CAMPAIGN_KEY}, '', toDate(0), 0, 0, 0, 0, 0, 0, {_VERSION}, 1
+FROM {CAMPAIGN_MONTHLY} FINAL WHERE {months}
+  AND (month, {_CAMPAIGN_KEY}) NOT IN
+      (SELECT toStartOfMonth(date), {_CAMPAIGN_KEY} FROM {CAMPAIGN_DAILY} FINAL WHERE {days})
+"""
+
+
 _DAYS = (
     _rebuild_sql(CAMPAIGN_DAILY, FACTS, _CAMPAIGN_KEY, _RANGE, _CAMPAIGN_DERIVED),
     _rebuild_sql(ACCOUNT_DAILY, CAMPAIGN_DAILY, _ACCOUNT_KEY, _RANGE),
+    _monthly_sql(""),
 )
 _KEYS = (
     _rebuild_sql(CAMPAIGN_DAILY, FACTS, _CAMPAIGN_KEY, _RANGE + _IN_CAMPAIGNS, _CAMPAIGN_DERIVED),
     _rebuild_sql(ACCOUNT_DAILY, CAMPAIGN_DAILY, _ACCOUNT_KEY, _RANGE + _IN_ACCOUNTS),
+    _monthly_sql(f"SELECT DISTINCT toStartOfMonth(date), platform, account_id, campaign_id {_BATCH}"),
 )
 
 

@@ -56,6 +56,7 @@ _SOURCES = {
     Source.FACTS: pb.QUERY_SOURCE_FACTS,
     Source.CAMPAIGN_DAILY: pb.QUERY_SOURCE_CAMPAIGN_DAILY,
     Source.ACCOUNT_DAILY: pb.QUERY_SOURCE_ACCOUNT_DAILY,
+    Source.CAMPAIGN_MONTHLY: pb.QUERY_SOURCE_CAMPAIGN_MONTHLY,
 }
 T = TypeVar("T")
 _ROW_FIELDS = ("platform", "account_id", "campaign_id", "campaign_name", "ad_group_id", "ad_id")
