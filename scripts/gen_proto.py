@@ -3,7 +3,7 @@ compares.
 
 The generated Python, Go and TypeScript are committed so that each client installs without a
 protobuf toolchain; `make lint` runs the check so that none of them drifts from the protos. The
-plugins are local (see buf.gen.yaml): `make proto-tools` puts them where PATH below finds them.
+plugins are local (see buf.gen.yaml): `make proto` puts them where PATH below finds them.
 """
 
 from __future__ import annotations
@@ -32,8 +32,10 @@ def generate(out_root: Path) -> None:
     path = os.pathsep.join([*map(str, TOOL_DIRS), os.environ.get("PATH", "")])
     buf = shutil.which("buf", path=path)
     if buf is None:
-        raise SystemExit("buf is not installed (run `make proto-tools`)")
-    subprocess.run([buf, "generate", "--output", str(out_root)], cwd=ROOT, check=True, env={**os.environ, "PATH": path})
+        raise SystemExit("buf is not installed (`make proto` installs it)")
+    subprocess.run(
+        [buf, "generate", "--output", str(out_root)], cwd=ROOT, check=True, env={**os.environ, "PATH": path}
+    )
     drop_empty_grpc_stubs(out_root)
 
 
@@ -47,9 +49,14 @@ def drop_empty_grpc_stubs(root: Path) -> None:
 
 def generated_files(root: Path) -> set[Path]:
     files = {
-        p.relative_to(root) for folder in GENERATED_DIRS if (root / folder).exists() for p in (root / folder).rglob("*")
+        p.relative_to(root)
+        for folder in GENERATED_DIRS
+        if (root / folder).exists()
+        for p in (root / folder).rglob("*")
     }
-    return {p for p in files if (root / p).is_file() and p not in HAND_WRITTEN and "__pycache__" not in p.parts}
+    return {
+        p for p in files if (root / p).is_file() and p not in HAND_WRITTEN and "__pycache__" not in p.parts
+    }
 
 
 def main() -> int:
@@ -64,7 +71,9 @@ def main() -> int:
         stale = sorted(
             str(p)
             for p in fresh | committed
-            if p not in fresh or p not in committed or not filecmp.cmp(fresh_root / p, ROOT / p, shallow=False)
+            if p not in fresh
+            or p not in committed
+            or not filecmp.cmp(fresh_root / p, ROOT / p, shallow=False)
         )
         if check:
             if stale:
