@@ -18,15 +18,32 @@ from google.protobuf.compiler import plugin_pb2
 from grpc_tools import protoc
 
 
+def _without_json_names(file: descriptor_pb2.FileDescriptorProto) -> descriptor_pb2.FileDescriptorProto:
+    """buf fills in every field's json_name; protoc keeps only those the .proto sets (ours set
+    none). The Python modules embed the descriptors that the server's reflection serves, and
+    grpcurl writes JSON keys by json_name, so they must stay as protoc writes them."""
+    file = descriptor_pb2.FileDescriptorProto.FromString(file.SerializeToString())
+    pending = list(file.message_type)
+    while pending:
+        message = pending.pop()
+        for field in [*message.field, *message.extension]:
+            field.ClearField("json_name")
+        pending.extend(message.nested_type)
+    for field in file.extension:
+        field.ClearField("json_name")
+    return file
+
+
 def generate(request: plugin_pb2.CodeGeneratorRequest) -> plugin_pb2.CodeGeneratorResponse:
     response = plugin_pb2.CodeGeneratorResponse(
         supported_features=plugin_pb2.CodeGeneratorResponse.FEATURE_PROTO3_OPTIONAL
     )
-    by_name = {f.name: f for f in request.proto_file}
+    files = [_without_json_names(f) for f in request.proto_file]
+    by_name = {f.name: f for f in files}
     with_services = [name for name in request.file_to_generate if by_name[name].service]
     with tempfile.TemporaryDirectory() as tmp:
         descriptors = Path(tmp) / "files.binpb"
-        descriptors.write_bytes(descriptor_pb2.FileDescriptorSet(file=request.proto_file).SerializeToString())
+        descriptors.write_bytes(descriptor_pb2.FileDescriptorSet(file=files).SerializeToString())
         out = Path(tmp) / "out"
         out.mkdir()
         runs = [(f"--python_out={out}", list(request.file_to_generate))]

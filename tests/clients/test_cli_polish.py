@@ -48,8 +48,13 @@ def test_ingest_table_takes_pyarrow_and_pycapsule_tables(client: AdpulseClient) 
 
     assert (report.accepted, report.rejected, report.duplicates) == (3, 1, 0)
     assert [(e.file, e.line, e.field) for e in report.errors] == [("table", 2, "impressions")]
-    again = client.ingest_table(pl.from_arrow(table), batch_rows=2)  # a polars DataFrame
-    assert (again.accepted, again.duplicates) == (0, 3)
+    again = client.ingest_table(table, batch_rows=2)
+    assert (again.accepted, again.rejected, again.duplicates) == (0, 1, 3)
+    # A polars DataFrame (PyCapsule) encodes strings otherwise: other batches, the same rows.
+    polars = client.ingest_table(pl.from_arrow(table), name="frame")
+    assert (polars.accepted, polars.rejected) == (3, 1)
+    assert [(e.file, e.line) for e in polars.errors] == [("frame", 2)]
+    assert client.query_metrics().totals.impressions == 202
 
 
 def test_ingest_table_refuses_what_is_not_arrow(client: AdpulseClient) -> None:

@@ -13,7 +13,7 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -71,8 +71,12 @@ def test_typescript_client(server: ServerProcess, tenant: str, built_typescript:
     assert "# pass 4" in out and "# skipped 0" in out, out
 
 
+def _canonical(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(rows, key=lambda row: json.dumps(row, sort_keys=True))
+
+
 def _rows(stdout: str) -> list[dict[str, Any]]:
-    return sorted((json.loads(line) for line in stdout.splitlines() if line.strip()), key=json.dumps)
+    return _canonical(json.loads(line) for line in stdout.splitlines() if line.strip())
 
 
 @pytest.mark.parametrize("by", [["platform"], ["campaign"], ["date", "platform"]])
@@ -85,7 +89,7 @@ def test_every_language_prints_the_rows_of_the_cli(
     flags = [f for dim in by for f in ("--by", dim)] + ["--from", "2026-03-01", "--to", "2026-03-31"]
 
     cli = json.loads(_run([ADPULSE, "kpis", *flags, "--json"], ROOT, env))["rows"]
-    want = sorted(cli, key=json.dumps)
+    want = _canonical(cli)
     assert want and all(isinstance(r["cost"], str) for r in want)
     outputs = {
         "python": _run([sys.executable, "clients/python/examples/kpis.py", *flags], ROOT, env),

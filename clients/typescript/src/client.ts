@@ -3,6 +3,7 @@ import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { basename } from "node:path";
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import { ConnectError } from "@connectrpc/connect";
 import {
   IngestBatchSchema,
   IngestRequestSchema,
@@ -106,7 +107,7 @@ export class AdpulseClient {
     }
     if (op.result.case === "error") {
       const status = op.result.value;
-      throw new AdpulseError(status.code, status.message, "", {}, [], undefined);
+      throw new AdpulseError(new ConnectError(status.message, status.code));
     }
     return op;
   }

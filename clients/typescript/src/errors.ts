@@ -1,7 +1,7 @@
 // AIP-193 errors: the status code, ErrorInfo, BadRequest field violations and RetryInfo,
 // unpacked from a ConnectError. The google.rpc detail messages are decoded by hand: they are
 // three small, frozen messages, and generating them would put google/rpc code into every client.
-import { Code, ConnectError } from "@connectrpc/connect";
+import { ConnectError } from "@connectrpc/connect";
 import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
 
 export interface FieldViolation {
@@ -10,33 +10,41 @@ export interface FieldViolation {
   reason: string;
 }
 
-export class AdpulseError extends Error {
-  constructor(
-    readonly code: Code,
-    readonly rawMessage: string,
-    readonly reason: string,
-    readonly metadata: Record<string, string>,
-    readonly fieldViolations: FieldViolation[],
-    /** Set when the server said the call may be retried after this many milliseconds. */
-    readonly retryDelayMs: number | undefined,
-  ) {
-    super(`${Code[code]}: ${rawMessage}`);
-    this.name = "AdpulseError";
+const BRAND = Symbol.for("adpulse.AdpulseError");
+
+/**
+ * A failed call. It is a ConnectError (code, rawMessage, metadata, details as Connect has them),
+ * so Connect passes it through interceptors unchanged, with the details unpacked.
+ */
+export class AdpulseError extends ConnectError {
+  // ConnectError's instanceof accepts any ConnectError (it is made for several copies of the
+  // library in one program), so this class tells its own instances by a brand.
+  static [Symbol.hasInstance](value: unknown): boolean {
+    return typeof value === "object" && value !== null && BRAND in value;
+  }
+
+  readonly [BRAND] = true;
+  /** ErrorInfo's reason and metadata. */
+  readonly reason: string = "";
+  readonly errorMetadata: Record<string, string> = {};
+  readonly fieldViolations: FieldViolation[] = [];
+  /** Set when the server said the call may be retried after this many milliseconds. */
+  readonly retryDelayMs: number | undefined;
+
+  constructor(source: ConnectError) {
+    super(source.rawMessage, source.code, source.metadata, undefined, source.cause);
+    // name stays "ConnectError": Connect recognises its errors by it and would wrap this one.
+    this.details = source.details;
+    for (const detail of source.details) {
+      if (!("type" in detail)) continue; // an outgoing detail: this side made the error
+      if (detail.type === "google.rpc.ErrorInfo") ({ reason: this.reason, metadata: this.errorMetadata } = errorInfo(detail.value));
+      if (detail.type === "google.rpc.BadRequest") this.fieldViolations = badRequest(detail.value);
+      if (detail.type === "google.rpc.RetryInfo") this.retryDelayMs = retryDelay(detail.value);
+    }
   }
 
   static from(reason: unknown): AdpulseError {
-    if (reason instanceof AdpulseError) return reason;
-    const err = ConnectError.from(reason);
-    let info = { reason: "", metadata: {} as Record<string, string> };
-    let violations: FieldViolation[] = [];
-    let retryDelayMs: number | undefined;
-    for (const detail of err.details) {
-      if (!("type" in detail)) continue; // an outgoing detail: this side made the error
-      if (detail.type === "google.rpc.ErrorInfo") info = errorInfo(detail.value);
-      if (detail.type === "google.rpc.BadRequest") violations = badRequest(detail.value);
-      if (detail.type === "google.rpc.RetryInfo") retryDelayMs = retryDelay(detail.value);
-    }
-    return new AdpulseError(err.code, err.rawMessage, info.reason, info.metadata, violations, retryDelayMs);
+    return reason instanceof AdpulseError ? reason : new AdpulseError(ConnectError.from(reason));
   }
 }
 

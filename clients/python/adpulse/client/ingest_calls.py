@@ -100,10 +100,18 @@ class IngestCalls(Connection):
         """Streams batches; yields one ack per batch, in order, as the server commits them."""
         opening = (options or StreamOptions()).open_message()
 
+        # gRPC runs the request iterator on its own thread and reports what it raises only as
+        # "UNKNOWN: Exception iterating requests!"; the error is kept and raised here instead.
+        failed: list[Exception] = []
+
         def requests() -> Iterator[ipb.IngestRequest]:
-            yield ipb.IngestRequest(open=opening)
-            for batch in batches:
-                yield ipb.IngestRequest(batch=batch)
+            try:
+                yield ipb.IngestRequest(open=opening)
+                for batch in batches:
+                    yield ipb.IngestRequest(batch=batch)
+            except Exception as err:  # noqa: BLE001 - raised again on the caller's side below
+                failed.append(err)
+                call.cancel()
 
         call = self._ingest.Ingest(requests(), metadata=self._metadata)
         try:
@@ -113,6 +121,8 @@ class IngestCalls(Connection):
                 elif on_open is not None:
                     on_open(response.opened)
         except grpc.RpcError as err:
+            if failed:
+                raise failed[0] from None
             raise AdpulseError.from_rpc_error(err) from None
         finally:
             # A consumer that stops early (Ctrl-C, an error, a break) ends the stream at once.

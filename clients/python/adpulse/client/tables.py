@@ -51,7 +51,8 @@ def table_batches(table: Any, batch_rows: int = DEFAULT_BATCH_ROWS) -> Iterator[
     pa = _pyarrow()
     if not isinstance(table, pa.Table | pa.RecordBatch) and not hasattr(table, "__arrow_c_stream__"):
         raise TypeError(f"{type(table).__name__} is neither a pyarrow Table nor an Arrow stream (PyCapsule)")
-    yield from pa.table(table).to_batches(max_chunksize=batch_rows)
+    # Not a generator: a wrong argument fails at the call, before any stream opens.
+    return iter(pa.table(table).to_batches(max_chunksize=batch_rows))
 
 
 def file_batches(path: Path, batch_rows: int = DEFAULT_BATCH_ROWS) -> Iterator[Any]:

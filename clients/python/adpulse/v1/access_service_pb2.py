@@ -27,7 +27,7 @@ from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1f\x61\x64pulse/v1/access_service.proto\x12\nadpulse.v1\x1a\x15\x61\x64pulse/v1/auth.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"Y\n\x06Tenant\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12;\n\x0b\x63reate_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ncreateTime\")\n\x13\x43reateTenantRequest\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\"P\n\x12ListTenantsRequest\x12\x1b\n\tpage_size\x18\x01 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x02 \x01(\tR\tpageToken\"k\n\x13ListTenantsResponse\x12,\n\x07tenants\x18\x01 \x03(\x0b\x32\x12.adpulse.v1.TenantR\x07tenants\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x9c\x03\n\x06\x41piKey\x12\x15\n\x06key_id\x18\x01 \x01(\tR\x05keyId\x12\x12\n\x04name\x18\x02 \x01(\tR\x04name\x12\x16\n\x06tenant\x18\x03 \x01(\tR\x06tenant\x12)\n\x06scopes\x18\x04 \x03(\x0e\x32\x11.adpulse.v1.ScopeR\x06scopes\x12;\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ncreateTime\x12>\n\rlast_use_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0blastUseTime\x12;\n\x0b\x65xpire_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\nexpireTime\x12;\n\x0brevoke_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\nrevokeTime\x12-\n\x05state\x18\t \x01(\x0e\x32\x17.adpulse.v1.ApiKeyStateR\x05state\"\xe8\x01\n\x13\x43reateApiKeyRequest\x12\x16\n\x06tenant\x18\x01 \x01(\tR\x06tenant\x12)\n\x06scopes\x18\x02 \x03(\x0e\x32\x11.adpulse.v1.ScopeR\x06scopes\x12\x12\n\x04name\x18\x03 \x01(\tR\x04name\x12=\n\x0b\x65xpire_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampH\x00R\nexpireTime\x12-\n\x03ttl\x18\x05 \x01(\x0b\x32\x19.google.protobuf.DurationH\x00R\x03ttlB\x0c\n\nexpiration\"U\n\x14\x43reateApiKeyResponse\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12+\n\x07\x61pi_key\x18\x02 \x01(\x0b\x32\x12.adpulse.v1.ApiKeyR\x06\x61piKey\"\x8d\x01\n\x12ListApiKeysRequest\x12\x16\n\x06tenant\x18\x01 \x01(\tR\x06tenant\x12#\n\rshow_inactive\x18\x02 \x01(\x08R\x0cshowInactive\x12\x1b\n\tpage_size\x18\x03 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x04 \x01(\tR\tpageToken\"l\n\x13ListApiKeysResponse\x12-\n\x08\x61pi_keys\x18\x01 \x03(\x0b\x32\x12.adpulse.v1.ApiKeyR\x07\x61piKeys\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\",\n\x13RevokeApiKeyRequest\x12\x15\n\x06key_id\x18\x01 \x01(\tR\x05keyId\"\xfc\x01\n\nAuditEvent\x12\x19\n\x08\x65vent_id\x18\x01 \x01(\x03R\x07\x65ventId\x12.\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x04time\x12\x16\n\x06tenant\x18\x03 \x01(\tR\x06tenant\x12\x15\n\x06key_id\x18\x04 \x01(\tR\x05keyId\x12\x16\n\x06\x61\x63tion\x18\x05 \x01(\tR\x06\x61\x63tion\x12\x16\n\x06target\x18\x06 \x01(\tR\x06target\x12\x12\n\x04peer\x18\x07 \x01(\tR\x04peer\x12\x18\n\x07outcome\x18\x08 \x01(\tR\x07outcome\x12\x16\n\x06reason\x18\t \x01(\tR\x06reason\"\x96\x02\n\x16ListAuditEventsRequest\x12\x16\n\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\x39\n\nstart_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tstartTime\x12\x35\n\x08\x65nd_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x07\x65ndTime\x12\x15\n\x06key_id\x18\x04 \x01(\tR\x05keyId\x12\x1f\n\x0b\x64\x65nied_only\x18\x05 \x01(\x08R\ndeniedOnly\x12\x1b\n\tpage_size\x18\x06 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x07 \x01(\tR\tpageToken\"|\n\x17ListAuditEventsResponse\x12\x39\n\x0c\x61udit_events\x18\x01 \x03(\x0b\x32\x16.adpulse.v1.AuditEventR\x0b\x61uditEvents\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*|\n\x0b\x41piKeyState\x12\x1d\n\x19\x41PI_KEY_STATE_UNSPECIFIED\x10\x00\x12\x18\n\x14\x41PI_KEY_STATE_ACTIVE\x10\x01\x12\x19\n\x15\x41PI_KEY_STATE_EXPIRED\x10\x02\x12\x19\n\x15\x41PI_KEY_STATE_REVOKED\x10\x03\x32\x9e\x04\n\rAccessService\x12M\n\x0c\x43reateTenant\x12\x1f.adpulse.v1.CreateTenantRequest\x1a\x12.adpulse.v1.Tenant\"\x08\xfa\xd4\x18\x04\x08\x04\x10\x01\x12V\n\x0bListTenants\x12\x1e.adpulse.v1.ListTenantsRequest\x1a\x1f.adpulse.v1.ListTenantsResponse\"\x06\xfa\xd4\x18\x02\x08\x04\x12[\n\x0c\x43reateApiKey\x12\x1f.adpulse.v1.CreateApiKeyRequest\x1a .adpulse.v1.CreateApiKeyResponse\"\x08\xfa\xd4\x18\x04\x08\x03\x10\x01\x12V\n\x0bListApiKeys\x12\x1e.adpulse.v1.ListApiKeysRequest\x1a\x1f.adpulse.v1.ListApiKeysResponse\"\x06\xfa\xd4\x18\x02\x08\x03\x12M\n\x0cRevokeApiKey\x12\x1f.adpulse.v1.RevokeApiKeyRequest\x1a\x12.adpulse.v1.ApiKey\"\x08\xfa\xd4\x18\x04\x08\x03\x10\x01\x12\x62\n\x0fListAuditEvents\x12\".adpulse.v1.ListAuditEventsRequest\x1a#.adpulse.v1.ListAuditEventsResponse\"\x06\xfa\xd4\x18\x02\x08\x03\x42R\n\x0e\x64\x65v.adpulse.v1P\x01Z>github.com/adpulse/adpulse/clients/go/gen/adpulse/v1;adpulsev1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1f\x61\x64pulse/v1/access_service.proto\x12\nadpulse.v1\x1a\x15\x61\x64pulse/v1/auth.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"G\n\x06Tenant\x12\x0c\n\x04name\x18\x01 \x01(\t\x12/\n\x0b\x63reate_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"#\n\x13\x43reateTenantRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\";\n\x12ListTenantsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"S\n\x13ListTenantsResponse\x12#\n\x07tenants\x18\x01 \x03(\x0b\x32\x12.adpulse.v1.Tenant\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xc7\x02\n\x06\x41piKey\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0e\n\x06tenant\x18\x03 \x01(\t\x12!\n\x06scopes\x18\x04 \x03(\x0e\x32\x11.adpulse.v1.Scope\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\rlast_use_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x65xpire_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0brevoke_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12&\n\x05state\x18\t \x01(\x0e\x32\x17.adpulse.v1.ApiKeyState\"\xc1\x01\n\x13\x43reateApiKeyRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12!\n\x06scopes\x18\x02 \x03(\x0e\x32\x11.adpulse.v1.Scope\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x31\n\x0b\x65xpire_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampH\x00\x12(\n\x03ttl\x18\x05 \x01(\x0b\x32\x19.google.protobuf.DurationH\x00\x42\x0c\n\nexpiration\"H\n\x14\x43reateApiKeyResponse\x12\x0b\n\x03key\x18\x01 \x01(\t\x12#\n\x07\x61pi_key\x18\x02 \x01(\x0b\x32\x12.adpulse.v1.ApiKey\"b\n\x12ListApiKeysRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x15\n\rshow_inactive\x18\x02 \x01(\x08\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"T\n\x13ListApiKeysResponse\x12$\n\x08\x61pi_keys\x18\x01 \x03(\x0b\x32\x12.adpulse.v1.ApiKey\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"%\n\x13RevokeApiKeyRequest\x12\x0e\n\x06key_id\x18\x01 \x01(\t\"\xb7\x01\n\nAuditEvent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\x03\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06tenant\x18\x03 \x01(\t\x12\x0e\n\x06key_id\x18\x04 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x05 \x01(\t\x12\x0e\n\x06target\x18\x06 \x01(\t\x12\x0c\n\x04peer\x18\x07 \x01(\t\x12\x0f\n\x07outcome\x18\x08 \x01(\t\x12\x0e\n\x06reason\x18\t \x01(\t\"\xd2\x01\n\x16ListAuditEventsRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12.\n\nstart_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06key_id\x18\x04 \x01(\t\x12\x13\n\x0b\x64\x65nied_only\x18\x05 \x01(\x08\x12\x11\n\tpage_size\x18\x06 \x01(\x05\x12\x12\n\npage_token\x18\x07 \x01(\t\"`\n\x17ListAuditEventsResponse\x12,\n\x0c\x61udit_events\x18\x01 \x03(\x0b\x32\x16.adpulse.v1.AuditEvent\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t*|\n\x0b\x41piKeyState\x12\x1d\n\x19\x41PI_KEY_STATE_UNSPECIFIED\x10\x00\x12\x18\n\x14\x41PI_KEY_STATE_ACTIVE\x10\x01\x12\x19\n\x15\x41PI_KEY_STATE_EXPIRED\x10\x02\x12\x19\n\x15\x41PI_KEY_STATE_REVOKED\x10\x03\x32\x9e\x04\n\rAccessService\x12M\n\x0c\x43reateTenant\x12\x1f.adpulse.v1.CreateTenantRequest\x1a\x12.adpulse.v1.Tenant\"\x08\xfa\xd4\x18\x04\x08\x04\x10\x01\x12V\n\x0bListTenants\x12\x1e.adpulse.v1.ListTenantsRequest\x1a\x1f.adpulse.v1.ListTenantsResponse\"\x06\xfa\xd4\x18\x02\x08\x04\x12[\n\x0c\x43reateApiKey\x12\x1f.adpulse.v1.CreateApiKeyRequest\x1a .adpulse.v1.CreateApiKeyResponse\"\x08\xfa\xd4\x18\x04\x08\x03\x10\x01\x12V\n\x0bListApiKeys\x12\x1e.adpulse.v1.ListApiKeysRequest\x1a\x1f.adpulse.v1.ListApiKeysResponse\"\x06\xfa\xd4\x18\x02\x08\x03\x12M\n\x0cRevokeApiKey\x12\x1f.adpulse.v1.RevokeApiKeyRequest\x1a\x12.adpulse.v1.ApiKey\"\x08\xfa\xd4\x18\x04\x08\x03\x10\x01\x12\x62\n\x0fListAuditEvents\x12\".adpulse.v1.ListAuditEventsRequest\x1a#.adpulse.v1.ListAuditEventsResponse\"\x06\xfa\xd4\x18\x02\x08\x03\x42R\n\x0e\x64\x65v.adpulse.v1P\x01Z>github.com/adpulse/adpulse/clients/go/gen/adpulse/v1;adpulsev1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -47,34 +47,34 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ACCESSSERVICE'].methods_by_name['RevokeApiKey']._serialized_options = b'\372\324\030\004\010\003\020\001'
   _globals['_ACCESSSERVICE'].methods_by_name['ListAuditEvents']._loaded_options = None
   _globals['_ACCESSSERVICE'].methods_by_name['ListAuditEvents']._serialized_options = b'\372\324\030\002\010\003'
-  _globals['_APIKEYSTATE']._serialized_start=2159
-  _globals['_APIKEYSTATE']._serialized_end=2283
+  _globals['_APIKEYSTATE']._serialized_start=1713
+  _globals['_APIKEYSTATE']._serialized_end=1837
   _globals['_TENANT']._serialized_start=135
-  _globals['_TENANT']._serialized_end=224
-  _globals['_CREATETENANTREQUEST']._serialized_start=226
-  _globals['_CREATETENANTREQUEST']._serialized_end=267
-  _globals['_LISTTENANTSREQUEST']._serialized_start=269
-  _globals['_LISTTENANTSREQUEST']._serialized_end=349
-  _globals['_LISTTENANTSRESPONSE']._serialized_start=351
-  _globals['_LISTTENANTSRESPONSE']._serialized_end=458
-  _globals['_APIKEY']._serialized_start=461
-  _globals['_APIKEY']._serialized_end=873
-  _globals['_CREATEAPIKEYREQUEST']._serialized_start=876
-  _globals['_CREATEAPIKEYREQUEST']._serialized_end=1108
-  _globals['_CREATEAPIKEYRESPONSE']._serialized_start=1110
-  _globals['_CREATEAPIKEYRESPONSE']._serialized_end=1195
-  _globals['_LISTAPIKEYSREQUEST']._serialized_start=1198
-  _globals['_LISTAPIKEYSREQUEST']._serialized_end=1339
-  _globals['_LISTAPIKEYSRESPONSE']._serialized_start=1341
-  _globals['_LISTAPIKEYSRESPONSE']._serialized_end=1449
-  _globals['_REVOKEAPIKEYREQUEST']._serialized_start=1451
-  _globals['_REVOKEAPIKEYREQUEST']._serialized_end=1495
-  _globals['_AUDITEVENT']._serialized_start=1498
-  _globals['_AUDITEVENT']._serialized_end=1750
-  _globals['_LISTAUDITEVENTSREQUEST']._serialized_start=1753
-  _globals['_LISTAUDITEVENTSREQUEST']._serialized_end=2031
-  _globals['_LISTAUDITEVENTSRESPONSE']._serialized_start=2033
-  _globals['_LISTAUDITEVENTSRESPONSE']._serialized_end=2157
-  _globals['_ACCESSSERVICE']._serialized_start=2286
-  _globals['_ACCESSSERVICE']._serialized_end=2828
+  _globals['_TENANT']._serialized_end=206
+  _globals['_CREATETENANTREQUEST']._serialized_start=208
+  _globals['_CREATETENANTREQUEST']._serialized_end=243
+  _globals['_LISTTENANTSREQUEST']._serialized_start=245
+  _globals['_LISTTENANTSREQUEST']._serialized_end=304
+  _globals['_LISTTENANTSRESPONSE']._serialized_start=306
+  _globals['_LISTTENANTSRESPONSE']._serialized_end=389
+  _globals['_APIKEY']._serialized_start=392
+  _globals['_APIKEY']._serialized_end=719
+  _globals['_CREATEAPIKEYREQUEST']._serialized_start=722
+  _globals['_CREATEAPIKEYREQUEST']._serialized_end=915
+  _globals['_CREATEAPIKEYRESPONSE']._serialized_start=917
+  _globals['_CREATEAPIKEYRESPONSE']._serialized_end=989
+  _globals['_LISTAPIKEYSREQUEST']._serialized_start=991
+  _globals['_LISTAPIKEYSREQUEST']._serialized_end=1089
+  _globals['_LISTAPIKEYSRESPONSE']._serialized_start=1091
+  _globals['_LISTAPIKEYSRESPONSE']._serialized_end=1175
+  _globals['_REVOKEAPIKEYREQUEST']._serialized_start=1177
+  _globals['_REVOKEAPIKEYREQUEST']._serialized_end=1214
+  _globals['_AUDITEVENT']._serialized_start=1217
+  _globals['_AUDITEVENT']._serialized_end=1400
+  _globals['_LISTAUDITEVENTSREQUEST']._serialized_start=1403
+  _globals['_LISTAUDITEVENTSREQUEST']._serialized_end=1613
+  _globals['_LISTAUDITEVENTSRESPONSE']._serialized_start=1615
+  _globals['_LISTAUDITEVENTSRESPONSE']._serialized_end=1711
+  _globals['_ACCESSSERVICE']._serialized_start=1840
+  _globals['_ACCESSSERVICE']._serialized_end=2382
 # @@protoc_insertion_point(module_scope)

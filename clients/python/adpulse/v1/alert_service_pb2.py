@@ -27,7 +27,7 @@ from adpulse.v1 import auth_pb2 as adpulse_dot_v1_dot_auth__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x61\x64pulse/v1/alert_service.proto\x12\nadpulse.v1\x1a\"adpulse/v1/analytics_service.proto\x1a\x15\x61\x64pulse/v1/auth.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd7\x02\n\x11\x41lertSubscription\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12!\n\x0c\x64isplay_name\x18\x02 \x01(\tR\x0b\x64isplayName\x12\x1f\n\x0bwebhook_url\x18\x03 \x01(\tR\nwebhookUrl\x12\x32\n\x07trigger\x18\x04 \x01(\x0e\x32\x18.adpulse.v1.AlertTriggerR\x07trigger\x12\x37\n\x0cmin_severity\x18\x05 \x01(\x0e\x32\x14.adpulse.v1.SeverityR\x0bminSeverity\x12@\n\x0epayload_format\x18\x06 \x01(\x0e\x32\x19.adpulse.v1.PayloadFormatR\rpayloadFormat\x12;\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ncreateTime\"c\n\x1e\x43reateAlertSubscriptionRequest\x12\x41\n\x0csubscription\x18\x01 \x01(\x0b\x32\x1d.adpulse.v1.AlertSubscriptionR\x0csubscription\"\x8b\x01\n\x1f\x43reateAlertSubscriptionResponse\x12\x41\n\x0csubscription\x18\x01 \x01(\x0b\x32\x1d.adpulse.v1.AlertSubscriptionR\x0csubscription\x12%\n\x0esigning_secret\x18\x02 \x01(\tR\rsigningSecret\"[\n\x1dListAlertSubscriptionsRequest\x12\x1b\n\tpage_size\x18\x01 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x02 \x01(\tR\tpageToken\"\x8d\x01\n\x1eListAlertSubscriptionsResponse\x12\x43\n\rsubscriptions\x18\x01 \x03(\x0b\x32\x1d.adpulse.v1.AlertSubscriptionR\rsubscriptions\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"4\n\x1e\x44\x65leteAlertSubscriptionRequest\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\"!\n\x1f\x44\x65leteAlertSubscriptionResponse\"2\n\x1cTestAlertSubscriptionRequest\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\"V\n\x1dTestAlertSubscriptionResponse\x12\x35\n\x08\x64\x65livery\x18\x01 \x01(\x0b\x32\x19.adpulse.v1.AlertDeliveryR\x08\x64\x65livery\"\xb6\x04\n\rAlertDelivery\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\"\n\x0csubscription\x18\x02 \x01(\tR\x0csubscription\x12,\n\x05\x65vent\x18\x03 \x01(\x0e\x32\x16.adpulse.v1.AlertEventR\x05\x65vent\x12\x18\n\x07subject\x18\x04 \x01(\tR\x07subject\x12\x34\n\x05state\x18\x05 \x01(\x0e\x32\x1e.adpulse.v1.AlertDeliveryStateR\x05state\x12\x1a\n\x08\x61ttempts\x18\x06 \x01(\x05R\x08\x61ttempts\x12(\n\x10last_status_code\x18\x07 \x01(\x05R\x0elastStatusCode\x12\x1d\n\nlast_error\x18\x08 \x01(\tR\tlastError\x12;\n\x0b\x63reate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ncreateTime\x12\x46\n\x11last_attempt_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0flastAttemptTime\x12\x46\n\x11next_attempt_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0fnextAttemptTime\x12=\n\x0c\x64\x65liver_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0b\x64\x65liverTime\"\xb2\x01\n\x1aListAlertDeliveriesRequest\x12\"\n\x0csubscription\x18\x01 \x01(\tR\x0csubscription\x12\x34\n\x05state\x18\x02 \x01(\x0e\x32\x1e.adpulse.v1.AlertDeliveryStateR\x05state\x12\x1b\n\tpage_size\x18\x03 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x04 \x01(\tR\tpageToken\"\x80\x01\n\x1bListAlertDeliveriesResponse\x12\x39\n\ndeliveries\x18\x01 \x03(\x0b\x32\x19.adpulse.v1.AlertDeliveryR\ndeliveries\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"-\n\x17GetAlertDeliveryRequest\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\"Q\n\x18GetAlertDeliveryResponse\x12\x35\n\x08\x64\x65livery\x18\x01 \x01(\x0b\x32\x19.adpulse.v1.AlertDeliveryR\x08\x64\x65livery*i\n\x0c\x41lertTrigger\x12\x1d\n\x19\x41LERT_TRIGGER_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x41LERT_TRIGGER_INCIDENT\x10\x01\x12\x1e\n\x1a\x41LERT_TRIGGER_DAILY_DIGEST\x10\x02*b\n\rPayloadFormat\x12\x1e\n\x1aPAYLOAD_FORMAT_UNSPECIFIED\x10\x00\x12\x17\n\x13PAYLOAD_FORMAT_JSON\x10\x01\x12\x18\n\x14PAYLOAD_FORMAT_SLACK\x10\x02*w\n\nAlertEvent\x12\x1b\n\x17\x41LERT_EVENT_UNSPECIFIED\x10\x00\x12\x18\n\x14\x41LERT_EVENT_INCIDENT\x10\x01\x12\x1c\n\x18\x41LERT_EVENT_DAILY_DIGEST\x10\x02\x12\x14\n\x10\x41LERT_EVENT_TEST\x10\x03*\xe7\x01\n\x12\x41lertDeliveryState\x12$\n ALERT_DELIVERY_STATE_UNSPECIFIED\x10\x00\x12 \n\x1c\x41LERT_DELIVERY_STATE_PENDING\x10\x01\x12 \n\x1c\x41LERT_DELIVERY_STATE_SENDING\x10\x02\x12\"\n\x1e\x41LERT_DELIVERY_STATE_DELIVERED\x10\x03\x12\x1f\n\x1b\x41LERT_DELIVERY_STATE_FAILED\x10\x04\x12\"\n\x1e\x41LERT_DELIVERY_STATE_CANCELLED\x10\x05\x32\xd0\x05\n\x0c\x41lertService\x12|\n\x17\x43reateAlertSubscription\x12*.adpulse.v1.CreateAlertSubscriptionRequest\x1a+.adpulse.v1.CreateAlertSubscriptionResponse\"\x08\xfa\xd4\x18\x04\x08\x03\x10\x01\x12w\n\x16ListAlertSubscriptions\x12).adpulse.v1.ListAlertSubscriptionsRequest\x1a*.adpulse.v1.ListAlertSubscriptionsResponse\"\x06\xfa\xd4\x18\x02\x08\x03\x12|\n\x17\x44\x65leteAlertSubscription\x12*.adpulse.v1.DeleteAlertSubscriptionRequest\x1a+.adpulse.v1.DeleteAlertSubscriptionResponse\"\x08\xfa\xd4\x18\x04\x08\x03\x10\x01\x12t\n\x15TestAlertSubscription\x12(.adpulse.v1.TestAlertSubscriptionRequest\x1a).adpulse.v1.TestAlertSubscriptionResponse\"\x06\xfa\xd4\x18\x02\x08\x03\x12n\n\x13ListAlertDeliveries\x12&.adpulse.v1.ListAlertDeliveriesRequest\x1a\'.adpulse.v1.ListAlertDeliveriesResponse\"\x06\xfa\xd4\x18\x02\x08\x02\x12\x65\n\x10GetAlertDelivery\x12#.adpulse.v1.GetAlertDeliveryRequest\x1a$.adpulse.v1.GetAlertDeliveryResponse\"\x06\xfa\xd4\x18\x02\x08\x02\x42R\n\x0e\x64\x65v.adpulse.v1P\x01Z>github.com/adpulse/adpulse/clients/go/gen/adpulse/v1;adpulsev1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x61\x64pulse/v1/alert_service.proto\x12\nadpulse.v1\x1a\"adpulse/v1/analytics_service.proto\x1a\x15\x61\x64pulse/v1/auth.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x87\x02\n\x11\x41lertSubscription\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x13\n\x0bwebhook_url\x18\x03 \x01(\t\x12)\n\x07trigger\x18\x04 \x01(\x0e\x32\x18.adpulse.v1.AlertTrigger\x12*\n\x0cmin_severity\x18\x05 \x01(\x0e\x32\x14.adpulse.v1.Severity\x12\x31\n\x0epayload_format\x18\x06 \x01(\x0e\x32\x19.adpulse.v1.PayloadFormat\x12/\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"U\n\x1e\x43reateAlertSubscriptionRequest\x12\x33\n\x0csubscription\x18\x01 \x01(\x0b\x32\x1d.adpulse.v1.AlertSubscription\"n\n\x1f\x43reateAlertSubscriptionResponse\x12\x33\n\x0csubscription\x18\x01 \x01(\x0b\x32\x1d.adpulse.v1.AlertSubscription\x12\x16\n\x0esigning_secret\x18\x02 \x01(\t\"F\n\x1dListAlertSubscriptionsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"o\n\x1eListAlertSubscriptionsResponse\x12\x34\n\rsubscriptions\x18\x01 \x03(\x0b\x32\x1d.adpulse.v1.AlertSubscription\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\".\n\x1e\x44\x65leteAlertSubscriptionRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"!\n\x1f\x44\x65leteAlertSubscriptionResponse\",\n\x1cTestAlertSubscriptionRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"L\n\x1dTestAlertSubscriptionResponse\x12+\n\x08\x64\x65livery\x18\x01 \x01(\x0b\x32\x19.adpulse.v1.AlertDelivery\"\xab\x03\n\rAlertDelivery\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0csubscription\x18\x02 \x01(\t\x12%\n\x05\x65vent\x18\x03 \x01(\x0e\x32\x16.adpulse.v1.AlertEvent\x12\x0f\n\x07subject\x18\x04 \x01(\t\x12-\n\x05state\x18\x05 \x01(\x0e\x32\x1e.adpulse.v1.AlertDeliveryState\x12\x10\n\x08\x61ttempts\x18\x06 \x01(\x05\x12\x18\n\x10last_status_code\x18\x07 \x01(\x05\x12\x12\n\nlast_error\x18\x08 \x01(\t\x12/\n\x0b\x63reate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x35\n\x11last_attempt_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x35\n\x11next_attempt_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0c\x64\x65liver_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x88\x01\n\x1aListAlertDeliveriesRequest\x12\x14\n\x0csubscription\x18\x01 \x01(\t\x12-\n\x05state\x18\x02 \x01(\x0e\x32\x1e.adpulse.v1.AlertDeliveryState\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"e\n\x1bListAlertDeliveriesResponse\x12-\n\ndeliveries\x18\x01 \x03(\x0b\x32\x19.adpulse.v1.AlertDelivery\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\'\n\x17GetAlertDeliveryRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"G\n\x18GetAlertDeliveryResponse\x12+\n\x08\x64\x65livery\x18\x01 \x01(\x0b\x32\x19.adpulse.v1.AlertDelivery*i\n\x0c\x41lertTrigger\x12\x1d\n\x19\x41LERT_TRIGGER_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x41LERT_TRIGGER_INCIDENT\x10\x01\x12\x1e\n\x1a\x41LERT_TRIGGER_DAILY_DIGEST\x10\x02*b\n\rPayloadFormat\x12\x1e\n\x1aPAYLOAD_FORMAT_UNSPECIFIED\x10\x00\x12\x17\n\x13PAYLOAD_FORMAT_JSON\x10\x01\x12\x18\n\x14PAYLOAD_FORMAT_SLACK\x10\x02*w\n\nAlertEvent\x12\x1b\n\x17\x41LERT_EVENT_UNSPECIFIED\x10\x00\x12\x18\n\x14\x41LERT_EVENT_INCIDENT\x10\x01\x12\x1c\n\x18\x41LERT_EVENT_DAILY_DIGEST\x10\x02\x12\x14\n\x10\x41LERT_EVENT_TEST\x10\x03*\xe7\x01\n\x12\x41lertDeliveryState\x12$\n ALERT_DELIVERY_STATE_UNSPECIFIED\x10\x00\x12 \n\x1c\x41LERT_DELIVERY_STATE_PENDING\x10\x01\x12 \n\x1c\x41LERT_DELIVERY_STATE_SENDING\x10\x02\x12\"\n\x1e\x41LERT_DELIVERY_STATE_DELIVERED\x10\x03\x12\x1f\n\x1b\x41LERT_DELIVERY_STATE_FAILED\x10\x04\x12\"\n\x1e\x41LERT_DELIVERY_STATE_CANCELLED\x10\x05\x32\xd0\x05\n\x0c\x41lertService\x12|\n\x17\x43reateAlertSubscription\x12*.adpulse.v1.CreateAlertSubscriptionRequest\x1a+.adpulse.v1.CreateAlertSubscriptionResponse\"\x08\xfa\xd4\x18\x04\x08\x03\x10\x01\x12w\n\x16ListAlertSubscriptions\x12).adpulse.v1.ListAlertSubscriptionsRequest\x1a*.adpulse.v1.ListAlertSubscriptionsResponse\"\x06\xfa\xd4\x18\x02\x08\x03\x12|\n\x17\x44\x65leteAlertSubscription\x12*.adpulse.v1.DeleteAlertSubscriptionRequest\x1a+.adpulse.v1.DeleteAlertSubscriptionResponse\"\x08\xfa\xd4\x18\x04\x08\x03\x10\x01\x12t\n\x15TestAlertSubscription\x12(.adpulse.v1.TestAlertSubscriptionRequest\x1a).adpulse.v1.TestAlertSubscriptionResponse\"\x06\xfa\xd4\x18\x02\x08\x03\x12n\n\x13ListAlertDeliveries\x12&.adpulse.v1.ListAlertDeliveriesRequest\x1a\'.adpulse.v1.ListAlertDeliveriesResponse\"\x06\xfa\xd4\x18\x02\x08\x02\x12\x65\n\x10GetAlertDelivery\x12#.adpulse.v1.GetAlertDeliveryRequest\x1a$.adpulse.v1.GetAlertDeliveryResponse\"\x06\xfa\xd4\x18\x02\x08\x02\x42R\n\x0e\x64\x65v.adpulse.v1P\x01Z>github.com/adpulse/adpulse/clients/go/gen/adpulse/v1;adpulsev1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -47,42 +47,42 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ALERTSERVICE'].methods_by_name['ListAlertDeliveries']._serialized_options = b'\372\324\030\002\010\002'
   _globals['_ALERTSERVICE'].methods_by_name['GetAlertDelivery']._loaded_options = None
   _globals['_ALERTSERVICE'].methods_by_name['GetAlertDelivery']._serialized_options = b'\372\324\030\002\010\002'
-  _globals['_ALERTTRIGGER']._serialized_start=2204
-  _globals['_ALERTTRIGGER']._serialized_end=2309
-  _globals['_PAYLOADFORMAT']._serialized_start=2311
-  _globals['_PAYLOADFORMAT']._serialized_end=2409
-  _globals['_ALERTEVENT']._serialized_start=2411
-  _globals['_ALERTEVENT']._serialized_end=2530
-  _globals['_ALERTDELIVERYSTATE']._serialized_start=2533
-  _globals['_ALERTDELIVERYSTATE']._serialized_end=2764
+  _globals['_ALERTTRIGGER']._serialized_start=1781
+  _globals['_ALERTTRIGGER']._serialized_end=1886
+  _globals['_PAYLOADFORMAT']._serialized_start=1888
+  _globals['_PAYLOADFORMAT']._serialized_end=1986
+  _globals['_ALERTEVENT']._serialized_start=1988
+  _globals['_ALERTEVENT']._serialized_end=2107
+  _globals['_ALERTDELIVERYSTATE']._serialized_start=2110
+  _globals['_ALERTDELIVERYSTATE']._serialized_end=2341
   _globals['_ALERTSUBSCRIPTION']._serialized_start=139
-  _globals['_ALERTSUBSCRIPTION']._serialized_end=482
-  _globals['_CREATEALERTSUBSCRIPTIONREQUEST']._serialized_start=484
-  _globals['_CREATEALERTSUBSCRIPTIONREQUEST']._serialized_end=583
-  _globals['_CREATEALERTSUBSCRIPTIONRESPONSE']._serialized_start=586
-  _globals['_CREATEALERTSUBSCRIPTIONRESPONSE']._serialized_end=725
-  _globals['_LISTALERTSUBSCRIPTIONSREQUEST']._serialized_start=727
-  _globals['_LISTALERTSUBSCRIPTIONSREQUEST']._serialized_end=818
-  _globals['_LISTALERTSUBSCRIPTIONSRESPONSE']._serialized_start=821
-  _globals['_LISTALERTSUBSCRIPTIONSRESPONSE']._serialized_end=962
-  _globals['_DELETEALERTSUBSCRIPTIONREQUEST']._serialized_start=964
-  _globals['_DELETEALERTSUBSCRIPTIONREQUEST']._serialized_end=1016
-  _globals['_DELETEALERTSUBSCRIPTIONRESPONSE']._serialized_start=1018
-  _globals['_DELETEALERTSUBSCRIPTIONRESPONSE']._serialized_end=1051
-  _globals['_TESTALERTSUBSCRIPTIONREQUEST']._serialized_start=1053
-  _globals['_TESTALERTSUBSCRIPTIONREQUEST']._serialized_end=1103
-  _globals['_TESTALERTSUBSCRIPTIONRESPONSE']._serialized_start=1105
-  _globals['_TESTALERTSUBSCRIPTIONRESPONSE']._serialized_end=1191
-  _globals['_ALERTDELIVERY']._serialized_start=1194
-  _globals['_ALERTDELIVERY']._serialized_end=1760
-  _globals['_LISTALERTDELIVERIESREQUEST']._serialized_start=1763
-  _globals['_LISTALERTDELIVERIESREQUEST']._serialized_end=1941
-  _globals['_LISTALERTDELIVERIESRESPONSE']._serialized_start=1944
-  _globals['_LISTALERTDELIVERIESRESPONSE']._serialized_end=2072
-  _globals['_GETALERTDELIVERYREQUEST']._serialized_start=2074
-  _globals['_GETALERTDELIVERYREQUEST']._serialized_end=2119
-  _globals['_GETALERTDELIVERYRESPONSE']._serialized_start=2121
-  _globals['_GETALERTDELIVERYRESPONSE']._serialized_end=2202
-  _globals['_ALERTSERVICE']._serialized_start=2767
-  _globals['_ALERTSERVICE']._serialized_end=3487
+  _globals['_ALERTSUBSCRIPTION']._serialized_end=402
+  _globals['_CREATEALERTSUBSCRIPTIONREQUEST']._serialized_start=404
+  _globals['_CREATEALERTSUBSCRIPTIONREQUEST']._serialized_end=489
+  _globals['_CREATEALERTSUBSCRIPTIONRESPONSE']._serialized_start=491
+  _globals['_CREATEALERTSUBSCRIPTIONRESPONSE']._serialized_end=601
+  _globals['_LISTALERTSUBSCRIPTIONSREQUEST']._serialized_start=603
+  _globals['_LISTALERTSUBSCRIPTIONSREQUEST']._serialized_end=673
+  _globals['_LISTALERTSUBSCRIPTIONSRESPONSE']._serialized_start=675
+  _globals['_LISTALERTSUBSCRIPTIONSRESPONSE']._serialized_end=786
+  _globals['_DELETEALERTSUBSCRIPTIONREQUEST']._serialized_start=788
+  _globals['_DELETEALERTSUBSCRIPTIONREQUEST']._serialized_end=834
+  _globals['_DELETEALERTSUBSCRIPTIONRESPONSE']._serialized_start=836
+  _globals['_DELETEALERTSUBSCRIPTIONRESPONSE']._serialized_end=869
+  _globals['_TESTALERTSUBSCRIPTIONREQUEST']._serialized_start=871
+  _globals['_TESTALERTSUBSCRIPTIONREQUEST']._serialized_end=915
+  _globals['_TESTALERTSUBSCRIPTIONRESPONSE']._serialized_start=917
+  _globals['_TESTALERTSUBSCRIPTIONRESPONSE']._serialized_end=993
+  _globals['_ALERTDELIVERY']._serialized_start=996
+  _globals['_ALERTDELIVERY']._serialized_end=1423
+  _globals['_LISTALERTDELIVERIESREQUEST']._serialized_start=1426
+  _globals['_LISTALERTDELIVERIESREQUEST']._serialized_end=1562
+  _globals['_LISTALERTDELIVERIESRESPONSE']._serialized_start=1564
+  _globals['_LISTALERTDELIVERIESRESPONSE']._serialized_end=1665
+  _globals['_GETALERTDELIVERYREQUEST']._serialized_start=1667
+  _globals['_GETALERTDELIVERYREQUEST']._serialized_end=1706
+  _globals['_GETALERTDELIVERYRESPONSE']._serialized_start=1708
+  _globals['_GETALERTDELIVERYRESPONSE']._serialized_end=1779
+  _globals['_ALERTSERVICE']._serialized_start=2344
+  _globals['_ALERTSERVICE']._serialized_end=3064
 # @@protoc_insertion_point(module_scope)

@@ -26,7 +26,7 @@ from adpulse.v1 import ingest_service_pb2 as adpulse_dot_v1_dot_ingest__service_
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x61\x64pulse/v1/operation.proto\x12\nadpulse.v1\x1a\x1f\x61\x64pulse/v1/ingest_service.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfa\x03\n\x11OperationMetadata\x12-\n\x04kind\x18\x01 \x01(\x0e\x32\x19.adpulse.v1.OperationKindR\x04kind\x12\x30\n\x05state\x18\x02 \x01(\x0e\x32\x1a.adpulse.v1.OperationStateR\x05state\x12)\n\x10progress_percent\x18\x03 \x01(\x01R\x0fprogressPercent\x12\x1b\n\trows_done\x18\x04 \x01(\x03R\x08rowsDone\x12\x1d\n\nrows_total\x18\x05 \x01(\x03R\trowsTotal\x12!\n\x0c\x63urrent_step\x18\x06 \x01(\tR\x0b\x63urrentStep\x12;\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ncreateTime\x12;\n\x0bupdate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\nupdateTime\x12\x35\n\x08\x65nd_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x07\x65ndTime\x12)\n\x10\x63\x61ncel_requested\x18\n \x01(\x08R\x0f\x63\x61ncelRequested\x12\x1e\n\nrecoveries\x18\x0b \x01(\x05R\nrecoveries\"\xf3\x02\n\x12ImportFileResponse\x12\x12\n\x04path\x18\x01 \x01(\tR\x04path\x12#\n\rrows_accepted\x18\x02 \x01(\x03R\x0crowsAccepted\x12#\n\rrows_rejected\x18\x03 \x01(\x03R\x0crowsRejected\x12%\n\x0erows_duplicate\x18\x04 \x01(\x03R\rrowsDuplicate\x12\x16\n\x06\x63hunks\x18\x05 \x01(\x03R\x06\x63hunks\x12,\n\x06\x65rrors\x18\x06 \x03(\x0b\x32\x14.adpulse.v1.RowErrorR\x06\x65rrors\x12)\n\x10\x65rrors_truncated\x18\x07 \x01(\x08R\x0f\x65rrorsTruncated\x12\'\n\x0fignored_columns\x18\x08 \x03(\tR\x0eignoredColumns\x12\'\n\x0fmissing_columns\x18\t \x03(\tR\x0emissingColumns\x12\x15\n\x06run_id\x18\n \x01(\tR\x05runId\"\xc9\x01\n\x15\x45xportMetricsResponse\x12\x16\n\x06\x65xport\x18\x01 \x01(\tR\x06\x65xport\x12\x30\n\x06\x66ormat\x18\x02 \x01(\x0e\x32\x18.adpulse.v1.ExportFormatR\x06\x66ormat\x12\x12\n\x04rows\x18\x03 \x01(\x03R\x04rows\x12\x1d\n\nsize_bytes\x18\x04 \x01(\x03R\tsizeBytes\x12\x16\n\x06sha256\x18\x05 \x01(\tR\x06sha256\x12\x1b\n\tfile_name\x18\x06 \x01(\tR\x08\x66ileName\"b\n\nStepResult\x12\x12\n\x04step\x18\x01 \x01(\tR\x04step\x12\x12\n\x04\x64\x61ys\x18\x02 \x01(\x03R\x04\x64\x61ys\x12\x12\n\x04rows\x18\x03 \x01(\x03R\x04rows\x12\x18\n\x07summary\x18\x04 \x01(\tR\x07summary\"z\n\x10\x42\x61\x63kfillResponse\x12\x1d\n\nstart_date\x18\x01 \x01(\tR\tstartDate\x12\x19\n\x08\x65nd_date\x18\x02 \x01(\tR\x07\x65ndDate\x12,\n\x05steps\x18\x03 \x03(\x0b\x32\x16.adpulse.v1.StepResultR\x05steps\"\xc1\x01\n\x11\x44\x61ilyScanResponse\x12\x1b\n\tscan_date\x18\x01 \x01(\tR\x08scanDate\x12\x1d\n\nstart_date\x18\x02 \x01(\tR\tstartDate\x12\x19\n\x08\x65nd_date\x18\x03 \x01(\tR\x07\x65ndDate\x12,\n\x05steps\x18\x04 \x03(\x0b\x32\x16.adpulse.v1.StepResultR\x05steps\x12\'\n\x0fstale_platforms\x18\x05 \x03(\tR\x0estalePlatforms*\xae\x01\n\rOperationKind\x12\x1e\n\x1aOPERATION_KIND_UNSPECIFIED\x10\x00\x12\x1e\n\x1aOPERATION_KIND_IMPORT_FILE\x10\x01\x12!\n\x1dOPERATION_KIND_EXPORT_METRICS\x10\x02\x12\x1b\n\x17OPERATION_KIND_BACKFILL\x10\x03\x12\x1d\n\x19OPERATION_KIND_DAILY_SCAN\x10\x04*\xc4\x01\n\x0eOperationState\x12\x1f\n\x1bOPERATION_STATE_UNSPECIFIED\x10\x00\x12\x1a\n\x16OPERATION_STATE_QUEUED\x10\x01\x12\x1b\n\x17OPERATION_STATE_RUNNING\x10\x02\x12\x1d\n\x19OPERATION_STATE_SUCCEEDED\x10\x03\x12\x1a\n\x16OPERATION_STATE_FAILED\x10\x04\x12\x1d\n\x19OPERATION_STATE_CANCELLED\x10\x05*_\n\x0c\x45xportFormat\x12\x1d\n\x19\x45XPORT_FORMAT_UNSPECIFIED\x10\x00\x12\x19\n\x15\x45XPORT_FORMAT_PARQUET\x10\x01\x12\x15\n\x11\x45XPORT_FORMAT_CSV\x10\x02\x42R\n\x0e\x64\x65v.adpulse.v1P\x01Z>github.com/adpulse/adpulse/clients/go/gen/adpulse/v1;adpulsev1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x61\x64pulse/v1/operation.proto\x12\nadpulse.v1\x1a\x1f\x61\x64pulse/v1/ingest_service.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfc\x02\n\x11OperationMetadata\x12\'\n\x04kind\x18\x01 \x01(\x0e\x32\x19.adpulse.v1.OperationKind\x12)\n\x05state\x18\x02 \x01(\x0e\x32\x1a.adpulse.v1.OperationState\x12\x18\n\x10progress_percent\x18\x03 \x01(\x01\x12\x11\n\trows_done\x18\x04 \x01(\x03\x12\x12\n\nrows_total\x18\x05 \x01(\x03\x12\x14\n\x0c\x63urrent_step\x18\x06 \x01(\t\x12/\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x18\n\x10\x63\x61ncel_requested\x18\n \x01(\x08\x12\x12\n\nrecoveries\x18\x0b \x01(\x05\"\xfa\x01\n\x12ImportFileResponse\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x15\n\rrows_accepted\x18\x02 \x01(\x03\x12\x15\n\rrows_rejected\x18\x03 \x01(\x03\x12\x16\n\x0erows_duplicate\x18\x04 \x01(\x03\x12\x0e\n\x06\x63hunks\x18\x05 \x01(\x03\x12$\n\x06\x65rrors\x18\x06 \x03(\x0b\x32\x14.adpulse.v1.RowError\x12\x18\n\x10\x65rrors_truncated\x18\x07 \x01(\x08\x12\x17\n\x0fignored_columns\x18\x08 \x03(\t\x12\x17\n\x0fmissing_columns\x18\t \x03(\t\x12\x0e\n\x06run_id\x18\n \x01(\t\"\x96\x01\n\x15\x45xportMetricsResponse\x12\x0e\n\x06\x65xport\x18\x01 \x01(\t\x12(\n\x06\x66ormat\x18\x02 \x01(\x0e\x32\x18.adpulse.v1.ExportFormat\x12\x0c\n\x04rows\x18\x03 \x01(\x03\x12\x12\n\nsize_bytes\x18\x04 \x01(\x03\x12\x0e\n\x06sha256\x18\x05 \x01(\t\x12\x11\n\tfile_name\x18\x06 \x01(\t\"G\n\nStepResult\x12\x0c\n\x04step\x18\x01 \x01(\t\x12\x0c\n\x04\x64\x61ys\x18\x02 \x01(\x03\x12\x0c\n\x04rows\x18\x03 \x01(\x03\x12\x0f\n\x07summary\x18\x04 \x01(\t\"_\n\x10\x42\x61\x63kfillResponse\x12\x12\n\nstart_date\x18\x01 \x01(\t\x12\x10\n\x08\x65nd_date\x18\x02 \x01(\t\x12%\n\x05steps\x18\x03 \x03(\x0b\x32\x16.adpulse.v1.StepResult\"\x8c\x01\n\x11\x44\x61ilyScanResponse\x12\x11\n\tscan_date\x18\x01 \x01(\t\x12\x12\n\nstart_date\x18\x02 \x01(\t\x12\x10\n\x08\x65nd_date\x18\x03 \x01(\t\x12%\n\x05steps\x18\x04 \x03(\x0b\x32\x16.adpulse.v1.StepResult\x12\x17\n\x0fstale_platforms\x18\x05 \x03(\t*\xae\x01\n\rOperationKind\x12\x1e\n\x1aOPERATION_KIND_UNSPECIFIED\x10\x00\x12\x1e\n\x1aOPERATION_KIND_IMPORT_FILE\x10\x01\x12!\n\x1dOPERATION_KIND_EXPORT_METRICS\x10\x02\x12\x1b\n\x17OPERATION_KIND_BACKFILL\x10\x03\x12\x1d\n\x19OPERATION_KIND_DAILY_SCAN\x10\x04*\xc4\x01\n\x0eOperationState\x12\x1f\n\x1bOPERATION_STATE_UNSPECIFIED\x10\x00\x12\x1a\n\x16OPERATION_STATE_QUEUED\x10\x01\x12\x1b\n\x17OPERATION_STATE_RUNNING\x10\x02\x12\x1d\n\x19OPERATION_STATE_SUCCEEDED\x10\x03\x12\x1a\n\x16OPERATION_STATE_FAILED\x10\x04\x12\x1d\n\x19OPERATION_STATE_CANCELLED\x10\x05*_\n\x0c\x45xportFormat\x12\x1d\n\x19\x45XPORT_FORMAT_UNSPECIFIED\x10\x00\x12\x19\n\x15\x45XPORT_FORMAT_PARQUET\x10\x01\x12\x15\n\x11\x45XPORT_FORMAT_CSV\x10\x02\x42R\n\x0e\x64\x65v.adpulse.v1P\x01Z>github.com/adpulse/adpulse/clients/go/gen/adpulse/v1;adpulsev1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,22 +34,22 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'adpulse.v1.operation_pb2', 
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\016dev.adpulse.v1P\001Z>github.com/adpulse/adpulse/clients/go/gen/adpulse/v1;adpulsev1'
-  _globals['_OPERATIONKIND']._serialized_start=1616
-  _globals['_OPERATIONKIND']._serialized_end=1790
-  _globals['_OPERATIONSTATE']._serialized_start=1793
-  _globals['_OPERATIONSTATE']._serialized_end=1989
-  _globals['_EXPORTFORMAT']._serialized_start=1991
-  _globals['_EXPORTFORMAT']._serialized_end=2086
+  _globals['_OPERATIONKIND']._serialized_start=1211
+  _globals['_OPERATIONKIND']._serialized_end=1385
+  _globals['_OPERATIONSTATE']._serialized_start=1388
+  _globals['_OPERATIONSTATE']._serialized_end=1584
+  _globals['_EXPORTFORMAT']._serialized_start=1586
+  _globals['_EXPORTFORMAT']._serialized_end=1681
   _globals['_OPERATIONMETADATA']._serialized_start=109
-  _globals['_OPERATIONMETADATA']._serialized_end=615
-  _globals['_IMPORTFILERESPONSE']._serialized_start=618
-  _globals['_IMPORTFILERESPONSE']._serialized_end=989
-  _globals['_EXPORTMETRICSRESPONSE']._serialized_start=992
-  _globals['_EXPORTMETRICSRESPONSE']._serialized_end=1193
-  _globals['_STEPRESULT']._serialized_start=1195
-  _globals['_STEPRESULT']._serialized_end=1293
-  _globals['_BACKFILLRESPONSE']._serialized_start=1295
-  _globals['_BACKFILLRESPONSE']._serialized_end=1417
-  _globals['_DAILYSCANRESPONSE']._serialized_start=1420
-  _globals['_DAILYSCANRESPONSE']._serialized_end=1613
+  _globals['_OPERATIONMETADATA']._serialized_end=489
+  _globals['_IMPORTFILERESPONSE']._serialized_start=492
+  _globals['_IMPORTFILERESPONSE']._serialized_end=742
+  _globals['_EXPORTMETRICSRESPONSE']._serialized_start=745
+  _globals['_EXPORTMETRICSRESPONSE']._serialized_end=895
+  _globals['_STEPRESULT']._serialized_start=897
+  _globals['_STEPRESULT']._serialized_end=968
+  _globals['_BACKFILLRESPONSE']._serialized_start=970
+  _globals['_BACKFILLRESPONSE']._serialized_end=1065
+  _globals['_DAILYSCANRESPONSE']._serialized_start=1068
+  _globals['_DAILYSCANRESPONSE']._serialized_end=1208
 # @@protoc_insertion_point(module_scope)

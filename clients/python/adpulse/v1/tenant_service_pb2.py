@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from adpulse.v1 import auth_pb2 as adpulse_dot_v1_dot_auth__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1f\x61\x64pulse/v1/tenant_service.proto\x12\nadpulse.v1\x1a\x15\x61\x64pulse/v1/auth.proto\"?\n\x0eTenantSettings\x12-\n\x12reporting_currency\x18\x01 \x01(\tR\x11reportingCurrency\"\x1a\n\x18GetTenantSettingsRequest\"U\n\x1bUpdateTenantSettingsRequest\x12\x36\n\x08settings\x18\x01 \x01(\x0b\x32\x1a.adpulse.v1.TenantSettingsR\x08settings2\xd5\x01\n\rTenantService\x12]\n\x11GetTenantSettings\x12$.adpulse.v1.GetTenantSettingsRequest\x1a\x1a.adpulse.v1.TenantSettings\"\x06\xfa\xd4\x18\x02\x08\x02\x12\x65\n\x14UpdateTenantSettings\x12\'.adpulse.v1.UpdateTenantSettingsRequest\x1a\x1a.adpulse.v1.TenantSettings\"\x08\xfa\xd4\x18\x04\x08\x03\x10\x01\x42R\n\x0e\x64\x65v.adpulse.v1P\x01Z>github.com/adpulse/adpulse/clients/go/gen/adpulse/v1;adpulsev1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1f\x61\x64pulse/v1/tenant_service.proto\x12\nadpulse.v1\x1a\x15\x61\x64pulse/v1/auth.proto\",\n\x0eTenantSettings\x12\x1a\n\x12reporting_currency\x18\x01 \x01(\t\"\x1a\n\x18GetTenantSettingsRequest\"K\n\x1bUpdateTenantSettingsRequest\x12,\n\x08settings\x18\x01 \x01(\x0b\x32\x1a.adpulse.v1.TenantSettings2\xd5\x01\n\rTenantService\x12]\n\x11GetTenantSettings\x12$.adpulse.v1.GetTenantSettingsRequest\x1a\x1a.adpulse.v1.TenantSettings\"\x06\xfa\xd4\x18\x02\x08\x02\x12\x65\n\x14UpdateTenantSettings\x12\'.adpulse.v1.UpdateTenantSettingsRequest\x1a\x1a.adpulse.v1.TenantSettings\"\x08\xfa\xd4\x18\x04\x08\x03\x10\x01\x42R\n\x0e\x64\x65v.adpulse.v1P\x01Z>github.com/adpulse/adpulse/clients/go/gen/adpulse/v1;adpulsev1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -38,11 +38,11 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_TENANTSERVICE'].methods_by_name['UpdateTenantSettings']._loaded_options = None
   _globals['_TENANTSERVICE'].methods_by_name['UpdateTenantSettings']._serialized_options = b'\372\324\030\004\010\003\020\001'
   _globals['_TENANTSETTINGS']._serialized_start=70
-  _globals['_TENANTSETTINGS']._serialized_end=133
-  _globals['_GETTENANTSETTINGSREQUEST']._serialized_start=135
-  _globals['_GETTENANTSETTINGSREQUEST']._serialized_end=161
-  _globals['_UPDATETENANTSETTINGSREQUEST']._serialized_start=163
-  _globals['_UPDATETENANTSETTINGSREQUEST']._serialized_end=248
-  _globals['_TENANTSERVICE']._serialized_start=251
-  _globals['_TENANTSERVICE']._serialized_end=464
+  _globals['_TENANTSETTINGS']._serialized_end=114
+  _globals['_GETTENANTSETTINGSREQUEST']._serialized_start=116
+  _globals['_GETTENANTSETTINGSREQUEST']._serialized_end=142
+  _globals['_UPDATETENANTSETTINGSREQUEST']._serialized_start=144
+  _globals['_UPDATETENANTSETTINGSREQUEST']._serialized_end=219
+  _globals['_TENANTSERVICE']._serialized_start=222
+  _globals['_TENANTSERVICE']._serialized_end=435
 # @@protoc_insertion_point(module_scope)
