@@ -268,14 +268,24 @@ def _runtime(
             core.facts,
             settings.restatement,
             RetentionSweep(
-                core.tenant_facts, core.tenant_settings, core.files, settings.file_expiry_days, _now
+                core.tenant_facts,
+                rollups=core.rollups,
+                versions=core.versions,
+                settings=core.tenant_settings,
+                files=core.files,
+                file_days=settings.file_expiry_days,
+                now=_now,
             ),
         ),
         OperationKind.EXPORT_TENANT_DATA: ExportTenantDataJob(
             core.tenant_rows, core.tenant_facts, core.files, _now
         ),
         OperationKind.DELETE_TENANT_DATA: DeleteTenantDataJob(
-            core.tenant_rows, core.tenant_facts, core.files, AuditUseCase(PostgresAuditLog(core.pool)).record
+            core.tenant_rows,
+            core.tenant_facts,
+            core.files,
+            AuditUseCase(PostgresAuditLog(core.pool)).record,
+            core.versions,
         ),
     }
     runner = OperationRunner(

@@ -117,7 +117,7 @@ class ClickHouseTenantData:
 
     def count(self, table: str, tenant: str, before: dt.date | None = None) -> int:
         """Rows of the tenant (every stored version; dated before `before` if given)."""
-        where, params = _where(tenant, before)
+        where, params = self._where(table, tenant, before)
         with clickhouse.unavailable_on_failure():
             return int(
                 self._client.command(f"SELECT count() FROM `{table}` WHERE {where}", parameters=params)
@@ -129,7 +129,7 @@ class ClickHouseTenantData:
         from disk, not merely hidden, when this returns."""
         found = self.count(table, tenant, before)
         if found:
-            where, params = _where(tenant, before)
+            where, params = self._where(table, tenant, before)
             with clickhouse.unavailable_on_failure():
                 self._client.command(
                     f"ALTER TABLE `{table}` DELETE WHERE {where}",
@@ -138,8 +138,19 @@ class ClickHouseTenantData:
                 )
         return found
 
+    def _where(self, table: str, tenant: str, before: dt.date | None) -> tuple[str, dict[str, Any]]:
+        if before is None:
+            return "tenant = {tenant:String}", {"tenant": tenant}
+        # A monthly table's row is before the cut-off when its whole month is.
+        dated = "date < {before:Date}" if self._has_date(table) else "month < toStartOfMonth({before:Date})"
+        return f"tenant = {{tenant:String}} AND {dated}", {"tenant": tenant, "before": before}
 
-def _where(tenant: str, before: dt.date | None) -> tuple[str, dict[str, Any]]:
-    if before is None:
-        return "tenant = {tenant:String}", {"tenant": tenant}
-    return "tenant = {tenant:String} AND date < {before:Date}", {"tenant": tenant, "before": before}
+    def _has_date(self, table: str) -> bool:
+        with clickhouse.unavailable_on_failure():
+            return bool(
+                self._client.command(
+                    "SELECT count() FROM system.columns WHERE database = currentDatabase() "
+                    "AND table = {t:String} AND name = 'date'",
+                    parameters={"t": table},
+                )
+            )
