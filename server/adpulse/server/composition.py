@@ -34,6 +34,7 @@ from adpulse.server.storage.insight_store import PostgresInsightStore
 from adpulse.server.storage.operations import PostgresOperationStore
 from adpulse.server.storage.rollups import ClickHouseRollups
 from adpulse.server.storage.secret_box import SecretBox
+from adpulse.server.storage.tenant_data import ClickHouseTenantData, PostgresTenantData
 from adpulse.server.storage.webhook_http import HttpWebhookSender
 from adpulse.server.transport import grpc_server
 from adpulse.server.transport.access_servicer import AccessServicer
@@ -64,9 +65,16 @@ from adpulse.server.usecases.jobs.export_metrics import ExportDownloads, ExportM
 from adpulse.server.usecases.jobs.import_file import ImportFileJob
 from adpulse.server.usecases.jobs.runner import Job, OperationRunner
 from adpulse.server.usecases.jobs.schedule import DailyScanScheduler
+from adpulse.server.usecases.jobs.tenant_data import (
+    ARCHIVE_SUFFIX,
+    DeleteTenantDataJob,
+    ExportTenantDataJob,
+    RetentionSweep,
+)
 from adpulse.server.usecases.operations import OperationsUseCase
 from adpulse.server.usecases.query_metrics import MetricsResult, QueryMetricsUseCase
 from adpulse.server.usecases.result_cache import ResultCache
+from adpulse.server.usecases.tenant_data import TenantDataUseCase
 from adpulse.server.worker.alerts import AlertUpkeep, CeleryAlertQueue
 from adpulse.server.worker.celery_app import QUEUE, CeleryJobQueue, JobRuntime, RuntimeHolder, make_app
 from adpulse.server.worker.embedded import EmbeddedWorker, Upkeep
@@ -134,6 +142,8 @@ class _Core:
     alerts: PostgresAlertStore
     alert_queue: CeleryAlertQueue
     insight_store: PostgresInsightStore
+    tenant_rows: PostgresTenantData
+    tenant_facts: ClickHouseTenantData
 
 
 def _core(
@@ -207,6 +217,8 @@ def _core(
         alerts=alerts,
         alert_queue=alert_queue,
         insight_store=insight_store,
+        tenant_rows=inst.postgres(PostgresTenantData(pool)),
+        tenant_facts=inst.clickhouse(ClickHouseTenantData(ch_client)),
     )
 
 
@@ -251,7 +263,20 @@ def _runtime(
             core.kernel, core.facts, core.tenant_settings, core.files, settings.export_part_rows
         ),
         OperationKind.BACKFILL: BackfillJob(steps),
-        OperationKind.DAILY_SCAN: DailyScanJob(steps, core.facts, settings.restatement),
+        OperationKind.DAILY_SCAN: DailyScanJob(
+            steps,
+            core.facts,
+            settings.restatement,
+            RetentionSweep(
+                core.tenant_facts, core.tenant_settings, core.files, settings.file_expiry_days, _now
+            ),
+        ),
+        OperationKind.EXPORT_TENANT_DATA: ExportTenantDataJob(
+            core.tenant_rows, core.tenant_facts, core.files, _now
+        ),
+        OperationKind.DELETE_TENANT_DATA: DeleteTenantDataJob(
+            core.tenant_rows, core.tenant_facts, core.files, AuditUseCase(PostgresAuditLog(core.pool)).record
+        ),
     }
     runner = OperationRunner(
         core.operations,
@@ -392,7 +417,14 @@ def build(settings: Settings) -> App:
                 downloads=ExportDownloads(core.files),
                 steps=list(steps),
             ),
-            TenantServicer(currency),
+            TenantServicer(
+                currency,
+                TenantDataUseCase(
+                    operations,
+                    core.tenant_settings,
+                    ExportDownloads(core.files, OperationKind.EXPORT_TENANT_DATA, lambda _: ARCHIVE_SUFFIX),
+                ),
+            ),
             OperationsServicer(operations),
             # Observers outermost, so they see calls a later step refuses.
             steps=(RequestStep(), traces.TraceStep(), AccessLogStep(), MetricsStep(metrics), auth),

@@ -199,6 +199,11 @@ class TenantSettingsStore(Protocol):
 
     def set_reporting_currency(self, tenant: str, currency: str) -> None: ...
 
+    def retention_days(self, tenant: str) -> int:
+        """Days the tenant's facts are kept; 0 for ever."""
+
+    def set_retention_days(self, tenant: str, days: int) -> None: ...
+
 
 class FactStore(Protocol):
     """The fact table: one row per tenant × date × platform × account × campaign × ad group × ad."""
@@ -346,6 +351,15 @@ class FileArea(Protocol):
     def export_path(self, tenant: str, op_id: str, suffix: str) -> Path:
         """Where an operation's export file goes."""
 
+    def count_files(self, tenant: str) -> dict[str, int]:
+        """Files the tenant has, per area."""
+
+    def delete_files(self, tenant: str) -> dict[str, int]:
+        """Removes all of the tenant's files; files removed, per area."""
+
+    def expire(self, tenant: str, before: dt.datetime) -> dict[str, int]:
+        """Removes uploads and exports last written before `before`; files removed, per area."""
+
 
 class Rollups(Protocol):
     """Tables derived from the facts."""
@@ -422,3 +436,33 @@ class AuditLog(Protocol):
 
     def events(self, query: AuditQuery, limit: int) -> list[AuditEvent]:
         """Up to `limit` events the query selects, newest first."""
+
+
+class TenantRows(Protocol):
+    """The tenant's rows in every Postgres table that has a `tenant` column."""
+
+    def tables(self) -> list[str]: ...
+
+    def rows(self, table: str, tenant: str) -> Iterator[str]:
+        """The tenant's rows of `table` as JSON objects (text), secrets left out."""
+
+    def count(self, table: str, tenant: str, keep_operation: str) -> int: ...
+
+    def delete(self, table: str, tenant: str, keep_operation: str) -> int:
+        """Deletes the tenant's rows of `table` (of its operations, all but `keep_operation`)."""
+
+
+class TenantFacts(Protocol):
+    """The tenant's rows in every ClickHouse table that has a `tenant` column."""
+
+    def tables(self) -> list[str]: ...
+
+    def batches(self, table: str, tenant: str) -> Iterator[pa.RecordBatch]:
+        """The tenant's rows of `table`, latest version of each key; at least one batch (without
+        rows when the tenant has none), so the columns are known."""
+
+    def count(self, table: str, tenant: str, before: dt.date | None = ...) -> int: ...
+
+    def delete(self, table: str, tenant: str, before: dt.date | None = ...) -> int:
+        """Deletes the tenant's rows (dated before `before` if given), waiting until they are
+        gone; the rows deleted."""

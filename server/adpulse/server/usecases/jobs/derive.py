@@ -182,17 +182,28 @@ class BackfillJob:
         return {"start_date": p["start_date"], "end_date": p["end_date"], "steps": results}
 
 
+class Sweep(Protocol):
+    """What the daily scan runs after its steps (retention): idempotent; StepResults as JSON."""
+
+    def run(self, tenant: str, scan_date: dt.date) -> list[dict[str, Any]]: ...
+
+
 class DailyScanJob:
     """Per tenant and day: every step over the restatement window up to the scan date (the
-    days platforms may still have restated), then the freshness check."""
+    days platforms may still have restated), then the freshness check and the sweep."""
 
     def __init__(
-        self, steps: Mapping[str, DayRangeStep], facts: FactStore, windows: RestatementWindows
+        self,
+        steps: Mapping[str, DayRangeStep],
+        facts: FactStore,
+        windows: RestatementWindows,
+        sweep: Sweep,
     ) -> None:
         self._steps = steps
         self._runner = _StepRunner(steps)
         self._facts = facts
         self._windows = windows
+        self._sweep = sweep
 
     def window(self, scan_date: dt.date) -> tuple[dt.date, dt.date]:
         longest = max(self._windows.days(p) for p in (*DEFAULT_WINDOW_DAYS, *self._windows.overrides))
@@ -216,6 +227,7 @@ class DailyScanJob:
                 "summary": f"stale: {', '.join(stale)}" if stale else "every platform has recent data",
             }
         )
+        results += self._sweep.run(ctx.operation.tenant, scan_date)
         return {
             "scan_date": scan_date.isoformat(),
             "start_date": first.isoformat(),
