@@ -268,7 +268,13 @@ def _runtime(
             core.facts,
             settings.restatement,
             RetentionSweep(
-                core.tenant_facts, core.tenant_settings, core.files, settings.file_expiry_days, _now
+                core.tenant_facts,
+                core.tenant_settings,
+                core.files,
+                settings.file_expiry_days,
+                _now,
+                rollups=core.rollups,
+                versions=core.versions,
             ),
         ),
         OperationKind.EXPORT_TENANT_DATA: ExportTenantDataJob(

@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 
 from adpulse.server.domain.audit import AuditEvent
 from adpulse.server.domain.operations import Progress
-from adpulse.server.ports import FileArea, TenantFacts, TenantRows, TenantSettingsStore
+from adpulse.server.ports import DataVersions, FileArea, Rollups, TenantFacts, TenantRows, TenantSettingsStore
 from adpulse.server.usecases.jobs.runner import JobContext
 
 # The audit log is append-only and records the deletion itself; keys are access, not data
@@ -35,7 +35,8 @@ from adpulse.server.usecases.jobs.runner import JobContext
 KEPT_TABLES = frozenset({"audit_events", "api_keys"})
 # Retention drops old facts and what is derived from them day by day (exchange rates stay: they
 # are reference data, not the tenant's performance).
-DATED_FACT_TABLES = ("ad_metrics", "campaign_daily")
+# The facts first, then the rollups derived from them.
+DATED_FACT_TABLES = ("ad_metrics", "campaign_daily", "account_daily", "campaign_monthly")
 ARCHIVE_SUFFIX = ".zip"
 DELETE_ACTION = "job/delete_tenant_data"
 _CHUNK_BYTES = 1 << 20
@@ -197,7 +198,12 @@ class RetentionSweep:
         files: FileArea,
         file_days: int,
         now: Callable[[], dt.datetime],
+        *,
+        rollups: Rollups,
+        versions: DataVersions,
     ) -> None:
+        self._rollups = rollups
+        self._versions = versions
         self._facts = facts
         self._settings = settings
         self._files = files
@@ -209,7 +215,12 @@ class RetentionSweep:
         days = self._settings.retention_days(tenant)
         if days:
             before = scan_date - dt.timedelta(days=days)
-            deleted = sum(self._facts.delete(table, tenant, before) for table in DATED_FACT_TABLES)
+            # The step counts fact rows; the rollups derived from them go with them.
+            deleted, *_ = (self._facts.delete(table, tenant, before) for table in DATED_FACT_TABLES)
+            # The month of `before` lost its first days: re-sum it from what is left; then
+            # every server's cached answers are of data that is gone.
+            self._rollups.rebuild(tenant, before, before)
+            self._versions.bump(tenant)
             summary = f"deleted {deleted} rows dated before {before} (retention {days} days)"
         else:
             deleted, summary = 0, "no retention set: facts are kept"
