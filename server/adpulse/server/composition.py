@@ -269,23 +269,19 @@ def _runtime(
             settings.restatement,
             RetentionSweep(
                 core.tenant_facts,
+                core.tenant_settings,
+                core.files,
+                settings.file_expiry_days,
+                _now,
                 rollups=core.rollups,
                 versions=core.versions,
-                settings=core.tenant_settings,
-                files=core.files,
-                file_days=settings.file_expiry_days,
-                now=_now,
             ),
         ),
         OperationKind.EXPORT_TENANT_DATA: ExportTenantDataJob(
             core.tenant_rows, core.tenant_facts, core.files, _now
         ),
         OperationKind.DELETE_TENANT_DATA: DeleteTenantDataJob(
-            core.tenant_rows,
-            core.tenant_facts,
-            core.files,
-            AuditUseCase(PostgresAuditLog(core.pool)).record,
-            core.versions,
+            core.tenant_rows, core.tenant_facts, core.files, AuditUseCase(PostgresAuditLog(core.pool)).record
         ),
     }
     runner = OperationRunner(

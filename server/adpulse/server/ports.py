@@ -217,11 +217,12 @@ class FactStore(Protocol):
         groups: Sequence[GroupColumn],
         latest_campaign_name: bool,
         reporting_currency: str = "",
-        source: Source = ...,
+        source: Source | None = ...,
     ) -> pa.Table:
         """Sums of the measures of the selected rows, grouped by `groups` and currency; with a
         reporting currency, money is converted row by row at the row date's rate first. They
-        come from `source` (the facts by default), which must hold every column used."""
+        come from `source`, which must hold every column used; by default from the coarsest
+        rollup that can answer (domain/query_plan.py), which gives the same sums."""
 
     def missing_rates(self, selection: FactSelection, reporting_currency: str) -> list[MissingRate]:
         """Currencies of selected rows lacking a rate to `reporting_currency` on their date."""

@@ -19,9 +19,9 @@ class PostgresDataVersions:
     def bump(self, tenant: str) -> int:
         with unavailable_on_failure(), self._pool.connection() as conn:
             row = conn.execute(
-                "INSERT INTO tenant_data_versions (tenant, version) VALUES (%s, 1) "
-                "ON CONFLICT (tenant) DO UPDATE SET version = tenant_data_versions.version + 1, "
-                "changed_at = now() RETURNING version",
+                "INSERT INTO tenant_data_versions (tenant, version) VALUES (%s, nextval('data_version_seq')) "
+                "ON CONFLICT (tenant) DO UPDATE SET version = EXCLUDED.version, changed_at = now() "
+                "RETURNING version",
                 (tenant,),
             ).fetchone()
         assert row is not None, "an upsert returns its row"

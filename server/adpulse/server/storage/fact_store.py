@@ -12,7 +12,7 @@ import pyarrow as pa
 
 from adpulse.server.domain.fx import RATE_DECIMALS, FxRate, MissingRate
 from adpulse.server.domain.metrics_query import MEASURES, FactSelection, Granularity, GroupColumn
-from adpulse.server.domain.query_plan import Source, full_months
+from adpulse.server.domain.query_plan import Source, choose_source, full_months
 from adpulse.server.storage.clickhouse import unavailable_on_failure
 from adpulse.server.storage.rollups import FACTS as TABLE
 from adpulse.server.storage.rollups import SETTINGS as _QUERY_SETTINGS
@@ -21,11 +21,15 @@ from adpulse.server.storage.rollups import ClickHouseRollups
 FX_TABLE = "fx_rates"
 _MONEY = ("cost_micros", "revenue_micros")
 # The latest campaign name of a range: a fact row's own version orders the names of one date;
-# a rollup row keeps the version of the fact row its name came from.
+# a rollup row keeps the date and version of the fact row its name came from. (date, version)
+# packed into one UInt128 orders as the tuple does, and argMax compares it about twice as fast.
 _NAME_ORDER = {
-    Source.FACTS: "(f.date, f.version)",
-    Source.CAMPAIGN_DAILY: "(f.date, f.name_version)",
-    Source.CAMPAIGN_MONTHLY: "(f.name_date, f.name_version)",
+    source: f"bitOr(bitShiftLeft(toUInt128(toUInt16({date})), 64), toUInt128({version}))"
+    for source, date, version in (
+        (Source.FACTS, "f.date", "f.version"),
+        (Source.CAMPAIGN_DAILY, "f.date", "f.name_version"),
+        (Source.CAMPAIGN_MONTHLY, "f.name_date", "f.name_version"),
+    )
 }
 _ROLLUP_COLUMNS = (
     "platform, account_id, campaign_id, currency, campaign_name, name_version, "
@@ -139,8 +143,9 @@ class ClickHouseFactStore:
         groups: Sequence[GroupColumn],
         latest_campaign_name: bool,
         reporting_currency: str = "",
-        source: Source = Source.FACTS,
+        source: Source | None = None,
     ) -> pa.Table:
+        source = source or choose_source(selection, groups, reporting_currency)
         sql, params = _grouped_sums_sql(selection, groups, latest_campaign_name, reporting_currency, source)
         with unavailable_on_failure():
             table = self._client.query_arrow(sql, parameters=params, settings=_QUERY_SETTINGS)

@@ -17,6 +17,7 @@ from psycopg import sql
 
 from adpulse.server.storage import clickhouse
 from adpulse.server.storage.postgres import Pool, unavailable_on_failure
+from adpulse.server.storage.rollups import CAMPAIGN_MONTHLY
 
 # Hashes of key secrets and sealed webhook secrets never leave the server, not even to the tenant.
 SECRET_COLUMNS = ("secret_sha256", "sealed_secret")
@@ -117,7 +118,7 @@ class ClickHouseTenantData:
 
     def count(self, table: str, tenant: str, before: dt.date | None = None) -> int:
         """Rows of the tenant (every stored version; dated before `before` if given)."""
-        where, params = self._where(table, tenant, before)
+        where, params = _where(table, tenant, before)
         with clickhouse.unavailable_on_failure():
             return int(
                 self._client.command(f"SELECT count() FROM `{table}` WHERE {where}", parameters=params)
@@ -129,7 +130,7 @@ class ClickHouseTenantData:
         from disk, not merely hidden, when this returns."""
         found = self.count(table, tenant, before)
         if found:
-            where, params = self._where(table, tenant, before)
+            where, params = _where(table, tenant, before)
             with clickhouse.unavailable_on_failure():
                 self._client.command(
                     f"ALTER TABLE `{table}` DELETE WHERE {where}",
@@ -138,19 +139,10 @@ class ClickHouseTenantData:
                 )
         return found
 
-    def _where(self, table: str, tenant: str, before: dt.date | None) -> tuple[str, dict[str, Any]]:
-        if before is None:
-            return "tenant = {tenant:String}", {"tenant": tenant}
-        # A monthly table's row is before the cut-off when its whole month is.
-        dated = "date < {before:Date}" if self._has_date(table) else "month < toStartOfMonth({before:Date})"
-        return f"tenant = {{tenant:String}} AND {dated}", {"tenant": tenant, "before": before}
 
-    def _has_date(self, table: str) -> bool:
-        with clickhouse.unavailable_on_failure():
-            return bool(
-                self._client.command(
-                    "SELECT count() FROM system.columns WHERE database = currentDatabase() "
-                    "AND table = {t:String} AND name = 'date'",
-                    parameters={"t": table},
-                )
-            )
+def _where(table: str, tenant: str, before: dt.date | None) -> tuple[str, dict[str, Any]]:
+    if before is None:
+        return "tenant = {tenant:String}", {"tenant": tenant}
+    # The monthly rollup's rows are dated by their month's first day.
+    date = "month" if table == CAMPAIGN_MONTHLY else "date"
+    return f"tenant = {{tenant:String}} AND {date} < {{before:Date}}", {"tenant": tenant, "before": before}

@@ -31,13 +31,11 @@ from adpulse.server.ports import DataVersions, FileArea, Rollups, TenantFacts, T
 from adpulse.server.usecases.jobs.runner import JobContext
 
 # The audit log is append-only and records the deletion itself; keys are access, not data
-# (an operator revokes them), and the caller's key must outlive the call that deletes. The data
-# version keys the servers' result caches: it only moves forward (a deletion bumps it), since a
-# version counted again from 1 would meet results cached under the old 1.
-KEPT_TABLES = frozenset({"audit_events", "api_keys", "tenant_data_versions"})
+# (an operator revokes them), and the caller's key must outlive the call that deletes.
+KEPT_TABLES = frozenset({"audit_events", "api_keys"})
 # Retention drops old facts and what is derived from them day by day (exchange rates stay: they
-# are reference data, not the tenant's performance); the monthly rollup loses its months wholly
-# before the cut-off, and the month the cut-off falls in is re-derived from what stays.
+# are reference data, not the tenant's performance).
+# The facts first, then the rollups derived from them.
 DATED_FACT_TABLES = ("ad_metrics", "campaign_daily", "account_daily", "campaign_monthly")
 ARCHIVE_SUFFIX = ".zip"
 DELETE_ACTION = "job/delete_tenant_data"
@@ -125,18 +123,12 @@ class ExportTenantDataJob:
 
 class DeleteTenantDataJob:
     def __init__(
-        self,
-        rows: TenantRows,
-        facts: TenantFacts,
-        files: FileArea,
-        audit: Callable[[AuditEvent], None],
-        versions: DataVersions,
+        self, rows: TenantRows, facts: TenantFacts, files: FileArea, audit: Callable[[AuditEvent], None]
     ) -> None:
         self._rows = rows
         self._facts = facts
         self._files = files
         self._audit = audit
-        self._versions = versions
 
     def run(self, ctx: JobContext) -> Mapping[str, Any] | None:
         operation = ctx.operation
@@ -160,7 +152,6 @@ class DeleteTenantDataJob:
             )
         if "files/imports" not in deleted:
             deleted.update({f"files/{area}": n for area, n in self._files.delete_files(tenant).items()})
-        self._versions.bump(tenant)  # no server answers from results cached before the deletion
         remaining = self._remaining(tenant, keep, stores)
         self._audit(
             AuditEvent(
@@ -203,17 +194,17 @@ class RetentionSweep:
     def __init__(
         self,
         facts: TenantFacts,
-        *,
-        rollups: Rollups,
-        versions: DataVersions,
         settings: TenantSettingsStore,
         files: FileArea,
         file_days: int,
         now: Callable[[], dt.datetime],
+        *,
+        rollups: Rollups,
+        versions: DataVersions,
     ) -> None:
-        self._facts = facts
         self._rollups = rollups
         self._versions = versions
+        self._facts = facts
         self._settings = settings
         self._files = files
         self._file_days = file_days
@@ -224,15 +215,13 @@ class RetentionSweep:
         days = self._settings.retention_days(tenant)
         if days:
             before = scan_date - dt.timedelta(days=days)
-            facts, *derived = (self._facts.delete(table, tenant, before) for table in DATED_FACT_TABLES)
-            if facts or any(derived):
-                self._rollups.rebuild(tenant, before, before)  # and so the month `before` is in
-                self._versions.bump(tenant)
-            deleted = facts
-            summary = (
-                f"deleted {facts} fact rows (and {sum(derived)} rollup rows) dated before {before} "
-                f"(retention {days} days)"
-            )
+            # The step counts fact rows; the rollups derived from them go with them.
+            deleted, *_ = (self._facts.delete(table, tenant, before) for table in DATED_FACT_TABLES)
+            # The month of `before` lost its first days: re-sum it from what is left; then
+            # every server's cached answers are of data that is gone.
+            self._rollups.rebuild(tenant, before, before)
+            self._versions.bump(tenant)
+            summary = f"deleted {deleted} rows dated before {before} (retention {days} days)"
         else:
             deleted, summary = 0, "no retention set: facts are kept"
         removed = self._files.expire(tenant, self._now() - dt.timedelta(days=self._file_days))
