@@ -250,7 +250,7 @@ def _runtime(
             core.tenant_rows, core.tenant_facts, core.files, _now
         ),
         OperationKind.DELETE_TENANT_DATA: DeleteTenantDataJob(
-            core.tenant_rows, core.tenant_facts, core.files, AuditUseCase(PostgresAuditLog(core.pool)).record
+            core.tenant_rows, core.tenant_facts, core.files, PostgresAuditLog(core.pool).append
         ),
     }
     runner = OperationRunner(

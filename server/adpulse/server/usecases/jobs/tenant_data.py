@@ -9,7 +9,9 @@ half of one; a worker that dies mid-way leaves a partial file that the next atte
 
 A deletion goes store by store, recording after each what it deleted, so a retried slice goes
 on where the last stopped; then it counts what is left of the tenant in every store, which is
-its proof, and appends the deletion to the audit log.
+its proof, and appends the deletion to the audit log. That append is not best-effort (unlike a
+call's audit event): if the log's store fails, the slice fails and is retried, so a deletion
+never succeeds unrecorded.
 """
 
 from __future__ import annotations
