@@ -26,6 +26,7 @@ from adpulse.server.storage.alert_store import PostgresAlertStore
 from adpulse.server.storage.audit_store import PostgresAuditLog
 from adpulse.server.storage.batch_ledger import PostgresBatchLedger
 from adpulse.server.storage.checkpoints import PostgresCheckpoints, PostgresTenantSettings
+from adpulse.server.storage.data_versions import PostgresDataVersions
 from adpulse.server.storage.fact_store import ClickHouseFactStore, ClickHouseFxRates
 from adpulse.server.storage.files import LocalFileArea, private_dir, write_private
 from adpulse.server.storage.ingestion_runs import Heartbeat, PostgresRunStore
@@ -71,7 +72,8 @@ from adpulse.server.usecases.jobs.tenant_data import (
     RetentionSweep,
 )
 from adpulse.server.usecases.operations import OperationsUseCase
-from adpulse.server.usecases.query_metrics import QueryMetricsUseCase
+from adpulse.server.usecases.query_metrics import MetricsResult, QueryMetricsUseCase
+from adpulse.server.usecases.result_cache import ResultCache
 from adpulse.server.usecases.tenant_data import TenantDataUseCase
 from adpulse.server.worker.alerts import AlertUpkeep, CeleryAlertQueue
 from adpulse.server.worker.celery_app import QUEUE, CeleryJobQueue, JobRuntime, RuntimeHolder, make_app
@@ -132,6 +134,7 @@ class _Core:
     ingest: IngestUseCase
     runs: PostgresRunStore
     tenant_settings: PostgresTenantSettings
+    versions: PostgresDataVersions
     operations: PostgresOperationStore
     files: LocalFileArea
     rollups: ClickHouseRollups
@@ -155,7 +158,7 @@ def _core(
     pool = postgres.open_pool(postgres_dsn)
     closers.append(pool.close)
     postgres.migrate(pool)
-    ch_client = clickhouse.connect(settings.effective_clickhouse_dsn)
+    ch_client = clickhouse.connect(settings.effective_clickhouse_dsn, settings.clickhouse_connections)
     closers.append(ch_client.close)
     clickhouse.migrate(ch_client)
 
@@ -165,6 +168,7 @@ def _core(
 
     kernel, facts = faults.wrap(_kernel, ClickHouseFactStore(ch_client), settings.faults)
     kernel, facts = inst.kernel(kernel), inst.clickhouse(facts)
+    versions = inst.postgres(PostgresDataVersions(pool))
     runs = inst.postgres(PostgresRunStore(pool, instance_id, settings.heartbeat_seconds))
     anomalies = AnomaliesUseCase(kernel, facts, settings.restatement, _today)
     explain = ExplainChangeUseCase(kernel, facts)
@@ -195,11 +199,17 @@ def _core(
         facts=facts,
         ingest=inst.ingest(
             IngestUseCase(
-                kernel, facts, inst.postgres(PostgresBatchLedger(pool)), runs, settings.max_decompressed_bytes
+                kernel,
+                facts,
+                inst.postgres(PostgresBatchLedger(pool)),
+                runs,
+                versions=versions,
+                max_decompressed_bytes=settings.max_decompressed_bytes,
             )
         ),
         runs=runs,
         tenant_settings=inst.postgres(PostgresTenantSettings(pool)),
+        versions=versions,
         operations=inst.postgres(PostgresOperationStore(pool, postgres_dsn)),
         files=LocalFileArea(settings.effective_import_dir, settings.effective_export_dir),
         rollups=inst.clickhouse(ClickHouseRollups(ch_client)),
@@ -210,6 +220,21 @@ def _core(
         tenant_rows=inst.postgres(PostgresTenantData(pool)),
         tenant_facts=inst.clickhouse(ClickHouseTenantData(ch_client)),
     )
+
+
+def _query_metrics(settings: Settings, core: _Core, metrics: Metrics) -> QueryMetricsUseCase:
+    """QueryMetrics with this process's result cache, published as metrics."""
+    cache: ResultCache[MetricsResult] = ResultCache(settings.query_cache_bytes)
+    metrics.register_cache("query_results", lambda: cache)
+    metrics.register_gauge(
+        ScrapedGauge(
+            "adpulse_cache_bytes",
+            "Bytes a cache holds.",
+            ("cache",),
+            lambda: {("query_results",): cache.bytes},
+        )
+    )
+    return QueryMetricsUseCase(core.kernel, core.facts, core.tenant_settings, core.versions, cache)
 
 
 def _steps(core: _Core) -> dict[str, DayRangeStep]:
@@ -322,7 +347,9 @@ def build(settings: Settings) -> App:
         holder = RuntimeHolder(lambda: runtime)
         celery = make_app(settings.broker_url or broker.sqla_broker_url(postgres_dsn), holder)
         core = _core(settings, postgres_dsn, instance_id, closers, inst=inst, celery=celery)
-        currency = CurrencyUseCase(inst.clickhouse(ClickHouseFxRates(core.ch_client)), core.tenant_settings)
+        currency = CurrencyUseCase(
+            inst.clickhouse(ClickHouseFxRates(core.ch_client)), core.tenant_settings, core.versions
+        )
 
         queue = CeleryJobQueue(celery)
         operations = OperationsUseCase(core.operations, queue, core.files)
@@ -384,7 +411,7 @@ def build(settings: Settings) -> App:
                 max_upload_bytes=settings.max_upload_bytes,
             ),
             JobsAnalyticsServicer(
-                QueryMetricsUseCase(core.kernel, core.facts, core.tenant_settings),
+                _query_metrics(settings, core, metrics),
                 core.analytics,
                 operations=operations,
                 downloads=ExportDownloads(core.files),

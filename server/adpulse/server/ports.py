@@ -21,6 +21,7 @@ from adpulse.server.domain.operations import (
     OperationState,
     Progress,
 )
+from adpulse.server.domain.query_plan import Source
 from adpulse.server.domain.runs import Checkpoint, IngestionRun, RunFilter, RunState, SourceStats
 
 if TYPE_CHECKING:
@@ -216,9 +217,11 @@ class FactStore(Protocol):
         groups: Sequence[GroupColumn],
         latest_campaign_name: bool,
         reporting_currency: str = "",
+        source: Source = ...,
     ) -> pa.Table:
         """Sums of the measures of the selected rows, grouped by `groups` and currency; with a
-        reporting currency, money is converted row by row at the row date's rate first."""
+        reporting currency, money is converted row by row at the row date's rate first. They
+        come from `source` (the facts by default), which must hold every column used."""
 
     def missing_rates(self, selection: FactSelection, reporting_currency: str) -> list[MissingRate]:
         """Currencies of selected rows lacking a rate to `reporting_currency` on their date."""
@@ -245,6 +248,16 @@ class FactStore(Protocol):
 
     def platforms(self, selection: FactSelection) -> list[str]:
         """The platforms of the selected rows."""
+
+
+class DataVersions(Protocol):
+    """Each tenant's data version, in a store every server process shares."""
+
+    def current(self, tenant: str) -> int:
+        """The tenant's version; 0 before its first change."""
+
+    def bump(self, tenant: str) -> int:
+        """Marks a change of the tenant's data (after it is stored); the new version."""
 
 
 class FxRateStore(Protocol):
@@ -350,11 +363,11 @@ class FileArea(Protocol):
 class Rollups(Protocol):
     """Tables derived from the facts."""
 
-    def rebuild_campaign_daily(self, tenant: str, first: dt.date, last: dt.date) -> int:
-        """Re-derives the daily campaign rollup of the days; its rows over the days."""
+    def rebuild(self, tenant: str, first: dt.date, last: dt.date) -> int:
+        """Re-derives the daily rollups of the days; the campaign rollup's rows over the days."""
 
-    def campaign_daily_mismatches(self, tenant: str, first: dt.date, last: dt.date) -> list[str]:
-        """Currencies whose rollup sums over the days differ from the facts'."""
+    def mismatches(self, tenant: str, first: dt.date, last: dt.date) -> list[str]:
+        """`rollup:currency` pairs whose rollup sums over the days differ from the facts'."""
 
 
 class InsightStore(Protocol):

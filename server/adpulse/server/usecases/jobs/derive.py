@@ -4,7 +4,7 @@ A step works on a range of days and is idempotent (running it twice leaves what 
 once did), so a slice can stop after any window and a later one redo the window it was in.
 The steps are registered by name in the composition root:
 
-- `campaign_rollup` re-derives the daily campaign rollup (table campaign_daily) from the facts
+- `campaign_rollup` re-derives the daily rollups (tables campaign_daily, account_daily) from the facts
   and checks that its sums equal the facts' sums over the window.
 - `insights` runs anomaly detection and insight generation over the window and stores the
   insights, so a backfill re-judges restated days and the daily scan the restatement window.
@@ -57,8 +57,8 @@ class CampaignRollupStep:
         self._rollups = rollups
 
     def run(self, tenant: str, first: dt.date, last: dt.date) -> StepOutcome:
-        rows = self._rollups.rebuild_campaign_daily(tenant, first, last)
-        mismatched = self._rollups.campaign_daily_mismatches(tenant, first, last)
+        rows = self._rollups.rebuild(tenant, first, last)
+        mismatched = self._rollups.mismatches(tenant, first, last)
         if mismatched:
             # Facts that arrived during the rebuild; the next run of the step includes them.
             raise FailedPrecondition(
