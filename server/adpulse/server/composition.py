@@ -268,14 +268,20 @@ def _runtime(
             core.facts,
             settings.restatement,
             RetentionSweep(
-                core.tenant_facts, core.tenant_settings, core.files, settings.file_expiry_days, _now
+                core.tenant_facts,
+                core.rollups,
+                core.tenant_settings,
+                core.versions,
+                core.files,
+                settings.file_expiry_days,
+                _now,
             ),
         ),
         OperationKind.EXPORT_TENANT_DATA: ExportTenantDataJob(
             core.tenant_rows, core.tenant_facts, core.files, _now
         ),
         OperationKind.DELETE_TENANT_DATA: DeleteTenantDataJob(
-            core.tenant_rows, core.tenant_facts, core.files, PostgresAuditLog(core.pool).append
+            core.tenant_rows, core.tenant_facts, core.files, core.versions, PostgresAuditLog(core.pool).append
         ),
     }
     runner = OperationRunner(

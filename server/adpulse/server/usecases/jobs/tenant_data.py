@@ -29,15 +29,14 @@ import pyarrow.parquet as pq
 
 from adpulse.server.domain.audit import AuditEvent
 from adpulse.server.domain.operations import Progress
-from adpulse.server.ports import FileArea, TenantFacts, TenantRows, TenantSettingsStore
+from adpulse.server.ports import DataVersions, FileArea, Rollups, TenantFacts, TenantRows, TenantSettingsStore
 from adpulse.server.usecases.jobs.runner import JobContext
 
 # The audit log is append-only and records the deletion itself; keys are access, not data
-# (an operator revokes them), and the caller's key must outlive the call that deletes.
-KEPT_TABLES = frozenset({"audit_events", "api_keys"})
-# Retention drops old facts and what is derived from them day by day (exchange rates stay: they
-# are reference data, not the tenant's performance).
-DATED_FACT_TABLES = ("ad_metrics", "campaign_daily")
+# (an operator revokes them), and the caller's key must outlive the call that deletes. The data
+# version only ever grows: result caches key by it, and a version counted again from 0 could
+# meet an entry cached before the deletion.
+KEPT_TABLES = frozenset({"audit_events", "api_keys", "tenant_data_versions"})
 ARCHIVE_SUFFIX = ".zip"
 DELETE_ACTION = "job/delete_tenant_data"
 _CHUNK_BYTES = 1 << 20
@@ -124,11 +123,17 @@ class ExportTenantDataJob:
 
 class DeleteTenantDataJob:
     def __init__(
-        self, rows: TenantRows, facts: TenantFacts, files: FileArea, audit: Callable[[AuditEvent], None]
+        self,
+        rows: TenantRows,
+        facts: TenantFacts,
+        files: FileArea,
+        versions: DataVersions,
+        audit: Callable[[AuditEvent], None],
     ) -> None:
         self._rows = rows
         self._facts = facts
         self._files = files
+        self._versions = versions
         self._audit = audit
 
     def run(self, ctx: JobContext) -> Mapping[str, Any] | None:
@@ -153,6 +158,7 @@ class DeleteTenantDataJob:
             )
         if "files/imports" not in deleted:
             deleted.update({f"files/{area}": n for area, n in self._files.delete_files(tenant).items()})
+        self._versions.bump(tenant)  # what any server cached of the tenant is unreachable now
         remaining = self._remaining(tenant, keep, stores)
         self._audit(
             AuditEvent(
@@ -189,19 +195,23 @@ class DeleteTenantDataJob:
 
 
 class RetentionSweep:
-    """The daily scan's clean-up: facts older than the tenant's `retention_days`, uploads and
-    exports older than `file_days`. Idempotent, like every step of the scan."""
+    """The daily scan's clean-up: facts older than the tenant's `retention_days` with their
+    rollups, uploads and exports older than `file_days`. Idempotent, like every step of the scan."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0917 - the stores it cleans, its bound and its clock
         self,
         facts: TenantFacts,
+        rollups: Rollups,
         settings: TenantSettingsStore,
+        versions: DataVersions,
         files: FileArea,
         file_days: int,
         now: Callable[[], dt.datetime],
     ) -> None:
         self._facts = facts
+        self._rollups = rollups
         self._settings = settings
+        self._versions = versions
         self._files = files
         self._file_days = file_days
         self._now = now
@@ -211,8 +221,13 @@ class RetentionSweep:
         days = self._settings.retention_days(tenant)
         if days:
             before = scan_date - dt.timedelta(days=days)
-            deleted = sum(self._facts.delete(table, tenant, before) for table in DATED_FACT_TABLES)
-            summary = f"deleted {deleted} rows dated before {before} (retention {days} days)"
+            deleted = self._facts.delete_older(tenant, before)
+            if deleted:
+                # The month the bound falls in lost days: its monthly rollup is summed again.
+                last = before - dt.timedelta(days=1)
+                self._rollups.rebuild(tenant, last.replace(day=1), last)
+                self._versions.bump(tenant)
+            summary = f"deleted {deleted} facts dated before {before} (retention {days} days)"
         else:
             deleted, summary = 0, "no retention set: facts are kept"
         removed = self._files.expire(tenant, self._now() - dt.timedelta(days=self._file_days))
