@@ -191,7 +191,7 @@ def test_a_deletion_empties_every_store_of_the_tenant_and_only_it(
     assert answer.returncode == 0, answer.stderr
     result = json.loads(answer.stdout)
     assert result["tenant"] == name
-    counts = {c["store"]: (int(c.get("deleted", 0)), int(c.get("remaining", 0))) for c in result["counts"]}
+    counts = {c["store"]: (c.get("deleted", 0), c.get("remaining", 0)) for c in result["counts"]}
     assert counts["clickhouse/ad_metrics"] == (len(DAYS), 0)
     assert counts["postgres/budgets"] == (1, 0)
     assert counts["postgres/alert_subscriptions"] == (1, 0)
