@@ -2,8 +2,8 @@
 
 The tables are found, not listed: every Postgres and ClickHouse table with a `tenant` column
 holds tenant data, so a table added later is exported and deleted without anyone remembering
-to add it here. The columns
-an export leaves out (`SECRET_COLUMNS`; what a deletion keeps is the use case's choice).
+to add it here. What is named is what an export leaves out (`SECRET_COLUMNS`) and what
+retention deletes (`_DATED`); which tables a deletion keeps is the use case's choice.
 """
 
 from __future__ import annotations
