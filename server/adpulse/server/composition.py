@@ -269,19 +269,19 @@ def _runtime(
             settings.restatement,
             RetentionSweep(
                 core.tenant_facts,
+                core.rollups,
                 core.tenant_settings,
+                core.versions,
                 core.files,
                 settings.file_expiry_days,
                 _now,
-                rollups=core.rollups,
-                versions=core.versions,
             ),
         ),
         OperationKind.EXPORT_TENANT_DATA: ExportTenantDataJob(
             core.tenant_rows, core.tenant_facts, core.files, _now
         ),
         OperationKind.DELETE_TENANT_DATA: DeleteTenantDataJob(
-            core.tenant_rows, core.tenant_facts, core.files, AuditUseCase(PostgresAuditLog(core.pool)).record
+            core.tenant_rows, core.tenant_facts, core.files, core.versions, PostgresAuditLog(core.pool).append
         ),
     }
     runner = OperationRunner(

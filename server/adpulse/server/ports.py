@@ -461,8 +461,11 @@ class TenantFacts(Protocol):
         """The tenant's rows of `table`, latest version of each key; at least one batch (without
         rows when the tenant has none), so the columns are known."""
 
-    def count(self, table: str, tenant: str, before: dt.date | None = ...) -> int: ...
+    def count(self, table: str, tenant: str) -> int: ...
 
-    def delete(self, table: str, tenant: str, before: dt.date | None = ...) -> int:
-        """Deletes the tenant's rows (dated before `before` if given), waiting until they are
-        gone; the rows deleted."""
+    def delete(self, table: str, tenant: str) -> int:
+        """Deletes the tenant's rows of `table`, waiting until they are gone; the rows deleted."""
+
+    def delete_older(self, tenant: str, before: dt.date) -> int:
+        """Deletes the tenant's facts dated before `before` and the rollups of those days (not
+        the monthly rollup of the month `before` is in); the facts deleted."""
