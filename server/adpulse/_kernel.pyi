@@ -305,6 +305,7 @@ def detect_anomalies(
     method: str = "auto",
     threshold: float = 4.0,
     change_threshold: float = 0.6,
+    cold_start_factor: float = 4.0,
     window: int = 28,
     min_change: float | None = None,
     all_points: bool = False,
@@ -316,7 +317,8 @@ def detect_anomalies(
     (the rows before `start`, back to the group's first row).
 
     `method` is one of ANOMALY_METHODS; `threshold` the band's half-width in deviations;
-    `change_threshold` the relative change week_over_week flags; `window` the trailing days of
+    `change_threshold` the relative change week_over_week flags; `cold_start_factor` the least
+    factor (up or down) cold_start flags; `window` the trailing days of
     zscore, mad and the seasonal residuals (at least 7); `min_change` the smallest deviation
     reported (None: 100 impressions, 5 clicks, 2 conversions, 5 money units, 0 for ratios).
     A day is provisional from `provisional_from[platform]` on (groups keyed by platform), else

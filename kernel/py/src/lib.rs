@@ -346,7 +346,7 @@ fn trends<'py>(
 #[pyfunction]
 #[pyo3(signature = (
     table, keys, metric, start, end, *, method = "auto", threshold = 4.0, change_threshold = 0.6,
-    window = 28, min_change = None, all_points = false, provisional_from = HashMap::new(),
+    cold_start_factor = 4.0, window = 28, min_change = None, all_points = false, provisional_from = HashMap::new(),
     default_provisional_from = None, carry = Vec::new()
 ))]
 #[allow(clippy::too_many_arguments)]
@@ -360,6 +360,7 @@ fn detect_anomalies<'py>(
     method: &str,
     threshold: f64,
     change_threshold: f64,
+    cold_start_factor: f64,
     window: usize,
     min_change: Option<f64>,
     all_points: bool,
@@ -374,6 +375,7 @@ fn detect_anomalies<'py>(
         method: Method::parse(method).map_err(analytics_error)?,
         threshold,
         change_threshold,
+        cold_start_factor,
         window,
         min_change,
         start: day_of(start)?,

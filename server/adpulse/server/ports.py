@@ -86,6 +86,7 @@ class Kernel(Protocol):
         method: str = ...,
         threshold: float = ...,
         change_threshold: float = ...,
+        cold_start_factor: float = ...,
         window: int = ...,
         min_change: float | None = ...,
         all_points: bool = ...,
