@@ -41,6 +41,7 @@ from adpulse.server.transport.analytics_servicer import AnalyticsUseCases
 from adpulse.server.transport.auth_step import AuthStep, access_rules
 from adpulse.server.transport.jobs_servicers import JobsAnalyticsServicer, JobsIngestServicer
 from adpulse.server.transport.operations_servicer import OperationsServicer
+from adpulse.server.transport.rate_limits import RateLimits, rate_limits
 from adpulse.server.transport.tenant_servicer import TenantServicer
 from adpulse.server.usecases.access import AccessUseCase, Authenticator
 from adpulse.server.usecases.alerts.deliver import DeliveryRunner, RetryPolicy
@@ -131,6 +132,7 @@ class _Core:
     alerts: PostgresAlertStore
     alert_queue: CeleryAlertQueue
     insight_store: PostgresInsightStore
+    rates: RateLimits
 
 
 def _core(
@@ -153,6 +155,8 @@ def _core(
     heartbeat.start()
     closers.append(heartbeat.stop)
 
+    _kernel.set_decompression_budget(settings.decompression_budget_bytes)
+    rates = rate_limits(settings)
     kernel, facts = faults.wrap(_kernel, ClickHouseFactStore(ch_client), settings.faults)
     kernel, facts = inst.kernel(kernel), inst.clickhouse(facts)
     runs = inst.postgres(PostgresRunStore(pool, instance_id, settings.heartbeat_seconds))
@@ -185,10 +189,17 @@ def _core(
         facts=facts,
         ingest=inst.ingest(
             IngestUseCase(
-                kernel, facts, inst.postgres(PostgresBatchLedger(pool)), runs, settings.max_decompressed_bytes
+                kernel,
+                facts,
+                inst.postgres(PostgresBatchLedger(pool)),
+                runs,
+                settings.max_decompressed_bytes,
+                max_line_bytes=settings.max_line_bytes,
+                row_quota=rates.take_rows,
             )
         ),
         runs=runs,
+        rates=rates,
         tenant_settings=inst.postgres(PostgresTenantSettings(pool)),
         operations=inst.postgres(PostgresOperationStore(pool, postgres_dsn)),
         files=LocalFileArea(settings.effective_import_dir, settings.effective_export_dir),
@@ -366,9 +377,16 @@ def build(settings: Settings) -> App:
                 steps=list(steps),
             ),
             TenantServicer(currency),
-            OperationsServicer(operations),
+            OperationsServicer(operations, max_wait=dt.timedelta(seconds=settings.max_wait_seconds)),
             # Observers outermost, so they see calls a later step refuses.
-            steps=(RequestStep(), traces.TraceStep(), AccessLogStep(), MetricsStep(metrics), auth),
+            steps=(
+                RequestStep(),
+                traces.TraceStep(),
+                AccessLogStep(),
+                MetricsStep(metrics),
+                auth,
+                core.rates,
+            ),
             alerts=AlertServicer(
                 AlertsUseCase(
                     core.alerts,
