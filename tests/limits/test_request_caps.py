@@ -56,7 +56,7 @@ DAILY = apb.TIME_GRANULARITY_DAY
             "end_date",
             "at most 1830 days",
         ),
-        ("ListBudgets", apb.ListBudgetsRequest(month="0000-01"), "month", "YYYY-MM"),
+        ("ListBudgets", apb.ListBudgetsRequest(month="0000-01"), "month", "1970-01-01"),
         ("ListBudgets", apb.ListBudgetsRequest(page_size=-1), "page_size", "negative"),
         (
             "DetectAnomalies",

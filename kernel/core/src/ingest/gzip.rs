@@ -18,17 +18,51 @@ use super::PayloadError;
 const FIRST_RESERVE: usize = 1 << 20;
 const READ_CHUNK: usize = 64 << 10;
 
-static BUDGET: AtomicU64 = AtomicU64::new(u64::MAX);
-static IN_USE: AtomicU64 = AtomicU64::new(0);
+/// Bytes that payloads being unpacked at once may hold together.
+#[derive(Debug)]
+pub struct Budget {
+    limit: AtomicU64,
+    in_use: AtomicU64,
+}
+
+impl Budget {
+    pub const fn unbounded() -> Self {
+        Budget {
+            limit: AtomicU64::new(u64::MAX),
+            in_use: AtomicU64::new(0),
+        }
+    }
+
+    /// Takes `bytes`, or refuses when they would pass the limit.
+    fn claim(&self, bytes: u64) -> Result<(), PayloadError> {
+        let limit = self.limit.load(Ordering::SeqCst);
+        if self
+            .in_use
+            .fetch_add(bytes, Ordering::SeqCst)
+            .saturating_add(bytes)
+            > limit
+        {
+            self.in_use.fetch_sub(bytes, Ordering::SeqCst);
+            return Err(PayloadError::busy(format!(
+                "the server is unpacking as much compressed data as it allows at once \
+                 ({limit} bytes); send the batch again shortly"
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// The process-wide budget every payload is unpacked against.
+static BUDGET: Budget = Budget::unbounded();
 
 /// Sets the process-wide budget of unpacked bytes held at once (default: unbounded).
 pub fn set_budget(bytes: u64) {
-    BUDGET.store(bytes, Ordering::SeqCst);
+    BUDGET.limit.store(bytes, Ordering::SeqCst);
 }
 
 /// Unpacked bytes held now by all payloads being read (buffer capacity).
 pub fn in_use() -> u64 {
-    IN_USE.load(Ordering::SeqCst)
+    BUDGET.in_use.load(Ordering::SeqCst)
 }
 
 /// One payload's unpacked bytes; its buffer's capacity counts against the budget until dropped.
@@ -36,6 +70,7 @@ pub fn in_use() -> u64 {
 pub struct Unpacked {
     bytes: Vec<u8>,
     held: u64,
+    budget: &'static Budget,
 }
 
 impl Unpacked {
@@ -47,18 +82,7 @@ impl Unpacked {
         }
         let target = needed.max(self.bytes.capacity() * 2).min(cap.max(needed));
         let claim = target as u64 - self.held;
-        let budget = BUDGET.load(Ordering::SeqCst);
-        if IN_USE
-            .fetch_add(claim, Ordering::SeqCst)
-            .saturating_add(claim)
-            > budget
-        {
-            IN_USE.fetch_sub(claim, Ordering::SeqCst);
-            return Err(PayloadError::busy(format!(
-                "the server is unpacking as much compressed data as it allows at once \
-                 ({budget} bytes); send the batch again shortly"
-            )));
-        }
+        self.budget.claim(claim)?;
         self.held += claim;
         self.bytes.reserve_exact(target - self.bytes.len());
         Ok(())
@@ -67,7 +91,7 @@ impl Unpacked {
 
 impl Drop for Unpacked {
     fn drop(&mut self) {
-        IN_USE.fetch_sub(self.held, Ordering::SeqCst);
+        self.budget.in_use.fetch_sub(self.held, Ordering::SeqCst);
     }
 }
 
@@ -80,12 +104,21 @@ impl Deref for Unpacked {
 }
 
 pub fn gunzip(payload: &[u8], max_bytes: u64) -> Result<Unpacked, PayloadError> {
+    gunzip_within(payload, max_bytes, &BUDGET)
+}
+
+fn gunzip_within(
+    payload: &[u8],
+    max_bytes: u64,
+    budget: &'static Budget,
+) -> Result<Unpacked, PayloadError> {
     // Concatenated members are one file to gzip(1), so they are to us.
     let mut decoder = MultiGzDecoder::new(payload).take(max_bytes.saturating_add(1));
     let cap = usize::try_from(max_bytes.saturating_add(1)).unwrap_or(usize::MAX);
     let mut out = Unpacked {
         bytes: Vec::new(),
         held: 0,
+        budget,
     };
     out.reserve(payload.len().saturating_mul(4).min(FIRST_RESERVE), cap)?;
     let mut chunk = vec![0u8; READ_CHUNK];
@@ -147,17 +180,20 @@ mod tests {
 
     #[test]
     fn concurrent_payloads_share_one_budget() {
-        // The only test that sets the budget: the others run under the unbounded default.
-        let zeros = vec![0u8; 4 << 20];
-        let packed = gz(&zeros);
-        set_budget(6 << 20);
-        let first = gunzip(&packed, 8 << 20).unwrap();
-        assert!(in_use() >= 4 << 20);
-        let err = gunzip(&packed, 8 << 20).unwrap_err();
+        // A budget of its own: the process-wide one is shared by the tests running alongside.
+        static SMALL: Budget = Budget::unbounded();
+        SMALL.limit.store(6 << 20, Ordering::SeqCst);
+        let packed = gz(&vec![0u8; 4 << 20]);
+        let first = gunzip_within(&packed, 8 << 20, &SMALL).unwrap();
+        assert!(SMALL.in_use.load(Ordering::SeqCst) >= 4 << 20);
+        let err = gunzip_within(&packed, 8 << 20, &SMALL).unwrap_err();
         assert_eq!(err.code, PayloadErrorCode::DecompressionBusy);
         drop(first);
-        assert_eq!(gunzip(&packed, 8 << 20).unwrap().len(), 4 << 20);
-        set_budget(u64::MAX);
+        assert_eq!(SMALL.in_use.load(Ordering::SeqCst), 0);
+        assert_eq!(
+            gunzip_within(&packed, 8 << 20, &SMALL).unwrap().len(),
+            4 << 20
+        );
     }
 
     #[test]
