@@ -105,6 +105,7 @@ def test_counts_move_by_exactly_the_calls_made(
         moved(before, after, "adpulse_clickhouse_query_seconds_count", operation="ClickHouseFactStore.insert")
         == 2
     )
+    # The three equal queries: one reads the store, two are answered by the result cache.
     assert (
         moved(
             before,
@@ -112,8 +113,10 @@ def test_counts_move_by_exactly_the_calls_made(
             "adpulse_clickhouse_query_seconds_count",
             operation="ClickHouseFactStore.grouped_sums",
         )
-        >= 3
+        == 1
     )
+    assert moved(before, after, "adpulse_cache_requests_total", cache="query_results", result="hit") == 2
+    assert moved(before, after, "adpulse_cache_requests_total", cache="query_results", result="miss") == 1
     assert any(name == "adpulse_build_info" for name, _ in after)
     # Tenant labels are off by default: no tenant id is a label value.
     assert not any(tenant in dict(labels).values() for _, labels in after)
