@@ -1,9 +1,10 @@
 """Seasonal anomaly detection: the kernel against numpy/pandas and polars, same method, one process.
 
-The method (the kernel's `seasonal` on a count metric, clicks): for every day, the expected value
-is the median of the same weekday over the last four weeks plus the median residual of the
-trailing 28 days; the band is symmetric on Anscombe's square-root scale with a deviation from the
-residuals' MAD (at least the Poisson one, and at least 8 % of the expected value), ±4 of them,
+The method (the kernel's noise-aware `seasonal` on a count metric, clicks): on the log scale
+y = ln(clicks + 0.5), for every day, the center is the median of y on the same weekday over the
+last four weeks plus the median residual of the trailing 28 days; the deviation is the residuals'
+MAD beyond their mean Poisson variance on that scale (e/(e+0.5)² at each window day's seasonal
+expectation e), plus the day's own, at least 0.08; the band is ±4 deviations around the center,
 never narrower than 5 clicks. Input: `--series` daily series (100 k by default) x 365 days of
 clicks with weekly seasonality, a trend and noise, as the store hands them over (one row per
 series and day). numpy/pandas and polars compute the same expected values and flags
@@ -49,7 +50,7 @@ import pyarrow as pa  # noqa: E402
 from adpulse import _kernel  # noqa: E402
 
 FIRST = dt.date(2025, 1, 1)
-WINDOW, WEEKS, Z, FLOOR, RELATIVE = 28, 4, 4.0, 5.0, 0.08
+WINDOW, WEEKS, Z, FLOOR, RELATIVE, OFFSET = 28, 4, 4.0, 5.0, 0.08, 0.5
 CHUNK = 4000
 
 
@@ -93,17 +94,22 @@ def run_kernel(table: pa.Table, days: int) -> np.ndarray:
     return flags
 
 
-def band_flags(x: np.ndarray, expected: np.ndarray, spread: np.ndarray) -> np.ndarray:
-    """The count band of the kernel, vectorised: symmetric on the square-root scale."""
-    variance = np.maximum(spread**2, np.abs(expected))
-    center = np.sqrt(np.maximum(expected, 0) + 0.375)
-    sd = np.maximum(np.sqrt(variance) / (2 * center), 0.5)
-    lower = np.maximum(center - Z * sd, 0) ** 2 - 0.375
-    upper = (center + Z * sd) ** 2 - 0.375
-    least = np.maximum(Z * RELATIVE * np.abs(expected), FLOOR)
-    below = np.maximum(expected - lower, least)
-    above = np.maximum(upper - expected, least)
-    return (x < expected - below) | (x > expected + above)
+def poisson_log_variance(seasonal: np.ndarray) -> np.ndarray:
+    """Poisson variance on the log scale at the seasonal expectation (NaN where there is none)."""
+    e = np.exp(seasonal) - OFFSET
+    return np.abs(e) / (e + OFFSET) ** 2
+
+
+def band_flags(x: np.ndarray, center: np.ndarray, mad: np.ndarray, sampling: np.ndarray) -> np.ndarray:
+    """The noise-aware band of the kernel, vectorised: ±Z deviations on the log scale."""
+    e = np.exp(center) - OFFSET
+    extra = np.maximum(mad**2 - sampling, 0)
+    sd = np.maximum(np.sqrt(extra + np.abs(e) / (e + OFFSET) ** 2), RELATIVE)
+    lower = np.exp(center - Z * sd) - OFFSET
+    upper = np.exp(center + Z * sd) - OFFSET
+    below = np.maximum(e - lower, FLOOR)
+    above = np.maximum(upper - e, FLOOR)
+    return (x < e - below) | (x > e + above)
 
 
 def run_numpy(clicks: np.ndarray) -> np.ndarray:
@@ -111,26 +117,32 @@ def run_numpy(clicks: np.ndarray) -> np.ndarray:
     view = np.lib.stride_tricks.sliding_window_view
     for at in range(0, clicks.shape[0], CHUNK):
         x = clicks[at : at + CHUNK]
+        y = np.log(x + OFFSET)
         n, days = x.shape
         lagged = np.full((WEEKS, n, days), np.nan)
         for k in range(1, WEEKS + 1):
-            lagged[k - 1, :, 7 * k :] = x[:, : days - 7 * k]
+            lagged[k - 1, :, 7 * k :] = y[:, : days - 7 * k]
         with np.errstate(all="ignore"):
             import warnings
 
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)
                 seasonal = np.nanmedian(lagged, axis=0)
-                residual = x - seasonal
-                # Trailing windows ending the day before: pad 28 NaNs in front, drop the last.
-                padded = np.concatenate([np.full((n, WINDOW), np.nan), residual[:, :-1]], axis=1)
-                windows = view(padded, WINDOW, axis=1)  # (n, days, 28)
+                residual = y - seasonal
+
+                def trailing(v: np.ndarray) -> np.ndarray:
+                    """Windows ending the day before: pad 28 NaNs in front, drop the last."""
+                    padded = np.concatenate([np.full((v.shape[0], WINDOW), np.nan), v[:, :-1]], axis=1)
+                    return view(padded, WINDOW, axis=1)  # (n, days, 28)
+
+                windows = trailing(residual)
                 median = np.nanmedian(windows, axis=2)
                 mad = 1.4826 * np.nanmedian(np.abs(windows - median[:, :, None]), axis=2)
                 count = np.sum(~np.isnan(windows), axis=2)
-        expected = seasonal + median
-        judged = (count >= 7) & ~np.isnan(expected)
-        out[at : at + CHUNK] = judged & band_flags(x, np.nan_to_num(expected), np.nan_to_num(mad))
+                sampling = np.nan_to_num(np.nanmean(trailing(poisson_log_variance(seasonal)), axis=2))
+        center = seasonal + median
+        judged = (count >= 7) & ~np.isnan(center)
+        out[at : at + CHUNK] = judged & band_flags(x, np.nan_to_num(center), np.nan_to_num(mad), sampling)
     return out
 
 
@@ -145,10 +157,12 @@ def run_polars(clicks: np.ndarray) -> np.ndarray:
     for at in range(0, clicks.shape[0], CHUNK):
         x = clicks[at : at + CHUNK]
         n, days = x.shape
-        frame = pl.DataFrame({"s": np.repeat(np.arange(n), days), "x": x.reshape(-1)})
-        lags = [pl.col("x").shift(7 * k).over("s") for k in range(1, WEEKS + 1)]
+        frame = pl.DataFrame({"s": np.repeat(np.arange(n), days), "y": np.log(x.reshape(-1) + OFFSET)})
+        lags = [pl.col("y").shift(7 * k).over("s") for k in range(1, WEEKS + 1)]
         frame = frame.with_columns(seasonal=pl.concat_list(lags).list.drop_nulls().list.median())
-        frame = frame.with_columns(r=pl.col("x") - pl.col("seasonal"))
+        e = pl.col("seasonal").exp() - OFFSET
+        frame = frame.with_columns(r=pl.col("y") - pl.col("seasonal"), v=e.abs() / (e + OFFSET) ** 2)
+        sampling = pl.concat_list([pl.col("v").shift(k).over("s") for k in range(1, WINDOW + 1)])
         window = pl.concat_list(
             [pl.col("r").shift(k).over("s") for k in range(1, WINDOW + 1)]
         ).list.drop_nulls()
@@ -156,15 +170,17 @@ def run_polars(clicks: np.ndarray) -> np.ndarray:
         frame = frame.with_columns(
             median=pl.col("w").list.median(),
             count=pl.col("w").list.len(),
+            sampling=sampling.list.drop_nulls().list.mean().fill_null(0.0),
         )
         frame = frame.with_columns(
             mad=pl.col("w").list.eval((pl.element() - pl.element().median()).abs()).list.median() * 1.4826
         )
-        expected = (frame["seasonal"] + frame["median"]).to_numpy().reshape(n, days)
+        center = (frame["seasonal"] + frame["median"]).to_numpy().reshape(n, days)
         mad = frame["mad"].to_numpy().reshape(n, days)
         count = frame["count"].to_numpy().reshape(n, days)
-        judged = (count >= 7) & ~np.isnan(expected)
-        out[at : at + CHUNK] = judged & band_flags(x, np.nan_to_num(expected), np.nan_to_num(mad))
+        sampling = frame["sampling"].to_numpy().reshape(n, days)
+        judged = (count >= 7) & ~np.isnan(center)
+        out[at : at + CHUNK] = judged & band_flags(x, np.nan_to_num(center), np.nan_to_num(mad), sampling)
     return out
 
 

@@ -76,6 +76,16 @@ def test_cli_ingests_parquet_and_arrow_files(server: ServerProcess, tenant: str,
     assert "rows: 0 new, 3 duplicate (stored before), 0 rejected" in text.stdout
 
 
+def test_fail_on_drift_takes_a_campaign_level_report(server: ServerProcess, tenant: str) -> None:
+    fixture = ROOT / "tests" / "fixtures" / "tiktok_ads" / "campaign_report.csv"
+    args = ["--source", "tiktok_ads", "--option", "value_field=complete_payment", "--fail-on-drift"]
+
+    out = adpulse(server, tenant, "ingest", str(fixture), *args, "--json")
+
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == {"accepted": 2, "rejected": 0, "duplicates": 0, "errors": []}
+
+
 def test_cli_errors_say_what_is_wrong(server: ServerProcess, tenant: str, tmp_path: Path) -> None:
     missing = adpulse(server, tenant, "ingest", str(tmp_path / "nope.csv"))
     assert missing.returncode == 1

@@ -229,6 +229,31 @@ def test_list_insights_pages(client: AdpulseClient, demo_account: list[demo.Inci
     assert seen == [i.name for i in everything] and len(seen) == page.total_size > 2
 
 
+def test_generated_insights_page_in_rank_order_and_stories_carry_confidence(
+    client: AdpulseClient, demo_account: list[demo.Incident]
+) -> None:
+    everything = client.generate_insights(page_size=100, stories=True)
+    assert everything.total_size == len(everything.insights) > 3 and not everything.next_page_token
+    seen, token = [], ""
+    while True:
+        page = client.generate_insights(page_size=2, page_token=token)
+        assert len(page.insights) <= 2 and page.total_size == everything.total_size
+        seen += [i.name for i in page.insights]
+        token = page.next_page_token
+        if not token:
+            break
+    assert seen == [i.name for i in everything.insights]
+    token = client.generate_insights(page_size=1).next_page_token
+    with pytest.raises(AdpulseError) as caught:  # a token pages only the query it came from
+        client.generate_insights(page_size=1, page_token=token, sensitivity="high")
+    assert caught.value.code == "INVALID_ARGUMENT"
+    # Every anomaly is ranked by how sure it is: priority = confidence x (severity + money share).
+    for story in everything.stories:
+        insight = next(i for i in everything.insights if i.name == story.insight)
+        sure = max([story.incident.confidence.value] + [r.confidence.value for r in story.related])
+        assert 0 < sure <= 1 and insight.priority <= sure * (insight.severity + 1) + 1e-9
+
+
 def test_budgets_drive_pacing_insights(client: AdpulseClient, demo_account: list[demo.Incident]) -> None:
     month = YESTERDAY.strftime("%Y-%m")
     campaign = demo_account[0].campaign

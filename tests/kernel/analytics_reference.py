@@ -132,20 +132,13 @@ Judged = tuple[int, float, float, float, bool, str]
 
 
 def _expectation(
-    x: list[float | None], series: list[list[int]], metric: str, *, used: str, d: int, window: int,
-    seasonal: list[float | None],
-) -> tuple[float, float] | None:  # fmt: skip
-    """(expected, spread) of day d by a windowed method, or None without enough history."""
+    x: list[float | None], series: list[list[int]], metric: str, *, used: str, d: int, window: int
+) -> tuple[float, float] | None:
+    """(expected, spread) of day d by zscore or mad, or None without enough history."""
     lo_day = max(0, d - window)
-    if used == "seasonal":
-        ref = [x[j] - seasonal[j] for j in range(lo_day, d) if x[j] is not None and seasonal[j] is not None]
-    else:
-        ref = [x[j] for j in range(lo_day, d) if x[j] is not None]
-    if len(ref) < 7 or (used == "seasonal" and seasonal[d] is None):
+    ref = [x[j] for j in range(lo_day, d) if x[j] is not None]
+    if len(ref) < 7:
         return None
-    if used == "seasonal":
-        m, spread = _mad(ref)
-        return seasonal[d] + m, spread
     if used == "mad":
         return _mad(ref)
     spread = statistics.stdev(ref)
@@ -202,6 +195,107 @@ def _band(
     return hw, hw
 
 
+class LogScale:
+    """The noise-aware methods' scale: ln(x + half an event in the metric's units)."""
+
+    def __init__(self, metric: str, series: Sequence[Sequence[int]]) -> None:
+        total = [sum(s[k] for s in series) for k in range(5)]
+
+        def per(money: int, events: float) -> float:
+            v = total[money] / 1e6 / events if events else math.nan
+            return v if math.isfinite(v) and v > 0 else 1.0
+
+        self.metric = metric
+        self.click_money = per(2, float(total[1]))
+        self.order_money = per(4, total[3] / 1e6)
+
+    def offset(self, s: Sequence[int]) -> float | None:
+        imp, clk, cost, conv, _ = s
+        cm, om = self.click_money, self.order_money
+        need = {"ctr": imp, "cvr": clk, "cpc": clk, "cpm": imp, "cpa": conv, "roas": cost, "roi": cost}
+        if need.get(self.metric, 1) <= 0:
+            return None
+        return {
+            "impressions": lambda: 0.5, "clicks": lambda: 0.5, "conversions": lambda: 0.5,
+            "cost": lambda: 0.5 * cm, "revenue": lambda: 0.5 * om,
+            "ctr": lambda: 0.5 / imp, "cvr": lambda: 0.5 / clk, "cpc": lambda: 0.5 * cm / clk,
+            "cpm": lambda: 500 * cm / imp, "cpa": lambda: 0.5 * cm / (conv / 1e6),
+            "roas": lambda: 0.5 * om / (cost / 1e6), "roi": lambda: 1 + 0.5 * om / (cost / 1e6),
+        }[self.metric]()  # fmt: skip
+
+    def y(self, x: float | None, s: Sequence[int]) -> float | None:
+        off = self.offset(s)
+        return None if x is None or off is None else math.log(max(x + off, 2.2250738585072014e-308))
+
+    def variance(self, expected: float, s: Sequence[int], z: float) -> float:
+        off = self.offset(s)
+        if off is None:
+            return math.inf
+        # At least one event: ROI's offset holds ROAS's shift of 1.
+        level = max(expected, 2 * off - 3 if self.metric == "roi" else 2 * off)
+        v = {"cost": lambda: level * self.click_money, "revenue": lambda: 2 * level * self.order_money}.get(
+            self.metric, lambda: sampling_variance(self.metric, level, s, z)
+        )()
+        return v / max(level + off, 2.2250738585072014e-308) ** 2
+
+
+def _log_band(
+    scale: LogScale, s: Sequence[int], center: float, sd: float, *, half: float, floor: float
+) -> tuple[float, float, float] | None:
+    """(expected, below, above) of a band ±half around center on the log scale."""
+    off = scale.offset(s)
+    if off is None:
+        return None
+    e = math.exp(center) - off
+    lower, upper = _exp(center - half) - off, _exp(center + half) - off
+    if not (math.isfinite(upper) and math.isfinite(sd) and sd > 0):
+        return None
+    return e, max(e - lower, floor), max(upper - e, floor)
+
+
+def _noise_aware(
+    scale: LogScale, y: list[float | None], seasonal: list[float | None], series: list[list[int]], *,
+    used: str, d: int, window: int, threshold: float, cold_factor: float,
+) -> tuple[float, float, float] | None:  # fmt: skip
+    lo_day, s, floor = max(0, d - window), series[d], MIN_CHANGE.get(scale.metric, 0.0)
+    if used == "cold_start":
+        values = [v for v in y[lo_day:d] if v is not None]
+        if len(values) < 7:
+            return None
+        center, spread = _mad(values)  # type: ignore[misc]
+        extra = spread * spread
+    else:
+        days = [j for j in range(lo_day, d) if y[j] is not None and seasonal[j] is not None]
+        if len(days) < 7 or seasonal[d] is None:
+            return None
+        m, spread = _mad([y[j] - seasonal[j] for j in days])  # type: ignore[misc, operator]
+        center = seasonal[d] + m  # type: ignore[operator]
+        samples = []
+        for j in range(lo_day, d):
+            off = scale.offset(series[j])
+            if seasonal[j] is not None and off is not None:
+                samples.append(scale.variance(math.exp(seasonal[j]) - off, series[j], threshold))  # type: ignore[arg-type]
+        finite = [v for v in samples if math.isfinite(v)]
+        extra = max(spread * spread - (sum(finite) / len(finite) if finite else 0.0), 0.0)
+    off = scale.offset(s)
+    if off is None:
+        return None
+    sd = math.sqrt(extra + scale.variance(math.exp(center) - off, s, threshold))
+    if not math.isfinite(sd):
+        return None
+    sd = max(sd, RELATIVE_FLOOR)
+    half = threshold * sd if used == "seasonal" else max(threshold * sd, math.log(cold_factor))
+    return _log_band(scale, s, center, sd, half=half, floor=floor)
+
+
+def _used(method: str, d: int) -> str | None:
+    if method == "auto":
+        return "seasonal" if d >= 14 else "cold_start" if d >= 7 else None
+    if method == "cold_start" and d < 7:
+        return None
+    return method
+
+
 def detect(
     series: list[list[int]],
     metric: str,
@@ -211,26 +305,41 @@ def detect(
     threshold: float,
     change_threshold: float,
     window: int,
+    cold_factor: float = 4.0,
 ) -> list[Judged | None]:
-    """For each index from `evaluate_from`: (index, expected, lower, upper, anomaly, method), or
-    None when the day has no value or too little history. Index 0 is the series' first day."""
+    """For each index from `evaluate_from` to the series' last day with data: (index, expected,
+    lower, upper, anomaly, method), or None when the day has no value or too little history.
+    Index 0 is the series' first day; a day with data is one whose sums are not all zero."""
+    last = max(d for d, s in enumerate(series) if d == 0 or any(s))
+    series = series[: last + 1]
     x = [value(metric, s) for s in series]
-    seasonal = [_median([x[d - 7 * k] for k in range(1, 5) if d - 7 * k >= 0 and x[d - 7 * k] is not None])
+    noise_aware = method in {"auto", "seasonal", "cold_start"}
+    scale = LogScale(metric, series)
+    y = [scale.y(v, s) for v, s in zip(x, series, strict=True)] if noise_aware else x
+    seasonal = [_median([y[d - 7 * k] for k in range(1, 5) if d - 7 * k >= 0 and y[d - 7 * k] is not None])
                 for d in range(len(x))]  # fmt: skip
     out: list[Judged | None] = []
     for d in range(evaluate_from, len(x)):
         observed = x[d]
-        used = method if method != "auto" else ("seasonal" if d >= 14 else "week_over_week")
+        used = _used(method, d)
         band: tuple[float, float] | None = None
-        if observed is not None and used == "week_over_week":
+        if observed is None or used is None:
+            pass
+        elif used == "week_over_week":
             e = x[d - 7] if d >= 7 else None
             if e is not None:
                 hw = max(change_threshold * abs(e), MIN_CHANGE.get(metric, 0.0))
                 if metric not in ADDITIVE:
                     hw = max(hw, threshold * math.sqrt(sampling_variance(metric, e, series[d], threshold)))
                 band = (hw, hw) if math.isfinite(hw) and hw > 0 else None
-        elif observed is not None:
-            found = _expectation(x, series, metric, used=used, d=d, window=window, seasonal=seasonal)
+        elif noise_aware:
+            found3 = _noise_aware(scale, y, seasonal, series, used=used, d=d, window=window,
+                                  threshold=threshold, cold_factor=cold_factor)  # fmt: skip
+            if found3 is not None:
+                e, below_, above_ = found3
+                band = (below_, above_)
+        else:
+            found = _expectation(x, series, metric, used=used, d=d, window=window)
             if found is not None:
                 e, spread = found
                 band = _band(metric, e, spread, series=series, x=x, d=d, window=window, threshold=threshold)
@@ -239,7 +348,8 @@ def detect(
             continue
         below, above = band
         lower = e - below if metric == "roi" else max(e - below, 0.0)
-        out.append((d, e, lower, e + above, not e - below <= observed <= e + above, used))
+        shown = e if metric == "roi" else max(e, 0.0)
+        out.append((d, shown, lower, e + above, not e - below <= observed <= e + above, used or ""))
     return out
 
 

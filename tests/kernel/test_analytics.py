@@ -69,7 +69,7 @@ def daily(draw: st.DrawFn, min_days: int = 1, max_days: int = 70) -> list[list[i
 @given(
     series=daily(min_days=1, max_days=70),
     metric=st.sampled_from(ref.ADDITIVE + RATIOS),
-    method=st.sampled_from(("auto", "zscore", "mad", "seasonal", "week_over_week")),
+    method=st.sampled_from(("auto", "zscore", "mad", "seasonal", "week_over_week", "cold_start")),
     threshold=st.sampled_from((3.0, 4.0)),
     window=st.integers(7, 30),
     evaluate=st.integers(0, 69),
@@ -289,12 +289,81 @@ def test_incidents_merge_consecutive_days_and_flag_provisional_days() -> None:
     assert points["provisional"].to_pylist() == [False, False, True]
 
 
+def _judge_last(daily: list[list[int]], metric: str, **options: object) -> dict[str, object]:
+    rows = [("c", START + dt.timedelta(days=d), s) for d, s in enumerate(daily)]
+    last = START + dt.timedelta(days=len(daily) - 1)
+    points, _ = _kernel.detect_anomalies(
+        table(rows),
+        ["campaign_id"],
+        metric,
+        last,
+        last,
+        all_points=True,
+        **options,  # type: ignore[arg-type]
+    )
+    (point,) = points.to_pylist()
+    return point
+
+
+def test_a_zero_is_a_cliff_for_a_big_count_and_ordinary_for_a_tiny_one() -> None:
+    """Conversions that vanish: from ~1 a day, a zero day is ordinary sampling noise; from ~40 a
+    day it is far outside the band, even with the day-to-day wobble of a noisy campaign."""
+    rng = __import__("random").Random(3)
+    for level, expected in ((1.0, False), (40.0, True)):
+        daily = []
+        for d in range(42):
+            conversions = 0 if d == 41 else max(0, round(rng.lognormvariate(0, 0.25) * level))
+            daily.append([10_000, 500, 500_000_000, conversions * 1_000_000, conversions * 50_000_000])
+        point = _judge_last(daily, "conversions")
+        assert point["method"] == "seasonal" and point["anomaly"] is expected, point
+
+
+def test_the_band_follows_each_series_own_noise() -> None:
+    """A +50 % spend day is an anomaly for a campaign whose spend moves 2 % a day, and
+    ordinary for one whose spend moves 25 % a day."""
+    rng = __import__("random").Random(5)
+    for noise, expected in ((0.02, True), (0.25, False)):
+        daily = [[20_000, 1_000, round(1e9 * rng.lognormvariate(0, noise) * (1.5 if d == 41 else 1)), 0, 0]
+                 for d in range(42)]  # fmt: skip
+        assert _judge_last(daily, "cost")["anomaly"] is expected
+
+
+def test_cold_start_judges_nothing_in_the_first_week_and_only_extremes_until_day_14() -> None:
+    steady = [[10_000, 400, 400_000_000, 20_000_000, 1_000_000_000]] * 13
+    for days in range(1, 8):
+        point = _judge_last([*steady[: days - 1], [10_000, 400, 4_000_000_000, 0, 0]], "cost")
+        assert point["method"] is None and not point["anomaly"]
+    tripled = _judge_last([*steady[:10], [10_000, 400, 1_200_000_000, 0, 0]], "cost")
+    assert tripled["method"] == "cold_start" and not tripled["anomaly"]
+    fivefold = _judge_last([*steady[:10], [10_000, 400, 2_000_000_000, 0, 0]], "cost")
+    assert fivefold["anomaly"] and fivefold["direction"] == "up"
+    assert (
+        _judge_last([*steady[:10], [10_000, 400, 2_000_000_000, 0, 0]], "cost", cold_start_factor=6.0)[
+            "anomaly"
+        ]
+        is False
+    )
+
+
+def test_a_series_ends_with_its_last_day_of_data() -> None:
+    """A campaign paused two days before the end: its missing days are not judged as zeros."""
+    rows = [("c", START + dt.timedelta(days=d), [1000, 100, 100_000_000, 0, 0]) for d in range(40)]
+    points, incidents = _kernel.detect_anomalies(
+        table(rows), ["campaign_id"], "cost", START + dt.timedelta(days=30), START + dt.timedelta(days=41),
+        all_points=True,
+    )  # fmt: skip
+    assert points["date"].to_pylist()[-1] == START + dt.timedelta(days=39)
+    assert incidents.num_rows == 0
+
+
 def test_bad_arguments_raise_value_errors() -> None:
     one = table([("c", START, [1, 1, 1, 1, 1])])
     with pytest.raises(ValueError, match="unknown metric"):
         _kernel.detect_anomalies(one, [], "likes", START, START)
     with pytest.raises(ValueError, match="window"):
         _kernel.detect_anomalies(one, [], "clicks", START, START, window=3)
+    with pytest.raises(ValueError, match="cold_start_factor"):
+        _kernel.detect_anomalies(one, [], "clicks", START, START, cold_start_factor=1.0)
     with pytest.raises(ValueError, match="granularity"):
         _kernel.trends(one, [], ["clicks"], "year", START, START)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="period"):

@@ -33,7 +33,7 @@ def test_the_daily_scan_deletes_old_facts_and_expired_files_only(tmp_path: Path)
             short_stock = stock(short, tmp_path, facts_on(days, "cmp-short"), retention_days=30)
             fresh_export = short.wait_operation(short.export_metrics(apb.ExportMetricsRequest()).name).name
         with AdpulseClient(server.address, api_key=server.admin_key, tenant="kept-all") as forever:
-            stock(forever, tmp_path, facts_on(days, "cmp-all"))
+            long_stock = stock(forever, tmp_path, facts_on(days, "cmp-all"))
     imports, exports = data / "imports", data / "exports"
     for tenant in ("kept-30", "kept-all"):
         (upload,) = (imports / tenant / "uploads").glob("*/*")
@@ -45,7 +45,10 @@ def test_the_daily_scan_deletes_old_facts_and_expired_files_only(tmp_path: Path)
     _age(old_export)
 
     with running_server(data, {**FAST_UPKEEP, "ADPULSE_DAILY_SCAN_AT": "00:00"}) as server:
-        for tenant, kept in (("kept-30", {days[2]}), ("kept-all", set(days))):
+        for tenant, kept, stocked in (
+            ("kept-30", {days[2]}, short_stock),
+            ("kept-all", set(days), long_stock),
+        ):
             with AdpulseClient(server.address, api_key=server.admin_key, tenant=tenant) as client:
                 wait_for(lambda c=client: bool(c.operations(filter="kind = daily_scan")[0]), "the scan")
                 (scan,) = client.operations(filter="kind = daily_scan")[0]
@@ -57,6 +60,12 @@ def test_the_daily_scan_deletes_old_facts_and_expired_files_only(tmp_path: Path)
                     for r in client.query_metrics(by=["date"]).rows
                 }
                 assert dates == kept, tenant
+                # Whatever the query reads (the facts, the daily or the monthly rollups), the
+                # deleted days are gone from it.
+                expected = sum(f.impressions for f in stocked.facts if f.date in kept)
+                for by, granularity in ((["date"], "month"), (["campaign"], "day"), (["account"], "day")):
+                    rows = client.query_metrics(by=by, granularity=granularity).rows  # type: ignore[arg-type]
+                    assert sum(r.impressions for r in rows) == expected, (tenant, by, granularity)
                 assert steps["fact_retention"].rows == (2 if tenant == "kept-30" else 0)
                 assert steps["file_expiry"].rows == (2 if tenant == "kept-30" else 1)  # uploads + exports
                 assert list((imports / tenant / "uploads").glob("*/*")) == []

@@ -146,6 +146,12 @@ fn row_errors(py: Python<'_>, errors: Vec<ingest::RowError>) -> PyResult<Vec<Py<
         .collect()
 }
 
+/// Sets the process-wide budget of bytes that gzip payloads being read at once may unpack to.
+#[pyfunction]
+fn set_decompression_budget(budget_bytes: u64) {
+    ingest::set_decompression_budget(budget_bytes);
+}
+
 #[pyfunction]
 fn check_source_options(source: &str, options: &Bound<'_, PyAny>) -> PyResult<()> {
     ingest::check_source_options(source, &option_pairs(Some(options))?).map_err(payload_error)
@@ -346,7 +352,7 @@ fn trends<'py>(
 #[pyfunction]
 #[pyo3(signature = (
     table, keys, metric, start, end, *, method = "auto", threshold = 4.0, change_threshold = 0.6,
-    window = 28, min_change = None, all_points = false, provisional_from = HashMap::new(),
+    cold_start_factor = 4.0, window = 28, min_change = None, all_points = false, provisional_from = HashMap::new(),
     default_provisional_from = None, carry = Vec::new()
 ))]
 #[allow(clippy::too_many_arguments)]
@@ -360,6 +366,7 @@ fn detect_anomalies<'py>(
     method: &str,
     threshold: f64,
     change_threshold: f64,
+    cold_start_factor: f64,
     window: usize,
     min_change: Option<f64>,
     all_points: bool,
@@ -374,6 +381,7 @@ fn detect_anomalies<'py>(
         method: Method::parse(method).map_err(analytics_error)?,
         threshold,
         change_threshold,
+        cold_start_factor,
         window,
         min_change,
         start: day_of(start)?,
@@ -549,6 +557,7 @@ fn _kernel(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(fact_schema, m)?)?;
     m.add_function(wrap_pyfunction!(check_source_options, m)?)?;
     m.add_function(wrap_pyfunction!(parse_batch, m)?)?;
+    m.add_function(wrap_pyfunction!(set_decompression_budget, m)?)?;
     m.add_function(wrap_pyfunction!(aggregate, m)?)?;
     m.add_class::<Explanation>()?;
     m.add_class::<DimensionExplanation>()?;

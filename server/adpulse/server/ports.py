@@ -86,6 +86,7 @@ class Kernel(Protocol):
         method: str = ...,
         threshold: float = ...,
         change_threshold: float = ...,
+        cold_start_factor: float = ...,
         window: int = ...,
         min_change: float | None = ...,
         all_points: bool = ...,
@@ -141,8 +142,12 @@ class BatchClaim(Protocol):
     def entry(self) -> LedgerEntry:
         """The ledger's entry for the id: new and pending, pending from a failed try, or committed."""
 
-    def commit(self, outcome: BatchOutcome) -> None:
-        """Marks the batch committed with its outcome."""
+    def record(self, outcome: BatchOutcome) -> None:
+        """Writes the outcome on the pending entry, before the facts are stored: whatever the
+        store could refuse of it (text, sizes) it refuses while nothing is stored yet."""
+
+    def commit(self) -> None:
+        """Marks the recorded batch committed: a state change only, after the facts are stored."""
 
 
 class BatchLedger(Protocol):
@@ -461,8 +466,11 @@ class TenantFacts(Protocol):
         """The tenant's rows of `table`, latest version of each key; at least one batch (without
         rows when the tenant has none), so the columns are known."""
 
-    def count(self, table: str, tenant: str, before: dt.date | None = ...) -> int: ...
+    def count(self, table: str, tenant: str) -> int: ...
 
-    def delete(self, table: str, tenant: str, before: dt.date | None = ...) -> int:
-        """Deletes the tenant's rows (dated before `before` if given), waiting until they are
-        gone; the rows deleted."""
+    def delete(self, table: str, tenant: str) -> int:
+        """Deletes the tenant's rows of `table`, waiting until they are gone; the rows deleted."""
+
+    def delete_older(self, tenant: str, before: dt.date) -> int:
+        """Deletes the tenant's facts dated before `before` and the rollups of those days (not
+        the monthly rollup of the month `before` is in); the facts deleted."""

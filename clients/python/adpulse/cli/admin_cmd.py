@@ -118,12 +118,20 @@ def run_stats(client: AdpulseClient, args: argparse.Namespace) -> int:
             p.rows,
             p.newest_data_date,
             p.restatement_days,
-            f"{p.provisional_from}..{p.newest_data_date}",
+            _provisional(p.provisional_from, p.newest_data_date),
         ]
         for p in stats.platforms
     ]
     print(table(["platform", "rows", "newest", "restates_days", "provisional"], platforms))
     return 0
+
+
+def _provisional(first: str, newest: str) -> str:
+    """The days that may still be restated: from the window's first day to the newest data, or
+    none when the newest data is older than the window (ISO dates compare as strings)."""
+    if not newest:
+        return ""
+    return f"{first}..{newest}" if first <= newest else "none"
 
 
 def run_fx_load(client: AdpulseClient, args: argparse.Namespace) -> int:

@@ -27,6 +27,8 @@ from adpulse.v1 import analytics_service_pb2 as pb
 
 _SEVERITY = {1: "low", 2: "medium", 3: "high", 4: "critical"}
 _MICROS = Decimal(1_000_000)
+# The largest page GenerateInsights serves.
+MAX_PAGE = 100
 
 
 def register(commands: Any) -> None:
@@ -75,6 +77,9 @@ def register(commands: Any) -> None:
         "--set-status", nargs=2, metavar=("NAME", "STATUS"), help="e.g. insights/ab12 dismissed"
     )
     insights.add_argument("--feedback", help="with --set-status: a note about the insight")
+    insights.add_argument(
+        "--limit", type=int, default=20, help="at most this many insights (best ranked first)"
+    )
     _common(insights)
 
     budget = commands.add_parser("budget", help="set a campaign's monthly budget")
@@ -146,13 +151,20 @@ def _trends(client: AdpulseClient, args: argparse.Namespace, filters: dict[str, 
         moving_average=args.moving_average,
         limit=args.limit,
     )
-    headers = ["series", "date", *(h for m in args.metric for h in (m, f"{m} vs prev", f"{m} vs yr ago"))]
+    # The moving average is asked for to be seen: a column beside each metric's value.
+    average = [f"avg{args.moving_average}"] if args.moving_average else []
+    headers = ["series", "date"]
+    for m in args.metric:
+        headers += [m, *(f"{m} {a}" for a in average), f"{m} vs prev", f"{m} vs yr ago"]
     rows = []
     for series in response.series:
         for point in series.points:
             cells: list[object] = [_group(series.group), point.date + ("*" if point.partial else "")]
             for v in point.values:
-                cells += [_value(v, "value"), _percent(_value(v, "change_vs_previous"))]
+                cells.append(_value(v, "value"))
+                if average:
+                    cells.append(_value(v, "moving_average"))
+                cells.append(_percent(_value(v, "change_vs_previous")))
                 cells.append(_percent(_value(v, "change_vs_year_ago")))
             rows.append(cells)
     return _show(
@@ -284,18 +296,26 @@ def _insights(client: AdpulseClient, args: argparse.Namespace, filters: dict[str
         print(to_json(message_json(updated)) if args.json else f"{updated.name}: {status}")
         return 0
     if args.stored:
-        found = client.list_insights(statuses=args.status)
+        found = client.list_insights(statuses=args.status, limit=args.limit)
         stories: list[pb.Story] = []
     else:
-        response = client.generate_insights(
-            start=args.start,
-            end=args.end,
-            filters=filters,
-            sensitivity=args.sensitivity,
-            max_shift=args.max_shift,
-            stories=args.stories,
-        )
-        found, stories = list(response.insights), list(response.stories)
+        found, stories, token = [], [], ""
+        while len(found) < args.limit:
+            response = client.generate_insights(
+                start=args.start,
+                end=args.end,
+                filters=filters,
+                sensitivity=args.sensitivity,
+                max_shift=args.max_shift,
+                stories=args.stories,
+                page_size=min(args.limit - len(found), MAX_PAGE),
+                page_token=token,
+            )
+            found += response.insights
+            stories += response.stories
+            token = response.next_page_token
+            if not token:
+                break
     if args.json:
         print(
             to_json(

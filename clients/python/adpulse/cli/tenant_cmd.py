@@ -8,10 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from google.protobuf import json_format
-
 from adpulse.cli.jobs_cmd import _failed, _follow, checked, save
-from adpulse.cli.render import table, to_json
+from adpulse.cli.render import message_json, table, to_json
 from adpulse.client import AdpulseClient
 
 
@@ -39,9 +37,7 @@ def run_export(client: AdpulseClient, args: argparse.Namespace) -> int:
     if not checked(save(client.download_tenant_data(done.name), target), r.sha256):
         return 1
     if args.json:
-        print(
-            to_json({"path": str(target), **json_format.MessageToDict(r, preserving_proto_field_name=True)})
-        )
+        print(to_json({"path": str(target), **message_json(r)}))
     else:
         print(table(["entry", "rows"], [[e.path, e.rows] for e in r.entries]))
         print(f"wrote {r.size_bytes:,} bytes to {target}")
@@ -58,7 +54,7 @@ def run_delete(client: AdpulseClient, args: argparse.Namespace) -> int:
         return _failed(done, args.json)
     r = done.response
     if args.json:
-        print(to_json(json_format.MessageToDict(r, preserving_proto_field_name=True)))
+        print(to_json(message_json(r)))
     else:
         print(table(["store", "deleted", "remaining"], [[c.store, c.deleted, c.remaining] for c in r.counts]))
         print(f"deleted the data of tenant {r.tenant}")

@@ -46,6 +46,7 @@ METHODS = {
     "mad": apb.ANOMALY_METHOD_MAD,
     "seasonal": apb.ANOMALY_METHOD_SEASONAL,
     "week_over_week": apb.ANOMALY_METHOD_WEEK_OVER_WEEK,
+    "cold_start": apb.ANOMALY_METHOD_COLD_START,
 }
 SENSITIVITIES = {"low": apb.SENSITIVITY_LOW, "medium": apb.SENSITIVITY_MEDIUM, "high": apb.SENSITIVITY_HIGH}
 INSIGHT_STATUSES = {
@@ -215,7 +216,10 @@ class AnalyticsCalls(Connection):
         max_shift: float | None = None,
         stories: bool = False,
         max_insights: int = 0,
+        page_size: int = 0,
+        page_token: str = "",
     ) -> apb.GenerateInsightsResponse:
+        """One page of ranked insights (`next_page_token` names the next)."""
         request = apb.GenerateInsightsRequest(
             start_date=start,
             end_date=end,
@@ -223,6 +227,8 @@ class AnalyticsCalls(Connection):
             sensitivity=lookup(SENSITIVITIES, sensitivity, "sensitivity"),
             include_stories=stories,
             max_insights=max_insights,
+            page_size=page_size,
+            page_token=page_token,
         )
         if max_shift is not None:
             request.max_shift.value = max_shift

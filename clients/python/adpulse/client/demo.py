@@ -10,8 +10,9 @@ import datetime as dt
 import io
 import math
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 HEADER = ["date", "platform", "account_id", "campaign_id", "campaign_name", "ad_group_id", "ad_id",
           "currency", "impressions", "clicks", "cost", "conversions", "revenue"]  # fmt: skip
@@ -110,7 +111,8 @@ def plan_incidents(
     return sorted(out, key=lambda i: i.start)
 
 
-def _poisson(rng: random.Random, mean: float) -> int:
+def poisson(rng: random.Random, mean: float) -> int:
+    """A Poisson draw (normal beyond a mean of 30)."""
     if mean < 30:
         # Knuth's method: exact for the small counts (conversions) where it matters.
         limit, k, p = math.exp(-mean), 0, 1.0
@@ -147,28 +149,47 @@ def rows(
                     else:
                         value = i.factor
             for group, share in enumerate((0.6, 0.4)):
-                impressions = _poisson(rng, c.impressions * level * spend * share)
-                clicks = min(impressions, _poisson(rng, impressions * ctr * click_rate))
+                impressions = poisson(rng, c.impressions * level * spend * share)
+                clicks = min(impressions, poisson(rng, impressions * ctr * click_rate))
                 cost = round(clicks * cpc * price * rng.lognormvariate(0, 0.03), 2)
-                conversions = _poisson(rng, clicks * cvr * conversion)
+                conversions = poisson(rng, clicks * cvr * conversion)
                 revenue = sum(
                     rng.lognormvariate(math.log(c.order_value) - 0.18, 0.6) for _ in range(conversions)
                 )
-                yield [
-                    day.isoformat(),
-                    c.platform,
-                    c.account_id,
-                    c.campaign_id,
-                    c.name,
-                    f"{c.campaign_id}-ag{group + 1}",
-                    f"{c.campaign_id}-ad{group + 1}",
-                    c.currency,
-                    str(impressions),
-                    str(clicks),
-                    f"{cost:.2f}",
-                    str(conversions),
-                    f"{revenue * value:.2f}",
-                ]
+                yield ad_row(day, c, group, (impressions, clicks, cost, conversions, revenue * value))
+
+
+class CampaignKey(Protocol):
+    @property
+    def platform(self) -> str: ...
+    @property
+    def account_id(self) -> str: ...
+    @property
+    def campaign_id(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+
+
+def ad_row(
+    day: dt.date, c: CampaignKey, group: int, measures: tuple[int, int, float, float, float]
+) -> list[str]:
+    """The CSV row of ad group `group` (one ad each) of campaign `c` on `day`, in USD."""
+    impressions, clicks, cost, conversions, revenue = measures
+    return [
+        day.isoformat(),
+        c.platform,
+        c.account_id,
+        c.campaign_id,
+        c.name,
+        f"{c.campaign_id}-ag{group + 1}",
+        f"{c.campaign_id}-ad{group + 1}",
+        "USD",
+        str(impressions),
+        str(clicks),
+        f"{cost:.2f}",
+        str(conversions),
+        f"{revenue:.2f}",
+    ]
 
 
 def dataset(
@@ -181,8 +202,13 @@ def dataset(
     window = (end - dt.timedelta(days=incident_days - 1), end)
     incidents = plan_incidents(rng, chosen, window, INCIDENT_KINDS)
     dates = [end - dt.timedelta(days=days - 1 - i) for i in range(days)]
+    return csv_text(rows(rng, chosen, dates, incidents)), incidents
+
+
+def csv_text(lines: Iterable[list[str]]) -> str:
+    """Rows in the layout of `HEADER` as a CSV file's text."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(HEADER)
-    writer.writerows(rows(rng, chosen, dates, incidents))
-    return out.getvalue(), incidents
+    writer.writerows(lines)
+    return out.getvalue()

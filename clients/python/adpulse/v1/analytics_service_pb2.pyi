@@ -204,18 +204,26 @@ class _AnomalyMethodEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Anomaly
     ANOMALY_METHOD_UNSPECIFIED: _AnomalyMethod.ValueType  # 0
     """Same as `ANOMALY_METHOD_AUTO`."""
     ANOMALY_METHOD_AUTO: _AnomalyMethod.ValueType  # 1
-    """Week-over-week for a day with under 14 days of history, else seasonal."""
+    """Nothing for a series' first 7 days, cold start from its 7th to its 14th day, then
+    seasonal.
+    """
     ANOMALY_METHOD_ZSCORE: _AnomalyMethod.ValueType  # 2
     """Mean ± z standard deviations of the trailing window."""
     ANOMALY_METHOD_MAD: _AnomalyMethod.ValueType  # 3
     """Median ± z robust deviations (1.4826 · MAD) of the trailing window."""
     ANOMALY_METHOD_SEASONAL: _AnomalyMethod.ValueType  # 4
-    """Median of the same weekday over the last four weeks, corrected by the window's median
-    residual, ± z robust deviations of the residuals. Counts are judged on the square-root
-    scale (Poisson noise), spend on the log scale (multiplicative noise).
+    """Noise-aware: on the log scale ln(value + half an event), the median of the same weekday
+    over the last four weeks, corrected by the window's median residual, ± z deviations made
+    of the residuals' robust spread (MAD) beyond their sampling noise plus the day's own
+    sampling noise (Poisson counts, binomial rates, compound-Poisson money).
     """
     ANOMALY_METHOD_WEEK_OVER_WEEK: _AnomalyMethod.ValueType  # 5
     """The same weekday a week earlier ± a relative change, never narrower than `min_change`."""
+    ANOMALY_METHOD_COLD_START: _AnomalyMethod.ValueType  # 6
+    """Too little history for a weekly shape: the median of the trailing window on the same log
+    scale, and only extreme changes, beyond z deviations and beyond a factor (×/÷ 5 at low,
+    4 at medium, 3 at high), never under `min_change`. Needs 7 days of history.
+    """
 
 class AnomalyMethod(_AnomalyMethod, metaclass=_AnomalyMethodEnumTypeWrapper):
     """How a day's expected value and band are found."""
@@ -223,18 +231,26 @@ class AnomalyMethod(_AnomalyMethod, metaclass=_AnomalyMethodEnumTypeWrapper):
 ANOMALY_METHOD_UNSPECIFIED: AnomalyMethod.ValueType  # 0
 """Same as `ANOMALY_METHOD_AUTO`."""
 ANOMALY_METHOD_AUTO: AnomalyMethod.ValueType  # 1
-"""Week-over-week for a day with under 14 days of history, else seasonal."""
+"""Nothing for a series' first 7 days, cold start from its 7th to its 14th day, then
+seasonal.
+"""
 ANOMALY_METHOD_ZSCORE: AnomalyMethod.ValueType  # 2
 """Mean ± z standard deviations of the trailing window."""
 ANOMALY_METHOD_MAD: AnomalyMethod.ValueType  # 3
 """Median ± z robust deviations (1.4826 · MAD) of the trailing window."""
 ANOMALY_METHOD_SEASONAL: AnomalyMethod.ValueType  # 4
-"""Median of the same weekday over the last four weeks, corrected by the window's median
-residual, ± z robust deviations of the residuals. Counts are judged on the square-root
-scale (Poisson noise), spend on the log scale (multiplicative noise).
+"""Noise-aware: on the log scale ln(value + half an event), the median of the same weekday
+over the last four weeks, corrected by the window's median residual, ± z deviations made
+of the residuals' robust spread (MAD) beyond their sampling noise plus the day's own
+sampling noise (Poisson counts, binomial rates, compound-Poisson money).
 """
 ANOMALY_METHOD_WEEK_OVER_WEEK: AnomalyMethod.ValueType  # 5
 """The same weekday a week earlier ± a relative change, never narrower than `min_change`."""
+ANOMALY_METHOD_COLD_START: AnomalyMethod.ValueType  # 6
+"""Too little history for a weekly shape: the median of the trailing window on the same log
+scale, and only extreme changes, beyond z deviations and beyond a factor (×/÷ 5 at low,
+4 at medium, 3 at high), never under `min_change`. Needs 7 days of history.
+"""
 Global___AnomalyMethod: _TypeAlias = AnomalyMethod  # noqa: Y015
 
 class _Sensitivity:
@@ -246,11 +262,13 @@ class _SensitivityEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Sensitivi
     SENSITIVITY_UNSPECIFIED: _Sensitivity.ValueType  # 0
     """Same as `SENSITIVITY_MEDIUM`."""
     SENSITIVITY_LOW: _Sensitivity.ValueType  # 1
-    """Bands of ±5.5 deviations; week-over-week changes of ±100 %."""
+    """At most 0.2 false incidents per 100 campaign-months per metric on realistic noise (see
+    the README's anomaly section for the bands); week-over-week changes of ±100 %.
+    """
     SENSITIVITY_MEDIUM: _Sensitivity.ValueType  # 2
-    """Bands of ±4.5 deviations; week-over-week changes of ±60 %."""
+    """At most 1 false incident per 100 campaign-months per metric; week-over-week ±60 %."""
     SENSITIVITY_HIGH: _Sensitivity.ValueType  # 3
-    """Bands of ±3.5 deviations; week-over-week changes of ±40 %."""
+    """At most 5 false incidents per 100 campaign-months per metric; week-over-week ±40 %."""
 
 class Sensitivity(_Sensitivity, metaclass=_SensitivityEnumTypeWrapper):
     """How readily a deviation is called an anomaly."""
@@ -258,11 +276,13 @@ class Sensitivity(_Sensitivity, metaclass=_SensitivityEnumTypeWrapper):
 SENSITIVITY_UNSPECIFIED: Sensitivity.ValueType  # 0
 """Same as `SENSITIVITY_MEDIUM`."""
 SENSITIVITY_LOW: Sensitivity.ValueType  # 1
-"""Bands of ±5.5 deviations; week-over-week changes of ±100 %."""
+"""At most 0.2 false incidents per 100 campaign-months per metric on realistic noise (see
+the README's anomaly section for the bands); week-over-week changes of ±100 %.
+"""
 SENSITIVITY_MEDIUM: Sensitivity.ValueType  # 2
-"""Bands of ±4.5 deviations; week-over-week changes of ±60 %."""
+"""At most 1 false incident per 100 campaign-months per metric; week-over-week ±60 %."""
 SENSITIVITY_HIGH: Sensitivity.ValueType  # 3
-"""Bands of ±3.5 deviations; week-over-week changes of ±40 %."""
+"""At most 5 false incidents per 100 campaign-months per metric; week-over-week ±40 %."""
 Global___Sensitivity: _TypeAlias = Sensitivity  # noqa: Y015
 
 class _Severity:
@@ -1388,6 +1408,7 @@ class AnomalyIncident(_message.Message):
     METHOD_FIELD_NUMBER: _builtins.int
     PROVISIONAL_FIELD_NUMBER: _builtins.int
     METRIC_FIELD_NUMBER: _builtins.int
+    CONFIDENCE_FIELD_NUMBER: _builtins.int
     start_date: _builtins.str
     """First anomalous day."""
     end_date: _builtins.str
@@ -1420,6 +1441,12 @@ class AnomalyIncident(_message.Message):
     def peak_score(self) -> _wrappers_pb2.DoubleValue:
         """Score of the most anomalous day."""
 
+    @_builtins.property
+    def confidence(self) -> _wrappers_pb2.DoubleValue:
+        """How sure it is not noise, 0 to 1: 1 − (z_high / |peak_score|)³, where z_high is the high
+        sensitivity's band (false alarms on realistic noise thin out about as the cube of the score).
+        """
+
     def __init__(
         self,
         *,
@@ -1435,10 +1462,11 @@ class AnomalyIncident(_message.Message):
         method: Global___AnomalyMethod.ValueType = ...,
         provisional: _builtins.bool = ...,
         metric: Global___Metric.ValueType = ...,
+        confidence: _wrappers_pb2.DoubleValue | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["expected", b"expected", "group", b"group", "observed", b"observed", "peak_score", b"peak_score"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["confidence", b"confidence", "expected", b"expected", "group", b"group", "observed", b"observed", "peak_score", b"peak_score"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["days", b"days", "direction", b"direction", "end_date", b"end_date", "expected", b"expected", "group", b"group", "method", b"method", "metric", b"metric", "observed", b"observed", "peak_score", b"peak_score", "provisional", b"provisional", "severity", b"severity", "start_date", b"start_date"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["confidence", b"confidence", "days", b"days", "direction", b"direction", "end_date", b"end_date", "expected", b"expected", "group", b"group", "method", b"method", "metric", b"metric", "observed", b"observed", "peak_score", b"peak_score", "provisional", b"provisional", "severity", b"severity", "start_date", b"start_date"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -2042,7 +2070,10 @@ class Insight(_message.Message):
     recommended_action: _builtins.str
     """What to do about it."""
     priority: _builtins.float
-    """Ranking score: higher first (severity, then money at stake)."""
+    """Ranking score: higher first: confidence × (severity + money at stake as a share of the
+    period's spend, under 1); the confidence is 1 but for anomalies (see
+    `AnomalyIncident.confidence`), so a certain small break outranks a doubtful big wobble.
+    """
     status: Global___InsightStatus.ValueType
     """Where the reader is with it."""
     feedback: _builtins.str
@@ -2109,6 +2140,8 @@ class GenerateInsightsRequest(_message.Message):
     MAX_SHIFT_FIELD_NUMBER: _builtins.int
     INCLUDE_STORIES_FIELD_NUMBER: _builtins.int
     MAX_INSIGHTS_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     start_date: _builtins.str
     """First day analysed, `YYYY-MM-DD`. Empty: 27 days before `end_date`."""
     end_date: _builtins.str
@@ -2118,7 +2151,13 @@ class GenerateInsightsRequest(_message.Message):
     include_stories: _builtins.bool
     """Also return the story of every anomaly incident: its explanation and recommended action."""
     max_insights: _builtins.int
-    """Most insights returned (all found are stored), 1 to 100; 0 means 20."""
+    """Most insights returned (all found are stored), 1 to 100; 0 means 20. Same as `page_size`
+    (which wins when both are set).
+    """
+    page_size: _builtins.int
+    """Insights per page, 1 to 100; 0: `max_insights`, else 20. Pages follow the ranking."""
+    page_token: _builtins.str
+    """`next_page_token` of the previous page; every other field but `page_size` unchanged."""
     @_builtins.property
     def filters(self) -> _containers.RepeatedCompositeFieldContainer[Global___DimensionFilter]:
         """All filters must hold (AND)."""
@@ -2139,10 +2178,12 @@ class GenerateInsightsRequest(_message.Message):
         max_shift: _wrappers_pb2.DoubleValue | None = ...,
         include_stories: _builtins.bool = ...,
         max_insights: _builtins.int = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["max_shift", b"max_shift"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["end_date", b"end_date", "filters", b"filters", "include_stories", b"include_stories", "max_insights", b"max_insights", "max_shift", b"max_shift", "sensitivity", b"sensitivity", "start_date", b"start_date"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["end_date", b"end_date", "filters", b"filters", "include_stories", b"include_stories", "max_insights", b"max_insights", "max_shift", b"max_shift", "page_size", b"page_size", "page_token", b"page_token", "sensitivity", b"sensitivity", "start_date", b"start_date"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -2202,10 +2243,16 @@ class GenerateInsightsResponse(_message.Message):
     STORIES_FIELD_NUMBER: _builtins.int
     START_DATE_FIELD_NUMBER: _builtins.int
     END_DATE_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    TOTAL_SIZE_FIELD_NUMBER: _builtins.int
     start_date: _builtins.str
     """First day analysed."""
     end_date: _builtins.str
     """Last day analysed."""
+    next_page_token: _builtins.str
+    """Token of the next page; empty on the last."""
+    total_size: _builtins.int
+    """Insights found in all (not dismissed), over all pages."""
     @_builtins.property
     def insights(self) -> _containers.RepeatedCompositeFieldContainer[Global___Insight]:
         """The most important insights found, ranked."""
@@ -2221,10 +2268,12 @@ class GenerateInsightsResponse(_message.Message):
         stories: _abc.Iterable[Global___Story] | None = ...,
         start_date: _builtins.str = ...,
         end_date: _builtins.str = ...,
+        next_page_token: _builtins.str = ...,
+        total_size: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["end_date", b"end_date", "insights", b"insights", "start_date", b"start_date", "stories", b"stories"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["end_date", b"end_date", "insights", b"insights", "next_page_token", b"next_page_token", "start_date", b"start_date", "stories", b"stories", "total_size", b"total_size"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -17,7 +17,6 @@ pub fn median(values: &mut [f64]) -> Option<f64> {
     Some((below + m) / 2.0)
 }
 
-#[cfg(test)]
 /// The median and the median absolute deviation from it (scaled by 1.4826, so that it
 /// estimates the standard deviation of normal data); `scratch` is reused.
 pub fn median_mad(values: &[f64], scratch: &mut Vec<f64>) -> Option<(f64, f64)> {

@@ -70,6 +70,7 @@ def incident_json(row: Mapping[str, Any], metric: Metric) -> dict[str, Any]:
         observed=row["observed"],
         expected=row["expected"],
         peak_score=row["peak_score"],
+        confidence=row.get("confidence"),
     )
 
 

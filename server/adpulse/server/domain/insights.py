@@ -85,6 +85,8 @@ class InsightsRequest:
     max_shift: float
     include_stories: bool
     max_insights: int
+    # Ranked insights skipped before the page (AIP-158 paging of GenerateInsights).
+    offset: int = 0
 
 
 def build_insights_request(
@@ -97,6 +99,7 @@ def build_insights_request(
     max_shift: float | None,
     include_stories: bool,
     max_insights: int,
+    offset: int = 0,
 ) -> InsightsRequest:
     shift = DEFAULT_MAX_SHIFT if max_shift is None else max_shift
     if not 0 < shift <= 1:
@@ -111,6 +114,7 @@ def build_insights_request(
         max_shift=shift,
         include_stories=include_stories,
         max_insights=max_insights or DEFAULT_MAX_INSIGHTS,
+        offset=offset,
     )
 
 

@@ -2,8 +2,8 @@
 
 The tables are found, not listed: every Postgres and ClickHouse table with a `tenant` column
 holds tenant data, so a table added later is exported and deleted without anyone remembering
-to add it here. The columns
-an export leaves out (`SECRET_COLUMNS`; what a deletion keeps is the use case's choice).
+to add it here. What is named is what an export leaves out (`SECRET_COLUMNS`) and what
+retention deletes (`_DATED`); which tables a deletion keeps is the use case's choice.
 """
 
 from __future__ import annotations
@@ -17,12 +17,19 @@ from psycopg import sql
 
 from adpulse.server.storage import clickhouse
 from adpulse.server.storage.postgres import Pool, unavailable_on_failure
-from adpulse.server.storage.rollups import CAMPAIGN_MONTHLY
+from adpulse.server.storage.rollups import ACCOUNT_DAILY, CAMPAIGN_DAILY, CAMPAIGN_MONTHLY, FACTS
 
 # Hashes of key secrets and sealed webhook secrets never leave the server, not even to the tenant.
 SECRET_COLUMNS = ("secret_sha256", "sealed_secret")
 OPERATIONS_TABLE = "operations"
 _FETCH_ROWS = 5000
+# What retention deletes: the facts and each rollup, by its date column and bound.
+_DATED = (
+    (FACTS, "date", "{before:Date}"),
+    (CAMPAIGN_DAILY, "date", "{before:Date}"),
+    (ACCOUNT_DAILY, "date", "{before:Date}"),
+    (CAMPAIGN_MONTHLY, "month", "toStartOfMonth({before:Date})"),
+)
 
 
 class PostgresTenantData:
@@ -116,33 +123,43 @@ class ClickHouseTenantData:
                 schema = self._client.query_arrow(f"SELECT * FROM `{table}` WHERE 0").schema
             yield pa.RecordBatch.from_pylist([], schema=schema)
 
-    def count(self, table: str, tenant: str, before: dt.date | None = None) -> int:
-        """Rows of the tenant (every stored version; dated before `before` if given)."""
-        where, params = _where(table, tenant, before)
+    def count(self, table: str, tenant: str) -> int:
+        """Rows of the tenant in `table`, every stored version."""
         with clickhouse.unavailable_on_failure():
             return int(
-                self._client.command(f"SELECT count() FROM `{table}` WHERE {where}", parameters=params)
+                self._client.command(
+                    f"SELECT count() FROM `{table}` WHERE tenant = {{tenant:String}}",
+                    parameters={"tenant": tenant},
+                )
             )
 
-    def delete(self, table: str, tenant: str, before: dt.date | None = None) -> int:
-        """Deletes the tenant's rows (dated before `before` if given); the rows deleted. The
-        mutation rewrites the parts that hold them and is waited for, so the rows are gone
-        from disk, not merely hidden, when this returns."""
-        found = self.count(table, tenant, before)
-        if found:
-            where, params = _where(table, tenant, before)
-            with clickhouse.unavailable_on_failure():
+    def delete(self, table: str, tenant: str) -> int:
+        """Deletes the tenant's rows of `table`; the rows deleted."""
+        return self._delete(table, "tenant = {tenant:String}", {"tenant": tenant})
+
+    def delete_older(self, tenant: str, before: dt.date) -> int:
+        """Deletes the tenant's facts dated before `before`, and their daily rollups, and the
+        monthly rollups of the months wholly before it; the facts deleted. (The month `before`
+        falls in keeps its monthly rollup, which the caller re-derives.)"""
+        deleted = 0
+        for table, column, bound in _DATED:
+            where = f"tenant = {{tenant:String}} AND {column} < {bound}"
+            rows = self._delete(table, where, {"tenant": tenant, "before": before})
+            deleted += rows if table == FACTS else 0
+        return deleted
+
+    def _delete(self, table: str, where: str, params: dict[str, Any]) -> int:
+        """Deletes the rows `where` selects; how many there were. The mutation rewrites the parts
+        that hold them and is waited for, so the rows are gone from disk, not merely hidden,
+        when this returns."""
+        with clickhouse.unavailable_on_failure():
+            found = int(
+                self._client.command(f"SELECT count() FROM `{table}` WHERE {where}", parameters=params)
+            )
+            if found:
                 self._client.command(
                     f"ALTER TABLE `{table}` DELETE WHERE {where}",
                     parameters=params,
                     settings={"mutations_sync": 2},
                 )
         return found
-
-
-def _where(table: str, tenant: str, before: dt.date | None) -> tuple[str, dict[str, Any]]:
-    if before is None:
-        return "tenant = {tenant:String}", {"tenant": tenant}
-    # The monthly rollup's rows are dated by their month's first day.
-    date = "month" if table == CAMPAIGN_MONTHLY else "date"
-    return f"tenant = {{tenant:String}} AND {date} < {{before:Date}}", {"tenant": tenant, "before": before}

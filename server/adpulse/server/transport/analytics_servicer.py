@@ -203,15 +203,19 @@ class AnalyticsServicer(pb_grpc.AnalyticsServiceServicer):
     def GenerateInsights(  # noqa: N802 - the RPC's name
         self, request: pb.GenerateInsightsRequest, context: grpc.ServicerContext
     ) -> pb.GenerateInsightsResponse:
+        tenant = tenant_of(context)
+        bound_to = page_token.fingerprint(tenant, request)
         chosen = build_insights_request(
-            tenant=tenant_of(context),
+            tenant=tenant,
             start_date=request.start_date,
             end_date=request.end_date,
             filters=_filters(request.filters),
             sensitivity=convert.enum(convert.SENSITIVITIES, request.sensitivity, "sensitivity"),
             max_shift=request.max_shift.value if request.HasField("max_shift") else None,
             include_stories=request.include_stories,
-            max_insights=request.max_insights,
+            # page_size is AIP-158's name for what max_insights always meant.
+            max_insights=request.page_size or request.max_insights,
+            offset=page_token.decode(request.page_token, bound_to),
         )
         report = self._analytics.insights.generate(chosen)
         return pb.GenerateInsightsResponse(
@@ -219,6 +223,8 @@ class AnalyticsServicer(pb_grpc.AnalyticsServiceServicer):
             stories=[convert.story(s) for s in report.stories],
             start_date=report.start.isoformat(),
             end_date=report.end.isoformat(),
+            next_page_token=page_token.encode(report.next_offset, bound_to) if report.next_offset else "",
+            total_size=report.total_size,
         )
 
     @boundary.unary

@@ -18,6 +18,7 @@ from adpulse.server.domain.analytics import (
     ExplainQuery,
     Metric,
     TrendsQuery,
+    incident_confidence,
 )
 from adpulse.server.domain.errors import FailedPrecondition
 from adpulse.server.domain.metrics_query import FactSelection, Granularity, GroupColumn
@@ -131,6 +132,7 @@ class AnomaliesUseCase:
             method=query.method.value,
             threshold=query.sensitivity.threshold,
             change_threshold=query.sensitivity.change_threshold,
+            cold_start_factor=query.sensitivity.cold_start_factor,
             window=query.window_days,
             min_change=query.min_change,
             all_points=query.include_series,
@@ -157,7 +159,7 @@ class AnomaliesUseCase:
         **options: object,
     ) -> tuple[pa.Table, pa.Table]:
         """Runs the kernel's detection with the restatement windows as of today; incidents come
-        most severe first."""
+        most severe first, each with its confidence."""
         today = self._today()
         provisional = {p: self._restatement.provisional_from(p, today) for p in platforms}
         # A series that is not split by platform is as provisional as its slowest platform.
@@ -173,6 +175,10 @@ class AnomaliesUseCase:
             carry=carry_of(keys),
             **options,  # type: ignore[arg-type]
         )
+        confidence = pa.array(
+            [incident_confidence(s) for s in incidents["peak_score"].to_pylist()], pa.float64()
+        )
+        incidents = incidents.append_column("confidence", confidence)
         if incidents.num_rows:
             magnitude = pc.abs(incidents["peak_score"])
             incidents = incidents.append_column("magnitude", magnitude)

@@ -316,18 +316,24 @@ type AnomalyMethod int32
 const (
 	// Same as `ANOMALY_METHOD_AUTO`.
 	AnomalyMethod_ANOMALY_METHOD_UNSPECIFIED AnomalyMethod = 0
-	// Week-over-week for a day with under 14 days of history, else seasonal.
+	// Nothing for a series' first 7 days, cold start from its 7th to its 14th day, then
+	// seasonal.
 	AnomalyMethod_ANOMALY_METHOD_AUTO AnomalyMethod = 1
 	// Mean ± z standard deviations of the trailing window.
 	AnomalyMethod_ANOMALY_METHOD_ZSCORE AnomalyMethod = 2
 	// Median ± z robust deviations (1.4826 · MAD) of the trailing window.
 	AnomalyMethod_ANOMALY_METHOD_MAD AnomalyMethod = 3
-	// Median of the same weekday over the last four weeks, corrected by the window's median
-	// residual, ± z robust deviations of the residuals. Counts are judged on the square-root
-	// scale (Poisson noise), spend on the log scale (multiplicative noise).
+	// Noise-aware: on the log scale ln(value + half an event), the median of the same weekday
+	// over the last four weeks, corrected by the window's median residual, ± z deviations made
+	// of the residuals' robust spread (MAD) beyond their sampling noise plus the day's own
+	// sampling noise (Poisson counts, binomial rates, compound-Poisson money).
 	AnomalyMethod_ANOMALY_METHOD_SEASONAL AnomalyMethod = 4
 	// The same weekday a week earlier ± a relative change, never narrower than `min_change`.
 	AnomalyMethod_ANOMALY_METHOD_WEEK_OVER_WEEK AnomalyMethod = 5
+	// Too little history for a weekly shape: the median of the trailing window on the same log
+	// scale, and only extreme changes, beyond z deviations and beyond a factor (×/÷ 5 at low,
+	// 4 at medium, 3 at high), never under `min_change`. Needs 7 days of history.
+	AnomalyMethod_ANOMALY_METHOD_COLD_START AnomalyMethod = 6
 )
 
 // Enum value maps for AnomalyMethod.
@@ -339,6 +345,7 @@ var (
 		3: "ANOMALY_METHOD_MAD",
 		4: "ANOMALY_METHOD_SEASONAL",
 		5: "ANOMALY_METHOD_WEEK_OVER_WEEK",
+		6: "ANOMALY_METHOD_COLD_START",
 	}
 	AnomalyMethod_value = map[string]int32{
 		"ANOMALY_METHOD_UNSPECIFIED":    0,
@@ -347,6 +354,7 @@ var (
 		"ANOMALY_METHOD_MAD":            3,
 		"ANOMALY_METHOD_SEASONAL":       4,
 		"ANOMALY_METHOD_WEEK_OVER_WEEK": 5,
+		"ANOMALY_METHOD_COLD_START":     6,
 	}
 )
 
@@ -383,11 +391,12 @@ type Sensitivity int32
 const (
 	// Same as `SENSITIVITY_MEDIUM`.
 	Sensitivity_SENSITIVITY_UNSPECIFIED Sensitivity = 0
-	// Bands of ±5.5 deviations; week-over-week changes of ±100 %.
+	// At most 0.2 false incidents per 100 campaign-months per metric on realistic noise (see
+	// the README's anomaly section for the bands); week-over-week changes of ±100 %.
 	Sensitivity_SENSITIVITY_LOW Sensitivity = 1
-	// Bands of ±4.5 deviations; week-over-week changes of ±60 %.
+	// At most 1 false incident per 100 campaign-months per metric; week-over-week ±60 %.
 	Sensitivity_SENSITIVITY_MEDIUM Sensitivity = 2
-	// Bands of ±3.5 deviations; week-over-week changes of ±40 %.
+	// At most 5 false incidents per 100 campaign-months per metric; week-over-week ±40 %.
 	Sensitivity_SENSITIVITY_HIGH Sensitivity = 3
 )
 
@@ -2547,7 +2556,10 @@ type AnomalyIncident struct {
 	// Some day is inside its platform's restatement window.
 	Provisional bool `protobuf:"varint,11,opt,name=provisional,proto3" json:"provisional,omitempty"`
 	// The metric judged.
-	Metric        Metric `protobuf:"varint,12,opt,name=metric,proto3,enum=adpulse.v1.Metric" json:"metric,omitempty"`
+	Metric Metric `protobuf:"varint,12,opt,name=metric,proto3,enum=adpulse.v1.Metric" json:"metric,omitempty"`
+	// How sure it is not noise, 0 to 1: 1 − (z_high / |peak_score|)³, where z_high is the high
+	// sensitivity's band (false alarms on realistic noise thin out about as the cube of the score).
+	Confidence    *wrapperspb.DoubleValue `protobuf:"bytes,13,opt,name=confidence,proto3" json:"confidence,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2664,6 +2676,13 @@ func (x *AnomalyIncident) GetMetric() Metric {
 		return x.Metric
 	}
 	return Metric_METRIC_UNSPECIFIED
+}
+
+func (x *AnomalyIncident) GetConfidence() *wrapperspb.DoubleValue {
+	if x != nil {
+		return x.Confidence
+	}
+	return nil
 }
 
 // One judged day of a series.
@@ -3719,7 +3738,9 @@ type Insight struct {
 	Evidence *InsightEvidence `protobuf:"bytes,11,opt,name=evidence,proto3" json:"evidence,omitempty"`
 	// What to do about it.
 	RecommendedAction string `protobuf:"bytes,12,opt,name=recommended_action,json=recommendedAction,proto3" json:"recommended_action,omitempty"`
-	// Ranking score: higher first (severity, then money at stake).
+	// Ranking score: higher first: confidence × (severity + money at stake as a share of the
+	// period's spend, under 1); the confidence is 1 but for anomalies (see
+	// `AnomalyIncident.confidence`), so a certain small break outranks a doubtful big wobble.
 	Priority float64 `protobuf:"fixed64,13,opt,name=priority,proto3" json:"priority,omitempty"`
 	// Where the reader is with it.
 	Status InsightStatus `protobuf:"varint,14,opt,name=status,proto3,enum=adpulse.v1.InsightStatus" json:"status,omitempty"`
@@ -3898,8 +3919,13 @@ type GenerateInsightsRequest struct {
 	MaxShift *wrapperspb.DoubleValue `protobuf:"bytes,5,opt,name=max_shift,json=maxShift,proto3" json:"max_shift,omitempty"`
 	// Also return the story of every anomaly incident: its explanation and recommended action.
 	IncludeStories bool `protobuf:"varint,6,opt,name=include_stories,json=includeStories,proto3" json:"include_stories,omitempty"`
-	// Most insights returned (all found are stored), 1 to 100; 0 means 20.
-	MaxInsights   int32 `protobuf:"varint,7,opt,name=max_insights,json=maxInsights,proto3" json:"max_insights,omitempty"`
+	// Most insights returned (all found are stored), 1 to 100; 0 means 20. Same as `page_size`
+	// (which wins when both are set).
+	MaxInsights int32 `protobuf:"varint,7,opt,name=max_insights,json=maxInsights,proto3" json:"max_insights,omitempty"`
+	// Insights per page, 1 to 100; 0: `max_insights`, else 20. Pages follow the ranking.
+	PageSize int32 `protobuf:"varint,8,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// `next_page_token` of the previous page; every other field but `page_size` unchanged.
+	PageToken     string `protobuf:"bytes,9,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3981,6 +4007,20 @@ func (x *GenerateInsightsRequest) GetMaxInsights() int32 {
 		return x.MaxInsights
 	}
 	return 0
+}
+
+func (x *GenerateInsightsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *GenerateInsightsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
 }
 
 // An anomaly incident with why it happened and what to do.
@@ -4075,7 +4115,11 @@ type GenerateInsightsResponse struct {
 	// First day analysed.
 	StartDate string `protobuf:"bytes,3,opt,name=start_date,json=startDate,proto3" json:"start_date,omitempty"`
 	// Last day analysed.
-	EndDate       string `protobuf:"bytes,4,opt,name=end_date,json=endDate,proto3" json:"end_date,omitempty"`
+	EndDate string `protobuf:"bytes,4,opt,name=end_date,json=endDate,proto3" json:"end_date,omitempty"`
+	// Token of the next page; empty on the last.
+	NextPageToken string `protobuf:"bytes,5,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	// Insights found in all (not dismissed), over all pages.
+	TotalSize     int32 `protobuf:"varint,6,opt,name=total_size,json=totalSize,proto3" json:"total_size,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -4136,6 +4180,20 @@ func (x *GenerateInsightsResponse) GetEndDate() string {
 		return x.EndDate
 	}
 	return ""
+}
+
+func (x *GenerateInsightsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+func (x *GenerateInsightsResponse) GetTotalSize() int32 {
+	if x != nil {
+		return x.TotalSize
+	}
+	return 0
 }
 
 // Request of `ListInsights`.
@@ -4814,7 +4872,7 @@ const file_adpulse_v1_analytics_service_proto_rawDesc = "" +
 	"\bseverity\x18\t \x01(\x0e2\x14.adpulse.v1.SeverityR\bseverity\x121\n" +
 	"\x06method\x18\n" +
 	" \x01(\x0e2\x19.adpulse.v1.AnomalyMethodR\x06method\x12 \n" +
-	"\vprovisional\x18\v \x01(\bR\vprovisional\"\xa4\x04\n" +
+	"\vprovisional\x18\v \x01(\bR\vprovisional\"\xe2\x04\n" +
 	"\x0fAnomalyIncident\x12*\n" +
 	"\x05group\x18\x01 \x01(\v2\x14.adpulse.v1.GroupKeyR\x05group\x12\x1d\n" +
 	"\n" +
@@ -4830,7 +4888,10 @@ const file_adpulse_v1_analytics_service_proto_rawDesc = "" +
 	"\x06method\x18\n" +
 	" \x01(\x0e2\x19.adpulse.v1.AnomalyMethodR\x06method\x12 \n" +
 	"\vprovisional\x18\v \x01(\bR\vprovisional\x12*\n" +
-	"\x06metric\x18\f \x01(\x0e2\x12.adpulse.v1.MetricR\x06metric\"\x83\x03\n" +
+	"\x06metric\x18\f \x01(\x0e2\x12.adpulse.v1.MetricR\x06metric\x12<\n" +
+	"\n" +
+	"confidence\x18\r \x01(\v2\x1c.google.protobuf.DoubleValueR\n" +
+	"confidence\"\x83\x03\n" +
 	"\vSeriesPoint\x12\x12\n" +
 	"\x04date\x18\x01 \x01(\tR\x04date\x128\n" +
 	"\bobserved\x18\x02 \x01(\v2\x1c.google.protobuf.DoubleValueR\bobserved\x128\n" +
@@ -4948,7 +5009,7 @@ const file_adpulse_v1_analytics_service_proto_rawDesc = "" +
 	"\vcreate_time\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\x11 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\"\xcc\x02\n" +
+	"updateTime\"\x88\x03\n" +
 	"\x17GenerateInsightsRequest\x12\x1d\n" +
 	"\n" +
 	"start_date\x18\x01 \x01(\tR\tstartDate\x12\x19\n" +
@@ -4957,19 +5018,25 @@ const file_adpulse_v1_analytics_service_proto_rawDesc = "" +
 	"\vsensitivity\x18\x04 \x01(\x0e2\x17.adpulse.v1.SensitivityR\vsensitivity\x129\n" +
 	"\tmax_shift\x18\x05 \x01(\v2\x1c.google.protobuf.DoubleValueR\bmaxShift\x12'\n" +
 	"\x0finclude_stories\x18\x06 \x01(\bR\x0eincludeStories\x12!\n" +
-	"\fmax_insights\x18\a \x01(\x05R\vmaxInsights\"\x85\x02\n" +
+	"\fmax_insights\x18\a \x01(\x05R\vmaxInsights\x12\x1b\n" +
+	"\tpage_size\x18\b \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\t \x01(\tR\tpageToken\"\x85\x02\n" +
 	"\x05Story\x127\n" +
 	"\bincident\x18\x01 \x01(\v2\x1b.adpulse.v1.AnomalyIncidentR\bincident\x125\n" +
 	"\arelated\x18\x02 \x03(\v2\x1b.adpulse.v1.AnomalyIncidentR\arelated\x12C\n" +
 	"\vexplanation\x18\x03 \x01(\v2!.adpulse.v1.ExplainChangeResponseR\vexplanation\x12-\n" +
 	"\x12recommended_action\x18\x04 \x01(\tR\x11recommendedAction\x12\x18\n" +
-	"\ainsight\x18\x05 \x01(\tR\ainsight\"\xb2\x01\n" +
+	"\ainsight\x18\x05 \x01(\tR\ainsight\"\xf9\x01\n" +
 	"\x18GenerateInsightsResponse\x12/\n" +
 	"\binsights\x18\x01 \x03(\v2\x13.adpulse.v1.InsightR\binsights\x12+\n" +
 	"\astories\x18\x02 \x03(\v2\x11.adpulse.v1.StoryR\astories\x12\x1d\n" +
 	"\n" +
 	"start_date\x18\x03 \x01(\tR\tstartDate\x12\x19\n" +
-	"\bend_date\x18\x04 \x01(\tR\aendDate\"\xcb\x02\n" +
+	"\bend_date\x18\x04 \x01(\tR\aendDate\x12&\n" +
+	"\x0fnext_page_token\x18\x05 \x01(\tR\rnextPageToken\x12\x1d\n" +
+	"\n" +
+	"total_size\x18\x06 \x01(\x05R\ttotalSize\"\xcb\x02\n" +
 	"\x13ListInsightsRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
@@ -5054,14 +5121,15 @@ const file_adpulse_v1_analytics_service_proto_rawDesc = "" +
 	"\x12\x0f\n" +
 	"\vMETRIC_ROAS\x10\v\x12\x0e\n" +
 	"\n" +
-	"METRIC_ROI\x10\f*\xbb\x01\n" +
+	"METRIC_ROI\x10\f*\xda\x01\n" +
 	"\rAnomalyMethod\x12\x1e\n" +
 	"\x1aANOMALY_METHOD_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13ANOMALY_METHOD_AUTO\x10\x01\x12\x19\n" +
 	"\x15ANOMALY_METHOD_ZSCORE\x10\x02\x12\x16\n" +
 	"\x12ANOMALY_METHOD_MAD\x10\x03\x12\x1b\n" +
 	"\x17ANOMALY_METHOD_SEASONAL\x10\x04\x12!\n" +
-	"\x1dANOMALY_METHOD_WEEK_OVER_WEEK\x10\x05*m\n" +
+	"\x1dANOMALY_METHOD_WEEK_OVER_WEEK\x10\x05\x12\x1d\n" +
+	"\x19ANOMALY_METHOD_COLD_START\x10\x06*m\n" +
 	"\vSensitivity\x12\x1b\n" +
 	"\x17SENSITIVITY_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fSENSITIVITY_LOW\x10\x01\x12\x16\n" +
@@ -5259,102 +5327,103 @@ var file_adpulse_v1_analytics_service_proto_depIdxs = []int32{
 	6,   // 64: adpulse.v1.AnomalyIncident.severity:type_name -> adpulse.v1.Severity
 	4,   // 65: adpulse.v1.AnomalyIncident.method:type_name -> adpulse.v1.AnomalyMethod
 	3,   // 66: adpulse.v1.AnomalyIncident.metric:type_name -> adpulse.v1.Metric
-	53,  // 67: adpulse.v1.SeriesPoint.observed:type_name -> google.protobuf.DoubleValue
-	53,  // 68: adpulse.v1.SeriesPoint.expected:type_name -> google.protobuf.DoubleValue
-	53,  // 69: adpulse.v1.SeriesPoint.lower_bound:type_name -> google.protobuf.DoubleValue
-	53,  // 70: adpulse.v1.SeriesPoint.upper_bound:type_name -> google.protobuf.DoubleValue
-	53,  // 71: adpulse.v1.SeriesPoint.score:type_name -> google.protobuf.DoubleValue
-	21,  // 72: adpulse.v1.AnomalySeries.group:type_name -> adpulse.v1.GroupKey
-	31,  // 73: adpulse.v1.AnomalySeries.points:type_name -> adpulse.v1.SeriesPoint
-	3,   // 74: adpulse.v1.DetectAnomaliesResponse.metric:type_name -> adpulse.v1.Metric
-	29,  // 75: adpulse.v1.DetectAnomaliesResponse.anomalies:type_name -> adpulse.v1.Anomaly
-	30,  // 76: adpulse.v1.DetectAnomaliesResponse.incidents:type_name -> adpulse.v1.AnomalyIncident
-	32,  // 77: adpulse.v1.DetectAnomaliesResponse.series:type_name -> adpulse.v1.AnomalySeries
-	3,   // 78: adpulse.v1.ExplainChangeRequest.metric:type_name -> adpulse.v1.Metric
-	0,   // 79: adpulse.v1.ExplainChangeRequest.dimensions:type_name -> adpulse.v1.Dimension
-	12,  // 80: adpulse.v1.ExplainChangeRequest.filters:type_name -> adpulse.v1.DimensionFilter
-	21,  // 81: adpulse.v1.Contributor.group:type_name -> adpulse.v1.GroupKey
-	53,  // 82: adpulse.v1.Contributor.baseline:type_name -> google.protobuf.DoubleValue
-	53,  // 83: adpulse.v1.Contributor.current:type_name -> google.protobuf.DoubleValue
-	53,  // 84: adpulse.v1.Contributor.contribution:type_name -> google.protobuf.DoubleValue
-	52,  // 85: adpulse.v1.Contributor.contribution_micros:type_name -> google.protobuf.Int64Value
-	53,  // 86: adpulse.v1.Contributor.share_of_change:type_name -> google.protobuf.DoubleValue
-	53,  // 87: adpulse.v1.Contributor.rate_effect:type_name -> google.protobuf.DoubleValue
-	53,  // 88: adpulse.v1.Contributor.mix_effect:type_name -> google.protobuf.DoubleValue
-	8,   // 89: adpulse.v1.Contributor.status:type_name -> adpulse.v1.SliceStatus
-	0,   // 90: adpulse.v1.DimensionExplanation.dimension:type_name -> adpulse.v1.Dimension
-	53,  // 91: adpulse.v1.DimensionExplanation.explanatory_power:type_name -> google.protobuf.DoubleValue
-	35,  // 92: adpulse.v1.DimensionExplanation.contributors:type_name -> adpulse.v1.Contributor
-	3,   // 93: adpulse.v1.ExplainChangeResponse.metric:type_name -> adpulse.v1.Metric
-	53,  // 94: adpulse.v1.ExplainChangeResponse.baseline:type_name -> google.protobuf.DoubleValue
-	53,  // 95: adpulse.v1.ExplainChangeResponse.current:type_name -> google.protobuf.DoubleValue
-	53,  // 96: adpulse.v1.ExplainChangeResponse.change:type_name -> google.protobuf.DoubleValue
-	52,  // 97: adpulse.v1.ExplainChangeResponse.change_micros:type_name -> google.protobuf.Int64Value
-	53,  // 98: adpulse.v1.ExplainChangeResponse.relative_change:type_name -> google.protobuf.DoubleValue
-	36,  // 99: adpulse.v1.ExplainChangeResponse.dimensions:type_name -> adpulse.v1.DimensionExplanation
-	21,  // 100: adpulse.v1.BudgetMove.group:type_name -> adpulse.v1.GroupKey
-	48,  // 101: adpulse.v1.Pacing.budget:type_name -> adpulse.v1.Budget
-	11,  // 102: adpulse.v1.Pacing.status:type_name -> adpulse.v1.PacingStatus
-	3,   // 103: adpulse.v1.InsightEvidence.metrics:type_name -> adpulse.v1.Metric
-	31,  // 104: adpulse.v1.InsightEvidence.series:type_name -> adpulse.v1.SeriesPoint
-	35,  // 105: adpulse.v1.InsightEvidence.contributors:type_name -> adpulse.v1.Contributor
-	38,  // 106: adpulse.v1.InsightEvidence.budget_moves:type_name -> adpulse.v1.BudgetMove
-	39,  // 107: adpulse.v1.InsightEvidence.pacing:type_name -> adpulse.v1.Pacing
-	30,  // 108: adpulse.v1.InsightEvidence.incidents:type_name -> adpulse.v1.AnomalyIncident
-	9,   // 109: adpulse.v1.Insight.type:type_name -> adpulse.v1.InsightType
-	6,   // 110: adpulse.v1.Insight.severity:type_name -> adpulse.v1.Severity
-	52,  // 111: adpulse.v1.Insight.impact_micros:type_name -> google.protobuf.Int64Value
-	21,  // 112: adpulse.v1.Insight.group:type_name -> adpulse.v1.GroupKey
-	40,  // 113: adpulse.v1.Insight.evidence:type_name -> adpulse.v1.InsightEvidence
-	10,  // 114: adpulse.v1.Insight.status:type_name -> adpulse.v1.InsightStatus
-	55,  // 115: adpulse.v1.Insight.create_time:type_name -> google.protobuf.Timestamp
-	55,  // 116: adpulse.v1.Insight.update_time:type_name -> google.protobuf.Timestamp
-	12,  // 117: adpulse.v1.GenerateInsightsRequest.filters:type_name -> adpulse.v1.DimensionFilter
-	5,   // 118: adpulse.v1.GenerateInsightsRequest.sensitivity:type_name -> adpulse.v1.Sensitivity
-	53,  // 119: adpulse.v1.GenerateInsightsRequest.max_shift:type_name -> google.protobuf.DoubleValue
-	30,  // 120: adpulse.v1.Story.incident:type_name -> adpulse.v1.AnomalyIncident
-	30,  // 121: adpulse.v1.Story.related:type_name -> adpulse.v1.AnomalyIncident
-	37,  // 122: adpulse.v1.Story.explanation:type_name -> adpulse.v1.ExplainChangeResponse
-	41,  // 123: adpulse.v1.GenerateInsightsResponse.insights:type_name -> adpulse.v1.Insight
-	43,  // 124: adpulse.v1.GenerateInsightsResponse.stories:type_name -> adpulse.v1.Story
-	9,   // 125: adpulse.v1.ListInsightsRequest.types:type_name -> adpulse.v1.InsightType
-	10,  // 126: adpulse.v1.ListInsightsRequest.statuses:type_name -> adpulse.v1.InsightStatus
-	6,   // 127: adpulse.v1.ListInsightsRequest.min_severity:type_name -> adpulse.v1.Severity
-	41,  // 128: adpulse.v1.ListInsightsResponse.insights:type_name -> adpulse.v1.Insight
-	41,  // 129: adpulse.v1.UpdateInsightRequest.insight:type_name -> adpulse.v1.Insight
-	56,  // 130: adpulse.v1.UpdateInsightRequest.update_mask:type_name -> google.protobuf.FieldMask
-	55,  // 131: adpulse.v1.Budget.update_time:type_name -> google.protobuf.Timestamp
-	48,  // 132: adpulse.v1.SetBudgetRequest.budget:type_name -> adpulse.v1.Budget
-	48,  // 133: adpulse.v1.ListBudgetsResponse.budgets:type_name -> adpulse.v1.Budget
-	13,  // 134: adpulse.v1.AnalyticsService.QueryMetrics:input_type -> adpulse.v1.QueryMetricsRequest
-	17,  // 135: adpulse.v1.AnalyticsService.ExportMetrics:input_type -> adpulse.v1.ExportMetricsRequest
-	18,  // 136: adpulse.v1.AnalyticsService.DownloadExport:input_type -> adpulse.v1.DownloadExportRequest
-	20,  // 137: adpulse.v1.AnalyticsService.Backfill:input_type -> adpulse.v1.BackfillRequest
-	22,  // 138: adpulse.v1.AnalyticsService.GetTrends:input_type -> adpulse.v1.GetTrendsRequest
-	28,  // 139: adpulse.v1.AnalyticsService.DetectAnomalies:input_type -> adpulse.v1.DetectAnomaliesRequest
-	34,  // 140: adpulse.v1.AnalyticsService.ExplainChange:input_type -> adpulse.v1.ExplainChangeRequest
-	42,  // 141: adpulse.v1.AnalyticsService.GenerateInsights:input_type -> adpulse.v1.GenerateInsightsRequest
-	45,  // 142: adpulse.v1.AnalyticsService.ListInsights:input_type -> adpulse.v1.ListInsightsRequest
-	47,  // 143: adpulse.v1.AnalyticsService.UpdateInsight:input_type -> adpulse.v1.UpdateInsightRequest
-	49,  // 144: adpulse.v1.AnalyticsService.SetBudget:input_type -> adpulse.v1.SetBudgetRequest
-	50,  // 145: adpulse.v1.AnalyticsService.ListBudgets:input_type -> adpulse.v1.ListBudgetsRequest
-	16,  // 146: adpulse.v1.AnalyticsService.QueryMetrics:output_type -> adpulse.v1.QueryMetricsResponse
-	57,  // 147: adpulse.v1.AnalyticsService.ExportMetrics:output_type -> google.longrunning.Operation
-	19,  // 148: adpulse.v1.AnalyticsService.DownloadExport:output_type -> adpulse.v1.DownloadExportResponse
-	57,  // 149: adpulse.v1.AnalyticsService.Backfill:output_type -> google.longrunning.Operation
-	27,  // 150: adpulse.v1.AnalyticsService.GetTrends:output_type -> adpulse.v1.GetTrendsResponse
-	33,  // 151: adpulse.v1.AnalyticsService.DetectAnomalies:output_type -> adpulse.v1.DetectAnomaliesResponse
-	37,  // 152: adpulse.v1.AnalyticsService.ExplainChange:output_type -> adpulse.v1.ExplainChangeResponse
-	44,  // 153: adpulse.v1.AnalyticsService.GenerateInsights:output_type -> adpulse.v1.GenerateInsightsResponse
-	46,  // 154: adpulse.v1.AnalyticsService.ListInsights:output_type -> adpulse.v1.ListInsightsResponse
-	41,  // 155: adpulse.v1.AnalyticsService.UpdateInsight:output_type -> adpulse.v1.Insight
-	48,  // 156: adpulse.v1.AnalyticsService.SetBudget:output_type -> adpulse.v1.Budget
-	51,  // 157: adpulse.v1.AnalyticsService.ListBudgets:output_type -> adpulse.v1.ListBudgetsResponse
-	146, // [146:158] is the sub-list for method output_type
-	134, // [134:146] is the sub-list for method input_type
-	134, // [134:134] is the sub-list for extension type_name
-	134, // [134:134] is the sub-list for extension extendee
-	0,   // [0:134] is the sub-list for field type_name
+	53,  // 67: adpulse.v1.AnomalyIncident.confidence:type_name -> google.protobuf.DoubleValue
+	53,  // 68: adpulse.v1.SeriesPoint.observed:type_name -> google.protobuf.DoubleValue
+	53,  // 69: adpulse.v1.SeriesPoint.expected:type_name -> google.protobuf.DoubleValue
+	53,  // 70: adpulse.v1.SeriesPoint.lower_bound:type_name -> google.protobuf.DoubleValue
+	53,  // 71: adpulse.v1.SeriesPoint.upper_bound:type_name -> google.protobuf.DoubleValue
+	53,  // 72: adpulse.v1.SeriesPoint.score:type_name -> google.protobuf.DoubleValue
+	21,  // 73: adpulse.v1.AnomalySeries.group:type_name -> adpulse.v1.GroupKey
+	31,  // 74: adpulse.v1.AnomalySeries.points:type_name -> adpulse.v1.SeriesPoint
+	3,   // 75: adpulse.v1.DetectAnomaliesResponse.metric:type_name -> adpulse.v1.Metric
+	29,  // 76: adpulse.v1.DetectAnomaliesResponse.anomalies:type_name -> adpulse.v1.Anomaly
+	30,  // 77: adpulse.v1.DetectAnomaliesResponse.incidents:type_name -> adpulse.v1.AnomalyIncident
+	32,  // 78: adpulse.v1.DetectAnomaliesResponse.series:type_name -> adpulse.v1.AnomalySeries
+	3,   // 79: adpulse.v1.ExplainChangeRequest.metric:type_name -> adpulse.v1.Metric
+	0,   // 80: adpulse.v1.ExplainChangeRequest.dimensions:type_name -> adpulse.v1.Dimension
+	12,  // 81: adpulse.v1.ExplainChangeRequest.filters:type_name -> adpulse.v1.DimensionFilter
+	21,  // 82: adpulse.v1.Contributor.group:type_name -> adpulse.v1.GroupKey
+	53,  // 83: adpulse.v1.Contributor.baseline:type_name -> google.protobuf.DoubleValue
+	53,  // 84: adpulse.v1.Contributor.current:type_name -> google.protobuf.DoubleValue
+	53,  // 85: adpulse.v1.Contributor.contribution:type_name -> google.protobuf.DoubleValue
+	52,  // 86: adpulse.v1.Contributor.contribution_micros:type_name -> google.protobuf.Int64Value
+	53,  // 87: adpulse.v1.Contributor.share_of_change:type_name -> google.protobuf.DoubleValue
+	53,  // 88: adpulse.v1.Contributor.rate_effect:type_name -> google.protobuf.DoubleValue
+	53,  // 89: adpulse.v1.Contributor.mix_effect:type_name -> google.protobuf.DoubleValue
+	8,   // 90: adpulse.v1.Contributor.status:type_name -> adpulse.v1.SliceStatus
+	0,   // 91: adpulse.v1.DimensionExplanation.dimension:type_name -> adpulse.v1.Dimension
+	53,  // 92: adpulse.v1.DimensionExplanation.explanatory_power:type_name -> google.protobuf.DoubleValue
+	35,  // 93: adpulse.v1.DimensionExplanation.contributors:type_name -> adpulse.v1.Contributor
+	3,   // 94: adpulse.v1.ExplainChangeResponse.metric:type_name -> adpulse.v1.Metric
+	53,  // 95: adpulse.v1.ExplainChangeResponse.baseline:type_name -> google.protobuf.DoubleValue
+	53,  // 96: adpulse.v1.ExplainChangeResponse.current:type_name -> google.protobuf.DoubleValue
+	53,  // 97: adpulse.v1.ExplainChangeResponse.change:type_name -> google.protobuf.DoubleValue
+	52,  // 98: adpulse.v1.ExplainChangeResponse.change_micros:type_name -> google.protobuf.Int64Value
+	53,  // 99: adpulse.v1.ExplainChangeResponse.relative_change:type_name -> google.protobuf.DoubleValue
+	36,  // 100: adpulse.v1.ExplainChangeResponse.dimensions:type_name -> adpulse.v1.DimensionExplanation
+	21,  // 101: adpulse.v1.BudgetMove.group:type_name -> adpulse.v1.GroupKey
+	48,  // 102: adpulse.v1.Pacing.budget:type_name -> adpulse.v1.Budget
+	11,  // 103: adpulse.v1.Pacing.status:type_name -> adpulse.v1.PacingStatus
+	3,   // 104: adpulse.v1.InsightEvidence.metrics:type_name -> adpulse.v1.Metric
+	31,  // 105: adpulse.v1.InsightEvidence.series:type_name -> adpulse.v1.SeriesPoint
+	35,  // 106: adpulse.v1.InsightEvidence.contributors:type_name -> adpulse.v1.Contributor
+	38,  // 107: adpulse.v1.InsightEvidence.budget_moves:type_name -> adpulse.v1.BudgetMove
+	39,  // 108: adpulse.v1.InsightEvidence.pacing:type_name -> adpulse.v1.Pacing
+	30,  // 109: adpulse.v1.InsightEvidence.incidents:type_name -> adpulse.v1.AnomalyIncident
+	9,   // 110: adpulse.v1.Insight.type:type_name -> adpulse.v1.InsightType
+	6,   // 111: adpulse.v1.Insight.severity:type_name -> adpulse.v1.Severity
+	52,  // 112: adpulse.v1.Insight.impact_micros:type_name -> google.protobuf.Int64Value
+	21,  // 113: adpulse.v1.Insight.group:type_name -> adpulse.v1.GroupKey
+	40,  // 114: adpulse.v1.Insight.evidence:type_name -> adpulse.v1.InsightEvidence
+	10,  // 115: adpulse.v1.Insight.status:type_name -> adpulse.v1.InsightStatus
+	55,  // 116: adpulse.v1.Insight.create_time:type_name -> google.protobuf.Timestamp
+	55,  // 117: adpulse.v1.Insight.update_time:type_name -> google.protobuf.Timestamp
+	12,  // 118: adpulse.v1.GenerateInsightsRequest.filters:type_name -> adpulse.v1.DimensionFilter
+	5,   // 119: adpulse.v1.GenerateInsightsRequest.sensitivity:type_name -> adpulse.v1.Sensitivity
+	53,  // 120: adpulse.v1.GenerateInsightsRequest.max_shift:type_name -> google.protobuf.DoubleValue
+	30,  // 121: adpulse.v1.Story.incident:type_name -> adpulse.v1.AnomalyIncident
+	30,  // 122: adpulse.v1.Story.related:type_name -> adpulse.v1.AnomalyIncident
+	37,  // 123: adpulse.v1.Story.explanation:type_name -> adpulse.v1.ExplainChangeResponse
+	41,  // 124: adpulse.v1.GenerateInsightsResponse.insights:type_name -> adpulse.v1.Insight
+	43,  // 125: adpulse.v1.GenerateInsightsResponse.stories:type_name -> adpulse.v1.Story
+	9,   // 126: adpulse.v1.ListInsightsRequest.types:type_name -> adpulse.v1.InsightType
+	10,  // 127: adpulse.v1.ListInsightsRequest.statuses:type_name -> adpulse.v1.InsightStatus
+	6,   // 128: adpulse.v1.ListInsightsRequest.min_severity:type_name -> adpulse.v1.Severity
+	41,  // 129: adpulse.v1.ListInsightsResponse.insights:type_name -> adpulse.v1.Insight
+	41,  // 130: adpulse.v1.UpdateInsightRequest.insight:type_name -> adpulse.v1.Insight
+	56,  // 131: adpulse.v1.UpdateInsightRequest.update_mask:type_name -> google.protobuf.FieldMask
+	55,  // 132: adpulse.v1.Budget.update_time:type_name -> google.protobuf.Timestamp
+	48,  // 133: adpulse.v1.SetBudgetRequest.budget:type_name -> adpulse.v1.Budget
+	48,  // 134: adpulse.v1.ListBudgetsResponse.budgets:type_name -> adpulse.v1.Budget
+	13,  // 135: adpulse.v1.AnalyticsService.QueryMetrics:input_type -> adpulse.v1.QueryMetricsRequest
+	17,  // 136: adpulse.v1.AnalyticsService.ExportMetrics:input_type -> adpulse.v1.ExportMetricsRequest
+	18,  // 137: adpulse.v1.AnalyticsService.DownloadExport:input_type -> adpulse.v1.DownloadExportRequest
+	20,  // 138: adpulse.v1.AnalyticsService.Backfill:input_type -> adpulse.v1.BackfillRequest
+	22,  // 139: adpulse.v1.AnalyticsService.GetTrends:input_type -> adpulse.v1.GetTrendsRequest
+	28,  // 140: adpulse.v1.AnalyticsService.DetectAnomalies:input_type -> adpulse.v1.DetectAnomaliesRequest
+	34,  // 141: adpulse.v1.AnalyticsService.ExplainChange:input_type -> adpulse.v1.ExplainChangeRequest
+	42,  // 142: adpulse.v1.AnalyticsService.GenerateInsights:input_type -> adpulse.v1.GenerateInsightsRequest
+	45,  // 143: adpulse.v1.AnalyticsService.ListInsights:input_type -> adpulse.v1.ListInsightsRequest
+	47,  // 144: adpulse.v1.AnalyticsService.UpdateInsight:input_type -> adpulse.v1.UpdateInsightRequest
+	49,  // 145: adpulse.v1.AnalyticsService.SetBudget:input_type -> adpulse.v1.SetBudgetRequest
+	50,  // 146: adpulse.v1.AnalyticsService.ListBudgets:input_type -> adpulse.v1.ListBudgetsRequest
+	16,  // 147: adpulse.v1.AnalyticsService.QueryMetrics:output_type -> adpulse.v1.QueryMetricsResponse
+	57,  // 148: adpulse.v1.AnalyticsService.ExportMetrics:output_type -> google.longrunning.Operation
+	19,  // 149: adpulse.v1.AnalyticsService.DownloadExport:output_type -> adpulse.v1.DownloadExportResponse
+	57,  // 150: adpulse.v1.AnalyticsService.Backfill:output_type -> google.longrunning.Operation
+	27,  // 151: adpulse.v1.AnalyticsService.GetTrends:output_type -> adpulse.v1.GetTrendsResponse
+	33,  // 152: adpulse.v1.AnalyticsService.DetectAnomalies:output_type -> adpulse.v1.DetectAnomaliesResponse
+	37,  // 153: adpulse.v1.AnalyticsService.ExplainChange:output_type -> adpulse.v1.ExplainChangeResponse
+	44,  // 154: adpulse.v1.AnalyticsService.GenerateInsights:output_type -> adpulse.v1.GenerateInsightsResponse
+	46,  // 155: adpulse.v1.AnalyticsService.ListInsights:output_type -> adpulse.v1.ListInsightsResponse
+	41,  // 156: adpulse.v1.AnalyticsService.UpdateInsight:output_type -> adpulse.v1.Insight
+	48,  // 157: adpulse.v1.AnalyticsService.SetBudget:output_type -> adpulse.v1.Budget
+	51,  // 158: adpulse.v1.AnalyticsService.ListBudgets:output_type -> adpulse.v1.ListBudgetsResponse
+	147, // [147:159] is the sub-list for method output_type
+	135, // [135:147] is the sub-list for method input_type
+	135, // [135:135] is the sub-list for extension type_name
+	135, // [135:135] is the sub-list for extension extendee
+	0,   // [0:135] is the sub-list for field type_name
 }
 
 func init() { file_adpulse_v1_analytics_service_proto_init() }

@@ -25,8 +25,8 @@ DETECT_METRICS = (
 
 
 def cluster_incidents(incidents: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
-    """Incidents of one campaign whose days overlap or touch are one insight, led by the most
-    severe (then by metric order); clusters come most severe first."""
+    """Incidents of one campaign whose days overlap or touch are one insight, led by the cause
+    (by metric order); clusters come surest and most severe first (confidence x severity)."""
     order = {m: i for i, m in enumerate(DETECT_METRICS)}
     incidents = sorted(incidents, key=lambda i: (campaign_key(i), i["start"]))
     clusters: list[list[dict[str, Any]]] = []
@@ -42,7 +42,14 @@ def cluster_incidents(incidents: list[dict[str, Any]]) -> list[list[dict[str, An
             clusters.append([inc])
     for cluster in clusters:
         cluster.sort(key=lambda i: order[i["metric"]])
-    return sorted(clusters, key=lambda c: (-(c[0]["severity"] or 0), -abs(c[0]["peak_score"] or 0)))
+
+    def rank(cluster: list[dict[str, Any]]) -> tuple[float, float]:
+        sure = max(i["confidence"] for i in cluster)
+        return -sure * max(i["severity"] or 0 for i in cluster), -max(
+            abs(i["peak_score"] or 0) for i in cluster
+        )
+
+    return sorted(clusters, key=rank)
 
 
 def incident_span(cluster: Sequence[Mapping[str, Any]]) -> tuple[dt.date, dt.date]:

@@ -37,8 +37,12 @@ class Context:
         self.spend = {r["currency"]: r["cost_micros"] or 0 for r in by_currency}
         self.currencies = sorted(c for c in self.spend if c)
 
-    def priority(self, severity: Severity, impact: int | None, currency: str) -> float:
-        """Severity first; within a severity, the money at stake as a share of the period's spend."""
+    def priority(
+        self, severity: Severity, impact: int | None, currency: str, confidence: float = 1.0
+    ) -> float:
+        """Severity first; within a severity, the money at stake as a share of the period's spend;
+        both weighed by how sure the finding is (anomalies: `incident_confidence`), so a certain
+        small break outranks a doubtful big wobble."""
         spend = self.spend.get(currency, 0)
         share = min((impact or 0) / spend, 0.99) if spend else 0.0
-        return float(int(severity)) + share
+        return confidence * (float(int(severity)) + share)

@@ -61,12 +61,14 @@ def anomaly_insights(
             platforms=platforms,
             threshold=sensitivity.threshold,
             change_threshold=sensitivity.change_threshold,
+            cold_start_factor=sensitivity.cold_start_factor,
             window=WINDOW_DAYS,
             all_points=True,
         )
         points[metric] = series
         incidents += [{**row, "metric": metric} for row in found.to_pylist()]
-    clusters = cluster_incidents(incidents)[: ctx.request.max_insights * 2]
+    # Each incident costs an explanation: enough for the requested page, whatever the others.
+    clusters = cluster_incidents(incidents)[: (ctx.request.offset + ctx.request.max_insights) * 2]
     ads = ad_sums(facts, ctx, clusters)
     return [_anomaly_insight(explain, ctx, cluster, points, ads) for cluster in clusters]
 
@@ -137,7 +139,7 @@ def _anomaly_insight(
         subject=campaign_subject(lead),
         evidence=doc,
         recommended_action=action,
-        priority=ctx.priority(severity, impact, currency),
+        priority=ctx.priority(severity, impact, currency, max(i["confidence"] for i in cluster)),
     )
     story = Story(
         incident=evidence.incident_json(lead, metric),

@@ -43,6 +43,8 @@ class InsightsReport:
     stories: list[Story]
     start: dt.date
     end: dt.date
+    total_size: int
+    next_offset: int | None
 
 
 class InsightsUseCase:
@@ -91,12 +93,14 @@ class InsightsUseCase:
         stored = self._store.save(request.tenant, found)
         if self._events is not None:
             self._events.stored(request.tenant, stored)
-        shown = sorted(
+        ranked = sorted(
             (i for i in stored if i.status is not InsightStatus.DISMISSED),
             key=lambda i: (-i.priority, i.id),
-        )[: request.max_insights]
+        )
+        last = request.offset + request.max_insights
+        shown = ranked[request.offset : last]
         chosen = [stories[i.id] for i in shown if request.include_stories and i.id in stories]
-        return InsightsReport(shown, chosen, start, end)
+        return InsightsReport(shown, chosen, start, end, len(ranked), last if last < len(ranked) else None)
 
     # -- stored insights and budgets
 

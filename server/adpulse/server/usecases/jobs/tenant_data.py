@@ -9,7 +9,9 @@ half of one; a worker that dies mid-way leaves a partial file that the next atte
 
 A deletion goes store by store, recording after each what it deleted, so a retried slice goes
 on where the last stopped; then it counts what is left of the tenant in every store, which is
-its proof, and appends the deletion to the audit log.
+its proof, and appends the deletion to the audit log. That append is not best-effort (unlike a
+call's audit event): if the log's store fails, the slice fails and is retried, so a deletion
+never succeeds unrecorded.
 """
 
 from __future__ import annotations
@@ -31,12 +33,10 @@ from adpulse.server.ports import DataVersions, FileArea, Rollups, TenantFacts, T
 from adpulse.server.usecases.jobs.runner import JobContext
 
 # The audit log is append-only and records the deletion itself; keys are access, not data
-# (an operator revokes them), and the caller's key must outlive the call that deletes.
-KEPT_TABLES = frozenset({"audit_events", "api_keys"})
-# Retention drops old facts and what is derived from them day by day (exchange rates stay: they
-# are reference data, not the tenant's performance).
-# The facts first, then the rollups derived from them.
-DATED_FACT_TABLES = ("ad_metrics", "campaign_daily", "account_daily", "campaign_monthly")
+# (an operator revokes them), and the caller's key must outlive the call that deletes. The data
+# version only ever grows: result caches key by it, and a version counted again from 0 could
+# meet an entry cached before the deletion.
+KEPT_TABLES = frozenset({"audit_events", "api_keys", "tenant_data_versions"})
 ARCHIVE_SUFFIX = ".zip"
 DELETE_ACTION = "job/delete_tenant_data"
 _CHUNK_BYTES = 1 << 20
@@ -123,11 +123,17 @@ class ExportTenantDataJob:
 
 class DeleteTenantDataJob:
     def __init__(
-        self, rows: TenantRows, facts: TenantFacts, files: FileArea, audit: Callable[[AuditEvent], None]
+        self,
+        rows: TenantRows,
+        facts: TenantFacts,
+        files: FileArea,
+        versions: DataVersions,
+        audit: Callable[[AuditEvent], None],
     ) -> None:
         self._rows = rows
         self._facts = facts
         self._files = files
+        self._versions = versions
         self._audit = audit
 
     def run(self, ctx: JobContext) -> Mapping[str, Any] | None:
@@ -152,6 +158,7 @@ class DeleteTenantDataJob:
             )
         if "files/imports" not in deleted:
             deleted.update({f"files/{area}": n for area, n in self._files.delete_files(tenant).items()})
+        self._versions.bump(tenant)  # what any server cached of the tenant is unreachable now
         remaining = self._remaining(tenant, keep, stores)
         self._audit(
             AuditEvent(
@@ -188,24 +195,23 @@ class DeleteTenantDataJob:
 
 
 class RetentionSweep:
-    """The daily scan's clean-up: facts older than the tenant's `retention_days`, uploads and
-    exports older than `file_days`. Idempotent, like every step of the scan."""
+    """The daily scan's clean-up: facts older than the tenant's `retention_days` with their
+    rollups, uploads and exports older than `file_days`. Idempotent, like every step of the scan."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0917 - the stores it cleans, its bound and its clock
         self,
         facts: TenantFacts,
+        rollups: Rollups,
         settings: TenantSettingsStore,
+        versions: DataVersions,
         files: FileArea,
         file_days: int,
         now: Callable[[], dt.datetime],
-        *,
-        rollups: Rollups,
-        versions: DataVersions,
     ) -> None:
-        self._rollups = rollups
-        self._versions = versions
         self._facts = facts
+        self._rollups = rollups
         self._settings = settings
+        self._versions = versions
         self._files = files
         self._file_days = file_days
         self._now = now
@@ -215,13 +221,13 @@ class RetentionSweep:
         days = self._settings.retention_days(tenant)
         if days:
             before = scan_date - dt.timedelta(days=days)
-            # The step counts fact rows; the rollups derived from them go with them.
-            deleted, *_ = (self._facts.delete(table, tenant, before) for table in DATED_FACT_TABLES)
-            # The month of `before` lost its first days: re-sum it from what is left; then
-            # every server's cached answers are of data that is gone.
-            self._rollups.rebuild(tenant, before, before)
-            self._versions.bump(tenant)
-            summary = f"deleted {deleted} rows dated before {before} (retention {days} days)"
+            deleted = self._facts.delete_older(tenant, before)
+            if deleted:
+                # The month the bound falls in lost days: its monthly rollup is summed again.
+                last = before - dt.timedelta(days=1)
+                self._rollups.rebuild(tenant, last.replace(day=1), last)
+                self._versions.bump(tenant)
+            summary = f"deleted {deleted} facts dated before {before} (retention {days} days)"
         else:
             deleted, summary = 0, "no retention set: facts are kept"
         removed = self._files.expire(tenant, self._now() - dt.timedelta(days=self._file_days))
