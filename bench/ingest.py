@@ -148,7 +148,14 @@ def requests(kind: str, payload: bytes, batches: int, tag: str) -> Iterator[byte
 
 
 def stream(
-    address: str, kind: str, payload: bytes, *, batches: int, rows_per_batch: int, server_pid: int
+    address: str,
+    kind: str,
+    payload: bytes,
+    *,
+    batches: int,
+    rows_per_batch: int,
+    server_pid: int,
+    metadata: tuple[tuple[str, str], ...],
 ) -> dict[str, float]:
     process = psutil.Process(server_pid)
     rss: dict[str, float] = {}
@@ -160,7 +167,9 @@ def stream(
         )
         start = time.perf_counter()
         acked = 0
-        for response in call(requests(kind, payload, batches, f"{kind}-{time.time_ns()}"), timeout=3600):
+        for response in call(
+            requests(kind, payload, batches, f"{kind}-{time.time_ns()}"), timeout=3600, metadata=metadata
+        ):
             if response.WhichOneof("response") != "ack":
                 continue
             assert response.ack.accepted == rows_per_batch, response.ack
@@ -213,6 +222,7 @@ def main() -> None:
                         batches=batches,
                         rows_per_batch=args.batch_rows,
                         server_pid=server.process.pid,
+                        metadata=server.key_metadata,
                     )
                     if kind not in results or r["seconds"] < results[kind]["seconds"]:
                         results[kind] = r

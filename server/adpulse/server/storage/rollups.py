@@ -33,6 +33,8 @@ CAMPAIGN_MONTHLY = "campaign_monthly"
 ACCOUNT_DAILY = Source.ACCOUNT_DAILY.value
 # Reading FINAL may merge each month partition on its own: a key never spans two months.
 SETTINGS = {"do_not_merge_across_partitions_select_final": 1}
+# A batch may span any months the kernel accepts (see fact_store's insert), and so may its rebuild.
+_REBUILD_SETTINGS = {**SETTINGS, "max_partitions_per_insert_block": 1200}
 SUMS = "sum(impressions), sum(clicks), sum(cost_micros), sum(conversions_micros), sum(revenue_micros)"
 _MEASURES = "impressions, clicks, cost_micros, conversions_micros, revenue_micros"
 _VERSION = "toUInt64(toUnixTimestamp64Nano(now64(9)))"
@@ -142,14 +144,14 @@ class ClickHouseRollups:
         }
         with unavailable_on_failure():
             for sql in _KEYS:
-                self._client.command(sql, parameters=params, settings=SETTINGS)
+                self._client.command(sql, parameters=params, settings=_REBUILD_SETTINGS)
 
     def rebuild(self, tenant: str, first: dt.date, last: dt.date) -> int:
         """Re-derives both rollups over the days; how many campaign rows the days now have."""
         params = {"tenant": tenant, "first": first, "last": last}
         with unavailable_on_failure():
             for sql in _DAYS:
-                self._client.command(sql, parameters=params, settings=SETTINGS)
+                self._client.command(sql, parameters=params, settings=_REBUILD_SETTINGS)
             rows = self._client.query(
                 f"SELECT count() FROM {CAMPAIGN_DAILY} FINAL WHERE {_RANGE}",
                 parameters=params,
