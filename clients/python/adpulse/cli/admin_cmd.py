@@ -37,6 +37,9 @@ def register(commands: Any) -> None:
     settings.add_argument(
         "--reporting-currency", help="report money in this currency ('' for each row's own)"
     )
+    settings.add_argument(
+        "--retention-days", type=int, help="the daily scan deletes facts older than this (0: keep for ever)"
+    )
     settings.set_defaults(run=run_settings, needs_client=True)
 
 
@@ -135,9 +138,13 @@ def run_fx_load(client: AdpulseClient, args: argparse.Namespace) -> int:
 
 
 def run_settings(client: AdpulseClient, args: argparse.Namespace) -> int:
-    if args.reporting_currency is not None:
-        settings = client.update_tenant_settings(reporting_currency=args.reporting_currency.upper())
+    if args.reporting_currency is not None or args.retention_days is not None:
+        currency = args.reporting_currency.upper() if args.reporting_currency is not None else None
+        settings = client.update_tenant_settings(
+            reporting_currency=currency, retention_days=args.retention_days
+        )
     else:
         settings = client.tenant_settings()
     print(f"reporting_currency: {settings.reporting_currency or '(each row in its own currency)'}")
+    print(f"retention_days: {settings.retention_days or '(facts kept for ever)'}")
     return 0

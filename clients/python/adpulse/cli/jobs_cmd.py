@@ -11,6 +11,7 @@ import argparse
 import hashlib
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -155,22 +156,32 @@ def run_export(client: AdpulseClient, args: argparse.Namespace) -> int:
             sys.stdout.buffer.write(piece)
         sys.stdout.buffer.flush()
     else:
-        target = Path(args.output or r.file_name)
-        partial = target.with_name(target.name + ".part")
-        with partial.open("wb") as out:
-            for piece in client.download_export(done.name):
-                digest.update(piece)
-                out.write(piece)
-        partial.replace(target)
-    if digest.hexdigest() != r.sha256:
-        print(
-            "adpulse: the download does not match the export's checksum; run the export again",
-            file=sys.stderr,
-        )
+        digest = save(client.download_export(done.name), Path(args.output or r.file_name))
+    if not checked(digest, r.sha256):
         return 1
     if args.output != "-":
         print(f"wrote {r.rows:,} rows ({r.size_bytes:,} bytes) to {args.output or r.file_name}")
     return 0
+
+
+def save(pieces: Iterator[bytes], target: Path) -> Any:
+    """Writes a download beside `target`, renamed when complete; its SHA-256."""
+    digest = hashlib.sha256()
+    partial = target.with_name(target.name + ".part")
+    with partial.open("wb") as out:
+        for piece in pieces:
+            digest.update(piece)
+            out.write(piece)
+    partial.replace(target)
+    return digest
+
+
+def checked(digest: Any, expected: str) -> bool:
+    """Whether a download is what the server wrote; says so on stderr if not."""
+    if digest.hexdigest() == expected:
+        return True
+    print("adpulse: the download does not match the export's checksum; run the export again", file=sys.stderr)
+    return False
 
 
 def run_ops(client: AdpulseClient, args: argparse.Namespace) -> int:

@@ -25,6 +25,7 @@ from adpulse.cli import (
     jobs_cmd,
     query_cmd,
     serve_cmd,
+    tenant_cmd,
 )
 from adpulse.client import AdpulseClient, AdpulseError, Tls
 from adpulse.client.connection import API_KEY_ENV, DEFAULT_TARGET
@@ -70,6 +71,7 @@ def _parser() -> argparse.ArgumentParser:
         alerts_cmd,
         access_cmd,
         audit_cmd,
+        tenant_cmd,
         completion_cmd,
     ):
         module.register(commands)

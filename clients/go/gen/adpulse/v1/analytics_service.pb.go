@@ -155,6 +155,68 @@ func (TimeGranularity) EnumDescriptor() ([]byte, []int) {
 	return file_adpulse_v1_analytics_service_proto_rawDescGZIP(), []int{1}
 }
 
+// Where `QueryMetrics` read its sums. Every source gives the same answer; they differ in cost.
+type QuerySource int32
+
+const (
+	// Not reported.
+	QuerySource_QUERY_SOURCE_UNSPECIFIED QuerySource = 0
+	// The fact table (one row per ad and day): dimensions ad group or ad, or a reporting currency.
+	QuerySource_QUERY_SOURCE_FACTS QuerySource = 1
+	// The daily rollup per campaign and currency.
+	QuerySource_QUERY_SOURCE_CAMPAIGN_DAILY QuerySource = 2
+	// The daily rollup per account and currency (no campaign).
+	QuerySource_QUERY_SOURCE_ACCOUNT_DAILY QuerySource = 3
+	// The monthly rollup per campaign and currency for the range's whole months, the daily one
+	// for the days around them.
+	QuerySource_QUERY_SOURCE_CAMPAIGN_MONTHLY QuerySource = 4
+)
+
+// Enum value maps for QuerySource.
+var (
+	QuerySource_name = map[int32]string{
+		0: "QUERY_SOURCE_UNSPECIFIED",
+		1: "QUERY_SOURCE_FACTS",
+		2: "QUERY_SOURCE_CAMPAIGN_DAILY",
+		3: "QUERY_SOURCE_ACCOUNT_DAILY",
+		4: "QUERY_SOURCE_CAMPAIGN_MONTHLY",
+	}
+	QuerySource_value = map[string]int32{
+		"QUERY_SOURCE_UNSPECIFIED":      0,
+		"QUERY_SOURCE_FACTS":            1,
+		"QUERY_SOURCE_CAMPAIGN_DAILY":   2,
+		"QUERY_SOURCE_ACCOUNT_DAILY":    3,
+		"QUERY_SOURCE_CAMPAIGN_MONTHLY": 4,
+	}
+)
+
+func (x QuerySource) Enum() *QuerySource {
+	p := new(QuerySource)
+	*p = x
+	return p
+}
+
+func (x QuerySource) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (QuerySource) Descriptor() protoreflect.EnumDescriptor {
+	return file_adpulse_v1_analytics_service_proto_enumTypes[2].Descriptor()
+}
+
+func (QuerySource) Type() protoreflect.EnumType {
+	return &file_adpulse_v1_analytics_service_proto_enumTypes[2]
+}
+
+func (x QuerySource) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use QuerySource.Descriptor instead.
+func (QuerySource) EnumDescriptor() ([]byte, []int) {
+	return file_adpulse_v1_analytics_service_proto_rawDescGZIP(), []int{2}
+}
+
 // A sum or a KPI that the analytics compute. Ratios are always ratios of sums.
 type Metric int32
 
@@ -232,11 +294,11 @@ func (x Metric) String() string {
 }
 
 func (Metric) Descriptor() protoreflect.EnumDescriptor {
-	return file_adpulse_v1_analytics_service_proto_enumTypes[2].Descriptor()
+	return file_adpulse_v1_analytics_service_proto_enumTypes[3].Descriptor()
 }
 
 func (Metric) Type() protoreflect.EnumType {
-	return &file_adpulse_v1_analytics_service_proto_enumTypes[2]
+	return &file_adpulse_v1_analytics_service_proto_enumTypes[3]
 }
 
 func (x Metric) Number() protoreflect.EnumNumber {
@@ -245,7 +307,7 @@ func (x Metric) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Metric.Descriptor instead.
 func (Metric) EnumDescriptor() ([]byte, []int) {
-	return file_adpulse_v1_analytics_service_proto_rawDescGZIP(), []int{2}
+	return file_adpulse_v1_analytics_service_proto_rawDescGZIP(), []int{3}
 }
 
 // How a day's expected value and band are found.
@@ -299,11 +361,11 @@ func (x AnomalyMethod) String() string {
 }
 
 func (AnomalyMethod) Descriptor() protoreflect.EnumDescriptor {
-	return file_adpulse_v1_analytics_service_proto_enumTypes[3].Descriptor()
+	return file_adpulse_v1_analytics_service_proto_enumTypes[4].Descriptor()
 }
 
 func (AnomalyMethod) Type() protoreflect.EnumType {
-	return &file_adpulse_v1_analytics_service_proto_enumTypes[3]
+	return &file_adpulse_v1_analytics_service_proto_enumTypes[4]
 }
 
 func (x AnomalyMethod) Number() protoreflect.EnumNumber {
@@ -312,7 +374,7 @@ func (x AnomalyMethod) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use AnomalyMethod.Descriptor instead.
 func (AnomalyMethod) EnumDescriptor() ([]byte, []int) {
-	return file_adpulse_v1_analytics_service_proto_rawDescGZIP(), []int{3}
+	return file_adpulse_v1_analytics_service_proto_rawDescGZIP(), []int{4}
 }
 
 // How readily a deviation is called an anomaly.
@@ -356,11 +418,11 @@ func (x Sensitivity) String() string {
 }
 
 func (Sensitivity) Descriptor() protoreflect.EnumDescriptor {
-	return file_adpulse_v1_analytics_service_proto_enumTypes[4].Descriptor()
+	return file_adpulse_v1_analytics_service_proto_enumTypes[5].Descriptor()
 }
 
 func (Sensitivity) Type() protoreflect.EnumType {
-	return &file_adpulse_v1_analytics_service_proto_enumTypes[4]
+	return &file_adpulse_v1_analytics_service_proto_enumTypes[5]
 }
 
 func (x Sensitivity) Number() protoreflect.EnumNumber {
@@ -369,7 +431,7 @@ func (x Sensitivity) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Sensitivity.Descriptor instead.
 func (Sensitivity) EnumDescriptor() ([]byte, []int) {
-	return file_adpulse_v1_analytics_service_proto_rawDescGZIP(), []int{4}
+	return file_adpulse_v1_analytics_service_proto_rawDescGZIP(), []int{5}
 }
 
 // How much an anomaly or insight matters.
@@ -417,11 +479,11 @@ func (x Severity) String() string {
 }
 
 func (Severity) Descriptor() protoreflect.EnumDescriptor {
-	return file_adpulse_v1_analytics_service_proto_enumTypes[5].Descriptor()
+	return file_adpulse_v1_analytics_service_proto_enumTypes[6].Descriptor()
 }
 
 func (Severity) Type() protoreflect.EnumType {
-	return &file_adpulse_v1_analytics_service_proto_enumTypes[5]
+	return &file_adpulse_v1_analytics_service_proto_enumTypes[6]
 }
 
 func (x Severity) Number() protoreflect.EnumNumber {
@@ -430,7 +492,7 @@ func (x Severity) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Severity.Descriptor instead.
 func (Severity) EnumDescriptor() ([]byte, []int) {
-	return file_adpulse_v1_analytics_service_proto_rawDescGZIP(), []int{5}
+	return file_adpulse_v1_analytics_service_proto_rawDescGZIP(), []int{6}
 }
 
 // Which way a value left its band.
@@ -470,11 +532,11 @@ func (x Direction) String() string {
 }
 
 func (Direction) Descriptor() protoreflect.EnumDescriptor {
-	return file_adpulse_v1_analytics_service_proto_enumTypes[6].Descriptor()
+	return file_adpulse_v1_analytics_service_proto_enumTypes[7].Descriptor()
 }
 
 func (Direction) Type() protoreflect.EnumType {
-	return &file_adpulse_v1_analytics_service_proto_enumTypes[6]
+	return &file_adpulse_v1_analytics_service_proto_enumTypes[7]
 }
 
 func (x Direction) Number() protoreflect.EnumNumber {
@@ -483,7 +545,7 @@ func (x Direction) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Direction.Descriptor instead.
 func (Direction) EnumDescriptor() ([]byte, []int) {
-	return file_adpulse_v1_analytics_service_proto_rawDescGZIP(), []int{6}
+	return file_adpulse_v1_analytics_service_proto_rawDescGZIP(), []int{7}
 }
 
 // Whether a slice had data in both periods.
@@ -527,11 +589,11 @@ func (x SliceStatus) String() string {
 }
 
 func (SliceStatus) Descriptor() protoreflect.EnumDescriptor {
-	return file_adpulse_v1_analytics_service_proto_enumTypes[7].Descriptor()
+	return file_adpulse_v1_analytics_service_proto_enumTypes[8].Descriptor()
 }
 
 func (SliceStatus) Type() protoreflect.EnumType {
-	return &file_adpulse_v1_analytics_service_proto_enumTypes[7]
+	return &file_adpulse_v1_analytics_service_proto_enumTypes[8]
 }
 
 func (x SliceStatus) Number() protoreflect.EnumNumber {
@@ -540,7 +602,7 @@ func (x SliceStatus) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use SliceStatus.Descriptor instead.
 func (SliceStatus) EnumDescriptor() ([]byte, []int) {
-	return file_adpulse_v1_analytics_service_proto_rawDescGZIP(), []int{7}
+	return file_adpulse_v1_analytics_service_proto_rawDescGZIP(), []int{8}
 }
 
 // Kinds of insight.
@@ -592,11 +654,11 @@ func (x InsightType) String() string {
 }
 
 func (InsightType) Descriptor() protoreflect.EnumDescriptor {
-	return file_adpulse_v1_analytics_service_proto_enumTypes[8].Descriptor()
+	return file_adpulse_v1_analytics_service_proto_enumTypes[9].Descriptor()
 }
 
 func (InsightType) Type() protoreflect.EnumType {
-	return &file_adpulse_v1_analytics_service_proto_enumTypes[8]
+	return &file_adpulse_v1_analytics_service_proto_enumTypes[9]
 }
 
 func (x InsightType) Number() protoreflect.EnumNumber {
@@ -605,7 +667,7 @@ func (x InsightType) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use InsightType.Descriptor instead.
 func (InsightType) EnumDescriptor() ([]byte, []int) {
-	return file_adpulse_v1_analytics_service_proto_rawDescGZIP(), []int{8}
+	return file_adpulse_v1_analytics_service_proto_rawDescGZIP(), []int{9}
 }
 
 // Where the reader is with an insight.
@@ -649,11 +711,11 @@ func (x InsightStatus) String() string {
 }
 
 func (InsightStatus) Descriptor() protoreflect.EnumDescriptor {
-	return file_adpulse_v1_analytics_service_proto_enumTypes[9].Descriptor()
+	return file_adpulse_v1_analytics_service_proto_enumTypes[10].Descriptor()
 }
 
 func (InsightStatus) Type() protoreflect.EnumType {
-	return &file_adpulse_v1_analytics_service_proto_enumTypes[9]
+	return &file_adpulse_v1_analytics_service_proto_enumTypes[10]
 }
 
 func (x InsightStatus) Number() protoreflect.EnumNumber {
@@ -662,7 +724,7 @@ func (x InsightStatus) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use InsightStatus.Descriptor instead.
 func (InsightStatus) EnumDescriptor() ([]byte, []int) {
-	return file_adpulse_v1_analytics_service_proto_rawDescGZIP(), []int{9}
+	return file_adpulse_v1_analytics_service_proto_rawDescGZIP(), []int{10}
 }
 
 // How a monthly budget is pacing.
@@ -710,11 +772,11 @@ func (x PacingStatus) String() string {
 }
 
 func (PacingStatus) Descriptor() protoreflect.EnumDescriptor {
-	return file_adpulse_v1_analytics_service_proto_enumTypes[10].Descriptor()
+	return file_adpulse_v1_analytics_service_proto_enumTypes[11].Descriptor()
 }
 
 func (PacingStatus) Type() protoreflect.EnumType {
-	return &file_adpulse_v1_analytics_service_proto_enumTypes[10]
+	return &file_adpulse_v1_analytics_service_proto_enumTypes[11]
 }
 
 func (x PacingStatus) Number() protoreflect.EnumNumber {
@@ -723,7 +785,7 @@ func (x PacingStatus) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use PacingStatus.Descriptor instead.
 func (PacingStatus) EnumDescriptor() ([]byte, []int) {
-	return file_adpulse_v1_analytics_service_proto_rawDescGZIP(), []int{10}
+	return file_adpulse_v1_analytics_service_proto_rawDescGZIP(), []int{11}
 }
 
 // Keeps (or, with `exclude`, drops) rows whose dimension value is one of `values`.
@@ -1192,7 +1254,11 @@ type QueryMetricsResponse struct {
 	// Token for the next page; empty on the last page.
 	NextPageToken string `protobuf:"bytes,3,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	// Number of groups over all pages.
-	TotalSize     int64 `protobuf:"varint,4,opt,name=total_size,json=totalSize,proto3" json:"total_size,omitempty"`
+	TotalSize int64 `protobuf:"varint,4,opt,name=total_size,json=totalSize,proto3" json:"total_size,omitempty"`
+	// Which table the sums came from (the coarsest rollup that can answer, else the facts).
+	Source QuerySource `protobuf:"varint,5,opt,name=source,proto3,enum=adpulse.v1.QuerySource" json:"source,omitempty"`
+	// True when the groups came from this server's result cache (same query, same data version).
+	Cached        bool `protobuf:"varint,6,opt,name=cached,proto3" json:"cached,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1253,6 +1319,20 @@ func (x *QueryMetricsResponse) GetTotalSize() int64 {
 		return x.TotalSize
 	}
 	return 0
+}
+
+func (x *QueryMetricsResponse) GetSource() QuerySource {
+	if x != nil {
+		return x.Source
+	}
+	return QuerySource_QUERY_SOURCE_UNSPECIFIED
+}
+
+func (x *QueryMetricsResponse) GetCached() bool {
+	if x != nil {
+		return x.Cached
+	}
+	return false
 }
 
 // Request of `ExportMetrics`: the fields of `QueryMetricsRequest` that choose the groups.
@@ -4611,13 +4691,15 @@ const file_adpulse_v1_analytics_service_proto_rawDesc = "" +
 	"\vad_group_id\x18\x06 \x01(\tR\tadGroupId\x12\x13\n" +
 	"\x05ad_id\x18\a \x01(\tR\x04adId\x12\x1a\n" +
 	"\bcurrency\x18\b \x01(\tR\bcurrency\x12-\n" +
-	"\ametrics\x18\t \x01(\v2\x13.adpulse.v1.MetricsR\ametrics\"\xb9\x01\n" +
+	"\ametrics\x18\t \x01(\v2\x13.adpulse.v1.MetricsR\ametrics\"\x82\x02\n" +
 	"\x14QueryMetricsResponse\x12*\n" +
 	"\x04rows\x18\x01 \x03(\v2\x16.adpulse.v1.MetricsRowR\x04rows\x12.\n" +
 	"\x06totals\x18\x02 \x01(\v2\x16.adpulse.v1.MetricsRowR\x06totals\x12&\n" +
 	"\x0fnext_page_token\x18\x03 \x01(\tR\rnextPageToken\x12\x1d\n" +
 	"\n" +
-	"total_size\x18\x04 \x01(\x03R\ttotalSize\"\xfd\x02\n" +
+	"total_size\x18\x04 \x01(\x03R\ttotalSize\x12/\n" +
+	"\x06source\x18\x05 \x01(\x0e2\x17.adpulse.v1.QuerySourceR\x06source\x12\x16\n" +
+	"\x06cached\x18\x06 \x01(\bR\x06cached\"\xfd\x02\n" +
 	"\x14ExportMetricsRequest\x12\x1d\n" +
 	"\n" +
 	"start_date\x18\x01 \x01(\tR\tstartDate\x12\x19\n" +
@@ -4945,7 +5027,13 @@ const file_adpulse_v1_analytics_service_proto_rawDesc = "" +
 	"\x1cTIME_GRANULARITY_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14TIME_GRANULARITY_DAY\x10\x01\x12\x19\n" +
 	"\x15TIME_GRANULARITY_WEEK\x10\x02\x12\x1a\n" +
-	"\x16TIME_GRANULARITY_MONTH\x10\x03*\xf9\x01\n" +
+	"\x16TIME_GRANULARITY_MONTH\x10\x03*\xa7\x01\n" +
+	"\vQuerySource\x12\x1c\n" +
+	"\x18QUERY_SOURCE_UNSPECIFIED\x10\x00\x12\x16\n" +
+	"\x12QUERY_SOURCE_FACTS\x10\x01\x12\x1f\n" +
+	"\x1bQUERY_SOURCE_CAMPAIGN_DAILY\x10\x02\x12\x1e\n" +
+	"\x1aQUERY_SOURCE_ACCOUNT_DAILY\x10\x03\x12!\n" +
+	"\x1dQUERY_SOURCE_CAMPAIGN_MONTHLY\x10\x04*\xf9\x01\n" +
 	"\x06Metric\x12\x16\n" +
 	"\x12METRIC_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12METRIC_IMPRESSIONS\x10\x01\x12\x11\n" +
@@ -5041,230 +5129,232 @@ func file_adpulse_v1_analytics_service_proto_rawDescGZIP() []byte {
 	return file_adpulse_v1_analytics_service_proto_rawDescData
 }
 
-var file_adpulse_v1_analytics_service_proto_enumTypes = make([]protoimpl.EnumInfo, 11)
+var file_adpulse_v1_analytics_service_proto_enumTypes = make([]protoimpl.EnumInfo, 12)
 var file_adpulse_v1_analytics_service_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
 var file_adpulse_v1_analytics_service_proto_goTypes = []any{
 	(Dimension)(0),                   // 0: adpulse.v1.Dimension
 	(TimeGranularity)(0),             // 1: adpulse.v1.TimeGranularity
-	(Metric)(0),                      // 2: adpulse.v1.Metric
-	(AnomalyMethod)(0),               // 3: adpulse.v1.AnomalyMethod
-	(Sensitivity)(0),                 // 4: adpulse.v1.Sensitivity
-	(Severity)(0),                    // 5: adpulse.v1.Severity
-	(Direction)(0),                   // 6: adpulse.v1.Direction
-	(SliceStatus)(0),                 // 7: adpulse.v1.SliceStatus
-	(InsightType)(0),                 // 8: adpulse.v1.InsightType
-	(InsightStatus)(0),               // 9: adpulse.v1.InsightStatus
-	(PacingStatus)(0),                // 10: adpulse.v1.PacingStatus
-	(*DimensionFilter)(nil),          // 11: adpulse.v1.DimensionFilter
-	(*QueryMetricsRequest)(nil),      // 12: adpulse.v1.QueryMetricsRequest
-	(*Metrics)(nil),                  // 13: adpulse.v1.Metrics
-	(*MetricsRow)(nil),               // 14: adpulse.v1.MetricsRow
-	(*QueryMetricsResponse)(nil),     // 15: adpulse.v1.QueryMetricsResponse
-	(*ExportMetricsRequest)(nil),     // 16: adpulse.v1.ExportMetricsRequest
-	(*DownloadExportRequest)(nil),    // 17: adpulse.v1.DownloadExportRequest
-	(*DownloadExportResponse)(nil),   // 18: adpulse.v1.DownloadExportResponse
-	(*BackfillRequest)(nil),          // 19: adpulse.v1.BackfillRequest
-	(*GroupKey)(nil),                 // 20: adpulse.v1.GroupKey
-	(*GetTrendsRequest)(nil),         // 21: adpulse.v1.GetTrendsRequest
-	(*TrendValue)(nil),               // 22: adpulse.v1.TrendValue
-	(*TrendPoint)(nil),               // 23: adpulse.v1.TrendPoint
-	(*TrendSummary)(nil),             // 24: adpulse.v1.TrendSummary
-	(*TrendSeries)(nil),              // 25: adpulse.v1.TrendSeries
-	(*GetTrendsResponse)(nil),        // 26: adpulse.v1.GetTrendsResponse
-	(*DetectAnomaliesRequest)(nil),   // 27: adpulse.v1.DetectAnomaliesRequest
-	(*Anomaly)(nil),                  // 28: adpulse.v1.Anomaly
-	(*AnomalyIncident)(nil),          // 29: adpulse.v1.AnomalyIncident
-	(*SeriesPoint)(nil),              // 30: adpulse.v1.SeriesPoint
-	(*AnomalySeries)(nil),            // 31: adpulse.v1.AnomalySeries
-	(*DetectAnomaliesResponse)(nil),  // 32: adpulse.v1.DetectAnomaliesResponse
-	(*ExplainChangeRequest)(nil),     // 33: adpulse.v1.ExplainChangeRequest
-	(*Contributor)(nil),              // 34: adpulse.v1.Contributor
-	(*DimensionExplanation)(nil),     // 35: adpulse.v1.DimensionExplanation
-	(*ExplainChangeResponse)(nil),    // 36: adpulse.v1.ExplainChangeResponse
-	(*BudgetMove)(nil),               // 37: adpulse.v1.BudgetMove
-	(*Pacing)(nil),                   // 38: adpulse.v1.Pacing
-	(*InsightEvidence)(nil),          // 39: adpulse.v1.InsightEvidence
-	(*Insight)(nil),                  // 40: adpulse.v1.Insight
-	(*GenerateInsightsRequest)(nil),  // 41: adpulse.v1.GenerateInsightsRequest
-	(*Story)(nil),                    // 42: adpulse.v1.Story
-	(*GenerateInsightsResponse)(nil), // 43: adpulse.v1.GenerateInsightsResponse
-	(*ListInsightsRequest)(nil),      // 44: adpulse.v1.ListInsightsRequest
-	(*ListInsightsResponse)(nil),     // 45: adpulse.v1.ListInsightsResponse
-	(*UpdateInsightRequest)(nil),     // 46: adpulse.v1.UpdateInsightRequest
-	(*Budget)(nil),                   // 47: adpulse.v1.Budget
-	(*SetBudgetRequest)(nil),         // 48: adpulse.v1.SetBudgetRequest
-	(*ListBudgetsRequest)(nil),       // 49: adpulse.v1.ListBudgetsRequest
-	(*ListBudgetsResponse)(nil),      // 50: adpulse.v1.ListBudgetsResponse
-	(*wrapperspb.Int64Value)(nil),    // 51: google.protobuf.Int64Value
-	(*wrapperspb.DoubleValue)(nil),   // 52: google.protobuf.DoubleValue
-	(ExportFormat)(0),                // 53: adpulse.v1.ExportFormat
-	(*timestamppb.Timestamp)(nil),    // 54: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),    // 55: google.protobuf.FieldMask
-	(*longrunningpb.Operation)(nil),  // 56: google.longrunning.Operation
+	(QuerySource)(0),                 // 2: adpulse.v1.QuerySource
+	(Metric)(0),                      // 3: adpulse.v1.Metric
+	(AnomalyMethod)(0),               // 4: adpulse.v1.AnomalyMethod
+	(Sensitivity)(0),                 // 5: adpulse.v1.Sensitivity
+	(Severity)(0),                    // 6: adpulse.v1.Severity
+	(Direction)(0),                   // 7: adpulse.v1.Direction
+	(SliceStatus)(0),                 // 8: adpulse.v1.SliceStatus
+	(InsightType)(0),                 // 9: adpulse.v1.InsightType
+	(InsightStatus)(0),               // 10: adpulse.v1.InsightStatus
+	(PacingStatus)(0),                // 11: adpulse.v1.PacingStatus
+	(*DimensionFilter)(nil),          // 12: adpulse.v1.DimensionFilter
+	(*QueryMetricsRequest)(nil),      // 13: adpulse.v1.QueryMetricsRequest
+	(*Metrics)(nil),                  // 14: adpulse.v1.Metrics
+	(*MetricsRow)(nil),               // 15: adpulse.v1.MetricsRow
+	(*QueryMetricsResponse)(nil),     // 16: adpulse.v1.QueryMetricsResponse
+	(*ExportMetricsRequest)(nil),     // 17: adpulse.v1.ExportMetricsRequest
+	(*DownloadExportRequest)(nil),    // 18: adpulse.v1.DownloadExportRequest
+	(*DownloadExportResponse)(nil),   // 19: adpulse.v1.DownloadExportResponse
+	(*BackfillRequest)(nil),          // 20: adpulse.v1.BackfillRequest
+	(*GroupKey)(nil),                 // 21: adpulse.v1.GroupKey
+	(*GetTrendsRequest)(nil),         // 22: adpulse.v1.GetTrendsRequest
+	(*TrendValue)(nil),               // 23: adpulse.v1.TrendValue
+	(*TrendPoint)(nil),               // 24: adpulse.v1.TrendPoint
+	(*TrendSummary)(nil),             // 25: adpulse.v1.TrendSummary
+	(*TrendSeries)(nil),              // 26: adpulse.v1.TrendSeries
+	(*GetTrendsResponse)(nil),        // 27: adpulse.v1.GetTrendsResponse
+	(*DetectAnomaliesRequest)(nil),   // 28: adpulse.v1.DetectAnomaliesRequest
+	(*Anomaly)(nil),                  // 29: adpulse.v1.Anomaly
+	(*AnomalyIncident)(nil),          // 30: adpulse.v1.AnomalyIncident
+	(*SeriesPoint)(nil),              // 31: adpulse.v1.SeriesPoint
+	(*AnomalySeries)(nil),            // 32: adpulse.v1.AnomalySeries
+	(*DetectAnomaliesResponse)(nil),  // 33: adpulse.v1.DetectAnomaliesResponse
+	(*ExplainChangeRequest)(nil),     // 34: adpulse.v1.ExplainChangeRequest
+	(*Contributor)(nil),              // 35: adpulse.v1.Contributor
+	(*DimensionExplanation)(nil),     // 36: adpulse.v1.DimensionExplanation
+	(*ExplainChangeResponse)(nil),    // 37: adpulse.v1.ExplainChangeResponse
+	(*BudgetMove)(nil),               // 38: adpulse.v1.BudgetMove
+	(*Pacing)(nil),                   // 39: adpulse.v1.Pacing
+	(*InsightEvidence)(nil),          // 40: adpulse.v1.InsightEvidence
+	(*Insight)(nil),                  // 41: adpulse.v1.Insight
+	(*GenerateInsightsRequest)(nil),  // 42: adpulse.v1.GenerateInsightsRequest
+	(*Story)(nil),                    // 43: adpulse.v1.Story
+	(*GenerateInsightsResponse)(nil), // 44: adpulse.v1.GenerateInsightsResponse
+	(*ListInsightsRequest)(nil),      // 45: adpulse.v1.ListInsightsRequest
+	(*ListInsightsResponse)(nil),     // 46: adpulse.v1.ListInsightsResponse
+	(*UpdateInsightRequest)(nil),     // 47: adpulse.v1.UpdateInsightRequest
+	(*Budget)(nil),                   // 48: adpulse.v1.Budget
+	(*SetBudgetRequest)(nil),         // 49: adpulse.v1.SetBudgetRequest
+	(*ListBudgetsRequest)(nil),       // 50: adpulse.v1.ListBudgetsRequest
+	(*ListBudgetsResponse)(nil),      // 51: adpulse.v1.ListBudgetsResponse
+	(*wrapperspb.Int64Value)(nil),    // 52: google.protobuf.Int64Value
+	(*wrapperspb.DoubleValue)(nil),   // 53: google.protobuf.DoubleValue
+	(ExportFormat)(0),                // 54: adpulse.v1.ExportFormat
+	(*timestamppb.Timestamp)(nil),    // 55: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),    // 56: google.protobuf.FieldMask
+	(*longrunningpb.Operation)(nil),  // 57: google.longrunning.Operation
 }
 var file_adpulse_v1_analytics_service_proto_depIdxs = []int32{
 	0,   // 0: adpulse.v1.DimensionFilter.dimension:type_name -> adpulse.v1.Dimension
 	0,   // 1: adpulse.v1.QueryMetricsRequest.dimensions:type_name -> adpulse.v1.Dimension
 	1,   // 2: adpulse.v1.QueryMetricsRequest.granularity:type_name -> adpulse.v1.TimeGranularity
-	11,  // 3: adpulse.v1.QueryMetricsRequest.filters:type_name -> adpulse.v1.DimensionFilter
-	51,  // 4: adpulse.v1.Metrics.cost_micros:type_name -> google.protobuf.Int64Value
-	51,  // 5: adpulse.v1.Metrics.revenue_micros:type_name -> google.protobuf.Int64Value
-	52,  // 6: adpulse.v1.Metrics.ctr:type_name -> google.protobuf.DoubleValue
-	52,  // 7: adpulse.v1.Metrics.cpc:type_name -> google.protobuf.DoubleValue
-	52,  // 8: adpulse.v1.Metrics.cpm:type_name -> google.protobuf.DoubleValue
-	52,  // 9: adpulse.v1.Metrics.cvr:type_name -> google.protobuf.DoubleValue
-	52,  // 10: adpulse.v1.Metrics.cpa:type_name -> google.protobuf.DoubleValue
-	52,  // 11: adpulse.v1.Metrics.roas:type_name -> google.protobuf.DoubleValue
-	52,  // 12: adpulse.v1.Metrics.roi:type_name -> google.protobuf.DoubleValue
-	13,  // 13: adpulse.v1.MetricsRow.metrics:type_name -> adpulse.v1.Metrics
-	14,  // 14: adpulse.v1.QueryMetricsResponse.rows:type_name -> adpulse.v1.MetricsRow
-	14,  // 15: adpulse.v1.QueryMetricsResponse.totals:type_name -> adpulse.v1.MetricsRow
-	0,   // 16: adpulse.v1.ExportMetricsRequest.dimensions:type_name -> adpulse.v1.Dimension
-	1,   // 17: adpulse.v1.ExportMetricsRequest.granularity:type_name -> adpulse.v1.TimeGranularity
-	11,  // 18: adpulse.v1.ExportMetricsRequest.filters:type_name -> adpulse.v1.DimensionFilter
-	53,  // 19: adpulse.v1.ExportMetricsRequest.format:type_name -> adpulse.v1.ExportFormat
-	2,   // 20: adpulse.v1.GetTrendsRequest.metrics:type_name -> adpulse.v1.Metric
-	0,   // 21: adpulse.v1.GetTrendsRequest.dimensions:type_name -> adpulse.v1.Dimension
-	1,   // 22: adpulse.v1.GetTrendsRequest.granularity:type_name -> adpulse.v1.TimeGranularity
-	11,  // 23: adpulse.v1.GetTrendsRequest.filters:type_name -> adpulse.v1.DimensionFilter
-	52,  // 24: adpulse.v1.TrendValue.value:type_name -> google.protobuf.DoubleValue
-	51,  // 25: adpulse.v1.TrendValue.value_micros:type_name -> google.protobuf.Int64Value
-	52,  // 26: adpulse.v1.TrendValue.moving_average:type_name -> google.protobuf.DoubleValue
-	52,  // 27: adpulse.v1.TrendValue.previous:type_name -> google.protobuf.DoubleValue
-	52,  // 28: adpulse.v1.TrendValue.change_vs_previous:type_name -> google.protobuf.DoubleValue
-	52,  // 29: adpulse.v1.TrendValue.year_ago:type_name -> google.protobuf.DoubleValue
-	52,  // 30: adpulse.v1.TrendValue.change_vs_year_ago:type_name -> google.protobuf.DoubleValue
-	22,  // 31: adpulse.v1.TrendPoint.values:type_name -> adpulse.v1.TrendValue
-	52,  // 32: adpulse.v1.TrendSummary.total:type_name -> google.protobuf.DoubleValue
-	51,  // 33: adpulse.v1.TrendSummary.total_micros:type_name -> google.protobuf.Int64Value
-	52,  // 34: adpulse.v1.TrendSummary.previous_period:type_name -> google.protobuf.DoubleValue
-	52,  // 35: adpulse.v1.TrendSummary.change_vs_previous_period:type_name -> google.protobuf.DoubleValue
-	52,  // 36: adpulse.v1.TrendSummary.year_ago:type_name -> google.protobuf.DoubleValue
-	52,  // 37: adpulse.v1.TrendSummary.change_vs_year_ago:type_name -> google.protobuf.DoubleValue
-	20,  // 38: adpulse.v1.TrendSeries.group:type_name -> adpulse.v1.GroupKey
-	23,  // 39: adpulse.v1.TrendSeries.points:type_name -> adpulse.v1.TrendPoint
-	24,  // 40: adpulse.v1.TrendSeries.summaries:type_name -> adpulse.v1.TrendSummary
-	2,   // 41: adpulse.v1.GetTrendsResponse.metrics:type_name -> adpulse.v1.Metric
-	25,  // 42: adpulse.v1.GetTrendsResponse.series:type_name -> adpulse.v1.TrendSeries
-	2,   // 43: adpulse.v1.DetectAnomaliesRequest.metric:type_name -> adpulse.v1.Metric
-	0,   // 44: adpulse.v1.DetectAnomaliesRequest.dimensions:type_name -> adpulse.v1.Dimension
-	11,  // 45: adpulse.v1.DetectAnomaliesRequest.filters:type_name -> adpulse.v1.DimensionFilter
-	3,   // 46: adpulse.v1.DetectAnomaliesRequest.method:type_name -> adpulse.v1.AnomalyMethod
-	4,   // 47: adpulse.v1.DetectAnomaliesRequest.sensitivity:type_name -> adpulse.v1.Sensitivity
-	52,  // 48: adpulse.v1.DetectAnomaliesRequest.min_change:type_name -> google.protobuf.DoubleValue
-	20,  // 49: adpulse.v1.Anomaly.group:type_name -> adpulse.v1.GroupKey
-	52,  // 50: adpulse.v1.Anomaly.observed:type_name -> google.protobuf.DoubleValue
-	52,  // 51: adpulse.v1.Anomaly.expected:type_name -> google.protobuf.DoubleValue
-	52,  // 52: adpulse.v1.Anomaly.lower_bound:type_name -> google.protobuf.DoubleValue
-	52,  // 53: adpulse.v1.Anomaly.upper_bound:type_name -> google.protobuf.DoubleValue
-	52,  // 54: adpulse.v1.Anomaly.score:type_name -> google.protobuf.DoubleValue
-	6,   // 55: adpulse.v1.Anomaly.direction:type_name -> adpulse.v1.Direction
-	5,   // 56: adpulse.v1.Anomaly.severity:type_name -> adpulse.v1.Severity
-	3,   // 57: adpulse.v1.Anomaly.method:type_name -> adpulse.v1.AnomalyMethod
-	20,  // 58: adpulse.v1.AnomalyIncident.group:type_name -> adpulse.v1.GroupKey
-	52,  // 59: adpulse.v1.AnomalyIncident.observed:type_name -> google.protobuf.DoubleValue
-	52,  // 60: adpulse.v1.AnomalyIncident.expected:type_name -> google.protobuf.DoubleValue
-	52,  // 61: adpulse.v1.AnomalyIncident.peak_score:type_name -> google.protobuf.DoubleValue
-	6,   // 62: adpulse.v1.AnomalyIncident.direction:type_name -> adpulse.v1.Direction
-	5,   // 63: adpulse.v1.AnomalyIncident.severity:type_name -> adpulse.v1.Severity
-	3,   // 64: adpulse.v1.AnomalyIncident.method:type_name -> adpulse.v1.AnomalyMethod
-	2,   // 65: adpulse.v1.AnomalyIncident.metric:type_name -> adpulse.v1.Metric
-	52,  // 66: adpulse.v1.SeriesPoint.observed:type_name -> google.protobuf.DoubleValue
-	52,  // 67: adpulse.v1.SeriesPoint.expected:type_name -> google.protobuf.DoubleValue
-	52,  // 68: adpulse.v1.SeriesPoint.lower_bound:type_name -> google.protobuf.DoubleValue
-	52,  // 69: adpulse.v1.SeriesPoint.upper_bound:type_name -> google.protobuf.DoubleValue
-	52,  // 70: adpulse.v1.SeriesPoint.score:type_name -> google.protobuf.DoubleValue
-	20,  // 71: adpulse.v1.AnomalySeries.group:type_name -> adpulse.v1.GroupKey
-	30,  // 72: adpulse.v1.AnomalySeries.points:type_name -> adpulse.v1.SeriesPoint
-	2,   // 73: adpulse.v1.DetectAnomaliesResponse.metric:type_name -> adpulse.v1.Metric
-	28,  // 74: adpulse.v1.DetectAnomaliesResponse.anomalies:type_name -> adpulse.v1.Anomaly
-	29,  // 75: adpulse.v1.DetectAnomaliesResponse.incidents:type_name -> adpulse.v1.AnomalyIncident
-	31,  // 76: adpulse.v1.DetectAnomaliesResponse.series:type_name -> adpulse.v1.AnomalySeries
-	2,   // 77: adpulse.v1.ExplainChangeRequest.metric:type_name -> adpulse.v1.Metric
-	0,   // 78: adpulse.v1.ExplainChangeRequest.dimensions:type_name -> adpulse.v1.Dimension
-	11,  // 79: adpulse.v1.ExplainChangeRequest.filters:type_name -> adpulse.v1.DimensionFilter
-	20,  // 80: adpulse.v1.Contributor.group:type_name -> adpulse.v1.GroupKey
-	52,  // 81: adpulse.v1.Contributor.baseline:type_name -> google.protobuf.DoubleValue
-	52,  // 82: adpulse.v1.Contributor.current:type_name -> google.protobuf.DoubleValue
-	52,  // 83: adpulse.v1.Contributor.contribution:type_name -> google.protobuf.DoubleValue
-	51,  // 84: adpulse.v1.Contributor.contribution_micros:type_name -> google.protobuf.Int64Value
-	52,  // 85: adpulse.v1.Contributor.share_of_change:type_name -> google.protobuf.DoubleValue
-	52,  // 86: adpulse.v1.Contributor.rate_effect:type_name -> google.protobuf.DoubleValue
-	52,  // 87: adpulse.v1.Contributor.mix_effect:type_name -> google.protobuf.DoubleValue
-	7,   // 88: adpulse.v1.Contributor.status:type_name -> adpulse.v1.SliceStatus
-	0,   // 89: adpulse.v1.DimensionExplanation.dimension:type_name -> adpulse.v1.Dimension
-	52,  // 90: adpulse.v1.DimensionExplanation.explanatory_power:type_name -> google.protobuf.DoubleValue
-	34,  // 91: adpulse.v1.DimensionExplanation.contributors:type_name -> adpulse.v1.Contributor
-	2,   // 92: adpulse.v1.ExplainChangeResponse.metric:type_name -> adpulse.v1.Metric
-	52,  // 93: adpulse.v1.ExplainChangeResponse.baseline:type_name -> google.protobuf.DoubleValue
-	52,  // 94: adpulse.v1.ExplainChangeResponse.current:type_name -> google.protobuf.DoubleValue
-	52,  // 95: adpulse.v1.ExplainChangeResponse.change:type_name -> google.protobuf.DoubleValue
-	51,  // 96: adpulse.v1.ExplainChangeResponse.change_micros:type_name -> google.protobuf.Int64Value
-	52,  // 97: adpulse.v1.ExplainChangeResponse.relative_change:type_name -> google.protobuf.DoubleValue
-	35,  // 98: adpulse.v1.ExplainChangeResponse.dimensions:type_name -> adpulse.v1.DimensionExplanation
-	20,  // 99: adpulse.v1.BudgetMove.group:type_name -> adpulse.v1.GroupKey
-	47,  // 100: adpulse.v1.Pacing.budget:type_name -> adpulse.v1.Budget
-	10,  // 101: adpulse.v1.Pacing.status:type_name -> adpulse.v1.PacingStatus
-	2,   // 102: adpulse.v1.InsightEvidence.metrics:type_name -> adpulse.v1.Metric
-	30,  // 103: adpulse.v1.InsightEvidence.series:type_name -> adpulse.v1.SeriesPoint
-	34,  // 104: adpulse.v1.InsightEvidence.contributors:type_name -> adpulse.v1.Contributor
-	37,  // 105: adpulse.v1.InsightEvidence.budget_moves:type_name -> adpulse.v1.BudgetMove
-	38,  // 106: adpulse.v1.InsightEvidence.pacing:type_name -> adpulse.v1.Pacing
-	29,  // 107: adpulse.v1.InsightEvidence.incidents:type_name -> adpulse.v1.AnomalyIncident
-	8,   // 108: adpulse.v1.Insight.type:type_name -> adpulse.v1.InsightType
-	5,   // 109: adpulse.v1.Insight.severity:type_name -> adpulse.v1.Severity
-	51,  // 110: adpulse.v1.Insight.impact_micros:type_name -> google.protobuf.Int64Value
-	20,  // 111: adpulse.v1.Insight.group:type_name -> adpulse.v1.GroupKey
-	39,  // 112: adpulse.v1.Insight.evidence:type_name -> adpulse.v1.InsightEvidence
-	9,   // 113: adpulse.v1.Insight.status:type_name -> adpulse.v1.InsightStatus
-	54,  // 114: adpulse.v1.Insight.create_time:type_name -> google.protobuf.Timestamp
-	54,  // 115: adpulse.v1.Insight.update_time:type_name -> google.protobuf.Timestamp
-	11,  // 116: adpulse.v1.GenerateInsightsRequest.filters:type_name -> adpulse.v1.DimensionFilter
-	4,   // 117: adpulse.v1.GenerateInsightsRequest.sensitivity:type_name -> adpulse.v1.Sensitivity
-	52,  // 118: adpulse.v1.GenerateInsightsRequest.max_shift:type_name -> google.protobuf.DoubleValue
-	29,  // 119: adpulse.v1.Story.incident:type_name -> adpulse.v1.AnomalyIncident
-	29,  // 120: adpulse.v1.Story.related:type_name -> adpulse.v1.AnomalyIncident
-	36,  // 121: adpulse.v1.Story.explanation:type_name -> adpulse.v1.ExplainChangeResponse
-	40,  // 122: adpulse.v1.GenerateInsightsResponse.insights:type_name -> adpulse.v1.Insight
-	42,  // 123: adpulse.v1.GenerateInsightsResponse.stories:type_name -> adpulse.v1.Story
-	8,   // 124: adpulse.v1.ListInsightsRequest.types:type_name -> adpulse.v1.InsightType
-	9,   // 125: adpulse.v1.ListInsightsRequest.statuses:type_name -> adpulse.v1.InsightStatus
-	5,   // 126: adpulse.v1.ListInsightsRequest.min_severity:type_name -> adpulse.v1.Severity
-	40,  // 127: adpulse.v1.ListInsightsResponse.insights:type_name -> adpulse.v1.Insight
-	40,  // 128: adpulse.v1.UpdateInsightRequest.insight:type_name -> adpulse.v1.Insight
-	55,  // 129: adpulse.v1.UpdateInsightRequest.update_mask:type_name -> google.protobuf.FieldMask
-	54,  // 130: adpulse.v1.Budget.update_time:type_name -> google.protobuf.Timestamp
-	47,  // 131: adpulse.v1.SetBudgetRequest.budget:type_name -> adpulse.v1.Budget
-	47,  // 132: adpulse.v1.ListBudgetsResponse.budgets:type_name -> adpulse.v1.Budget
-	12,  // 133: adpulse.v1.AnalyticsService.QueryMetrics:input_type -> adpulse.v1.QueryMetricsRequest
-	16,  // 134: adpulse.v1.AnalyticsService.ExportMetrics:input_type -> adpulse.v1.ExportMetricsRequest
-	17,  // 135: adpulse.v1.AnalyticsService.DownloadExport:input_type -> adpulse.v1.DownloadExportRequest
-	19,  // 136: adpulse.v1.AnalyticsService.Backfill:input_type -> adpulse.v1.BackfillRequest
-	21,  // 137: adpulse.v1.AnalyticsService.GetTrends:input_type -> adpulse.v1.GetTrendsRequest
-	27,  // 138: adpulse.v1.AnalyticsService.DetectAnomalies:input_type -> adpulse.v1.DetectAnomaliesRequest
-	33,  // 139: adpulse.v1.AnalyticsService.ExplainChange:input_type -> adpulse.v1.ExplainChangeRequest
-	41,  // 140: adpulse.v1.AnalyticsService.GenerateInsights:input_type -> adpulse.v1.GenerateInsightsRequest
-	44,  // 141: adpulse.v1.AnalyticsService.ListInsights:input_type -> adpulse.v1.ListInsightsRequest
-	46,  // 142: adpulse.v1.AnalyticsService.UpdateInsight:input_type -> adpulse.v1.UpdateInsightRequest
-	48,  // 143: adpulse.v1.AnalyticsService.SetBudget:input_type -> adpulse.v1.SetBudgetRequest
-	49,  // 144: adpulse.v1.AnalyticsService.ListBudgets:input_type -> adpulse.v1.ListBudgetsRequest
-	15,  // 145: adpulse.v1.AnalyticsService.QueryMetrics:output_type -> adpulse.v1.QueryMetricsResponse
-	56,  // 146: adpulse.v1.AnalyticsService.ExportMetrics:output_type -> google.longrunning.Operation
-	18,  // 147: adpulse.v1.AnalyticsService.DownloadExport:output_type -> adpulse.v1.DownloadExportResponse
-	56,  // 148: adpulse.v1.AnalyticsService.Backfill:output_type -> google.longrunning.Operation
-	26,  // 149: adpulse.v1.AnalyticsService.GetTrends:output_type -> adpulse.v1.GetTrendsResponse
-	32,  // 150: adpulse.v1.AnalyticsService.DetectAnomalies:output_type -> adpulse.v1.DetectAnomaliesResponse
-	36,  // 151: adpulse.v1.AnalyticsService.ExplainChange:output_type -> adpulse.v1.ExplainChangeResponse
-	43,  // 152: adpulse.v1.AnalyticsService.GenerateInsights:output_type -> adpulse.v1.GenerateInsightsResponse
-	45,  // 153: adpulse.v1.AnalyticsService.ListInsights:output_type -> adpulse.v1.ListInsightsResponse
-	40,  // 154: adpulse.v1.AnalyticsService.UpdateInsight:output_type -> adpulse.v1.Insight
-	47,  // 155: adpulse.v1.AnalyticsService.SetBudget:output_type -> adpulse.v1.Budget
-	50,  // 156: adpulse.v1.AnalyticsService.ListBudgets:output_type -> adpulse.v1.ListBudgetsResponse
-	145, // [145:157] is the sub-list for method output_type
-	133, // [133:145] is the sub-list for method input_type
-	133, // [133:133] is the sub-list for extension type_name
-	133, // [133:133] is the sub-list for extension extendee
-	0,   // [0:133] is the sub-list for field type_name
+	12,  // 3: adpulse.v1.QueryMetricsRequest.filters:type_name -> adpulse.v1.DimensionFilter
+	52,  // 4: adpulse.v1.Metrics.cost_micros:type_name -> google.protobuf.Int64Value
+	52,  // 5: adpulse.v1.Metrics.revenue_micros:type_name -> google.protobuf.Int64Value
+	53,  // 6: adpulse.v1.Metrics.ctr:type_name -> google.protobuf.DoubleValue
+	53,  // 7: adpulse.v1.Metrics.cpc:type_name -> google.protobuf.DoubleValue
+	53,  // 8: adpulse.v1.Metrics.cpm:type_name -> google.protobuf.DoubleValue
+	53,  // 9: adpulse.v1.Metrics.cvr:type_name -> google.protobuf.DoubleValue
+	53,  // 10: adpulse.v1.Metrics.cpa:type_name -> google.protobuf.DoubleValue
+	53,  // 11: adpulse.v1.Metrics.roas:type_name -> google.protobuf.DoubleValue
+	53,  // 12: adpulse.v1.Metrics.roi:type_name -> google.protobuf.DoubleValue
+	14,  // 13: adpulse.v1.MetricsRow.metrics:type_name -> adpulse.v1.Metrics
+	15,  // 14: adpulse.v1.QueryMetricsResponse.rows:type_name -> adpulse.v1.MetricsRow
+	15,  // 15: adpulse.v1.QueryMetricsResponse.totals:type_name -> adpulse.v1.MetricsRow
+	2,   // 16: adpulse.v1.QueryMetricsResponse.source:type_name -> adpulse.v1.QuerySource
+	0,   // 17: adpulse.v1.ExportMetricsRequest.dimensions:type_name -> adpulse.v1.Dimension
+	1,   // 18: adpulse.v1.ExportMetricsRequest.granularity:type_name -> adpulse.v1.TimeGranularity
+	12,  // 19: adpulse.v1.ExportMetricsRequest.filters:type_name -> adpulse.v1.DimensionFilter
+	54,  // 20: adpulse.v1.ExportMetricsRequest.format:type_name -> adpulse.v1.ExportFormat
+	3,   // 21: adpulse.v1.GetTrendsRequest.metrics:type_name -> adpulse.v1.Metric
+	0,   // 22: adpulse.v1.GetTrendsRequest.dimensions:type_name -> adpulse.v1.Dimension
+	1,   // 23: adpulse.v1.GetTrendsRequest.granularity:type_name -> adpulse.v1.TimeGranularity
+	12,  // 24: adpulse.v1.GetTrendsRequest.filters:type_name -> adpulse.v1.DimensionFilter
+	53,  // 25: adpulse.v1.TrendValue.value:type_name -> google.protobuf.DoubleValue
+	52,  // 26: adpulse.v1.TrendValue.value_micros:type_name -> google.protobuf.Int64Value
+	53,  // 27: adpulse.v1.TrendValue.moving_average:type_name -> google.protobuf.DoubleValue
+	53,  // 28: adpulse.v1.TrendValue.previous:type_name -> google.protobuf.DoubleValue
+	53,  // 29: adpulse.v1.TrendValue.change_vs_previous:type_name -> google.protobuf.DoubleValue
+	53,  // 30: adpulse.v1.TrendValue.year_ago:type_name -> google.protobuf.DoubleValue
+	53,  // 31: adpulse.v1.TrendValue.change_vs_year_ago:type_name -> google.protobuf.DoubleValue
+	23,  // 32: adpulse.v1.TrendPoint.values:type_name -> adpulse.v1.TrendValue
+	53,  // 33: adpulse.v1.TrendSummary.total:type_name -> google.protobuf.DoubleValue
+	52,  // 34: adpulse.v1.TrendSummary.total_micros:type_name -> google.protobuf.Int64Value
+	53,  // 35: adpulse.v1.TrendSummary.previous_period:type_name -> google.protobuf.DoubleValue
+	53,  // 36: adpulse.v1.TrendSummary.change_vs_previous_period:type_name -> google.protobuf.DoubleValue
+	53,  // 37: adpulse.v1.TrendSummary.year_ago:type_name -> google.protobuf.DoubleValue
+	53,  // 38: adpulse.v1.TrendSummary.change_vs_year_ago:type_name -> google.protobuf.DoubleValue
+	21,  // 39: adpulse.v1.TrendSeries.group:type_name -> adpulse.v1.GroupKey
+	24,  // 40: adpulse.v1.TrendSeries.points:type_name -> adpulse.v1.TrendPoint
+	25,  // 41: adpulse.v1.TrendSeries.summaries:type_name -> adpulse.v1.TrendSummary
+	3,   // 42: adpulse.v1.GetTrendsResponse.metrics:type_name -> adpulse.v1.Metric
+	26,  // 43: adpulse.v1.GetTrendsResponse.series:type_name -> adpulse.v1.TrendSeries
+	3,   // 44: adpulse.v1.DetectAnomaliesRequest.metric:type_name -> adpulse.v1.Metric
+	0,   // 45: adpulse.v1.DetectAnomaliesRequest.dimensions:type_name -> adpulse.v1.Dimension
+	12,  // 46: adpulse.v1.DetectAnomaliesRequest.filters:type_name -> adpulse.v1.DimensionFilter
+	4,   // 47: adpulse.v1.DetectAnomaliesRequest.method:type_name -> adpulse.v1.AnomalyMethod
+	5,   // 48: adpulse.v1.DetectAnomaliesRequest.sensitivity:type_name -> adpulse.v1.Sensitivity
+	53,  // 49: adpulse.v1.DetectAnomaliesRequest.min_change:type_name -> google.protobuf.DoubleValue
+	21,  // 50: adpulse.v1.Anomaly.group:type_name -> adpulse.v1.GroupKey
+	53,  // 51: adpulse.v1.Anomaly.observed:type_name -> google.protobuf.DoubleValue
+	53,  // 52: adpulse.v1.Anomaly.expected:type_name -> google.protobuf.DoubleValue
+	53,  // 53: adpulse.v1.Anomaly.lower_bound:type_name -> google.protobuf.DoubleValue
+	53,  // 54: adpulse.v1.Anomaly.upper_bound:type_name -> google.protobuf.DoubleValue
+	53,  // 55: adpulse.v1.Anomaly.score:type_name -> google.protobuf.DoubleValue
+	7,   // 56: adpulse.v1.Anomaly.direction:type_name -> adpulse.v1.Direction
+	6,   // 57: adpulse.v1.Anomaly.severity:type_name -> adpulse.v1.Severity
+	4,   // 58: adpulse.v1.Anomaly.method:type_name -> adpulse.v1.AnomalyMethod
+	21,  // 59: adpulse.v1.AnomalyIncident.group:type_name -> adpulse.v1.GroupKey
+	53,  // 60: adpulse.v1.AnomalyIncident.observed:type_name -> google.protobuf.DoubleValue
+	53,  // 61: adpulse.v1.AnomalyIncident.expected:type_name -> google.protobuf.DoubleValue
+	53,  // 62: adpulse.v1.AnomalyIncident.peak_score:type_name -> google.protobuf.DoubleValue
+	7,   // 63: adpulse.v1.AnomalyIncident.direction:type_name -> adpulse.v1.Direction
+	6,   // 64: adpulse.v1.AnomalyIncident.severity:type_name -> adpulse.v1.Severity
+	4,   // 65: adpulse.v1.AnomalyIncident.method:type_name -> adpulse.v1.AnomalyMethod
+	3,   // 66: adpulse.v1.AnomalyIncident.metric:type_name -> adpulse.v1.Metric
+	53,  // 67: adpulse.v1.SeriesPoint.observed:type_name -> google.protobuf.DoubleValue
+	53,  // 68: adpulse.v1.SeriesPoint.expected:type_name -> google.protobuf.DoubleValue
+	53,  // 69: adpulse.v1.SeriesPoint.lower_bound:type_name -> google.protobuf.DoubleValue
+	53,  // 70: adpulse.v1.SeriesPoint.upper_bound:type_name -> google.protobuf.DoubleValue
+	53,  // 71: adpulse.v1.SeriesPoint.score:type_name -> google.protobuf.DoubleValue
+	21,  // 72: adpulse.v1.AnomalySeries.group:type_name -> adpulse.v1.GroupKey
+	31,  // 73: adpulse.v1.AnomalySeries.points:type_name -> adpulse.v1.SeriesPoint
+	3,   // 74: adpulse.v1.DetectAnomaliesResponse.metric:type_name -> adpulse.v1.Metric
+	29,  // 75: adpulse.v1.DetectAnomaliesResponse.anomalies:type_name -> adpulse.v1.Anomaly
+	30,  // 76: adpulse.v1.DetectAnomaliesResponse.incidents:type_name -> adpulse.v1.AnomalyIncident
+	32,  // 77: adpulse.v1.DetectAnomaliesResponse.series:type_name -> adpulse.v1.AnomalySeries
+	3,   // 78: adpulse.v1.ExplainChangeRequest.metric:type_name -> adpulse.v1.Metric
+	0,   // 79: adpulse.v1.ExplainChangeRequest.dimensions:type_name -> adpulse.v1.Dimension
+	12,  // 80: adpulse.v1.ExplainChangeRequest.filters:type_name -> adpulse.v1.DimensionFilter
+	21,  // 81: adpulse.v1.Contributor.group:type_name -> adpulse.v1.GroupKey
+	53,  // 82: adpulse.v1.Contributor.baseline:type_name -> google.protobuf.DoubleValue
+	53,  // 83: adpulse.v1.Contributor.current:type_name -> google.protobuf.DoubleValue
+	53,  // 84: adpulse.v1.Contributor.contribution:type_name -> google.protobuf.DoubleValue
+	52,  // 85: adpulse.v1.Contributor.contribution_micros:type_name -> google.protobuf.Int64Value
+	53,  // 86: adpulse.v1.Contributor.share_of_change:type_name -> google.protobuf.DoubleValue
+	53,  // 87: adpulse.v1.Contributor.rate_effect:type_name -> google.protobuf.DoubleValue
+	53,  // 88: adpulse.v1.Contributor.mix_effect:type_name -> google.protobuf.DoubleValue
+	8,   // 89: adpulse.v1.Contributor.status:type_name -> adpulse.v1.SliceStatus
+	0,   // 90: adpulse.v1.DimensionExplanation.dimension:type_name -> adpulse.v1.Dimension
+	53,  // 91: adpulse.v1.DimensionExplanation.explanatory_power:type_name -> google.protobuf.DoubleValue
+	35,  // 92: adpulse.v1.DimensionExplanation.contributors:type_name -> adpulse.v1.Contributor
+	3,   // 93: adpulse.v1.ExplainChangeResponse.metric:type_name -> adpulse.v1.Metric
+	53,  // 94: adpulse.v1.ExplainChangeResponse.baseline:type_name -> google.protobuf.DoubleValue
+	53,  // 95: adpulse.v1.ExplainChangeResponse.current:type_name -> google.protobuf.DoubleValue
+	53,  // 96: adpulse.v1.ExplainChangeResponse.change:type_name -> google.protobuf.DoubleValue
+	52,  // 97: adpulse.v1.ExplainChangeResponse.change_micros:type_name -> google.protobuf.Int64Value
+	53,  // 98: adpulse.v1.ExplainChangeResponse.relative_change:type_name -> google.protobuf.DoubleValue
+	36,  // 99: adpulse.v1.ExplainChangeResponse.dimensions:type_name -> adpulse.v1.DimensionExplanation
+	21,  // 100: adpulse.v1.BudgetMove.group:type_name -> adpulse.v1.GroupKey
+	48,  // 101: adpulse.v1.Pacing.budget:type_name -> adpulse.v1.Budget
+	11,  // 102: adpulse.v1.Pacing.status:type_name -> adpulse.v1.PacingStatus
+	3,   // 103: adpulse.v1.InsightEvidence.metrics:type_name -> adpulse.v1.Metric
+	31,  // 104: adpulse.v1.InsightEvidence.series:type_name -> adpulse.v1.SeriesPoint
+	35,  // 105: adpulse.v1.InsightEvidence.contributors:type_name -> adpulse.v1.Contributor
+	38,  // 106: adpulse.v1.InsightEvidence.budget_moves:type_name -> adpulse.v1.BudgetMove
+	39,  // 107: adpulse.v1.InsightEvidence.pacing:type_name -> adpulse.v1.Pacing
+	30,  // 108: adpulse.v1.InsightEvidence.incidents:type_name -> adpulse.v1.AnomalyIncident
+	9,   // 109: adpulse.v1.Insight.type:type_name -> adpulse.v1.InsightType
+	6,   // 110: adpulse.v1.Insight.severity:type_name -> adpulse.v1.Severity
+	52,  // 111: adpulse.v1.Insight.impact_micros:type_name -> google.protobuf.Int64Value
+	21,  // 112: adpulse.v1.Insight.group:type_name -> adpulse.v1.GroupKey
+	40,  // 113: adpulse.v1.Insight.evidence:type_name -> adpulse.v1.InsightEvidence
+	10,  // 114: adpulse.v1.Insight.status:type_name -> adpulse.v1.InsightStatus
+	55,  // 115: adpulse.v1.Insight.create_time:type_name -> google.protobuf.Timestamp
+	55,  // 116: adpulse.v1.Insight.update_time:type_name -> google.protobuf.Timestamp
+	12,  // 117: adpulse.v1.GenerateInsightsRequest.filters:type_name -> adpulse.v1.DimensionFilter
+	5,   // 118: adpulse.v1.GenerateInsightsRequest.sensitivity:type_name -> adpulse.v1.Sensitivity
+	53,  // 119: adpulse.v1.GenerateInsightsRequest.max_shift:type_name -> google.protobuf.DoubleValue
+	30,  // 120: adpulse.v1.Story.incident:type_name -> adpulse.v1.AnomalyIncident
+	30,  // 121: adpulse.v1.Story.related:type_name -> adpulse.v1.AnomalyIncident
+	37,  // 122: adpulse.v1.Story.explanation:type_name -> adpulse.v1.ExplainChangeResponse
+	41,  // 123: adpulse.v1.GenerateInsightsResponse.insights:type_name -> adpulse.v1.Insight
+	43,  // 124: adpulse.v1.GenerateInsightsResponse.stories:type_name -> adpulse.v1.Story
+	9,   // 125: adpulse.v1.ListInsightsRequest.types:type_name -> adpulse.v1.InsightType
+	10,  // 126: adpulse.v1.ListInsightsRequest.statuses:type_name -> adpulse.v1.InsightStatus
+	6,   // 127: adpulse.v1.ListInsightsRequest.min_severity:type_name -> adpulse.v1.Severity
+	41,  // 128: adpulse.v1.ListInsightsResponse.insights:type_name -> adpulse.v1.Insight
+	41,  // 129: adpulse.v1.UpdateInsightRequest.insight:type_name -> adpulse.v1.Insight
+	56,  // 130: adpulse.v1.UpdateInsightRequest.update_mask:type_name -> google.protobuf.FieldMask
+	55,  // 131: adpulse.v1.Budget.update_time:type_name -> google.protobuf.Timestamp
+	48,  // 132: adpulse.v1.SetBudgetRequest.budget:type_name -> adpulse.v1.Budget
+	48,  // 133: adpulse.v1.ListBudgetsResponse.budgets:type_name -> adpulse.v1.Budget
+	13,  // 134: adpulse.v1.AnalyticsService.QueryMetrics:input_type -> adpulse.v1.QueryMetricsRequest
+	17,  // 135: adpulse.v1.AnalyticsService.ExportMetrics:input_type -> adpulse.v1.ExportMetricsRequest
+	18,  // 136: adpulse.v1.AnalyticsService.DownloadExport:input_type -> adpulse.v1.DownloadExportRequest
+	20,  // 137: adpulse.v1.AnalyticsService.Backfill:input_type -> adpulse.v1.BackfillRequest
+	22,  // 138: adpulse.v1.AnalyticsService.GetTrends:input_type -> adpulse.v1.GetTrendsRequest
+	28,  // 139: adpulse.v1.AnalyticsService.DetectAnomalies:input_type -> adpulse.v1.DetectAnomaliesRequest
+	34,  // 140: adpulse.v1.AnalyticsService.ExplainChange:input_type -> adpulse.v1.ExplainChangeRequest
+	42,  // 141: adpulse.v1.AnalyticsService.GenerateInsights:input_type -> adpulse.v1.GenerateInsightsRequest
+	45,  // 142: adpulse.v1.AnalyticsService.ListInsights:input_type -> adpulse.v1.ListInsightsRequest
+	47,  // 143: adpulse.v1.AnalyticsService.UpdateInsight:input_type -> adpulse.v1.UpdateInsightRequest
+	49,  // 144: adpulse.v1.AnalyticsService.SetBudget:input_type -> adpulse.v1.SetBudgetRequest
+	50,  // 145: adpulse.v1.AnalyticsService.ListBudgets:input_type -> adpulse.v1.ListBudgetsRequest
+	16,  // 146: adpulse.v1.AnalyticsService.QueryMetrics:output_type -> adpulse.v1.QueryMetricsResponse
+	57,  // 147: adpulse.v1.AnalyticsService.ExportMetrics:output_type -> google.longrunning.Operation
+	19,  // 148: adpulse.v1.AnalyticsService.DownloadExport:output_type -> adpulse.v1.DownloadExportResponse
+	57,  // 149: adpulse.v1.AnalyticsService.Backfill:output_type -> google.longrunning.Operation
+	27,  // 150: adpulse.v1.AnalyticsService.GetTrends:output_type -> adpulse.v1.GetTrendsResponse
+	33,  // 151: adpulse.v1.AnalyticsService.DetectAnomalies:output_type -> adpulse.v1.DetectAnomaliesResponse
+	37,  // 152: adpulse.v1.AnalyticsService.ExplainChange:output_type -> adpulse.v1.ExplainChangeResponse
+	44,  // 153: adpulse.v1.AnalyticsService.GenerateInsights:output_type -> adpulse.v1.GenerateInsightsResponse
+	46,  // 154: adpulse.v1.AnalyticsService.ListInsights:output_type -> adpulse.v1.ListInsightsResponse
+	41,  // 155: adpulse.v1.AnalyticsService.UpdateInsight:output_type -> adpulse.v1.Insight
+	48,  // 156: adpulse.v1.AnalyticsService.SetBudget:output_type -> adpulse.v1.Budget
+	51,  // 157: adpulse.v1.AnalyticsService.ListBudgets:output_type -> adpulse.v1.ListBudgetsResponse
+	146, // [146:158] is the sub-list for method output_type
+	134, // [134:146] is the sub-list for method input_type
+	134, // [134:134] is the sub-list for extension type_name
+	134, // [134:134] is the sub-list for extension extendee
+	0,   // [0:134] is the sub-list for field type_name
 }
 
 func init() { file_adpulse_v1_analytics_service_proto_init() }
@@ -5279,7 +5369,7 @@ func file_adpulse_v1_analytics_service_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_adpulse_v1_analytics_service_proto_rawDesc), len(file_adpulse_v1_analytics_service_proto_rawDesc)),
-			NumEnums:      11,
+			NumEnums:      12,
 			NumMessages:   40,
 			NumExtensions: 0,
 			NumServices:   1,

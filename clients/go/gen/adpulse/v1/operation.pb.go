@@ -36,6 +36,10 @@ const (
 	OperationKind_OPERATION_KIND_BACKFILL OperationKind = 3
 	// The scheduled daily scan of one tenant.
 	OperationKind_OPERATION_KIND_DAILY_SCAN OperationKind = 4
+	// `TenantService/ExportTenantData`: everything stored for a tenant written to an archive.
+	OperationKind_OPERATION_KIND_EXPORT_TENANT_DATA OperationKind = 5
+	// `TenantService/DeleteTenantData`: everything stored for a tenant deleted.
+	OperationKind_OPERATION_KIND_DELETE_TENANT_DATA OperationKind = 6
 )
 
 // Enum value maps for OperationKind.
@@ -46,13 +50,17 @@ var (
 		2: "OPERATION_KIND_EXPORT_METRICS",
 		3: "OPERATION_KIND_BACKFILL",
 		4: "OPERATION_KIND_DAILY_SCAN",
+		5: "OPERATION_KIND_EXPORT_TENANT_DATA",
+		6: "OPERATION_KIND_DELETE_TENANT_DATA",
 	}
 	OperationKind_value = map[string]int32{
-		"OPERATION_KIND_UNSPECIFIED":    0,
-		"OPERATION_KIND_IMPORT_FILE":    1,
-		"OPERATION_KIND_EXPORT_METRICS": 2,
-		"OPERATION_KIND_BACKFILL":       3,
-		"OPERATION_KIND_DAILY_SCAN":     4,
+		"OPERATION_KIND_UNSPECIFIED":        0,
+		"OPERATION_KIND_IMPORT_FILE":        1,
+		"OPERATION_KIND_EXPORT_METRICS":     2,
+		"OPERATION_KIND_BACKFILL":           3,
+		"OPERATION_KIND_DAILY_SCAN":         4,
+		"OPERATION_KIND_EXPORT_TENANT_DATA": 5,
+		"OPERATION_KIND_DELETE_TENANT_DATA": 6,
 	}
 )
 
@@ -776,6 +784,262 @@ func (x *DailyScanResponse) GetStalePlatforms() []string {
 	return nil
 }
 
+// One part of a tenant's data archive.
+type ArchiveEntry struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The file in the archive, e.g. `facts/ad_metrics.parquet` or `postgres/insights.jsonl`.
+	Path string `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	// Rows in it.
+	Rows          int64 `protobuf:"varint,2,opt,name=rows,proto3" json:"rows,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ArchiveEntry) Reset() {
+	*x = ArchiveEntry{}
+	mi := &file_adpulse_v1_operation_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ArchiveEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ArchiveEntry) ProtoMessage() {}
+
+func (x *ArchiveEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_adpulse_v1_operation_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ArchiveEntry.ProtoReflect.Descriptor instead.
+func (*ArchiveEntry) Descriptor() ([]byte, []int) {
+	return file_adpulse_v1_operation_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ArchiveEntry) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *ArchiveEntry) GetRows() int64 {
+	if x != nil {
+		return x.Rows
+	}
+	return 0
+}
+
+// The `response` of a finished `ExportTenantData` operation.
+type ExportTenantDataResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Name of the export, to pass to `DownloadTenantData`: the operation's name.
+	Export string `protobuf:"bytes,1,opt,name=export,proto3" json:"export,omitempty"`
+	// What the archive holds (also in its `manifest.json`).
+	Entries []*ArchiveEntry `protobuf:"bytes,2,rep,name=entries,proto3" json:"entries,omitempty"`
+	// Size of the archive in bytes.
+	SizeBytes int64 `protobuf:"varint,3,opt,name=size_bytes,json=sizeBytes,proto3" json:"size_bytes,omitempty"`
+	// SHA-256 of the archive, hex, to check a download.
+	Sha256 string `protobuf:"bytes,4,opt,name=sha256,proto3" json:"sha256,omitempty"`
+	// Suggested file name for a download, e.g. `tenant-acme-<id>.zip`.
+	FileName      string `protobuf:"bytes,5,opt,name=file_name,json=fileName,proto3" json:"file_name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportTenantDataResponse) Reset() {
+	*x = ExportTenantDataResponse{}
+	mi := &file_adpulse_v1_operation_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportTenantDataResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportTenantDataResponse) ProtoMessage() {}
+
+func (x *ExportTenantDataResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_adpulse_v1_operation_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportTenantDataResponse.ProtoReflect.Descriptor instead.
+func (*ExportTenantDataResponse) Descriptor() ([]byte, []int) {
+	return file_adpulse_v1_operation_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ExportTenantDataResponse) GetExport() string {
+	if x != nil {
+		return x.Export
+	}
+	return ""
+}
+
+func (x *ExportTenantDataResponse) GetEntries() []*ArchiveEntry {
+	if x != nil {
+		return x.Entries
+	}
+	return nil
+}
+
+func (x *ExportTenantDataResponse) GetSizeBytes() int64 {
+	if x != nil {
+		return x.SizeBytes
+	}
+	return 0
+}
+
+func (x *ExportTenantDataResponse) GetSha256() string {
+	if x != nil {
+		return x.Sha256
+	}
+	return ""
+}
+
+func (x *ExportTenantDataResponse) GetFileName() string {
+	if x != nil {
+		return x.FileName
+	}
+	return ""
+}
+
+// What a deletion found in one store, e.g. `clickhouse/ad_metrics` or `files/exports`.
+type DeletionCount struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The table or file area.
+	Store string `protobuf:"bytes,1,opt,name=store,proto3" json:"store,omitempty"`
+	// Rows (files) deleted.
+	Deleted int64 `protobuf:"varint,2,opt,name=deleted,proto3" json:"deleted,omitempty"`
+	// Rows (files) of the tenant counted after the deletion: 0 unless data arrived meanwhile.
+	Remaining     int64 `protobuf:"varint,3,opt,name=remaining,proto3" json:"remaining,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeletionCount) Reset() {
+	*x = DeletionCount{}
+	mi := &file_adpulse_v1_operation_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeletionCount) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeletionCount) ProtoMessage() {}
+
+func (x *DeletionCount) ProtoReflect() protoreflect.Message {
+	mi := &file_adpulse_v1_operation_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeletionCount.ProtoReflect.Descriptor instead.
+func (*DeletionCount) Descriptor() ([]byte, []int) {
+	return file_adpulse_v1_operation_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *DeletionCount) GetStore() string {
+	if x != nil {
+		return x.Store
+	}
+	return ""
+}
+
+func (x *DeletionCount) GetDeleted() int64 {
+	if x != nil {
+		return x.Deleted
+	}
+	return 0
+}
+
+func (x *DeletionCount) GetRemaining() int64 {
+	if x != nil {
+		return x.Remaining
+	}
+	return 0
+}
+
+// The `response` of a finished `DeleteTenantData` operation.
+type DeleteTenantDataResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The tenant whose data was deleted.
+	Tenant string `protobuf:"bytes,1,opt,name=tenant,proto3" json:"tenant,omitempty"`
+	// One count per store.
+	Counts        []*DeletionCount `protobuf:"bytes,2,rep,name=counts,proto3" json:"counts,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteTenantDataResponse) Reset() {
+	*x = DeleteTenantDataResponse{}
+	mi := &file_adpulse_v1_operation_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteTenantDataResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteTenantDataResponse) ProtoMessage() {}
+
+func (x *DeleteTenantDataResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_adpulse_v1_operation_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteTenantDataResponse.ProtoReflect.Descriptor instead.
+func (*DeleteTenantDataResponse) Descriptor() ([]byte, []int) {
+	return file_adpulse_v1_operation_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *DeleteTenantDataResponse) GetTenant() string {
+	if x != nil {
+		return x.Tenant
+	}
+	return ""
+}
+
+func (x *DeleteTenantDataResponse) GetCounts() []*DeletionCount {
+	if x != nil {
+		return x.Counts
+	}
+	return nil
+}
+
 var File_adpulse_v1_operation_proto protoreflect.FileDescriptor
 
 const file_adpulse_v1_operation_proto_rawDesc = "" +
@@ -837,13 +1101,32 @@ const file_adpulse_v1_operation_proto_rawDesc = "" +
 	"start_date\x18\x02 \x01(\tR\tstartDate\x12\x19\n" +
 	"\bend_date\x18\x03 \x01(\tR\aendDate\x12,\n" +
 	"\x05steps\x18\x04 \x03(\v2\x16.adpulse.v1.StepResultR\x05steps\x12'\n" +
-	"\x0fstale_platforms\x18\x05 \x03(\tR\x0estalePlatforms*\xae\x01\n" +
+	"\x0fstale_platforms\x18\x05 \x03(\tR\x0estalePlatforms\"6\n" +
+	"\fArchiveEntry\x12\x12\n" +
+	"\x04path\x18\x01 \x01(\tR\x04path\x12\x12\n" +
+	"\x04rows\x18\x02 \x01(\x03R\x04rows\"\xba\x01\n" +
+	"\x18ExportTenantDataResponse\x12\x16\n" +
+	"\x06export\x18\x01 \x01(\tR\x06export\x122\n" +
+	"\aentries\x18\x02 \x03(\v2\x18.adpulse.v1.ArchiveEntryR\aentries\x12\x1d\n" +
+	"\n" +
+	"size_bytes\x18\x03 \x01(\x03R\tsizeBytes\x12\x16\n" +
+	"\x06sha256\x18\x04 \x01(\tR\x06sha256\x12\x1b\n" +
+	"\tfile_name\x18\x05 \x01(\tR\bfileName\"]\n" +
+	"\rDeletionCount\x12\x14\n" +
+	"\x05store\x18\x01 \x01(\tR\x05store\x12\x18\n" +
+	"\adeleted\x18\x02 \x01(\x03R\adeleted\x12\x1c\n" +
+	"\tremaining\x18\x03 \x01(\x03R\tremaining\"e\n" +
+	"\x18DeleteTenantDataResponse\x12\x16\n" +
+	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x121\n" +
+	"\x06counts\x18\x02 \x03(\v2\x19.adpulse.v1.DeletionCountR\x06counts*\xfc\x01\n" +
 	"\rOperationKind\x12\x1e\n" +
 	"\x1aOPERATION_KIND_UNSPECIFIED\x10\x00\x12\x1e\n" +
 	"\x1aOPERATION_KIND_IMPORT_FILE\x10\x01\x12!\n" +
 	"\x1dOPERATION_KIND_EXPORT_METRICS\x10\x02\x12\x1b\n" +
 	"\x17OPERATION_KIND_BACKFILL\x10\x03\x12\x1d\n" +
-	"\x19OPERATION_KIND_DAILY_SCAN\x10\x04*\xc4\x01\n" +
+	"\x19OPERATION_KIND_DAILY_SCAN\x10\x04\x12%\n" +
+	"!OPERATION_KIND_EXPORT_TENANT_DATA\x10\x05\x12%\n" +
+	"!OPERATION_KIND_DELETE_TENANT_DATA\x10\x06*\xc4\x01\n" +
 	"\x0eOperationState\x12\x1f\n" +
 	"\x1bOPERATION_STATE_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16OPERATION_STATE_QUEUED\x10\x01\x12\x1b\n" +
@@ -870,35 +1153,41 @@ func file_adpulse_v1_operation_proto_rawDescGZIP() []byte {
 }
 
 var file_adpulse_v1_operation_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_adpulse_v1_operation_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_adpulse_v1_operation_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_adpulse_v1_operation_proto_goTypes = []any{
-	(OperationKind)(0),            // 0: adpulse.v1.OperationKind
-	(OperationState)(0),           // 1: adpulse.v1.OperationState
-	(ExportFormat)(0),             // 2: adpulse.v1.ExportFormat
-	(*OperationMetadata)(nil),     // 3: adpulse.v1.OperationMetadata
-	(*ImportFileResponse)(nil),    // 4: adpulse.v1.ImportFileResponse
-	(*ExportMetricsResponse)(nil), // 5: adpulse.v1.ExportMetricsResponse
-	(*StepResult)(nil),            // 6: adpulse.v1.StepResult
-	(*BackfillResponse)(nil),      // 7: adpulse.v1.BackfillResponse
-	(*DailyScanResponse)(nil),     // 8: adpulse.v1.DailyScanResponse
-	(*timestamppb.Timestamp)(nil), // 9: google.protobuf.Timestamp
-	(*RowError)(nil),              // 10: adpulse.v1.RowError
+	(OperationKind)(0),               // 0: adpulse.v1.OperationKind
+	(OperationState)(0),              // 1: adpulse.v1.OperationState
+	(ExportFormat)(0),                // 2: adpulse.v1.ExportFormat
+	(*OperationMetadata)(nil),        // 3: adpulse.v1.OperationMetadata
+	(*ImportFileResponse)(nil),       // 4: adpulse.v1.ImportFileResponse
+	(*ExportMetricsResponse)(nil),    // 5: adpulse.v1.ExportMetricsResponse
+	(*StepResult)(nil),               // 6: adpulse.v1.StepResult
+	(*BackfillResponse)(nil),         // 7: adpulse.v1.BackfillResponse
+	(*DailyScanResponse)(nil),        // 8: adpulse.v1.DailyScanResponse
+	(*ArchiveEntry)(nil),             // 9: adpulse.v1.ArchiveEntry
+	(*ExportTenantDataResponse)(nil), // 10: adpulse.v1.ExportTenantDataResponse
+	(*DeletionCount)(nil),            // 11: adpulse.v1.DeletionCount
+	(*DeleteTenantDataResponse)(nil), // 12: adpulse.v1.DeleteTenantDataResponse
+	(*timestamppb.Timestamp)(nil),    // 13: google.protobuf.Timestamp
+	(*RowError)(nil),                 // 14: adpulse.v1.RowError
 }
 var file_adpulse_v1_operation_proto_depIdxs = []int32{
 	0,  // 0: adpulse.v1.OperationMetadata.kind:type_name -> adpulse.v1.OperationKind
 	1,  // 1: adpulse.v1.OperationMetadata.state:type_name -> adpulse.v1.OperationState
-	9,  // 2: adpulse.v1.OperationMetadata.create_time:type_name -> google.protobuf.Timestamp
-	9,  // 3: adpulse.v1.OperationMetadata.update_time:type_name -> google.protobuf.Timestamp
-	9,  // 4: adpulse.v1.OperationMetadata.end_time:type_name -> google.protobuf.Timestamp
-	10, // 5: adpulse.v1.ImportFileResponse.errors:type_name -> adpulse.v1.RowError
+	13, // 2: adpulse.v1.OperationMetadata.create_time:type_name -> google.protobuf.Timestamp
+	13, // 3: adpulse.v1.OperationMetadata.update_time:type_name -> google.protobuf.Timestamp
+	13, // 4: adpulse.v1.OperationMetadata.end_time:type_name -> google.protobuf.Timestamp
+	14, // 5: adpulse.v1.ImportFileResponse.errors:type_name -> adpulse.v1.RowError
 	2,  // 6: adpulse.v1.ExportMetricsResponse.format:type_name -> adpulse.v1.ExportFormat
 	6,  // 7: adpulse.v1.BackfillResponse.steps:type_name -> adpulse.v1.StepResult
 	6,  // 8: adpulse.v1.DailyScanResponse.steps:type_name -> adpulse.v1.StepResult
-	9,  // [9:9] is the sub-list for method output_type
-	9,  // [9:9] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	9,  // 9: adpulse.v1.ExportTenantDataResponse.entries:type_name -> adpulse.v1.ArchiveEntry
+	11, // 10: adpulse.v1.DeleteTenantDataResponse.counts:type_name -> adpulse.v1.DeletionCount
+	11, // [11:11] is the sub-list for method output_type
+	11, // [11:11] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_adpulse_v1_operation_proto_init() }
@@ -913,7 +1202,7 @@ func file_adpulse_v1_operation_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_adpulse_v1_operation_proto_rawDesc), len(file_adpulse_v1_operation_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   6,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

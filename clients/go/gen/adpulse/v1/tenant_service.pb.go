@@ -7,8 +7,10 @@
 package adpulsev1
 
 import (
+	longrunningpb "cloud.google.com/go/longrunning/autogen/longrunningpb"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -27,8 +29,11 @@ type TenantSettings struct {
 	// ISO 4217 code that queries report money in, converting each row at its date's rate (see
 	// `IngestService.UpsertFxRates`); empty reports every row in its own currency.
 	ReportingCurrency string `protobuf:"bytes,1,opt,name=reporting_currency,json=reportingCurrency,proto3" json:"reporting_currency,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// Facts dated more than this many days before the daily scan's date are deleted by it; 0
+	// keeps them for ever. At most 36600.
+	RetentionDays int32 `protobuf:"varint,2,opt,name=retention_days,json=retentionDays,proto3" json:"retention_days,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *TenantSettings) Reset() {
@@ -66,6 +71,13 @@ func (x *TenantSettings) GetReportingCurrency() string {
 		return x.ReportingCurrency
 	}
 	return ""
+}
+
+func (x *TenantSettings) GetRetentionDays() int32 {
+	if x != nil {
+		return x.RetentionDays
+	}
+	return 0
 }
 
 // Request of `GetTenantSettings`.
@@ -108,8 +120,10 @@ func (*GetTenantSettingsRequest) Descriptor() ([]byte, []int) {
 // Request of `UpdateTenantSettings`.
 type UpdateTenantSettingsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The new settings; every field is replaced.
-	Settings      *TenantSettings `protobuf:"bytes,1,opt,name=settings,proto3" json:"settings,omitempty"`
+	// The new settings.
+	Settings *TenantSettings `protobuf:"bytes,1,opt,name=settings,proto3" json:"settings,omitempty"`
+	// The fields of `settings` to change, e.g. `retention_days`; empty replaces every field.
+	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -151,20 +165,249 @@ func (x *UpdateTenantSettingsRequest) GetSettings() *TenantSettings {
 	return nil
 }
 
+func (x *UpdateTenantSettingsRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
+	if x != nil {
+		return x.UpdateMask
+	}
+	return nil
+}
+
+// Request of `ExportTenantData`.
+type ExportTenantDataRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A retry with the same id returns the first call's operation (AIP-155).
+	RequestId     string `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportTenantDataRequest) Reset() {
+	*x = ExportTenantDataRequest{}
+	mi := &file_adpulse_v1_tenant_service_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportTenantDataRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportTenantDataRequest) ProtoMessage() {}
+
+func (x *ExportTenantDataRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_adpulse_v1_tenant_service_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportTenantDataRequest.ProtoReflect.Descriptor instead.
+func (*ExportTenantDataRequest) Descriptor() ([]byte, []int) {
+	return file_adpulse_v1_tenant_service_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *ExportTenantDataRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+// Request of `DownloadTenantData`.
+type DownloadTenantDataRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The export: the name of its finished operation, `operations/{id}`.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Byte to start at, to resume an interrupted download; 0 for the whole archive.
+	Offset        int64 `protobuf:"varint,2,opt,name=offset,proto3" json:"offset,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DownloadTenantDataRequest) Reset() {
+	*x = DownloadTenantDataRequest{}
+	mi := &file_adpulse_v1_tenant_service_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DownloadTenantDataRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DownloadTenantDataRequest) ProtoMessage() {}
+
+func (x *DownloadTenantDataRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_adpulse_v1_tenant_service_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DownloadTenantDataRequest.ProtoReflect.Descriptor instead.
+func (*DownloadTenantDataRequest) Descriptor() ([]byte, []int) {
+	return file_adpulse_v1_tenant_service_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *DownloadTenantDataRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *DownloadTenantDataRequest) GetOffset() int64 {
+	if x != nil {
+		return x.Offset
+	}
+	return 0
+}
+
+// One piece of an exported archive.
+type DownloadTenantDataResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The next bytes of the archive.
+	Data          []byte `protobuf:"bytes,1,opt,name=data,proto3" json:"data,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DownloadTenantDataResponse) Reset() {
+	*x = DownloadTenantDataResponse{}
+	mi := &file_adpulse_v1_tenant_service_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DownloadTenantDataResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DownloadTenantDataResponse) ProtoMessage() {}
+
+func (x *DownloadTenantDataResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_adpulse_v1_tenant_service_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DownloadTenantDataResponse.ProtoReflect.Descriptor instead.
+func (*DownloadTenantDataResponse) Descriptor() ([]byte, []int) {
+	return file_adpulse_v1_tenant_service_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *DownloadTenantDataResponse) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+// Request of `DeleteTenantData`.
+type DeleteTenantDataRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The tenant's name typed back, as the confirmation that its data is to go.
+	Confirm string `protobuf:"bytes,1,opt,name=confirm,proto3" json:"confirm,omitempty"`
+	// A retry with the same id returns the first call's operation (AIP-155).
+	RequestId     string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteTenantDataRequest) Reset() {
+	*x = DeleteTenantDataRequest{}
+	mi := &file_adpulse_v1_tenant_service_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteTenantDataRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteTenantDataRequest) ProtoMessage() {}
+
+func (x *DeleteTenantDataRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_adpulse_v1_tenant_service_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteTenantDataRequest.ProtoReflect.Descriptor instead.
+func (*DeleteTenantDataRequest) Descriptor() ([]byte, []int) {
+	return file_adpulse_v1_tenant_service_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *DeleteTenantDataRequest) GetConfirm() string {
+	if x != nil {
+		return x.Confirm
+	}
+	return ""
+}
+
+func (x *DeleteTenantDataRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
 var File_adpulse_v1_tenant_service_proto protoreflect.FileDescriptor
 
 const file_adpulse_v1_tenant_service_proto_rawDesc = "" +
 	"\n" +
 	"\x1fadpulse/v1/tenant_service.proto\x12\n" +
-	"adpulse.v1\x1a\x15adpulse/v1/auth.proto\"?\n" +
+	"adpulse.v1\x1a\x15adpulse/v1/auth.proto\x1a#google/longrunning/operations.proto\x1a google/protobuf/field_mask.proto\"f\n" +
 	"\x0eTenantSettings\x12-\n" +
-	"\x12reporting_currency\x18\x01 \x01(\tR\x11reportingCurrency\"\x1a\n" +
-	"\x18GetTenantSettingsRequest\"U\n" +
+	"\x12reporting_currency\x18\x01 \x01(\tR\x11reportingCurrency\x12%\n" +
+	"\x0eretention_days\x18\x02 \x01(\x05R\rretentionDays\"\x1a\n" +
+	"\x18GetTenantSettingsRequest\"\x92\x01\n" +
 	"\x1bUpdateTenantSettingsRequest\x126\n" +
-	"\bsettings\x18\x01 \x01(\v2\x1a.adpulse.v1.TenantSettingsR\bsettings2\xd5\x01\n" +
+	"\bsettings\x18\x01 \x01(\v2\x1a.adpulse.v1.TenantSettingsR\bsettings\x12;\n" +
+	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
+	"updateMask\"8\n" +
+	"\x17ExportTenantDataRequest\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x01 \x01(\tR\trequestId\"G\n" +
+	"\x19DownloadTenantDataRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
+	"\x06offset\x18\x02 \x01(\x03R\x06offset\"0\n" +
+	"\x1aDownloadTenantDataResponse\x12\x12\n" +
+	"\x04data\x18\x01 \x01(\fR\x04data\"R\n" +
+	"\x17DeleteTenantDataRequest\x12\x18\n" +
+	"\aconfirm\x18\x01 \x01(\tR\aconfirm\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x02 \x01(\tR\trequestId2\x98\x05\n" +
 	"\rTenantService\x12]\n" +
 	"\x11GetTenantSettings\x12$.adpulse.v1.GetTenantSettingsRequest\x1a\x1a.adpulse.v1.TenantSettings\"\x06\xfa\xd4\x18\x02\b\x02\x12e\n" +
-	"\x14UpdateTenantSettings\x12'.adpulse.v1.UpdateTenantSettingsRequest\x1a\x1a.adpulse.v1.TenantSettings\"\b\xfa\xd4\x18\x04\b\x03\x10\x01BR\n" +
+	"\x14UpdateTenantSettings\x12'.adpulse.v1.UpdateTenantSettingsRequest\x1a\x1a.adpulse.v1.TenantSettings\"\b\xfa\xd4\x18\x04\b\x03\x10\x01\x12\xa6\x01\n" +
+	"\x10ExportTenantData\x12#.adpulse.v1.ExportTenantDataRequest\x1a\x1d.google.longrunning.Operation\"N\xcaAC\n" +
+	"#adpulse.v1.ExportTenantDataResponse\x12\x1cadpulse.v1.OperationMetadata\xfa\xd4\x18\x04\b\x03\x10\x01\x12o\n" +
+	"\x12DownloadTenantData\x12%.adpulse.v1.DownloadTenantDataRequest\x1a&.adpulse.v1.DownloadTenantDataResponse\"\b\xfa\xd4\x18\x04\b\x03\x10\x010\x01\x12\xa6\x01\n" +
+	"\x10DeleteTenantData\x12#.adpulse.v1.DeleteTenantDataRequest\x1a\x1d.google.longrunning.Operation\"N\xcaAC\n" +
+	"#adpulse.v1.DeleteTenantDataResponse\x12\x1cadpulse.v1.OperationMetadata\xfa\xd4\x18\x04\b\x03\x10\x01BR\n" +
 	"\x0edev.adpulse.v1P\x01Z>github.com/adpulse/adpulse/clients/go/gen/adpulse/v1;adpulsev1b\x06proto3"
 
 var (
@@ -179,23 +422,36 @@ func file_adpulse_v1_tenant_service_proto_rawDescGZIP() []byte {
 	return file_adpulse_v1_tenant_service_proto_rawDescData
 }
 
-var file_adpulse_v1_tenant_service_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
+var file_adpulse_v1_tenant_service_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_adpulse_v1_tenant_service_proto_goTypes = []any{
 	(*TenantSettings)(nil),              // 0: adpulse.v1.TenantSettings
 	(*GetTenantSettingsRequest)(nil),    // 1: adpulse.v1.GetTenantSettingsRequest
 	(*UpdateTenantSettingsRequest)(nil), // 2: adpulse.v1.UpdateTenantSettingsRequest
+	(*ExportTenantDataRequest)(nil),     // 3: adpulse.v1.ExportTenantDataRequest
+	(*DownloadTenantDataRequest)(nil),   // 4: adpulse.v1.DownloadTenantDataRequest
+	(*DownloadTenantDataResponse)(nil),  // 5: adpulse.v1.DownloadTenantDataResponse
+	(*DeleteTenantDataRequest)(nil),     // 6: adpulse.v1.DeleteTenantDataRequest
+	(*fieldmaskpb.FieldMask)(nil),       // 7: google.protobuf.FieldMask
+	(*longrunningpb.Operation)(nil),     // 8: google.longrunning.Operation
 }
 var file_adpulse_v1_tenant_service_proto_depIdxs = []int32{
 	0, // 0: adpulse.v1.UpdateTenantSettingsRequest.settings:type_name -> adpulse.v1.TenantSettings
-	1, // 1: adpulse.v1.TenantService.GetTenantSettings:input_type -> adpulse.v1.GetTenantSettingsRequest
-	2, // 2: adpulse.v1.TenantService.UpdateTenantSettings:input_type -> adpulse.v1.UpdateTenantSettingsRequest
-	0, // 3: adpulse.v1.TenantService.GetTenantSettings:output_type -> adpulse.v1.TenantSettings
-	0, // 4: adpulse.v1.TenantService.UpdateTenantSettings:output_type -> adpulse.v1.TenantSettings
-	3, // [3:5] is the sub-list for method output_type
-	1, // [1:3] is the sub-list for method input_type
-	1, // [1:1] is the sub-list for extension type_name
-	1, // [1:1] is the sub-list for extension extendee
-	0, // [0:1] is the sub-list for field type_name
+	7, // 1: adpulse.v1.UpdateTenantSettingsRequest.update_mask:type_name -> google.protobuf.FieldMask
+	1, // 2: adpulse.v1.TenantService.GetTenantSettings:input_type -> adpulse.v1.GetTenantSettingsRequest
+	2, // 3: adpulse.v1.TenantService.UpdateTenantSettings:input_type -> adpulse.v1.UpdateTenantSettingsRequest
+	3, // 4: adpulse.v1.TenantService.ExportTenantData:input_type -> adpulse.v1.ExportTenantDataRequest
+	4, // 5: adpulse.v1.TenantService.DownloadTenantData:input_type -> adpulse.v1.DownloadTenantDataRequest
+	6, // 6: adpulse.v1.TenantService.DeleteTenantData:input_type -> adpulse.v1.DeleteTenantDataRequest
+	0, // 7: adpulse.v1.TenantService.GetTenantSettings:output_type -> adpulse.v1.TenantSettings
+	0, // 8: adpulse.v1.TenantService.UpdateTenantSettings:output_type -> adpulse.v1.TenantSettings
+	8, // 9: adpulse.v1.TenantService.ExportTenantData:output_type -> google.longrunning.Operation
+	5, // 10: adpulse.v1.TenantService.DownloadTenantData:output_type -> adpulse.v1.DownloadTenantDataResponse
+	8, // 11: adpulse.v1.TenantService.DeleteTenantData:output_type -> google.longrunning.Operation
+	7, // [7:12] is the sub-list for method output_type
+	2, // [2:7] is the sub-list for method input_type
+	2, // [2:2] is the sub-list for extension type_name
+	2, // [2:2] is the sub-list for extension extendee
+	0, // [0:2] is the sub-list for field type_name
 }
 
 func init() { file_adpulse_v1_tenant_service_proto_init() }
@@ -210,7 +466,7 @@ func file_adpulse_v1_tenant_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_adpulse_v1_tenant_service_proto_rawDesc), len(file_adpulse_v1_tenant_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   3,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

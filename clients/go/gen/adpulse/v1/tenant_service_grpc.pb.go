@@ -7,6 +7,7 @@
 package adpulsev1
 
 import (
+	longrunningpb "cloud.google.com/go/longrunning/autogen/longrunningpb"
 	context "context"
 	grpc "google.golang.org/grpc"
 	codes "google.golang.org/grpc/codes"
@@ -21,18 +22,33 @@ const _ = grpc.SupportPackageIsVersion9
 const (
 	TenantService_GetTenantSettings_FullMethodName    = "/adpulse.v1.TenantService/GetTenantSettings"
 	TenantService_UpdateTenantSettings_FullMethodName = "/adpulse.v1.TenantService/UpdateTenantSettings"
+	TenantService_ExportTenantData_FullMethodName     = "/adpulse.v1.TenantService/ExportTenantData"
+	TenantService_DownloadTenantData_FullMethodName   = "/adpulse.v1.TenantService/DownloadTenantData"
+	TenantService_DeleteTenantData_FullMethodName     = "/adpulse.v1.TenantService/DeleteTenantData"
 )
 
 // TenantServiceClient is the client API for TenantService service.
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
-// Settings of the calling tenant (named by the `x-adpulse-tenant` header).
+// Settings of the calling tenant (named by the `x-adpulse-tenant` header), and its data's
+// lifecycle: export of everything stored for it, deletion, retention.
 type TenantServiceClient interface {
 	// Gets the tenant's settings (defaults if never set).
 	GetTenantSettings(ctx context.Context, in *GetTenantSettingsRequest, opts ...grpc.CallOption) (*TenantSettings, error)
 	// Changes the tenant's settings.
 	UpdateTenantSettings(ctx context.Context, in *UpdateTenantSettingsRequest, opts ...grpc.CallOption) (*TenantSettings, error)
+	// Writes everything stored for the tenant (facts, exchange rates and rollups as Parquet;
+	// runs, insights, budgets, settings, checkpoints, operations, alert subscriptions and
+	// deliveries, keys without their hashes, and the audit log as JSON Lines) into one zip
+	// archive, as a long-running operation; download it with `DownloadTenantData`.
+	ExportTenantData(ctx context.Context, in *ExportTenantDataRequest, opts ...grpc.CallOption) (*longrunningpb.Operation, error)
+	// Streams the archive of a finished `ExportTenantData`, in order.
+	DownloadTenantData(ctx context.Context, in *DownloadTenantDataRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[DownloadTenantDataResponse], error)
+	// Deletes everything stored for the tenant from ClickHouse, Postgres and the file stores, as
+	// a long-running operation whose response counts what was deleted and what is left (zero).
+	// The tenant, its keys and its audit log stay: the audit log records the deletion.
+	DeleteTenantData(ctx context.Context, in *DeleteTenantDataRequest, opts ...grpc.CallOption) (*longrunningpb.Operation, error)
 }
 
 type tenantServiceClient struct {
@@ -63,16 +79,67 @@ func (c *tenantServiceClient) UpdateTenantSettings(ctx context.Context, in *Upda
 	return out, nil
 }
 
+func (c *tenantServiceClient) ExportTenantData(ctx context.Context, in *ExportTenantDataRequest, opts ...grpc.CallOption) (*longrunningpb.Operation, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(longrunningpb.Operation)
+	err := c.cc.Invoke(ctx, TenantService_ExportTenantData_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *tenantServiceClient) DownloadTenantData(ctx context.Context, in *DownloadTenantDataRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[DownloadTenantDataResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &TenantService_ServiceDesc.Streams[0], TenantService_DownloadTenantData_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[DownloadTenantDataRequest, DownloadTenantDataResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type TenantService_DownloadTenantDataClient = grpc.ServerStreamingClient[DownloadTenantDataResponse]
+
+func (c *tenantServiceClient) DeleteTenantData(ctx context.Context, in *DeleteTenantDataRequest, opts ...grpc.CallOption) (*longrunningpb.Operation, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(longrunningpb.Operation)
+	err := c.cc.Invoke(ctx, TenantService_DeleteTenantData_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // TenantServiceServer is the server API for TenantService service.
 // All implementations must embed UnimplementedTenantServiceServer
 // for forward compatibility.
 //
-// Settings of the calling tenant (named by the `x-adpulse-tenant` header).
+// Settings of the calling tenant (named by the `x-adpulse-tenant` header), and its data's
+// lifecycle: export of everything stored for it, deletion, retention.
 type TenantServiceServer interface {
 	// Gets the tenant's settings (defaults if never set).
 	GetTenantSettings(context.Context, *GetTenantSettingsRequest) (*TenantSettings, error)
 	// Changes the tenant's settings.
 	UpdateTenantSettings(context.Context, *UpdateTenantSettingsRequest) (*TenantSettings, error)
+	// Writes everything stored for the tenant (facts, exchange rates and rollups as Parquet;
+	// runs, insights, budgets, settings, checkpoints, operations, alert subscriptions and
+	// deliveries, keys without their hashes, and the audit log as JSON Lines) into one zip
+	// archive, as a long-running operation; download it with `DownloadTenantData`.
+	ExportTenantData(context.Context, *ExportTenantDataRequest) (*longrunningpb.Operation, error)
+	// Streams the archive of a finished `ExportTenantData`, in order.
+	DownloadTenantData(*DownloadTenantDataRequest, grpc.ServerStreamingServer[DownloadTenantDataResponse]) error
+	// Deletes everything stored for the tenant from ClickHouse, Postgres and the file stores, as
+	// a long-running operation whose response counts what was deleted and what is left (zero).
+	// The tenant, its keys and its audit log stay: the audit log records the deletion.
+	DeleteTenantData(context.Context, *DeleteTenantDataRequest) (*longrunningpb.Operation, error)
 	mustEmbedUnimplementedTenantServiceServer()
 }
 
@@ -88,6 +155,15 @@ func (UnimplementedTenantServiceServer) GetTenantSettings(context.Context, *GetT
 }
 func (UnimplementedTenantServiceServer) UpdateTenantSettings(context.Context, *UpdateTenantSettingsRequest) (*TenantSettings, error) {
 	return nil, status.Error(codes.Unimplemented, "method UpdateTenantSettings not implemented")
+}
+func (UnimplementedTenantServiceServer) ExportTenantData(context.Context, *ExportTenantDataRequest) (*longrunningpb.Operation, error) {
+	return nil, status.Error(codes.Unimplemented, "method ExportTenantData not implemented")
+}
+func (UnimplementedTenantServiceServer) DownloadTenantData(*DownloadTenantDataRequest, grpc.ServerStreamingServer[DownloadTenantDataResponse]) error {
+	return status.Error(codes.Unimplemented, "method DownloadTenantData not implemented")
+}
+func (UnimplementedTenantServiceServer) DeleteTenantData(context.Context, *DeleteTenantDataRequest) (*longrunningpb.Operation, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteTenantData not implemented")
 }
 func (UnimplementedTenantServiceServer) mustEmbedUnimplementedTenantServiceServer() {}
 func (UnimplementedTenantServiceServer) testEmbeddedByValue()                       {}
@@ -146,6 +222,53 @@ func _TenantService_UpdateTenantSettings_Handler(srv interface{}, ctx context.Co
 	return interceptor(ctx, in, info, handler)
 }
 
+func _TenantService_ExportTenantData_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ExportTenantDataRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TenantServiceServer).ExportTenantData(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: TenantService_ExportTenantData_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TenantServiceServer).ExportTenantData(ctx, req.(*ExportTenantDataRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _TenantService_DownloadTenantData_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(DownloadTenantDataRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(TenantServiceServer).DownloadTenantData(m, &grpc.GenericServerStream[DownloadTenantDataRequest, DownloadTenantDataResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type TenantService_DownloadTenantDataServer = grpc.ServerStreamingServer[DownloadTenantDataResponse]
+
+func _TenantService_DeleteTenantData_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteTenantDataRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TenantServiceServer).DeleteTenantData(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: TenantService_DeleteTenantData_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TenantServiceServer).DeleteTenantData(ctx, req.(*DeleteTenantDataRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // TenantService_ServiceDesc is the grpc.ServiceDesc for TenantService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -161,7 +284,21 @@ var TenantService_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "UpdateTenantSettings",
 			Handler:    _TenantService_UpdateTenantSettings_Handler,
 		},
+		{
+			MethodName: "ExportTenantData",
+			Handler:    _TenantService_ExportTenantData_Handler,
+		},
+		{
+			MethodName: "DeleteTenantData",
+			Handler:    _TenantService_DeleteTenantData_Handler,
+		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "DownloadTenantData",
+			Handler:       _TenantService_DownloadTenantData_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "adpulse/v1/tenant_service.proto",
 }

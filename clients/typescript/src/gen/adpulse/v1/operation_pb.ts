@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file adpulse/v1/operation.proto.
  */
 export const file_adpulse_v1_operation: GenFile = /*@__PURE__*/
-  fileDesc("ChphZHB1bHNlL3YxL29wZXJhdGlvbi5wcm90bxIKYWRwdWxzZS52MSL8AgoRT3BlcmF0aW9uTWV0YWRhdGESJwoEa2luZBgBIAEoDjIZLmFkcHVsc2UudjEuT3BlcmF0aW9uS2luZBIpCgVzdGF0ZRgCIAEoDjIaLmFkcHVsc2UudjEuT3BlcmF0aW9uU3RhdGUSGAoQcHJvZ3Jlc3NfcGVyY2VudBgDIAEoARIRCglyb3dzX2RvbmUYBCABKAMSEgoKcm93c190b3RhbBgFIAEoAxIUCgxjdXJyZW50X3N0ZXAYBiABKAkSLwoLY3JlYXRlX3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASGAoQY2FuY2VsX3JlcXVlc3RlZBgKIAEoCBISCgpyZWNvdmVyaWVzGAsgASgFIvoBChJJbXBvcnRGaWxlUmVzcG9uc2USDAoEcGF0aBgBIAEoCRIVCg1yb3dzX2FjY2VwdGVkGAIgASgDEhUKDXJvd3NfcmVqZWN0ZWQYAyABKAMSFgoOcm93c19kdXBsaWNhdGUYBCABKAMSDgoGY2h1bmtzGAUgASgDEiQKBmVycm9ycxgGIAMoCzIULmFkcHVsc2UudjEuUm93RXJyb3ISGAoQZXJyb3JzX3RydW5jYXRlZBgHIAEoCBIXCg9pZ25vcmVkX2NvbHVtbnMYCCADKAkSFwoPbWlzc2luZ19jb2x1bW5zGAkgAygJEg4KBnJ1bl9pZBgKIAEoCSKWAQoVRXhwb3J0TWV0cmljc1Jlc3BvbnNlEg4KBmV4cG9ydBgBIAEoCRIoCgZmb3JtYXQYAiABKA4yGC5hZHB1bHNlLnYxLkV4cG9ydEZvcm1hdBIMCgRyb3dzGAMgASgDEhIKCnNpemVfYnl0ZXMYBCABKAMSDgoGc2hhMjU2GAUgASgJEhEKCWZpbGVfbmFtZRgGIAEoCSJHCgpTdGVwUmVzdWx0EgwKBHN0ZXAYASABKAkSDAoEZGF5cxgCIAEoAxIMCgRyb3dzGAMgASgDEg8KB3N1bW1hcnkYBCABKAkiXwoQQmFja2ZpbGxSZXNwb25zZRISCgpzdGFydF9kYXRlGAEgASgJEhAKCGVuZF9kYXRlGAIgASgJEiUKBXN0ZXBzGAMgAygLMhYuYWRwdWxzZS52MS5TdGVwUmVzdWx0IowBChFEYWlseVNjYW5SZXNwb25zZRIRCglzY2FuX2RhdGUYASABKAkSEgoKc3RhcnRfZGF0ZRgCIAEoCRIQCghlbmRfZGF0ZRgDIAEoCRIlCgVzdGVwcxgEIAMoCzIWLmFkcHVsc2UudjEuU3RlcFJlc3VsdBIXCg9zdGFsZV9wbGF0Zm9ybXMYBSADKAkqrgEKDU9wZXJhdGlvbktpbmQSHgoaT1BFUkFUSU9OX0tJTkRfVU5TUEVDSUZJRUQQABIeChpPUEVSQVRJT05fS0lORF9JTVBPUlRfRklMRRABEiEKHU9QRVJBVElPTl9LSU5EX0VYUE9SVF9NRVRSSUNTEAISGwoXT1BFUkFUSU9OX0tJTkRfQkFDS0ZJTEwQAxIdChlPUEVSQVRJT05fS0lORF9EQUlMWV9TQ0FOEAQqxAEKDk9wZXJhdGlvblN0YXRlEh8KG09QRVJBVElPTl9TVEFURV9VTlNQRUNJRklFRBAAEhoKFk9QRVJBVElPTl9TVEFURV9RVUVVRUQQARIbChdPUEVSQVRJT05fU1RBVEVfUlVOTklORxACEh0KGU9QRVJBVElPTl9TVEFURV9TVUNDRUVERUQQAxIaChZPUEVSQVRJT05fU1RBVEVfRkFJTEVEEAQSHQoZT1BFUkFUSU9OX1NUQVRFX0NBTkNFTExFRBAFKl8KDEV4cG9ydEZvcm1hdBIdChlFWFBPUlRfRk9STUFUX1VOU1BFQ0lGSUVEEAASGQoVRVhQT1JUX0ZPUk1BVF9QQVJRVUVUEAESFQoRRVhQT1JUX0ZPUk1BVF9DU1YQAkJSCg5kZXYuYWRwdWxzZS52MVABWj5naXRodWIuY29tL2FkcHVsc2UvYWRwdWxzZS9jbGllbnRzL2dvL2dlbi9hZHB1bHNlL3YxO2FkcHVsc2V2MWIGcHJvdG8z", [file_adpulse_v1_ingest_service, file_google_protobuf_timestamp]);
+  fileDesc("ChphZHB1bHNlL3YxL29wZXJhdGlvbi5wcm90bxIKYWRwdWxzZS52MSL8AgoRT3BlcmF0aW9uTWV0YWRhdGESJwoEa2luZBgBIAEoDjIZLmFkcHVsc2UudjEuT3BlcmF0aW9uS2luZBIpCgVzdGF0ZRgCIAEoDjIaLmFkcHVsc2UudjEuT3BlcmF0aW9uU3RhdGUSGAoQcHJvZ3Jlc3NfcGVyY2VudBgDIAEoARIRCglyb3dzX2RvbmUYBCABKAMSEgoKcm93c190b3RhbBgFIAEoAxIUCgxjdXJyZW50X3N0ZXAYBiABKAkSLwoLY3JlYXRlX3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASGAoQY2FuY2VsX3JlcXVlc3RlZBgKIAEoCBISCgpyZWNvdmVyaWVzGAsgASgFIvoBChJJbXBvcnRGaWxlUmVzcG9uc2USDAoEcGF0aBgBIAEoCRIVCg1yb3dzX2FjY2VwdGVkGAIgASgDEhUKDXJvd3NfcmVqZWN0ZWQYAyABKAMSFgoOcm93c19kdXBsaWNhdGUYBCABKAMSDgoGY2h1bmtzGAUgASgDEiQKBmVycm9ycxgGIAMoCzIULmFkcHVsc2UudjEuUm93RXJyb3ISGAoQZXJyb3JzX3RydW5jYXRlZBgHIAEoCBIXCg9pZ25vcmVkX2NvbHVtbnMYCCADKAkSFwoPbWlzc2luZ19jb2x1bW5zGAkgAygJEg4KBnJ1bl9pZBgKIAEoCSKWAQoVRXhwb3J0TWV0cmljc1Jlc3BvbnNlEg4KBmV4cG9ydBgBIAEoCRIoCgZmb3JtYXQYAiABKA4yGC5hZHB1bHNlLnYxLkV4cG9ydEZvcm1hdBIMCgRyb3dzGAMgASgDEhIKCnNpemVfYnl0ZXMYBCABKAMSDgoGc2hhMjU2GAUgASgJEhEKCWZpbGVfbmFtZRgGIAEoCSJHCgpTdGVwUmVzdWx0EgwKBHN0ZXAYASABKAkSDAoEZGF5cxgCIAEoAxIMCgRyb3dzGAMgASgDEg8KB3N1bW1hcnkYBCABKAkiXwoQQmFja2ZpbGxSZXNwb25zZRISCgpzdGFydF9kYXRlGAEgASgJEhAKCGVuZF9kYXRlGAIgASgJEiUKBXN0ZXBzGAMgAygLMhYuYWRwdWxzZS52MS5TdGVwUmVzdWx0IowBChFEYWlseVNjYW5SZXNwb25zZRIRCglzY2FuX2RhdGUYASABKAkSEgoKc3RhcnRfZGF0ZRgCIAEoCRIQCghlbmRfZGF0ZRgDIAEoCRIlCgVzdGVwcxgEIAMoCzIWLmFkcHVsc2UudjEuU3RlcFJlc3VsdBIXCg9zdGFsZV9wbGF0Zm9ybXMYBSADKAkiKgoMQXJjaGl2ZUVudHJ5EgwKBHBhdGgYASABKAkSDAoEcm93cxgCIAEoAyKMAQoYRXhwb3J0VGVuYW50RGF0YVJlc3BvbnNlEg4KBmV4cG9ydBgBIAEoCRIpCgdlbnRyaWVzGAIgAygLMhguYWRwdWxzZS52MS5BcmNoaXZlRW50cnkSEgoKc2l6ZV9ieXRlcxgDIAEoAxIOCgZzaGEyNTYYBCABKAkSEQoJZmlsZV9uYW1lGAUgASgJIkIKDURlbGV0aW9uQ291bnQSDQoFc3RvcmUYASABKAkSDwoHZGVsZXRlZBgCIAEoAxIRCglyZW1haW5pbmcYAyABKAMiVQoYRGVsZXRlVGVuYW50RGF0YVJlc3BvbnNlEg4KBnRlbmFudBgBIAEoCRIpCgZjb3VudHMYAiADKAsyGS5hZHB1bHNlLnYxLkRlbGV0aW9uQ291bnQq/AEKDU9wZXJhdGlvbktpbmQSHgoaT1BFUkFUSU9OX0tJTkRfVU5TUEVDSUZJRUQQABIeChpPUEVSQVRJT05fS0lORF9JTVBPUlRfRklMRRABEiEKHU9QRVJBVElPTl9LSU5EX0VYUE9SVF9NRVRSSUNTEAISGwoXT1BFUkFUSU9OX0tJTkRfQkFDS0ZJTEwQAxIdChlPUEVSQVRJT05fS0lORF9EQUlMWV9TQ0FOEAQSJQohT1BFUkFUSU9OX0tJTkRfRVhQT1JUX1RFTkFOVF9EQVRBEAUSJQohT1BFUkFUSU9OX0tJTkRfREVMRVRFX1RFTkFOVF9EQVRBEAYqxAEKDk9wZXJhdGlvblN0YXRlEh8KG09QRVJBVElPTl9TVEFURV9VTlNQRUNJRklFRBAAEhoKFk9QRVJBVElPTl9TVEFURV9RVUVVRUQQARIbChdPUEVSQVRJT05fU1RBVEVfUlVOTklORxACEh0KGU9QRVJBVElPTl9TVEFURV9TVUNDRUVERUQQAxIaChZPUEVSQVRJT05fU1RBVEVfRkFJTEVEEAQSHQoZT1BFUkFUSU9OX1NUQVRFX0NBTkNFTExFRBAFKl8KDEV4cG9ydEZvcm1hdBIdChlFWFBPUlRfRk9STUFUX1VOU1BFQ0lGSUVEEAASGQoVRVhQT1JUX0ZPUk1BVF9QQVJRVUVUEAESFQoRRVhQT1JUX0ZPUk1BVF9DU1YQAkJSCg5kZXYuYWRwdWxzZS52MVABWj5naXRodWIuY29tL2FkcHVsc2UvYWRwdWxzZS9jbGllbnRzL2dvL2dlbi9hZHB1bHNlL3YxO2FkcHVsc2V2MWIGcHJvdG8z", [file_adpulse_v1_ingest_service, file_google_protobuf_timestamp]);
 
 /**
  * The `metadata` of every adpulse operation: what it is and how far it got.
@@ -375,6 +375,146 @@ export const DailyScanResponseSchema: GenMessage<DailyScanResponse> = /*@__PURE_
   messageDesc(file_adpulse_v1_operation, 5);
 
 /**
+ * One part of a tenant's data archive.
+ *
+ * @generated from message adpulse.v1.ArchiveEntry
+ */
+export type ArchiveEntry = Message<"adpulse.v1.ArchiveEntry"> & {
+  /**
+   * The file in the archive, e.g. `facts/ad_metrics.parquet` or `postgres/insights.jsonl`.
+   *
+   * @generated from field: string path = 1;
+   */
+  path: string;
+
+  /**
+   * Rows in it.
+   *
+   * @generated from field: int64 rows = 2;
+   */
+  rows: bigint;
+};
+
+/**
+ * Describes the message adpulse.v1.ArchiveEntry.
+ * Use `create(ArchiveEntrySchema)` to create a new message.
+ */
+export const ArchiveEntrySchema: GenMessage<ArchiveEntry> = /*@__PURE__*/
+  messageDesc(file_adpulse_v1_operation, 6);
+
+/**
+ * The `response` of a finished `ExportTenantData` operation.
+ *
+ * @generated from message adpulse.v1.ExportTenantDataResponse
+ */
+export type ExportTenantDataResponse = Message<"adpulse.v1.ExportTenantDataResponse"> & {
+  /**
+   * Name of the export, to pass to `DownloadTenantData`: the operation's name.
+   *
+   * @generated from field: string export = 1;
+   */
+  export: string;
+
+  /**
+   * What the archive holds (also in its `manifest.json`).
+   *
+   * @generated from field: repeated adpulse.v1.ArchiveEntry entries = 2;
+   */
+  entries: ArchiveEntry[];
+
+  /**
+   * Size of the archive in bytes.
+   *
+   * @generated from field: int64 size_bytes = 3;
+   */
+  sizeBytes: bigint;
+
+  /**
+   * SHA-256 of the archive, hex, to check a download.
+   *
+   * @generated from field: string sha256 = 4;
+   */
+  sha256: string;
+
+  /**
+   * Suggested file name for a download, e.g. `tenant-acme-<id>.zip`.
+   *
+   * @generated from field: string file_name = 5;
+   */
+  fileName: string;
+};
+
+/**
+ * Describes the message adpulse.v1.ExportTenantDataResponse.
+ * Use `create(ExportTenantDataResponseSchema)` to create a new message.
+ */
+export const ExportTenantDataResponseSchema: GenMessage<ExportTenantDataResponse> = /*@__PURE__*/
+  messageDesc(file_adpulse_v1_operation, 7);
+
+/**
+ * What a deletion found in one store, e.g. `clickhouse/ad_metrics` or `files/exports`.
+ *
+ * @generated from message adpulse.v1.DeletionCount
+ */
+export type DeletionCount = Message<"adpulse.v1.DeletionCount"> & {
+  /**
+   * The table or file area.
+   *
+   * @generated from field: string store = 1;
+   */
+  store: string;
+
+  /**
+   * Rows (files) deleted.
+   *
+   * @generated from field: int64 deleted = 2;
+   */
+  deleted: bigint;
+
+  /**
+   * Rows (files) of the tenant counted after the deletion: 0 unless data arrived meanwhile.
+   *
+   * @generated from field: int64 remaining = 3;
+   */
+  remaining: bigint;
+};
+
+/**
+ * Describes the message adpulse.v1.DeletionCount.
+ * Use `create(DeletionCountSchema)` to create a new message.
+ */
+export const DeletionCountSchema: GenMessage<DeletionCount> = /*@__PURE__*/
+  messageDesc(file_adpulse_v1_operation, 8);
+
+/**
+ * The `response` of a finished `DeleteTenantData` operation.
+ *
+ * @generated from message adpulse.v1.DeleteTenantDataResponse
+ */
+export type DeleteTenantDataResponse = Message<"adpulse.v1.DeleteTenantDataResponse"> & {
+  /**
+   * The tenant whose data was deleted.
+   *
+   * @generated from field: string tenant = 1;
+   */
+  tenant: string;
+
+  /**
+   * One count per store.
+   *
+   * @generated from field: repeated adpulse.v1.DeletionCount counts = 2;
+   */
+  counts: DeletionCount[];
+};
+
+/**
+ * Describes the message adpulse.v1.DeleteTenantDataResponse.
+ * Use `create(DeleteTenantDataResponseSchema)` to create a new message.
+ */
+export const DeleteTenantDataResponseSchema: GenMessage<DeleteTenantDataResponse> = /*@__PURE__*/
+  messageDesc(file_adpulse_v1_operation, 9);
+
+/**
  * What a long-running operation does.
  *
  * @generated from enum adpulse.v1.OperationKind
@@ -414,6 +554,20 @@ export enum OperationKind {
    * @generated from enum value: OPERATION_KIND_DAILY_SCAN = 4;
    */
   DAILY_SCAN = 4,
+
+  /**
+   * `TenantService/ExportTenantData`: everything stored for a tenant written to an archive.
+   *
+   * @generated from enum value: OPERATION_KIND_EXPORT_TENANT_DATA = 5;
+   */
+  EXPORT_TENANT_DATA = 5,
+
+  /**
+   * `TenantService/DeleteTenantData`: everything stored for a tenant deleted.
+   *
+   * @generated from enum value: OPERATION_KIND_DELETE_TENANT_DATA = 6;
+   */
+  DELETE_TENANT_DATA = 6,
 }
 
 /**

@@ -5,13 +5,17 @@
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import { file_adpulse_v1_auth } from "./auth_pb.js";
+import type { OperationSchema } from "../../google/longrunning/operations_pb.js";
+import { file_google_longrunning_operations } from "../../google/longrunning/operations_pb.js";
+import type { FieldMask } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_field_mask } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file adpulse/v1/tenant_service.proto.
  */
 export const file_adpulse_v1_tenant_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch9hZHB1bHNlL3YxL3RlbmFudF9zZXJ2aWNlLnByb3RvEgphZHB1bHNlLnYxIiwKDlRlbmFudFNldHRpbmdzEhoKEnJlcG9ydGluZ19jdXJyZW5jeRgBIAEoCSIaChhHZXRUZW5hbnRTZXR0aW5nc1JlcXVlc3QiSwobVXBkYXRlVGVuYW50U2V0dGluZ3NSZXF1ZXN0EiwKCHNldHRpbmdzGAEgASgLMhouYWRwdWxzZS52MS5UZW5hbnRTZXR0aW5nczLVAQoNVGVuYW50U2VydmljZRJdChFHZXRUZW5hbnRTZXR0aW5ncxIkLmFkcHVsc2UudjEuR2V0VGVuYW50U2V0dGluZ3NSZXF1ZXN0GhouYWRwdWxzZS52MS5UZW5hbnRTZXR0aW5ncyIG+tQYAggCEmUKFFVwZGF0ZVRlbmFudFNldHRpbmdzEicuYWRwdWxzZS52MS5VcGRhdGVUZW5hbnRTZXR0aW5nc1JlcXVlc3QaGi5hZHB1bHNlLnYxLlRlbmFudFNldHRpbmdzIgj61BgECAMQAUJSCg5kZXYuYWRwdWxzZS52MVABWj5naXRodWIuY29tL2FkcHVsc2UvYWRwdWxzZS9jbGllbnRzL2dvL2dlbi9hZHB1bHNlL3YxO2FkcHVsc2V2MWIGcHJvdG8z", [file_adpulse_v1_auth]);
+  fileDesc("Ch9hZHB1bHNlL3YxL3RlbmFudF9zZXJ2aWNlLnByb3RvEgphZHB1bHNlLnYxIkQKDlRlbmFudFNldHRpbmdzEhoKEnJlcG9ydGluZ19jdXJyZW5jeRgBIAEoCRIWCg5yZXRlbnRpb25fZGF5cxgCIAEoBSIaChhHZXRUZW5hbnRTZXR0aW5nc1JlcXVlc3QifAobVXBkYXRlVGVuYW50U2V0dGluZ3NSZXF1ZXN0EiwKCHNldHRpbmdzGAEgASgLMhouYWRwdWxzZS52MS5UZW5hbnRTZXR0aW5ncxIvCgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2siLQoXRXhwb3J0VGVuYW50RGF0YVJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCSI5ChlEb3dubG9hZFRlbmFudERhdGFSZXF1ZXN0EgwKBG5hbWUYASABKAkSDgoGb2Zmc2V0GAIgASgDIioKGkRvd25sb2FkVGVuYW50RGF0YVJlc3BvbnNlEgwKBGRhdGEYASABKAwiPgoXRGVsZXRlVGVuYW50RGF0YVJlcXVlc3QSDwoHY29uZmlybRgBIAEoCRISCgpyZXF1ZXN0X2lkGAIgASgJMpgFCg1UZW5hbnRTZXJ2aWNlEl0KEUdldFRlbmFudFNldHRpbmdzEiQuYWRwdWxzZS52MS5HZXRUZW5hbnRTZXR0aW5nc1JlcXVlc3QaGi5hZHB1bHNlLnYxLlRlbmFudFNldHRpbmdzIgb61BgCCAISZQoUVXBkYXRlVGVuYW50U2V0dGluZ3MSJy5hZHB1bHNlLnYxLlVwZGF0ZVRlbmFudFNldHRpbmdzUmVxdWVzdBoaLmFkcHVsc2UudjEuVGVuYW50U2V0dGluZ3MiCPrUGAQIAxABEqYBChBFeHBvcnRUZW5hbnREYXRhEiMuYWRwdWxzZS52MS5FeHBvcnRUZW5hbnREYXRhUmVxdWVzdBodLmdvb2dsZS5sb25ncnVubmluZy5PcGVyYXRpb24iTspBQwojYWRwdWxzZS52MS5FeHBvcnRUZW5hbnREYXRhUmVzcG9uc2USHGFkcHVsc2UudjEuT3BlcmF0aW9uTWV0YWRhdGH61BgECAMQARJvChJEb3dubG9hZFRlbmFudERhdGESJS5hZHB1bHNlLnYxLkRvd25sb2FkVGVuYW50RGF0YVJlcXVlc3QaJi5hZHB1bHNlLnYxLkRvd25sb2FkVGVuYW50RGF0YVJlc3BvbnNlIgj61BgECAMQATABEqYBChBEZWxldGVUZW5hbnREYXRhEiMuYWRwdWxzZS52MS5EZWxldGVUZW5hbnREYXRhUmVxdWVzdBodLmdvb2dsZS5sb25ncnVubmluZy5PcGVyYXRpb24iTspBQwojYWRwdWxzZS52MS5EZWxldGVUZW5hbnREYXRhUmVzcG9uc2USHGFkcHVsc2UudjEuT3BlcmF0aW9uTWV0YWRhdGH61BgECAMQAUJSCg5kZXYuYWRwdWxzZS52MVABWj5naXRodWIuY29tL2FkcHVsc2UvYWRwdWxzZS9jbGllbnRzL2dvL2dlbi9hZHB1bHNlL3YxO2FkcHVsc2V2MWIGcHJvdG8z", [file_adpulse_v1_auth, file_google_longrunning_operations, file_google_protobuf_field_mask]);
 
 /**
  * A tenant's settings.
@@ -26,6 +30,14 @@ export type TenantSettings = Message<"adpulse.v1.TenantSettings"> & {
    * @generated from field: string reporting_currency = 1;
    */
   reportingCurrency: string;
+
+  /**
+   * Facts dated more than this many days before the daily scan's date are deleted by it; 0
+   * keeps them for ever. At most 36600.
+   *
+   * @generated from field: int32 retention_days = 2;
+   */
+  retentionDays: number;
 };
 
 /**
@@ -57,11 +69,18 @@ export const GetTenantSettingsRequestSchema: GenMessage<GetTenantSettingsRequest
  */
 export type UpdateTenantSettingsRequest = Message<"adpulse.v1.UpdateTenantSettingsRequest"> & {
   /**
-   * The new settings; every field is replaced.
+   * The new settings.
    *
    * @generated from field: adpulse.v1.TenantSettings settings = 1;
    */
   settings?: TenantSettings | undefined;
+
+  /**
+   * The fields of `settings` to change, e.g. `retention_days`; empty replaces every field.
+   *
+   * @generated from field: google.protobuf.FieldMask update_mask = 2;
+   */
+  updateMask?: FieldMask | undefined;
 };
 
 /**
@@ -72,7 +91,106 @@ export const UpdateTenantSettingsRequestSchema: GenMessage<UpdateTenantSettingsR
   messageDesc(file_adpulse_v1_tenant_service, 2);
 
 /**
- * Settings of the calling tenant (named by the `x-adpulse-tenant` header).
+ * Request of `ExportTenantData`.
+ *
+ * @generated from message adpulse.v1.ExportTenantDataRequest
+ */
+export type ExportTenantDataRequest = Message<"adpulse.v1.ExportTenantDataRequest"> & {
+  /**
+   * A retry with the same id returns the first call's operation (AIP-155).
+   *
+   * @generated from field: string request_id = 1;
+   */
+  requestId: string;
+};
+
+/**
+ * Describes the message adpulse.v1.ExportTenantDataRequest.
+ * Use `create(ExportTenantDataRequestSchema)` to create a new message.
+ */
+export const ExportTenantDataRequestSchema: GenMessage<ExportTenantDataRequest> = /*@__PURE__*/
+  messageDesc(file_adpulse_v1_tenant_service, 3);
+
+/**
+ * Request of `DownloadTenantData`.
+ *
+ * @generated from message adpulse.v1.DownloadTenantDataRequest
+ */
+export type DownloadTenantDataRequest = Message<"adpulse.v1.DownloadTenantDataRequest"> & {
+  /**
+   * The export: the name of its finished operation, `operations/{id}`.
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * Byte to start at, to resume an interrupted download; 0 for the whole archive.
+   *
+   * @generated from field: int64 offset = 2;
+   */
+  offset: bigint;
+};
+
+/**
+ * Describes the message adpulse.v1.DownloadTenantDataRequest.
+ * Use `create(DownloadTenantDataRequestSchema)` to create a new message.
+ */
+export const DownloadTenantDataRequestSchema: GenMessage<DownloadTenantDataRequest> = /*@__PURE__*/
+  messageDesc(file_adpulse_v1_tenant_service, 4);
+
+/**
+ * One piece of an exported archive.
+ *
+ * @generated from message adpulse.v1.DownloadTenantDataResponse
+ */
+export type DownloadTenantDataResponse = Message<"adpulse.v1.DownloadTenantDataResponse"> & {
+  /**
+   * The next bytes of the archive.
+   *
+   * @generated from field: bytes data = 1;
+   */
+  data: Uint8Array;
+};
+
+/**
+ * Describes the message adpulse.v1.DownloadTenantDataResponse.
+ * Use `create(DownloadTenantDataResponseSchema)` to create a new message.
+ */
+export const DownloadTenantDataResponseSchema: GenMessage<DownloadTenantDataResponse> = /*@__PURE__*/
+  messageDesc(file_adpulse_v1_tenant_service, 5);
+
+/**
+ * Request of `DeleteTenantData`.
+ *
+ * @generated from message adpulse.v1.DeleteTenantDataRequest
+ */
+export type DeleteTenantDataRequest = Message<"adpulse.v1.DeleteTenantDataRequest"> & {
+  /**
+   * The tenant's name typed back, as the confirmation that its data is to go.
+   *
+   * @generated from field: string confirm = 1;
+   */
+  confirm: string;
+
+  /**
+   * A retry with the same id returns the first call's operation (AIP-155).
+   *
+   * @generated from field: string request_id = 2;
+   */
+  requestId: string;
+};
+
+/**
+ * Describes the message adpulse.v1.DeleteTenantDataRequest.
+ * Use `create(DeleteTenantDataRequestSchema)` to create a new message.
+ */
+export const DeleteTenantDataRequestSchema: GenMessage<DeleteTenantDataRequest> = /*@__PURE__*/
+  messageDesc(file_adpulse_v1_tenant_service, 6);
+
+/**
+ * Settings of the calling tenant (named by the `x-adpulse-tenant` header), and its data's
+ * lifecycle: export of everything stored for it, deletion, retention.
  *
  * @generated from service adpulse.v1.TenantService
  */
@@ -96,6 +214,41 @@ export const TenantService: GenService<{
     methodKind: "unary";
     input: typeof UpdateTenantSettingsRequestSchema;
     output: typeof TenantSettingsSchema;
+  },
+  /**
+   * Writes everything stored for the tenant (facts, exchange rates and rollups as Parquet;
+   * runs, insights, budgets, settings, checkpoints, operations, alert subscriptions and
+   * deliveries, keys without their hashes, and the audit log as JSON Lines) into one zip
+   * archive, as a long-running operation; download it with `DownloadTenantData`.
+   *
+   * @generated from rpc adpulse.v1.TenantService.ExportTenantData
+   */
+  exportTenantData: {
+    methodKind: "unary";
+    input: typeof ExportTenantDataRequestSchema;
+    output: typeof OperationSchema;
+  },
+  /**
+   * Streams the archive of a finished `ExportTenantData`, in order.
+   *
+   * @generated from rpc adpulse.v1.TenantService.DownloadTenantData
+   */
+  downloadTenantData: {
+    methodKind: "server_streaming";
+    input: typeof DownloadTenantDataRequestSchema;
+    output: typeof DownloadTenantDataResponseSchema;
+  },
+  /**
+   * Deletes everything stored for the tenant from ClickHouse, Postgres and the file stores, as
+   * a long-running operation whose response counts what was deleted and what is left (zero).
+   * The tenant, its keys and its audit log stay: the audit log records the deletion.
+   *
+   * @generated from rpc adpulse.v1.TenantService.DeleteTenantData
+   */
+  deleteTenantData: {
+    methodKind: "unary";
+    input: typeof DeleteTenantDataRequestSchema;
+    output: typeof OperationSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_adpulse_v1_tenant_service, 0);
