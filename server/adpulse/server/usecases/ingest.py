@@ -2,7 +2,9 @@
 
 Order of effects for one batch: look the id up (a committed replay stops here), parse and
 validate, claim the id (an exclusive hold; the entry is pending with a new version), insert
-into the fact table, commit the entry, release the hold. Streams racing on one id queue on the
+into the fact table (which also rebuilds the rollup rows the batch touched), bump the tenant's
+data version (so every server's result cache misses from now on), commit the entry, release
+the hold. A crash before the commit leaves at most a needless bump. Streams racing on one id queue on the
 hold, and all but the first find it committed: a replay. A crash between the insert and the
 commit leaves a pending entry; the client's retry with the same content re-inserts under the
 same version, which the fact table's replace-by-key makes harmless, and commits. A reused id
@@ -41,7 +43,7 @@ from adpulse.server.domain.ingest import (
     validate_batch_id,
 )
 from adpulse.server.domain.runs import RunState
-from adpulse.server.ports import BatchLedger, FactStore, Kernel, RunStore
+from adpulse.server.ports import BatchLedger, DataVersions, FactStore, Kernel, RunStore
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -56,12 +58,15 @@ class IngestUseCase:
         facts: FactStore,
         ledger: BatchLedger,
         runs: RunStore,
+        *,
+        versions: DataVersions,
         max_decompressed_bytes: int = 1 << 30,
     ) -> None:
         self._kernel = kernel
         self._facts = facts
         self._ledger = ledger
         self._runs = runs
+        self._versions = versions
         self._max_decompressed_bytes = max_decompressed_bytes
 
     def open_stream(self, tenant: str, spec: StreamSpec) -> IngestStream:
@@ -100,6 +105,8 @@ class IngestUseCase:
             if claim.entry.outcome is not None:  # a concurrent stream stored it meanwhile
                 return self._replay(stream, claim.entry.outcome, payload)
             self._facts.insert(stream.tenant, claim.entry.version, facts)
+            if facts.num_rows:
+                self._versions.bump(stream.tenant)
             claim.commit(outcome)
         self._runs.record_batch(
             stream.tenant, stream.run_id, stream.spec.stream_id, outcome, _footprint(payload, facts)

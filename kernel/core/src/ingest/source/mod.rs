@@ -351,6 +351,14 @@ impl Mapping {
         };
         let hierarchy = [FactField::CampaignId, FactField::AdGroupId, FactField::AdId];
         let no_level = !hierarchy.into_iter().any(has_field);
+        // A report is of the level of its deepest id column: a campaign-level report expects no
+        // ad group or ad columns, so their absence is not drift (a renamed id column still is:
+        // the new name is an unknown column).
+        let level = hierarchy.iter().rposition(|&f| has_field(f));
+        let below_level = |field: FactField| {
+            let depth = hierarchy.iter().position(|&f| f == field);
+            matches!((depth, level), (Some(d), Some(l)) if d > l)
+        };
         let mut required = Vec::new();
         let mut optional = Vec::new();
         for field in FactField::ALL {
@@ -366,6 +374,7 @@ impl Mapping {
                 (Fill::Hierarchy, _) if no_level && field == FactField::CampaignId => {
                     required.push(name.to_owned());
                 }
+                (Fill::Hierarchy, _) if below_level(field) => {}
                 // A field the source has no column for at all (LinkedIn names no campaigns) is
                 // not drift.
                 (Fill::Empty | Fill::Hierarchy, _)

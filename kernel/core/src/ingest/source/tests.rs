@@ -148,12 +148,14 @@ fn a_renamed_platform_metric_is_missing_not_zero() {
             format!("missing columns: {}; unknown columns: {renamed}", GOOGLE[i])
         );
     }
+    // A campaign-level report expects no ad group or ad columns: their absence is not drift.
     let mut lower_levels_absent = GOOGLE.to_vec();
     lower_levels_absent.retain(|c| !c.starts_with("ad_group"));
-    assert_eq!(
-        google.layout(&lower_levels_absent).unwrap().missing,
-        ["ad_group.id", "ad_group_ad.ad.id"]
-    );
+    assert!(google
+        .layout(&lower_levels_absent)
+        .unwrap()
+        .missing
+        .is_empty());
     let mut no_currency = GOOGLE.to_vec();
     no_currency.remove(6);
     let err = google.layout(&no_currency).unwrap_err();
@@ -328,7 +330,7 @@ fn tables_are_sound() {
         );
         for &(field, absent) in source.absent {
             if let Absent::Constant(name) = absent {
-                assert!(Platform::parse(name.as_bytes()).is_ok(), "{name}");
+                assert!(Platform::parse(name.as_bytes()).is_some(), "{name}");
                 assert!(matches!(m.fills[field.index()], Fill::Platform(_)));
             }
         }
