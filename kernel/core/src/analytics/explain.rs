@@ -23,11 +23,13 @@
 //! its own noise, on the noise-aware log scale of detection (`detect::LogScale`): the change of
 //! ln(value + half an event) between the periods, in deviations made of both periods' sampling
 //! noise (Poisson counts, compound-Poisson money, binomial rates, at least one event) and a
-//! period-to-period wobble of 10 %. A slice counts fully once it moves a tenth of the change in
-//! its direction, less in proportion below that, and not at all against it; the rest follow by
-//! the size of their contribution. So a small campaign that broke (conversions 14 → 0: 4.7
-//! deviations) leads a large one's ordinary noise (401 → 304: 2.2 deviations), though the noise
-//! is the larger number.
+//! period-to-period wobble of 10 %; ties go to the larger contribution. Not its share of the
+//! change: when many campaigns wobble, the total moves with their noise, and a small broken
+//! campaign's share of it (even its sign) says little (on the hard generator, ranking by surprise
+//! only among slices that move a tenth of the change its way found the broken campaign first in
+//! 0.61 of incidents, by surprise alone in 0.82). So a small campaign that broke (conversions
+//! 14 → 0: 4.7 deviations) leads a large one's ordinary noise (401 → 304: 2.2 deviations),
+//! though the noise is the larger number.
 
 use std::sync::Arc;
 
@@ -333,15 +335,6 @@ fn contributors_batch(
     change: Option<f64>,
     limit: usize,
 ) -> Result<RecordBatch, AnalyticsError> {
-    // A slice's claim to explain the change: its own surprise, in full once it moves a tenth of
-    // the change in its direction.
-    let claim = |s: &Slice| match change {
-        Some(c) if c != 0.0 && !s.contribution.is_nan() => {
-            let along = (s.contribution * c.signum()).max(0.0);
-            s.own_surprise * (along / (SLICE_MIN_EXPLAINED * c.abs())).min(1.0)
-        }
-        _ => s.own_surprise,
-    };
     slices.sort_by(|a, b| {
         let size = |s: &Slice| {
             if s.contribution.is_nan() {
@@ -350,8 +343,8 @@ fn contributors_batch(
                 s.contribution.abs()
             }
         };
-        claim(b)
-            .total_cmp(&claim(a))
+        b.own_surprise
+            .total_cmp(&a.own_surprise)
             .then_with(|| size(b).total_cmp(&size(a)))
             .then_with(|| b.surprise.total_cmp(&a.surprise))
     });
