@@ -34,8 +34,10 @@ class PayloadError(ValueError):
     `conversion_value`, or `cost` and `cost_micros`), `UNSUPPORTED_COLUMN_TYPE` (an Arrow column
     whose type cannot give its field, e.g. float64 `clicks`), `UNREADABLE_PAYLOAD`,
     `UNKNOWN_OPTION` / `INVALID_OPTION` (a source option the source does not know, or a value it
-    cannot use) or `PAYLOAD_TOO_LARGE` (decompressed data over `max_decompressed_bytes`: a gzip
-    bomb is refused, not unpacked); `message` says what is wrong in plain words (for
+    cannot use), `PAYLOAD_TOO_LARGE` (decompressed data over `max_decompressed_bytes`: a gzip
+    bomb is refused, not unpacked) or `DECOMPRESSION_BUSY` (the payloads being read at once would
+    unpack to more than the process-wide budget, see `set_decompression_budget`: retry later);
+    `message` says what is wrong in plain words (for
     MISSING_COLUMNS it names every missing column, then the input's unknown columns, where a
     renamed one usually is: `missing columns: metrics.cost_micros; unknown columns: metrics.cost`).
     """
@@ -124,6 +126,10 @@ def fact_schema() -> pa.Schema:
     """Schema of `ParsedBatch.facts`: date date32; platform, account_id, campaign_id,
     campaign_name, ad_group_id, ad_id, currency utf8; impressions, clicks, cost_micros,
     conversions_micros, revenue_micros int64. No column is nullable."""
+
+def set_decompression_budget(budget_bytes: int) -> None:
+    """Bounds the bytes all gzip payloads being read at once (in any thread) unpack to; a
+    payload that would pass it fails with DECOMPRESSION_BUSY. Unbounded until set."""
 
 def check_source_options(source: str, options: Mapping[str, str]) -> None:
     """Raises PayloadError (UNKNOWN_SOURCE, UNKNOWN_OPTION, INVALID_OPTION) unless `source`

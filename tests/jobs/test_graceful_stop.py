@@ -34,7 +34,6 @@ def test_sigterm_requeues_the_running_job_and_a_restart_finishes_it(dataset: tup
         assert done.metadata.recoveries == 0  # a graceful stop is no worker death
         assert done.response.rows_accepted == len(facts)
         assert fingerprint(stored_rows(client)) == fingerprint(sent_rows(facts))
-        # The embedded worker counts its tasks on the server's endpoint
+        # The embedded worker counts its tasks (here the import) on the server's endpoint.
         samples = scrape(server.metrics_url)
-        # (the import, and the daily scan this server scheduled at start)
         assert value(samples, "adpulse_worker_tasks_total", task="adpulse.run_operation", outcome="done") >= 1

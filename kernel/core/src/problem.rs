@@ -1,5 +1,7 @@
 //! What can be wrong with one field of a row, and how that is said to the person who sent it.
 
+use std::borrow::Cow;
+
 /// Values quoted in a reason are cut here: a reason must stay readable when a field holds
 /// megabytes of garbage.
 const QUOTE_MAX_CHARS: usize = 80;
@@ -104,19 +106,38 @@ impl Problem {
     }
 }
 
-/// `value` in single quotes, cut to a readable length on a character boundary.
+/// `value` in single quotes, cut to a readable length on a character boundary, its control
+/// characters escaped (`\0`, `\u{1b}`): a reason is stored in the ledger and shown in
+/// terminals, and Postgres refuses text with a NUL in it.
 pub fn quote(value: &str) -> String {
     let mut out = String::with_capacity(value.len().min(QUOTE_MAX_CHARS * 4) + 4);
     out.push('\'');
     match value.char_indices().nth(QUOTE_MAX_CHARS) {
         Some((cut, _)) => {
-            out.push_str(&value[..cut]);
+            out.push_str(&printable(&value[..cut]));
             out.push('…');
         }
-        None => out.push_str(value),
+        None => out.push_str(&printable(value)),
     }
     out.push('\'');
     out
+}
+
+/// `value` with its control characters escaped as Rust writes them (`\0`, `\n`, `\u{7f}`),
+/// for text from the input (a column name, a quoted value) that goes into a report.
+pub fn printable(value: &str) -> Cow<'_, str> {
+    if !value.chars().any(char::is_control) {
+        return Cow::Borrowed(value);
+    }
+    let mut out = String::with_capacity(value.len() + 8);
+    for c in value.chars() {
+        if c.is_control() {
+            out.extend(c.escape_debug());
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
 }
 
 #[cfg(test)]
@@ -130,6 +151,12 @@ mod tests {
         assert_eq!(q.chars().count(), QUOTE_MAX_CHARS + 3);
         assert!(q.ends_with("…'"));
         assert_eq!(quote("ab"), "'ab'");
+    }
+
+    #[test]
+    fn quote_escapes_control_characters() {
+        assert_eq!(quote("a\0b\u{1b}c\n"), "'a\\0b\\u{1b}c\\n'");
+        assert_eq!(printable("plain"), "plain");
     }
 
     #[test]

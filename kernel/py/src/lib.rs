@@ -146,6 +146,12 @@ fn row_errors(py: Python<'_>, errors: Vec<ingest::RowError>) -> PyResult<Vec<Py<
         .collect()
 }
 
+/// Sets the process-wide budget of bytes that gzip payloads being read at once may unpack to.
+#[pyfunction]
+fn set_decompression_budget(budget_bytes: u64) {
+    ingest::set_decompression_budget(budget_bytes);
+}
+
 #[pyfunction]
 fn check_source_options(source: &str, options: &Bound<'_, PyAny>) -> PyResult<()> {
     ingest::check_source_options(source, &option_pairs(Some(options))?).map_err(payload_error)
@@ -551,6 +557,7 @@ fn _kernel(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(fact_schema, m)?)?;
     m.add_function(wrap_pyfunction!(check_source_options, m)?)?;
     m.add_function(wrap_pyfunction!(parse_batch, m)?)?;
+    m.add_function(wrap_pyfunction!(set_decompression_budget, m)?)?;
     m.add_function(wrap_pyfunction!(aggregate, m)?)?;
     m.add_class::<Explanation>()?;
     m.add_class::<DimensionExplanation>()?;

@@ -43,6 +43,7 @@ from adpulse.server.transport.analytics_servicer import AnalyticsUseCases
 from adpulse.server.transport.auth_step import AuthStep, access_rules
 from adpulse.server.transport.jobs_servicers import JobsAnalyticsServicer, JobsIngestServicer
 from adpulse.server.transport.operations_servicer import OperationsServicer
+from adpulse.server.transport.rate_limits import RateLimits, rate_limits
 from adpulse.server.transport.tenant_servicer import TenantServicer
 from adpulse.server.usecases.access import AccessUseCase, Authenticator
 from adpulse.server.usecases.alerts.deliver import DeliveryRunner, RetryPolicy
@@ -144,6 +145,7 @@ class _Core:
     insight_store: PostgresInsightStore
     tenant_rows: PostgresTenantData
     tenant_facts: ClickHouseTenantData
+    rates: RateLimits
 
 
 def _core(
@@ -166,6 +168,8 @@ def _core(
     heartbeat.start()
     closers.append(heartbeat.stop)
 
+    _kernel.set_decompression_budget(settings.decompression_budget_bytes)
+    rates = rate_limits(settings)
     kernel, facts = faults.wrap(_kernel, ClickHouseFactStore(ch_client), settings.faults)
     kernel, facts = inst.kernel(kernel), inst.clickhouse(facts)
     versions = inst.postgres(PostgresDataVersions(pool))
@@ -205,9 +209,12 @@ def _core(
                 runs,
                 versions=versions,
                 max_decompressed_bytes=settings.max_decompressed_bytes,
+                max_line_bytes=settings.max_line_bytes,
+                row_quota=rates.take_rows,
             )
         ),
         runs=runs,
+        rates=rates,
         tenant_settings=inst.postgres(PostgresTenantSettings(pool)),
         versions=versions,
         operations=inst.postgres(PostgresOperationStore(pool, postgres_dsn)),
@@ -431,9 +438,16 @@ def build(settings: Settings) -> App:
                     ExportDownloads(core.files, OperationKind.EXPORT_TENANT_DATA, lambda _: ARCHIVE_SUFFIX),
                 ),
             ),
-            OperationsServicer(operations),
+            OperationsServicer(operations, max_wait=dt.timedelta(seconds=settings.max_wait_seconds)),
             # Observers outermost, so they see calls a later step refuses.
-            steps=(RequestStep(), traces.TraceStep(), AccessLogStep(), MetricsStep(metrics), auth),
+            steps=(
+                RequestStep(),
+                traces.TraceStep(),
+                AccessLogStep(),
+                MetricsStep(metrics),
+                auth,
+                core.rates,
+            ),
             alerts=AlertServicer(
                 AlertsUseCase(
                     core.alerts,

@@ -142,8 +142,12 @@ class BatchClaim(Protocol):
     def entry(self) -> LedgerEntry:
         """The ledger's entry for the id: new and pending, pending from a failed try, or committed."""
 
-    def commit(self, outcome: BatchOutcome) -> None:
-        """Marks the batch committed with its outcome."""
+    def record(self, outcome: BatchOutcome) -> None:
+        """Writes the outcome on the pending entry, before the facts are stored: whatever the
+        store could refuse of it (text, sizes) it refuses while nothing is stored yet."""
+
+    def commit(self) -> None:
+        """Marks the recorded batch committed: a state change only, after the facts are stored."""
 
 
 class BatchLedger(Protocol):

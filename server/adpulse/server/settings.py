@@ -59,6 +59,34 @@ class Settings:
     heartbeat_seconds: int = 15
     faults: frozenset[str] = field(default_factory=frozenset)
     restatement: RestatementWindows = field(default_factory=RestatementWindows)
+    # Long calls: streams and WaitOperation (transport/stream_limits.py), keepalive.
+    stream_idle_seconds: int = 60
+    max_streams: int = 16
+    max_streams_per_tenant: int = 8
+    max_wait_seconds: int = 60
+    keepalive_seconds: int = 60
+    keepalive_timeout_seconds: int = 20
+    # Input: lines, decompressed bytes held at once by all gzip payloads being read.
+    max_line_bytes: int = 1024 * 1024
+    decompression_budget_bytes: int = 1024 * 1024 * 1024
+    # Fair share (transport/rate_limits.py): token buckets, a rate a second and a burst.
+    tenant_requests_per_second: int = 300
+    tenant_request_burst: int = 600
+    key_requests_per_second: int = 150
+    key_request_burst: int = 300
+    tenant_rows_per_second: int = 5_000_000
+    tenant_row_burst: int = 20_000_000
+    # Per tenant, `tenant=requests_per_second:rows_per_second` (bursts twice the rate).
+    tenant_rate_overrides: tuple[tuple[str, int, int], ...] = ()
+    # Caps every request is checked against before work (transport/request_limits.py).
+    max_text_chars: int = 65536
+    max_filter_values: int = 1000
+    max_request_items: int = 100_000
+    max_daily_span_days: int = 1830
+    max_weekly_span_days: int = 7305
+    max_monthly_span_days: int = 65744
+    max_window_days: int = 366
+    max_results: int = 10_000
     # Long jobs (operations).
     broker_url: str | None = None
     embedded_worker: bool = True
@@ -165,6 +193,7 @@ class Settings:
             log_format=_choice(env, "ADPULSE_LOG_FORMAT", ("auto", "json", "text")),
             log_level=_choice(env, "ADPULSE_LOG_LEVEL", ("INFO", "DEBUG", "WARNING", "ERROR")),
             **_alert_settings(env),
+            **_limits(env),
         ).checked()
 
     @property
@@ -176,6 +205,11 @@ class Settings:
         """These settings, refused when they would serve an unsafe or impossible shape."""
         if (self.tls_cert is None) != (self.tls_key is None):
             raise SettingsError("ADPULSE_TLS_CERT and ADPULSE_TLS_KEY go together: set both or neither")
+        if self.max_streams >= self.grpc_workers:
+            raise SettingsError(
+                f"ADPULSE_MAX_STREAMS ({self.max_streams}) must be below ADPULSE_GRPC_WORKERS "
+                f"({self.grpc_workers}): streams hold a thread each, and the rest answer everything else"
+            )
         if self.tls_client_ca is not None and self.tls_cert is None:
             raise SettingsError("ADPULSE_TLS_CLIENT_CA needs ADPULSE_TLS_CERT and ADPULSE_TLS_KEY")
         if self.tls_cert is None and not self.allow_insecure and not is_loopback(self.listen):
@@ -249,6 +283,52 @@ def _alert_settings(env: Mapping[str, str]) -> dict[str, Any]:
         "alert_digest_days": _int(env, "ADPULSE_ALERT_DIGEST_DAYS", 7, 1),
         "alert_digest_max_insights": _int(env, "ADPULSE_ALERT_DIGEST_MAX_INSIGHTS", 20, 1),
     }
+
+
+def _limits(env: Mapping[str, str]) -> dict[str, Any]:
+    defaults = Settings()
+    names = (
+        "max_line_bytes",
+        "decompression_budget_bytes",
+        "tenant_requests_per_second",
+        "tenant_request_burst",
+        "key_requests_per_second",
+        "key_request_burst",
+        "tenant_rows_per_second",
+        "tenant_row_burst",
+        "stream_idle_seconds",
+        "max_streams",
+        "max_streams_per_tenant",
+        "max_wait_seconds",
+        "keepalive_seconds",
+        "keepalive_timeout_seconds",
+        "max_text_chars",
+        "max_filter_values",
+        "max_request_items",
+        "max_daily_span_days",
+        "max_weekly_span_days",
+        "max_monthly_span_days",
+        "max_window_days",
+        "max_results",
+    )
+    limits: dict[str, Any] = {
+        name: _int(env, f"ADPULSE_{name.upper()}", getattr(defaults, name), 1) for name in names
+    }
+    limits["tenant_rate_overrides"] = _rate_overrides(env.get("ADPULSE_TENANT_RATE_OVERRIDES", ""))
+    return limits
+
+
+def _rate_overrides(raw: str) -> tuple[tuple[str, int, int], ...]:
+    overrides = []
+    for entry in filter(None, (e.strip() for e in raw.split(","))):
+        tenant, _, rates = entry.partition("=")
+        requests, _, rows = rates.partition(":")
+        if not (tenant.strip() and requests.isdigit() and rows.isdigit() and int(requests) and int(rows)):
+            raise SettingsError(
+                f"ADPULSE_TENANT_RATE_OVERRIDES: {entry!r} is not tenant=requests_per_second:rows_per_second"
+            )
+        overrides.append((tenant.strip(), int(requests), int(rows)))
+    return tuple(overrides)
 
 
 def _is_loopback(host: str) -> bool:

@@ -15,8 +15,20 @@ from typing import BinaryIO, Literal
 
 TextFormat = Literal["csv", "ndjson"]
 DEFAULT_BATCH_BYTES = 4 * 1024 * 1024
+# The service's readers refuse longer lines (ADPULSE_MAX_LINE_BYTES); cutting stops at one
+# too, so an endless line costs this much memory, not the whole file.
+DEFAULT_MAX_LINE_BYTES = 1024 * 1024
 _READ_BYTES = 1024 * 1024
 _FORCE_BYTES = 32 * 1024 * 1024
+
+
+class LineTooLong(ValueError):
+    """A line of the file is longer than the cap: the file cannot be cut into rows."""
+
+    def __init__(self, line: int, max_bytes: int) -> None:
+        super().__init__(f"line {line} is longer than {max_bytes} bytes")
+        self.line = line
+        self.max_bytes = max_bytes
 
 
 @dataclass(frozen=True)
@@ -70,12 +82,21 @@ def batches(
 
 
 def split(
-    f: BinaryIO, fmt: TextFormat, source: str, batch_bytes: int = DEFAULT_BATCH_BYTES, reading: bytes = b""
+    f: BinaryIO,
+    fmt: TextFormat,
+    source: str,
+    batch_bytes: int = DEFAULT_BATCH_BYTES,
+    reading: bytes = b"",
+    *,
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
 ) -> Iterator[FileBatch]:
     """Cuts an open (decompressed) CSV or NDJSON stream into batches at row boundaries, each with
     an id derived from its bytes and from `reading` (how the stream reads them), so the same rows
-    read another way are another batch rather than a replay."""
-    header = f.readline() if fmt == "csv" else b""
+    read another way are another batch rather than a replay. A line longer than
+    `max_line_bytes` raises LineTooLong."""
+    header = f.readline(max_line_bytes + 1) if fmt == "csv" else b""
+    if len(header) > max_line_bytes:
+        raise LineTooLong(1, max_line_bytes)
     if header and not header.endswith(b"\n"):
         header += b"\n"
     line = 2 if fmt == "csv" else 1
@@ -92,6 +113,8 @@ def split(
         # Unbalanced quotes must not make a batch grow without bound.
         cut = len(buf) if eof else _split_point(buf, fmt, force=len(buf) > max(4 * batch_bytes, _FORCE_BYTES))
         if cut == 0:
+            if b"\n" not in buf and len(buf) > max_line_bytes:
+                raise LineTooLong(line, max_line_bytes)
             want = len(buf) + batch_bytes  # no row ends in what was read: read further
             continue
         want = batch_bytes

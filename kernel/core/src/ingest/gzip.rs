@@ -1,8 +1,14 @@
 //! gzip payloads (`.csv.gz` as it is), unpacked in a streaming, bounded way: a payload that
 //! unpacks to more than the limit is refused as soon as the limit is passed, so a gzip bomb
 //! costs at most the limit in memory and time, never what it claims to hold.
+//!
+//! Beyond each payload's limit, the bytes unpacked by all payloads being read at once (in any
+//! thread) count against one process-wide budget (`set_budget`): a payload that would pass it
+//! is refused as `DecompressionBusy` (retry later), so concurrent bombs cannot add up.
 
 use std::io::Read;
+use std::ops::Deref;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use flate2::read::MultiGzDecoder;
 
@@ -10,15 +16,122 @@ use super::PayloadError;
 
 /// Memory reserved up front, before the real size is known.
 const FIRST_RESERVE: usize = 1 << 20;
+const READ_CHUNK: usize = 64 << 10;
 
-pub fn gunzip(payload: &[u8], max_bytes: u64) -> Result<Vec<u8>, PayloadError> {
+/// Bytes that payloads being unpacked at once may hold together.
+#[derive(Debug)]
+pub struct Budget {
+    limit: AtomicU64,
+    in_use: AtomicU64,
+}
+
+impl Budget {
+    pub const fn unbounded() -> Self {
+        Budget {
+            limit: AtomicU64::new(u64::MAX),
+            in_use: AtomicU64::new(0),
+        }
+    }
+
+    /// Takes `bytes`, or refuses when they would pass the limit.
+    fn claim(&self, bytes: u64) -> Result<(), PayloadError> {
+        let limit = self.limit.load(Ordering::SeqCst);
+        if self
+            .in_use
+            .fetch_add(bytes, Ordering::SeqCst)
+            .saturating_add(bytes)
+            > limit
+        {
+            self.in_use.fetch_sub(bytes, Ordering::SeqCst);
+            return Err(PayloadError::busy(format!(
+                "the server is unpacking as much compressed data as it allows at once \
+                 ({limit} bytes); send the batch again shortly"
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// The process-wide budget every payload is unpacked against.
+static BUDGET: Budget = Budget::unbounded();
+
+/// Sets the process-wide budget of unpacked bytes held at once (default: unbounded).
+pub fn set_budget(bytes: u64) {
+    BUDGET.limit.store(bytes, Ordering::SeqCst);
+}
+
+/// Unpacked bytes held now by all payloads being read (buffer capacity).
+pub fn in_use() -> u64 {
+    BUDGET.in_use.load(Ordering::SeqCst)
+}
+
+/// One payload's unpacked bytes; its buffer's capacity counts against the budget until dropped.
+#[derive(Debug)]
+pub struct Unpacked {
+    bytes: Vec<u8>,
+    held: u64,
+    budget: &'static Budget,
+}
+
+impl Unpacked {
+    /// Makes room for `more` bytes, the buffer growing by doubling but never past `cap`.
+    fn reserve(&mut self, more: usize, cap: usize) -> Result<(), PayloadError> {
+        let needed = self.bytes.len() + more;
+        if needed <= self.bytes.capacity() {
+            return Ok(());
+        }
+        let target = needed.max(self.bytes.capacity() * 2).min(cap.max(needed));
+        let claim = target as u64 - self.held;
+        self.budget.claim(claim)?;
+        self.held += claim;
+        self.bytes.reserve_exact(target - self.bytes.len());
+        Ok(())
+    }
+}
+
+impl Drop for Unpacked {
+    fn drop(&mut self) {
+        self.budget.in_use.fetch_sub(self.held, Ordering::SeqCst);
+    }
+}
+
+impl Deref for Unpacked {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
+pub fn gunzip(payload: &[u8], max_bytes: u64) -> Result<Unpacked, PayloadError> {
+    gunzip_within(payload, max_bytes, &BUDGET)
+}
+
+fn gunzip_within(
+    payload: &[u8],
+    max_bytes: u64,
+    budget: &'static Budget,
+) -> Result<Unpacked, PayloadError> {
     // Concatenated members are one file to gzip(1), so they are to us.
-    let decoder = MultiGzDecoder::new(payload);
-    let mut out = Vec::with_capacity(payload.len().saturating_mul(4).min(FIRST_RESERVE));
-    decoder
-        .take(max_bytes.saturating_add(1))
-        .read_to_end(&mut out)
-        .map_err(|e| PayloadError::unreadable(format!("the payload is not readable gzip: {e}")))?;
+    let mut decoder = MultiGzDecoder::new(payload).take(max_bytes.saturating_add(1));
+    let cap = usize::try_from(max_bytes.saturating_add(1)).unwrap_or(usize::MAX);
+    let mut out = Unpacked {
+        bytes: Vec::new(),
+        held: 0,
+        budget,
+    };
+    out.reserve(payload.len().saturating_mul(4).min(FIRST_RESERVE), cap)?;
+    let mut chunk = vec![0u8; READ_CHUNK];
+    loop {
+        let n = decoder.read(&mut chunk).map_err(|e| {
+            PayloadError::unreadable(format!("the payload is not readable gzip: {e}"))
+        })?;
+        if n == 0 {
+            break;
+        }
+        out.reserve(n, cap)?;
+        out.bytes.extend_from_slice(&chunk[..n]);
+    }
     if out.len() as u64 > max_bytes {
         return Err(PayloadError::too_large(format!(
             "the payload unpacks to more than {max_bytes} bytes"
@@ -47,8 +160,8 @@ mod tests {
     fn members_are_unpacked_and_concatenated() {
         let mut two = gz(b"hello ");
         two.extend(gz(b"world"));
-        assert_eq!(gunzip(&two, 11).unwrap(), b"hello world");
-        assert_eq!(gunzip(&gz(b""), 0).unwrap(), b"");
+        assert_eq!(&*gunzip(&two, 11).unwrap(), b"hello world");
+        assert_eq!(&*gunzip(&gz(b""), 0).unwrap(), b"");
     }
 
     #[test]
@@ -63,6 +176,24 @@ mod tests {
         let err = gunzip(&bomb, 1 << 20).unwrap_err();
         assert_eq!(err.code, PayloadErrorCode::PayloadTooLarge);
         assert_eq!(gunzip(&gz(&zeros), 1 << 20).unwrap().len(), 1 << 20);
+    }
+
+    #[test]
+    fn concurrent_payloads_share_one_budget() {
+        // A budget of its own: the process-wide one is shared by the tests running alongside.
+        static SMALL: Budget = Budget::unbounded();
+        SMALL.limit.store(6 << 20, Ordering::SeqCst);
+        let packed = gz(&vec![0u8; 4 << 20]);
+        let first = gunzip_within(&packed, 8 << 20, &SMALL).unwrap();
+        assert!(SMALL.in_use.load(Ordering::SeqCst) >= 4 << 20);
+        let err = gunzip_within(&packed, 8 << 20, &SMALL).unwrap_err();
+        assert_eq!(err.code, PayloadErrorCode::DecompressionBusy);
+        drop(first);
+        assert_eq!(SMALL.in_use.load(Ordering::SeqCst), 0);
+        assert_eq!(
+            gunzip_within(&packed, 8 << 20, &SMALL).unwrap().len(),
+            4 << 20
+        );
     }
 
     #[test]

@@ -17,6 +17,7 @@ mod validate;
 mod wire;
 
 pub use envelope::{inspect_request, RequestHeader, RequestKind};
+pub use gzip::{in_use as decompressed_in_use, set_budget as set_decompression_budget};
 
 use std::fmt;
 
@@ -36,6 +37,8 @@ pub enum PayloadErrorCode {
     UnknownOption,
     InvalidOption,
     PayloadTooLarge,
+    /// The process-wide budget of unpacked bytes is spent for now; retrying later may pass.
+    DecompressionBusy,
 }
 
 impl PayloadErrorCode {
@@ -50,6 +53,7 @@ impl PayloadErrorCode {
             PayloadErrorCode::UnknownOption => "UNKNOWN_OPTION",
             PayloadErrorCode::InvalidOption => "INVALID_OPTION",
             PayloadErrorCode::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
+            PayloadErrorCode::DecompressionBusy => "DECOMPRESSION_BUSY",
         }
     }
 }
@@ -106,6 +110,10 @@ impl PayloadError {
 
     pub(crate) fn too_large(message: String) -> Self {
         Self::new(PayloadErrorCode::PayloadTooLarge, message)
+    }
+
+    pub(crate) fn busy(message: String) -> Self {
+        Self::new(PayloadErrorCode::DecompressionBusy, message)
     }
 }
 

@@ -9,7 +9,7 @@ use super::source::{Binding, DatePart, Fill, Mapping};
 use super::validate::{Cell, Draft, HIERARCHY};
 use super::{ClicksPolicy, Drift, ParsedBatch, PayloadError, RowError};
 use crate::date;
-use crate::problem::Problem;
+use crate::problem::{printable, Problem};
 use crate::schema::FactField;
 
 /// Row errors or warnings: the first `max` listed, all counted.
@@ -296,7 +296,12 @@ impl<'m> RowSink<'m> {
             errors: self.errors.listed,
             warnings_truncated: self.warnings.truncated(),
             warnings: self.warnings.listed,
-            ignored_columns: drift.ignored,
+            // Column names come from the input: reported, and stored in the ledger, escaped.
+            ignored_columns: drift
+                .ignored
+                .iter()
+                .map(|c| printable(c).into_owned())
+                .collect(),
             missing_columns: drift.missing,
             source_version: self.mapping.source.version_name(),
         })

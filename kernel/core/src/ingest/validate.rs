@@ -293,7 +293,9 @@ fn date_part(cell: &Cell<'_>) -> Result<i64, Problem> {
     }
 }
 
-/// Ids: trimmed, non-empty, bounded, no control characters. Names: trimmed, bounded.
+/// Ids: trimmed, non-empty, bounded, no control characters. Names: trimmed, bounded, no
+/// control characters but tab and line breaks (a quoted CSV name may span lines). A NUL would
+/// be stored by ClickHouse and refused by Postgres, so it never gets past the row's check.
 fn checked_text(field: FactField, bytes: &[u8]) -> Result<&str, Problem> {
     let text = std::str::from_utf8(bytes).map_err(|_| Problem::NotUtf8)?;
     let text = text.trim_matches(|c: char| c.is_ascii_whitespace());
@@ -306,13 +308,12 @@ fn checked_text(field: FactField, bytes: &[u8]) -> Result<&str, Problem> {
     if text.len() > max {
         return Err(Problem::TooLong { max });
     }
-    if !is_name {
-        if text.is_empty() {
-            return Err(Problem::Empty);
-        }
-        if text.chars().any(char::is_control) {
-            return Err(Problem::ControlCharacter);
-        }
+    if !is_name && text.is_empty() {
+        return Err(Problem::Empty);
+    }
+    let allowed = |c: char| is_name && matches!(c, '\t' | '\n' | '\r');
+    if text.chars().any(|c| c.is_control() && !allowed(c)) {
+        return Err(Problem::ControlCharacter);
     }
     Ok(text)
 }
@@ -419,6 +420,12 @@ mod tests {
             Ok(())
         );
         assert_eq!(d.text[2], "Spring\nsale");
+        for bad in [&b"a\0b"[..], b"\x1b[31m", b"x\x7f"] {
+            assert_eq!(
+                set(&mut d, FactField::CampaignName, Cell::Text(bad)),
+                Err(Problem::ControlCharacter)
+            );
+        }
         d.reset();
         assert_eq!(d.text[2], "");
         assert_eq!(set(&mut d, FactField::CampaignName, Cell::Null), Ok(()));

@@ -88,3 +88,23 @@ class PermissionDenied(AdpulseError):
 @dataclass
 class Cancelled(AdpulseError):
     """The work was cancelled on request."""
+
+
+@dataclass
+class StorageRejected(InvalidArgument):
+    """A store refused the data for good (a value outside its range, one of its own size
+    limits): the same request fails again, so it is never answered as retryable."""
+
+
+@dataclass
+class Overloaded(AdpulseError):
+    """A rate or concurrency quota is used up for now: the same request succeeds later
+    (RESOURCE_EXHAUSTED with RetryInfo and a QuotaFailure naming `subject`)."""
+
+    subject: str = ""
+    retry_seconds: float = 1.0
+
+
+@dataclass
+class DeadlineExceeded(AdpulseError):
+    """The call ran out of its time (a stream idle too long)."""

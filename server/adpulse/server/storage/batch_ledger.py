@@ -54,28 +54,41 @@ class PostgresBatchLedger:
 
 
 class _Claim:
+    """A pending entry under its hold. Everything the batch's outcome writes is written by
+    `record` before the facts are stored; `commit` after them only flips the state, which no
+    content can make fail: a batch is never in the fact table with its ledger entry refused."""
+
     def __init__(self, conn: psycopg.Connection[tuple[Any, ...]], tenant: str, entry: LedgerEntry) -> None:
         self._conn = conn
         self._tenant = tenant
         self.entry = entry
 
-    def commit(self, outcome: BatchOutcome) -> None:
+    def record(self, outcome: BatchOutcome) -> None:
         errors = [[e.row, e.line, e.field, e.reason] for e in outcome.errors]
-        self._conn.execute(
-            "UPDATE ingest_batches SET state = 'committed', committed_at = now(), accepted = %s, "
-            "rejected = %s, duplicates = %s, errors = %s, errors_truncated = %s, ignored_columns = %s "
-            "WHERE tenant = %s AND batch_id = %s AND state = 'pending'",
-            (
-                outcome.accepted,
-                outcome.rejected,
-                outcome.duplicates,
-                Jsonb(errors),
-                outcome.errors_truncated,
-                list(outcome.ignored_columns),
-                self._tenant,
-                self.entry.batch_id,
-            ),
-        )
+        with unavailable_on_failure():
+            self._conn.execute(
+                "UPDATE ingest_batches SET accepted = %s, rejected = %s, duplicates = %s, errors = %s, "
+                "errors_truncated = %s, ignored_columns = %s "
+                "WHERE tenant = %s AND batch_id = %s AND state = 'pending'",
+                (
+                    outcome.accepted,
+                    outcome.rejected,
+                    outcome.duplicates,
+                    Jsonb(errors),
+                    outcome.errors_truncated,
+                    list(outcome.ignored_columns),
+                    self._tenant,
+                    self.entry.batch_id,
+                ),
+            )
+
+    def commit(self) -> None:
+        with unavailable_on_failure():
+            self._conn.execute(
+                "UPDATE ingest_batches SET state = 'committed', committed_at = now() "
+                "WHERE tenant = %s AND batch_id = %s AND state = 'pending'",
+                (self._tenant, self.entry.batch_id),
+            )
 
 
 def _entry(row: tuple[Any, ...]) -> LedgerEntry:

@@ -15,7 +15,7 @@ from typing import Any
 import clickhouse_connect
 from clickhouse_connect.driver import exceptions as ch_errors
 
-from adpulse.server.domain.errors import StorageUnavailable
+from adpulse.server.domain.errors import FieldViolation, StorageRejected, StorageUnavailable
 from adpulse.server.settings import SettingsError
 from adpulse.server.storage import migrations
 
@@ -23,6 +23,12 @@ log = logging.getLogger(__name__)
 _MIGRATIONS = Path(__file__).parent / "clickhouse_migrations"
 # ClickHouse error codes that mean "try again": memory, concurrency and time limits, timeouts.
 _TRANSIENT_CODES = {159, 160, 164, 202, 203, 209, 210, 241, 242, 252, 285, 394, 425, 999}
+# Codes that mean "this data can never be stored": values out of a type's range, text the
+# engine cannot read, sizes over its own limits. Retrying the same request fails again.
+_PERMANENT_CODES = {6, 27, 38, 41, 53, 69, 70, 72, 131, 321, 395}
+# TOO_MANY_PARTS (252) is both "merges lag behind inserts" (transient) and "one insert spans
+# too many partitions" (permanent): only the message tells them apart.
+_TOO_MANY_PARTITIONS = "partitions for single insert block"
 _CODE = re.compile(r"Code: (\d+)")
 
 
@@ -102,7 +108,9 @@ class ClientPool:
 
 @contextlib.contextmanager
 def unavailable_on_failure() -> Iterator[None]:
-    """Transient failures become StorageUnavailable; the rest propagate as internal errors."""
+    """Every ClickHouse failure classified once, here: transient ones become StorageUnavailable
+    (UNAVAILABLE with RetryInfo), permanent refusals of the data StorageRejected
+    (INVALID_ARGUMENT, never retryable); the rest are our bugs and propagate as internal errors."""
     try:
         yield
     except ch_errors.OperationalError as err:
@@ -110,11 +118,37 @@ def unavailable_on_failure() -> Iterator[None]:
         log.warning("clickhouse unavailable: %s", type(err).__name__)
         raise StorageUnavailable("the fact store is unavailable; retry later", "STORAGE_UNAVAILABLE") from err
     except ch_errors.DatabaseError as err:
-        match = _CODE.search(str(err))
-        if match and int(match.group(1)) in _TRANSIENT_CODES:
-            log.warning("clickhouse transient failure: code %s", match.group(1))
-            raise StorageUnavailable("the fact store is busy; retry later", "STORAGE_UNAVAILABLE") from err
+        kind = classify(str(err))
+        if kind is not None:
+            raise kind from err
         raise
+
+
+def classify(text: str) -> StorageUnavailable | StorageRejected | None:
+    """The error a ClickHouse failure with message `text` stands for; None for our own bugs."""
+    match = _CODE.search(text)
+    code = int(match.group(1)) if match else None
+    if code == 252 and _TOO_MANY_PARTITIONS in text.lower():
+        log.warning("clickhouse refused an insert: code 252 (too many partitions)")
+        return StorageRejected(
+            "the batch's dates span more months than the fact store takes in one insert; "
+            "send fewer months per batch",
+            "STORAGE_TOO_MANY_PARTITIONS",
+            violations=[FieldViolation("batch", "spans too many months", "STORAGE_TOO_MANY_PARTITIONS")],
+        )
+    if code in _TRANSIENT_CODES:
+        log.warning("clickhouse transient failure: code %s", code)
+        return StorageUnavailable("the fact store is busy; retry later", "STORAGE_UNAVAILABLE")
+    if code in _PERMANENT_CODES:
+        log.warning("clickhouse refused the data: code %s", code)
+        return StorageRejected(
+            f"the fact store refused the data for good (ClickHouse error {code}); "
+            "retrying the same request fails again",
+            "STORAGE_REJECTED",
+            metadata={"clickhouse_code": str(code)},
+            violations=[FieldViolation("request", "refused by the fact store", "STORAGE_REJECTED")],
+        )
+    return None
 
 
 def migrate(client: ClientPool) -> None:

@@ -54,6 +54,10 @@ _STREAM_SETTINGS = {
     "max_bytes_before_external_sort": 512 << 20,
     "max_block_size": _MAX_BLOCK_ROWS,
 }
+# A batch may hold any dates the kernel accepts (2000-01-01..2099-12-31: 1200 months), and
+# the table is partitioned by month; ClickHouse's default of 100 partitions per insert would
+# refuse a valid batch for good.
+_INSERT_SETTINGS = {"max_partitions_per_insert_block": 1200}
 _BUCKET = {
     Granularity.DAY: "f.date",
     Granularity.WEEK: "toMonday(f.date)",
@@ -134,7 +138,7 @@ class ClickHouseFactStore:
         table = table.append_column("tenant", pa.repeat(tenant, facts.num_rows))
         table = table.append_column("version", pa.repeat(pa.scalar(version, pa.uint64()), facts.num_rows))
         with unavailable_on_failure():
-            self._client.insert_arrow(TABLE, table)
+            self._client.insert_arrow(TABLE, table, settings=_INSERT_SETTINGS)
         self._rollups.refresh(tenant, version, facts)
 
     def grouped_sums(

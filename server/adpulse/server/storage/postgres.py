@@ -12,7 +12,7 @@ from typing import Any
 import psycopg
 import psycopg_pool
 
-from adpulse.server.domain.errors import StorageUnavailable
+from adpulse.server.domain.errors import FieldViolation, StorageRejected, StorageUnavailable
 from adpulse.server.settings import SettingsError
 from adpulse.server.storage import migrations
 
@@ -73,16 +73,49 @@ def open_pool(
     return pool
 
 
+# SQLSTATE classes and codes a retry can cure: connection failures (08), insufficient
+# resources (53: too many connections, disk full), shutdowns and cancelled statements (57),
+# serialization failures and deadlocks (40), a lock not available now (55P03).
+_TRANSIENT_CLASSES = ("08", "40", "53", "57")
+_TRANSIENT_STATES = {"55P03", "55006"}
+# Classes that refuse the data for good: data exceptions (22: a NUL, a value out of range,
+# text too long) and program limits (54: an index row too big).
+_PERMANENT_CLASSES = ("22", "54")
+
+
 @contextlib.contextmanager
 def unavailable_on_failure() -> Iterator[None]:
-    """Connection-level failures are retryable for the caller; anything else is our bug."""
+    """Every Postgres failure classified once, here: transient ones become StorageUnavailable
+    (UNAVAILABLE with RetryInfo), permanent refusals of the data StorageRejected
+    (INVALID_ARGUMENT, never retryable); anything else is our bug (an internal error)."""
     try:
         yield
-    except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as err:
+    except psycopg_pool.PoolTimeout as err:
         log.warning("postgres unavailable: %s", err)
-        raise StorageUnavailable(
-            "the metadata store is unavailable; retry later", "STORAGE_UNAVAILABLE"
-        ) from err
+        raise _unavailable() from err
+    except psycopg.Error as err:
+        state = err.sqlstate or ""
+        # psycopg itself refuses some data before sending it (a NUL in text): a DataError
+        # without a SQLSTATE.
+        if state.startswith(_PERMANENT_CLASSES) or (isinstance(err, psycopg.DataError) and not state):
+            # The message may quote the value (a client's text): the log gets the state only.
+            log.warning("postgres refused the data: sqlstate %s", state or "(client side)")
+            what = f"SQLSTATE {state}" if state else "a NUL in text"
+            raise StorageRejected(
+                f"the metadata store refused a value for good ({what}); retrying it fails again",
+                "STORAGE_REJECTED",
+                metadata={"sqlstate": state} if state else {},
+                violations=[FieldViolation("request", "refused by the metadata store", "STORAGE_REJECTED")],
+            ) from err
+        lost = isinstance(err, psycopg.OperationalError) and not state  # no answer at all
+        if lost or state.startswith(_TRANSIENT_CLASSES) or state in _TRANSIENT_STATES:
+            log.warning("postgres unavailable: %s", state or type(err).__name__)
+            raise _unavailable() from err
+        raise
+
+
+def _unavailable() -> StorageUnavailable:
+    return StorageUnavailable("the metadata store is unavailable; retry later", "STORAGE_UNAVAILABLE")
 
 
 def migrate(pool: Pool) -> None:

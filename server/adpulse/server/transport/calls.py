@@ -165,11 +165,17 @@ class CallPipeline(grpc.ServerInterceptor):
     """The server's one interceptor: runs each step around every call, in order."""
 
     def __init__(
-        self, steps: Sequence[CallStep], refuse: Callable[[grpc.ServicerContext, BaseException], Any]
+        self,
+        steps: Sequence[CallStep],
+        refuse: Callable[[grpc.ServicerContext, BaseException], Any],
+        check: Callable[[Any], None] = lambda request: None,
     ) -> None:
         self._steps = tuple(steps)
         # Turns a step's refusal into the call's status (transport.boundary knows how).
         self._refuse = refuse
+        # Checks each request message against the caps after the steps admitted the call and
+        # before the handler sees it (transport.request_limits); raises to refuse it.
+        self._check = check
 
     def intercept_service(
         self,
@@ -181,7 +187,23 @@ class CallPipeline(grpc.ServerInterceptor):
             return None
         method = handler_call_details.method
         metadata = tuple(handler_call_details.invocation_metadata or ())
-        return _wrapped(handler, lambda context: self._begin(method, metadata, context), self._finish)
+        return _wrapped(
+            handler, lambda context: self._begin(method, metadata, context), self._finish, self._checked
+        )
+
+    def _checked(self, context: CallContext | None, request: Any) -> None:
+        """Refuses a unary call (`context` given) when its request is over a cap; in a stream
+        the refusal is raised for the handler's boundary to answer. A raw request (bytes, read
+        by the kernel) has its own checks."""
+        if isinstance(request, bytes):
+            return
+        if context is None:
+            self._check(request)
+            return
+        try:
+            self._check(request)
+        except BaseException as exc:  # noqa: BLE001 - `refuse` re-raises control flow
+            self._refuse(context, exc)
 
     def _begin(self, method: str, metadata: Any, context: grpc.ServicerContext) -> CallContext:
         call = Call(method=method, metadata=metadata, peer=context.peer())
@@ -215,10 +237,11 @@ def _final_code(call: Call, context: CallContext, exc: BaseException | None) -> 
         call.code = grpc.StatusCode.CANCELLED if not context.is_active() else grpc.StatusCode.UNKNOWN
 
 
-def _counted(call: Call, requests: Iterator[Any]) -> Iterator[Any]:
+def _counted(call: Call, requests: Iterator[Any], check: Callable[[None, Any], None]) -> Iterator[Any]:
     for request in requests:
         call.messages_in += 1
         call.bytes_in += len(request) if isinstance(request, bytes) else request.ByteSize()
+        check(None, request)
         yield request
 
 
@@ -226,6 +249,7 @@ def _wrapped(
     handler: grpc.RpcMethodHandler[Any, Any],
     begin: Callable[[grpc.ServicerContext], CallContext],
     finish: Callable[[Call, Sequence[CallStep]], None],
+    check: Callable[[CallContext | None, Any], None],
 ) -> grpc.RpcMethodHandler[Any, Any]:
     """The same handler, its behaviour run inside the pipeline's steps."""
 
@@ -235,12 +259,13 @@ def _wrapped(
     ) -> Iterator[tuple[CallContext, Any]]:
         context = begin(raw)
         call = context.call
-        if streaming_request:
-            request = _counted(call, request)
-        else:
-            call.messages_in, call.bytes_in = 1, _size(request)
         exc: BaseException | None = None
         try:
+            if streaming_request:
+                request = _counted(call, request, check)
+            else:
+                call.messages_in, call.bytes_in = 1, _size(request)
+                check(context, request)
             yield context, request
         except BaseException as err:
             exc = err

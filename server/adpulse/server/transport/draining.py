@@ -8,7 +8,8 @@ committed and acknowledged, never cut in half.
 
 grpcio's sync server cannot interrupt a handler blocked on the next request, so each drained
 stream reads its requests in a small reader thread that fetches one message only when the
-handler asks for it (no read-ahead: flow control still holds the client back).
+handler asks for it (no read-ahead: flow control still holds the client back). The handler
+waits for that message at most the idle timeout, so an idle client cannot keep its thread.
 """
 
 from __future__ import annotations
@@ -20,14 +21,17 @@ from typing import Any, TypeVar
 
 import grpc
 
-from adpulse.server.domain.errors import ShuttingDown
+from adpulse.server.domain.errors import DeadlineExceeded, ShuttingDown
 
 T = TypeVar("T")
 _MESSAGE, _END, _ERROR, _DRAIN = range(4)
 
 
 class Drain:
-    def __init__(self) -> None:
+    def __init__(self, idle_seconds: float | None = None) -> None:
+        # A client that sends nothing for this long loses its stream (and the handler thread
+        # is free again); None waits forever.
+        self._idle_seconds = idle_seconds
         self._lock = threading.Lock()
         self._draining = False
         self._waiting: set[queue.SimpleQueue[tuple[int, Any]]] = set()
@@ -71,7 +75,10 @@ class Drain:
         try:
             while True:
                 wanted.release()
-                kind, value = handoff.get()
+                try:
+                    kind, value = handoff.get(timeout=self._idle_seconds)
+                except queue.Empty:
+                    raise _idle(self._idle_seconds) from None
                 if kind == _MESSAGE and self._draining:
                     kind = _DRAIN  # unread: the client sends it again to the next server
                 if kind == _END:
@@ -100,6 +107,16 @@ class Drain:
         if handler.stream_unary:
             return handler._replace(stream_unary=drained(handler.stream_unary))  # type: ignore[attr-defined,no-any-return]
         return handler
+
+
+def _idle(seconds: float | None) -> DeadlineExceeded:
+    return DeadlineExceeded(
+        f"the stream sent no message for {seconds:g} s and was closed; open it again when there "
+        "is something to send (with its stream_id an ingest stream resumes after its last "
+        "committed batch)",
+        "STREAM_IDLE",
+        metadata={"idle_seconds": f"{seconds:g}"},
+    )
 
 
 def _shutting_down() -> ShuttingDown:

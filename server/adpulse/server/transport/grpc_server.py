@@ -9,6 +9,8 @@ from typing import Any
 
 import grpc
 from google.longrunning import operations_pb2, operations_pb2_grpc
+from google.protobuf import descriptor_pool
+from google.protobuf.descriptor import ServiceDescriptor
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
@@ -21,6 +23,8 @@ from adpulse.server.transport.calls import CallPipeline, CallStep
 from adpulse.server.transport.draining import Drain
 from adpulse.server.transport.ingest_servicer import IngestServicer
 from adpulse.server.transport.operations_servicer import OperationsServicer
+from adpulse.server.transport.request_limits import RequestLimits
+from adpulse.server.transport.stream_limits import StreamLimits, long_methods
 from adpulse.server.transport.tenant_servicer import TenantServicer
 from adpulse.v1 import (
     access_service_pb2,
@@ -96,17 +100,26 @@ def start(  # noqa: PLR0917 - one servicer per service
     alerts: AlertServicer,
     access: AccessServicer,
 ) -> GrpcServer:
+    long_calls = StreamLimits(
+        long_methods(_service_descriptors()), settings.max_streams, settings.max_streams_per_tenant
+    )
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=settings.grpc_workers, thread_name_prefix="grpc"),
-        interceptors=[CallPipeline(steps, boundary.abort)],
+        # The stream caps run last: they count per tenant, which the auth step decides.
+        interceptors=[CallPipeline((*steps, long_calls), boundary.abort, RequestLimits.of(settings).check)],
         options=[
             ("grpc.max_receive_message_length", settings.max_message_bytes),
             ("grpc.max_send_message_length", settings.max_message_bytes),
             # Without this a second server could bind the same port and split the traffic.
             ("grpc.so_reuseport", 0),
+            # Pings find dead peers (a vanished client's stream ends instead of hanging).
+            ("grpc.keepalive_time_ms", settings.keepalive_seconds * 1000),
+            ("grpc.keepalive_timeout_ms", settings.keepalive_timeout_seconds * 1000),
+            ("grpc.keepalive_permit_without_calls", 1),
+            ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
         ],
     )
-    drain = Drain()
+    drain = Drain(settings.stream_idle_seconds)
     ingest_service_pb2_grpc.add_IngestServiceServicer_to_server(ingest, _RawIngestRequests(server, drain))  # type: ignore[arg-type]
     analytics_service_pb2_grpc.add_AnalyticsServiceServicer_to_server(analytics, server)
     tenant_service_pb2_grpc.add_TenantServiceServicer_to_server(tenants, server)
@@ -129,6 +142,13 @@ def start(  # noqa: PLR0917 - one servicer per service
     server.start()
     host = settings.listen.rsplit(":", 1)[0]
     return GrpcServer(server=server, health=health_servicer, address=f"{host}:{port}", drain=drain)
+
+
+def _service_descriptors() -> list[ServiceDescriptor]:
+    return [
+        descriptor_pool.Default().FindServiceByName(name)
+        for name in (*SERVICE_NAMES, reflection.SERVICE_NAME)
+    ]
 
 
 def server_credentials(settings: Settings) -> grpc.ServerCredentials | None:

@@ -43,8 +43,10 @@ EXPORT_FORMATS = {"parquet": opb.EXPORT_FORMAT_PARQUET, "csv": opb.EXPORT_FORMAT
 
 
 class OperationsServicer(operations_pb2_grpc.OperationsServicer):  # type: ignore[misc]
-    def __init__(self, operations: OperationsUseCase) -> None:
+    def __init__(self, operations: OperationsUseCase, max_wait: dt.timedelta = MAX_WAIT) -> None:
         self._operations = operations
+        # A wait holds a handler thread: it answers with the state so far after this long.
+        self._max_wait = min(max_wait, MAX_WAIT)
 
     @boundary.unary
     def GetOperation(  # noqa: N802 - the RPC's name
@@ -85,12 +87,13 @@ class OperationsServicer(operations_pb2_grpc.OperationsServicer):  # type: ignor
     def WaitOperation(  # noqa: N802 - the RPC's name
         self, request: Any, context: grpc.ServicerContext
     ) -> Any:
-        timeout = request.timeout.ToTimedelta() if request.HasField("timeout") else None
+        timeout = request.timeout.ToTimedelta() if request.HasField("timeout") else self._max_wait
+        timeout = min(timeout, self._max_wait)
         remaining = context.time_remaining()  # huge when the caller set no deadline
-        if remaining is not None and remaining < MAX_WAIT.total_seconds():
+        if remaining is not None and remaining < self._max_wait.total_seconds():
             # Answer a little before the caller's own deadline, so it gets the state so far.
             budget = dt.timedelta(seconds=max(remaining - 0.5, 0))
-            timeout = min(timeout, budget) if timeout is not None else budget
+            timeout = min(timeout, budget)
         found = self._operations.wait(
             tenant_of(context), operation_id(request.name), timeout, context.is_active
         )

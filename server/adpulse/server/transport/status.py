@@ -17,9 +17,11 @@ from adpulse.server.domain.errors import (
     AdpulseError,
     AlreadyExists,
     Cancelled,
+    DeadlineExceeded,
     FailedPrecondition,
     InvalidArgument,
     NotFound,
+    Overloaded,
     PermissionDenied,
     ResourceExhausted,
     StorageUnavailable,
@@ -42,6 +44,8 @@ _CODES: dict[type[AdpulseError], int] = {
     PermissionDenied: code_pb2.PERMISSION_DENIED,
     Unauthenticated: code_pb2.UNAUTHENTICATED,
     Cancelled: code_pb2.CANCELLED,
+    Overloaded: code_pb2.RESOURCE_EXHAUSTED,
+    DeadlineExceeded: code_pb2.DEADLINE_EXCEEDED,
 }
 
 
@@ -59,6 +63,12 @@ def status_of(error: AdpulseError) -> status_pb2.Status:
         status.details.append(
             _pack(error_details_pb2.RetryInfo(retry_delay=duration_pb2.Duration(seconds=1)))
         )
+    if isinstance(error, Overloaded):
+        delay = duration_pb2.Duration()
+        delay.FromNanoseconds(max(int(error.retry_seconds * 1e9), 1_000_000))
+        status.details.append(_pack(error_details_pb2.RetryInfo(retry_delay=delay)))
+        failure = error_details_pb2.QuotaFailure.Violation(subject=error.subject, description=error.message)
+        status.details.append(_pack(error_details_pb2.QuotaFailure(violations=[failure])))
     if isinstance(error, InvalidArgument) and error.violations:
         bad = error_details_pb2.BadRequest()
         size = status.ByteSize()

@@ -1,10 +1,11 @@
 """Ingest: a batch is validated by the kernel, stored once, and remembered in the ledger.
 
 Order of effects for one batch: look the id up (a committed replay stops here), parse and
-validate, claim the id (an exclusive hold; the entry is pending with a new version), insert
-into the fact table (which also rebuilds the rollup rows the batch touched), bump the tenant's
-data version (so every server's result cache misses from now on), commit the entry, release
-the hold. A crash before the commit leaves at most a needless bump. Streams racing on one id queue on the
+validate, claim the id (an exclusive hold; the entry is pending with a new version), record
+the outcome on the pending entry, insert into the fact table (which also rebuilds the rollup
+rows the batch touched), bump the tenant's data version (so every server's result cache misses
+from now on), commit the entry (a state flip that no content can make fail), release the hold.
+A crash before the commit leaves at most a needless bump. Streams racing on one id queue on the
 hold, and all but the first find it committed: a replay. A crash between the insert and the
 commit leaves a pending entry; the client's retry with the same content re-inserts under the
 same version, which the fact table's replace-by-key makes harmless, and commits. A reused id
@@ -17,6 +18,7 @@ two leaves the run short by one batch, and the run reads as abandoned anyway).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import pyarrow.compute as pc
@@ -27,6 +29,7 @@ from adpulse.server.domain.errors import (
     FailedPrecondition,
     FieldViolation,
     InvalidArgument,
+    Overloaded,
     ResourceExhausted,
 )
 from adpulse.server.domain.ingest import (
@@ -61,6 +64,8 @@ class IngestUseCase:
         *,
         versions: DataVersions,
         max_decompressed_bytes: int = 1 << 30,
+        max_line_bytes: int = 1 << 20,
+        row_quota: Callable[[str, int], None] = lambda tenant, rows: None,
     ) -> None:
         self._kernel = kernel
         self._facts = facts
@@ -68,6 +73,9 @@ class IngestUseCase:
         self._runs = runs
         self._versions = versions
         self._max_decompressed_bytes = max_decompressed_bytes
+        self.max_line_bytes = max_line_bytes  # also where file imports cut their lines
+        # Raises Overloaded when the tenant is over its ingest-rows rate.
+        self._row_quota = row_quota
 
     def open_stream(self, tenant: str, spec: StreamSpec) -> IngestStream:
         """Checks the source and its options, starts a run, and finds where the stream got to."""
@@ -97,6 +105,7 @@ class IngestUseCase:
             if known.outcome is not None:
                 return self._replay(stream, known.outcome, payload)
         parsed = self._parse(stream, payload)
+        self._row_quota(stream.tenant, parsed.rows_total)
         outcome = _outcome(batch_id, parsed)
         self._check_drift(stream, outcome)
         facts = parsed.facts
@@ -104,10 +113,11 @@ class IngestUseCase:
             _check_same_content(claim.entry, digest)
             if claim.entry.outcome is not None:  # a concurrent stream stored it meanwhile
                 return self._replay(stream, claim.entry.outcome, payload)
+            claim.record(outcome)
             self._facts.insert(stream.tenant, claim.entry.version, facts)
             if facts.num_rows:
                 self._versions.bump(stream.tenant)
-            claim.commit(outcome)
+            claim.commit()
         self._runs.record_batch(
             stream.tenant, stream.run_id, stream.spec.stream_id, outcome, _footprint(payload, facts)
         )
@@ -134,9 +144,17 @@ class IngestUseCase:
                 compression=payload.compression,
                 clicks_over_impressions=spec.clicks.value,
                 max_decompressed_bytes=self._max_decompressed_bytes,
+                max_line_bytes=self.max_line_bytes,
             )
         except PayloadError as err:
             code, message = err.args
+            if code == "DECOMPRESSION_BUSY":
+                raise Overloaded(
+                    f"batch {payload.batch_id!r}: {message}",
+                    code,
+                    metadata={"batch_id": payload.batch_id},
+                    subject="decompressed_bytes",
+                ) from None
             error_type = ResourceExhausted if code == "PAYLOAD_TOO_LARGE" else InvalidArgument
             raise error_type(
                 f"batch {payload.batch_id!r}: {message}",

@@ -298,6 +298,23 @@ def _for_file(table: pa.Table) -> pa.Table:
     return pa.table(columns, names=names)
 
 
+# OWASP's CSV injection rule: a spreadsheet runs a cell that starts with one of these as a
+# formula, so such a text cell is written behind a single quote (shown, never evaluated).
+_FORMULA_START = r"^[=+\-@\t\r]"
+
+
+def formula_safe(table: pa.Table) -> pa.Table:
+    """`table` with every text cell that a spreadsheet would evaluate quoted with a leading `'`."""
+    for i, field in enumerate(table.schema):
+        if not (pa.types.is_string(field.type) or pa.types.is_large_string(field.type)):
+            continue
+        column = table.column(i)
+        risky = pc.fill_null(pc.match_substring_regex(column, _FORMULA_START), False)
+        quoted = pc.binary_join_element_wise(pa.scalar("'", field.type), column, pa.scalar("", field.type))
+        table = table.set_column(i, field, pc.if_else(risky, quoted, column))
+    return table
+
+
 class _Writer:
     def __init__(self, path: Path, fmt: str) -> None:
         self._path = path
@@ -318,7 +335,8 @@ class _Writer:
             self._schema = table.schema
             writer = pq.ParquetWriter if self._fmt == "parquet" else pa_csv.CSVWriter
             self._writer = writer(self._path, self._schema)
-        self._writer.write_table(table.cast(self._schema))
+        table = table.cast(self._schema)
+        self._writer.write_table(formula_safe(table) if self._fmt == "csv" else table)
         self.rows += table.num_rows
 
     def __exit__(self, *exc: object) -> None:

@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from adpulse.client.files import FileBatch, format_of, split
+from adpulse.client.files import FileBatch, LineTooLong, format_of, split
 from adpulse.server.domain.errors import AdpulseError, FieldViolation, InvalidArgument, StorageUnavailable
 from adpulse.server.domain.ingest import (
     BatchPayload,
@@ -136,7 +136,13 @@ class ImportFileJob:
         with self._files.open_import(tenant, path) as raw:
             counting = _Counting(raw)
             for index, chunk in enumerate(
-                _read(counting, path, stream.source, operation.params["chunk_bytes"])
+                _read(
+                    counting,
+                    path,
+                    stream.source,
+                    operation.params["chunk_bytes"],
+                    self._ingest.max_line_bytes,
+                )
             ):
                 if index < done["chunks"]:
                     continue
@@ -177,14 +183,25 @@ class ImportFileJob:
         }
 
 
-def _read(raw: io.RawIOBase, path: str, source: str, chunk_bytes: int) -> Iterator[FileBatch]:
+def _read(
+    raw: io.RawIOBase, path: str, source: str, chunk_bytes: int, max_line_bytes: int
+) -> Iterator[FileBatch]:
     """The file's chunks; a file that cannot be decompressed is INVALID_ARGUMENT (a poison file
     fails its operation once, it is not retried)."""
     # A small buffer keeps the bytes read (the progress) close to the rows already imported.
     buffered = io.BufferedReader(raw, 64 << 10)
     stream: BinaryIO = gzip.GzipFile(fileobj=buffered) if path.lower().endswith(".gz") else buffered  # type: ignore[assignment]
     try:
-        yield from split(stream, format_of(Path(path)), source, chunk_bytes)
+        yield from split(stream, format_of(Path(path)), source, chunk_bytes, max_line_bytes=max_line_bytes)
+    except LineTooLong as err:
+        raise InvalidArgument(
+            f"{path!r}: {err}; files are read a line at a time and lines are capped",
+            "LINE_TOO_LONG",
+            metadata={"path": path, "line": str(err.line)},
+            violations=[
+                FieldViolation(f"path:line {err.line}", f"longer than {err.max_bytes} bytes", "LINE_TOO_LONG")
+            ],
+        ) from None
     except (gzip.BadGzipFile, EOFError, zlib.error) as err:
         raise InvalidArgument(
             f"{path!r} is not a readable gzip file ({err})",
