@@ -82,7 +82,9 @@ def main() -> int:  # noqa: PLR0915 - one counter per reported figure
                 seed, end=END, days=args.days, campaign_count=args.campaigns, incident_days=WINDOW_DAYS
             )
             regime = {c.campaign_id: c.regime for c in account.campaigns}
-            with AdpulseClient(server.address, tenant=f"quality-{seed}", timeout=300) as client:
+            with AdpulseClient(
+                server.address, tenant=f"quality-{seed}", api_key=server.admin_key, timeout=300
+            ) as client:
                 path = Path(tmp) / f"seed-{seed}.csv"
                 path.write_text(text)
                 client.ingest_files([path])

@@ -1444,7 +1444,7 @@ class AnomalyIncident(_message.Message):
     @_builtins.property
     def confidence(self) -> _wrappers_pb2.DoubleValue:
         """How sure it is not noise, 0 to 1: 1 − (z_high / |peak_score|)³, where z_high is the high
-        sensitivity's band (false alarms on realistic noise thin out about as the cube of the score).
+        sensitivity's band (false alarms on realistic noise thin out at least as the cube of the score).
         """
 
     def __init__(

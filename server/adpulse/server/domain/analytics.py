@@ -64,9 +64,9 @@ class Sensitivity(enum.Enum):
     tails than a normal distribution, so the textbook 3 deviations would alarm every week.
     """
 
-    LOW = (16.0, 1.0, 5.0)
-    MEDIUM = (9.5, 0.6, 4.0)
-    HIGH = (6.5, 0.4, 3.0)
+    LOW = (12.0, 1.0, 5.0)
+    MEDIUM = (7.5, 0.6, 4.0)
+    HIGH = (5.5, 0.4, 3.0)
 
     @property
     def threshold(self) -> float:
@@ -86,10 +86,10 @@ def incident_confidence(peak_score: float | None) -> float:
     series' noise, so a noisy campaign needs a larger change for the same score).
 
     On incident-free data the false alarms beyond a score s fall about as s⁻³
-    (bench/false_alarms.py: from 6 to 12 deviations, eight to ten times fewer), so
+    (bench/false_alarms.py: from 5 to 10 deviations, twenty to fifty times fewer), so
     (z_high / s)³ is the chance of noise reaching s relative to the weakest flag anyone gets
-    (the high sensitivity's band); the confidence is what is left: 0 at the high band, 0.68 at
-    the medium one, 0.93 at the low one, 0.99 at 4.6 times the high band.
+    (the high sensitivity's band); the confidence is what is left: 0 at the high band, 0.61 at
+    the medium one, 0.90 at the low one, 0.99 at 4.6 times the high band.
     """
     if peak_score is None or not math.isfinite(peak_score) or peak_score == 0:
         return 0.0

@@ -2558,7 +2558,7 @@ type AnomalyIncident struct {
 	// The metric judged.
 	Metric Metric `protobuf:"varint,12,opt,name=metric,proto3,enum=adpulse.v1.Metric" json:"metric,omitempty"`
 	// How sure it is not noise, 0 to 1: 1 − (z_high / |peak_score|)³, where z_high is the high
-	// sensitivity's band (false alarms on realistic noise thin out about as the cube of the score).
+	// sensitivity's band (false alarms on realistic noise thin out at least as the cube of the score).
 	Confidence    *wrapperspb.DoubleValue `protobuf:"bytes,13,opt,name=confidence,proto3" json:"confidence,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

@@ -38,7 +38,7 @@ use super::window::SortedWindow;
 use super::AnalyticsError;
 use crate::parallel::{map_each, ranges};
 use bands::{severity, week_over_week, windowed_baseline};
-use noise::LogScale;
+pub(crate) use noise::LogScale;
 
 const SEASONAL_WEEKS: usize = 4;
 /// Fewest values a window needs before its spread is trusted.

@@ -24,7 +24,7 @@ use crate::analytics::metric::{Metric, CLICKS, CONVERSIONS, COST, IMPRESSIONS, R
 
 /// What one group's values are moved by before their logarithm is taken.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct LogScale {
+pub(crate) struct LogScale {
     metric: Metric,
     /// Spend per click and revenue per conversion over the group's days, in money units (1 when
     /// the group has no clicks or conversions).

@@ -1198,7 +1198,7 @@ export type AnomalyIncident = Message<"adpulse.v1.AnomalyIncident"> & {
 
   /**
    * How sure it is not noise, 0 to 1: 1 − (z_high / |peak_score|)³, where z_high is the high
-   * sensitivity's band (false alarms on realistic noise thin out about as the cube of the score).
+   * sensitivity's band (false alarms on realistic noise thin out at least as the cube of the score).
    *
    * @generated from field: google.protobuf.DoubleValue confidence = 13;
    */
