@@ -10,29 +10,50 @@ INSTALLED := $(VENV)/.installed
 KERNEL := server/adpulse/_kernel.abi3.so
 KERNEL_INPUTS := Cargo.toml Cargo.lock pyproject.toml $(shell find kernel proto -type f \( -name '*.rs' -o -name 'Cargo.toml' -o -name '*.proto' \))
 
-.PHONY: run test lint test-rust test-python proto bench lock clean
+.PHONY: run test lint test-rust test-python proto proto-baseline bench lock clean
+# The protoc plugins of buf.gen.yaml and the Go and TypeScript clients' dependencies, pinned by
+# clients/go/go.{mod,sum} and clients/typescript/package-lock.json; the Go module and npm caches
+# live outside the repository (the toolchains' defaults), so a second run downloads nothing.
+CLIENT_TOOLS := $(VENV)/.client-tools
+TS_DIR := clients/typescript
 
 run: $(KERNEL)
 	$(BIN)/adpulse serve
 
 test: lint test-rust test-python
 
-lint: $(KERNEL)
+lint: $(KERNEL) $(CLIENT_TOOLS)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/buf lint
+	$(BIN)/buf build --exclude-source-info -o $(VENV)/api.binpb
+	$(BIN)/buf breaking $(VENV)/api.binpb --against proto/baseline.binpb
 	$(BIN)/python scripts/gen_proto.py --check
+	test -z "$$(gofmt -l clients/go)" || { gofmt -l clients/go; exit 1; }
+	cd clients/go && go vet ./...
+	cd $(TS_DIR) && node_modules/.bin/tsc -p tsconfig.json --noEmit
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 
 test-rust:
 	cargo test -p adpulse-core --locked
 
-test-python: $(KERNEL)
+test-python: $(KERNEL) $(CLIENT_TOOLS)
 	$(BIN)/pytest
 
-proto: $(INSTALLED)
+proto: $(CLIENT_TOOLS)
 	$(BIN)/python scripts/gen_proto.py
+
+# Moves the API baseline of `buf breaking` forward: run it only when a breaking change is meant.
+proto-baseline: $(INSTALLED)
+	$(BIN)/buf build --exclude-source-info -o proto/baseline.binpb
+
+$(CLIENT_TOOLS): $(INSTALLED) clients/go/go.mod clients/go/go.sum $(TS_DIR)/package-lock.json
+	cd clients/go && go build -o $(BIN)/ google.golang.org/protobuf/cmd/protoc-gen-go google.golang.org/grpc/cmd/protoc-gen-go-grpc
+	cd clients/go && go mod download
+	cd $(TS_DIR) && npm ci --no-audit --no-fund --prefer-offline
+	touch $@
 
 bench: $(KERNEL)
 	$(BIN)/python bench/kernel_kpis.py
@@ -56,4 +77,4 @@ $(KERNEL): $(INSTALLED) $(KERNEL_INPUTS)
 	touch $@
 
 clean:
-	rm -rf $(VENV) target $(KERNEL)
+	rm -rf $(VENV) target $(KERNEL) $(TS_DIR)/node_modules $(TS_DIR)/dist

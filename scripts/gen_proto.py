@@ -1,75 +1,62 @@
-"""Generates the Python code of proto/adpulse into clients/python; `--check` only compares.
+"""Generates every client's code from proto/ with `buf generate` (buf.gen.yaml); `--check` only
+compares.
 
-The generated modules are committed so that the pure-Python client installs without protoc;
-`make lint` runs the check so they never drift from the protos.
+The generated Python, Go and TypeScript are committed so that each client installs without a
+protobuf toolchain; `make lint` runs the check so that none of them drifts from the protos. The
+plugins are local (see buf.gen.yaml): `make proto` puts them where PATH below finds them.
 """
 
 from __future__ import annotations
 
 import argparse
 import filecmp
+import os
 import re
 import shutil
+import subprocess
 import sys
-import sysconfig
 import tempfile
 from pathlib import Path
 
-import google.longrunning
-import grpc_tools
-from grpc_tools import protoc
-
 ROOT = Path(__file__).resolve().parent.parent
-PROTO_ROOT = ROOT / "proto"
-OUT_ROOT = ROOT / "clients" / "python"
-GENERATED_DIR = Path("adpulse") / "v1"
-SUFFIXES = ("_pb2.py", "_pb2.pyi", "_pb2_grpc.py", "_pb2_grpc.pyi")
+PROTO_DIR = ROOT / "proto" / "adpulse" / "v1"
+PYTHON_DIR = Path("clients/python/adpulse/v1")
+# What the generation owns: these folders hold generated files only, except the Python package's
+# hand-written __init__.py.
+GENERATED_DIRS = (PYTHON_DIR, Path("clients/go/gen"), Path("clients/typescript/src/gen"))
+HAND_WRITTEN = {PYTHON_DIR / "__init__.py"}
+TOOL_DIRS = (Path(sys.executable).parent, ROOT / "clients" / "typescript" / "node_modules" / ".bin")
 
 
-def googleapis_protos(include_dir: Path) -> Path:
-    """The googleapis-common-protos wheel ships the sources of the google/api and google/rpc protos
-    under their import paths, but google/longrunning/operations.proto as `operations_proto.proto`
-    (its generated module registers it as `operations.proto`); a copy under the import path
-    makes it importable without vendoring googleapis into this repository."""
-    wheel_dir = Path(google.longrunning.__path__[0])
-    target = include_dir / "google" / "longrunning" / "operations.proto"
-    target.parent.mkdir(parents=True)
-    shutil.copyfile(wheel_dir / "operations_proto.proto", target)
-    return wheel_dir.parent.parent
+def generate(out_root: Path) -> None:
+    path = os.pathsep.join([*map(str, TOOL_DIRS), os.environ.get("PATH", "")])
+    buf = shutil.which("buf", path=path)
+    if buf is None:
+        raise SystemExit("buf is not installed (`make proto` installs it)")
+    subprocess.run(
+        [buf, "generate", "--output", str(out_root)], cwd=ROOT, check=True, env={**os.environ, "PATH": path}
+    )
+    drop_empty_grpc_stubs(out_root)
 
 
-def generate(out_dir: Path, include_dir: Path) -> None:
-    protos = sorted(str(p.relative_to(PROTO_ROOT)) for p in (PROTO_ROOT / GENERATED_DIR).glob("*.proto"))
-    scripts = Path(sysconfig.get_path("scripts"))
-    site_packages = googleapis_protos(include_dir)
-    args = [
-        "grpc_tools.protoc",
-        f"--proto_path={PROTO_ROOT}",
-        f"--proto_path={Path(grpc_tools.__file__).parent / '_proto'}",
-        f"--proto_path={include_dir}",
-        f"--proto_path={site_packages}",
-        f"--plugin=protoc-gen-mypy={scripts / 'protoc-gen-mypy'}",
-        f"--plugin=protoc-gen-mypy_grpc={scripts / 'protoc-gen-mypy_grpc'}",
-        f"--python_out={out_dir}",
-        f"--grpc_python_out={out_dir}",
-        f"--mypy_out={out_dir}",
-        f"--mypy_grpc_out={out_dir}",
-        *protos,
-    ]
-    if protoc.main(args) != 0:
-        raise SystemExit("protoc failed")
+def drop_empty_grpc_stubs(root: Path) -> None:
+    """mypy-protobuf writes a gRPC typing stub even for a proto without services; those stay out,
+    like the stub modules themselves (scripts/protoc_gen_python.py)."""
+    for proto in PROTO_DIR.glob("*.proto"):
+        if not re.search(r"^service ", proto.read_text(), re.MULTILINE):
+            (root / PYTHON_DIR / f"{proto.stem}_pb2_grpc.pyi").unlink(missing_ok=True)
 
 
 def generated_files(root: Path) -> set[Path]:
-    return {p.relative_to(root) for p in (root / GENERATED_DIR).iterdir() if p.name.endswith(SUFFIXES)}
-
-
-def drop_empty_grpc_modules(root: Path) -> None:
-    """protoc's grpc plugin writes a module even for a proto without services; those stay out."""
-    for proto in (PROTO_ROOT / GENERATED_DIR).glob("*.proto"):
-        if not re.search(r"^service ", proto.read_text(), re.MULTILINE):
-            for suffix in ("_pb2_grpc.py", "_pb2_grpc.pyi"):
-                (root / GENERATED_DIR / f"{proto.stem}{suffix}").unlink(missing_ok=True)
+    files = {
+        p.relative_to(root)
+        for folder in GENERATED_DIRS
+        if (root / folder).exists()
+        for p in (root / folder).rglob("*")
+    }
+    return {
+        p for p in files if (root / p).is_file() and p not in HAND_WRITTEN and "__pycache__" not in p.parts
+    }
 
 
 def main() -> int:
@@ -77,29 +64,27 @@ def main() -> int:
     parser.add_argument("--check", action="store_true", help="fail if the committed code differs")
     check = parser.parse_args().check
     with tempfile.TemporaryDirectory() as tmp:
-        fresh_root = Path(tmp) / "out"
-        fresh_root.mkdir()
-        generate(fresh_root, Path(tmp) / "include")
-        drop_empty_grpc_modules(fresh_root)
+        fresh_root = Path(tmp)
+        generate(fresh_root)
         fresh = generated_files(fresh_root)
-        committed = generated_files(OUT_ROOT) if (OUT_ROOT / GENERATED_DIR).exists() else set()
+        committed = generated_files(ROOT)
         stale = sorted(
             str(p)
             for p in fresh | committed
             if p not in fresh
             or p not in committed
-            or not filecmp.cmp(fresh_root / p, OUT_ROOT / p, shallow=False)
+            or not filecmp.cmp(fresh_root / p, ROOT / p, shallow=False)
         )
         if check:
             if stale:
                 print("generated code differs from proto/ (run `make proto`):", *stale, sep="\n  ")
                 return 1
             return 0
-        (OUT_ROOT / GENERATED_DIR).mkdir(parents=True, exist_ok=True)
         for rel in committed - fresh:
-            (OUT_ROOT / rel).unlink()
+            (ROOT / rel).unlink()
         for rel in fresh:
-            shutil.copyfile(fresh_root / rel, OUT_ROOT / rel)
+            (ROOT / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(fresh_root / rel, ROOT / rel)
     return 0
 
 

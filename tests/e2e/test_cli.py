@@ -71,9 +71,9 @@ def test_ingest_and_kpis_json(server: ServerProcess, tenant: str, tmp_path: Path
         "currency": "EUR",
         "impressions": 2000,
         "clicks": 80,
-        "cost": 40.0,
+        "cost": "40.00",
         "conversions": 5.0,
-        "revenue": 125.5,
+        "revenue": "125.50",
         "ctr": 0.04,
         "cpc": 0.5,
         "cpm": 20.0,
@@ -84,7 +84,7 @@ def test_ingest_and_kpis_json(server: ServerProcess, tenant: str, tmp_path: Path
     }
     assert meta["clicks"] == 0 and meta["ctr"] == 0.0
     assert meta["cpc"] is None and meta["cvr"] is None and meta["cpa"] is None
-    assert body["totals"]["cost"] == 50.0 and body["totals"]["impressions"] == 2500
+    assert body["totals"]["cost"] == "50.00" and body["totals"]["impressions"] == 2500
 
 
 def test_readable_tables_and_clean_errors(server: ServerProcess, tenant: str, tmp_path: Path) -> None:

@@ -57,7 +57,7 @@ def test_every_shell_example_runs(tmp_path: Path) -> None:
             outputs[command] = out.stdout
         _python_example_runs(server, env)
     ingest = next(o for c, o in outputs.items() if c.startswith("adpulse ingest"))
-    assert "accepted 372, rejected 0, duplicates 0" in ingest
+    assert "rows: 372 new, 0 duplicate (stored before), 0 rejected" in ingest
     converted = next(o for c, o in outputs.items() if c.startswith("adpulse --tenant us-team kpis"))
     assert "USD" in converted and "EUR" not in converted
     streamed = next(o for c, o in outputs.items() if c.startswith("printf"))

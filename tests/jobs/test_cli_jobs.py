@@ -57,7 +57,7 @@ def test_import_export_and_ops(
         assert out.returncode == 0, out.stderr
         shown = json.loads(out.stdout)
         assert (shown["kind"], shown["state"], shown["done"]) == ("import_file", "succeeded", True)
-        assert int(shown["response"]["rowsAccepted"]) == len(facts)
+        assert shown["response"]["rows_accepted"] == len(facts)
 
 
 def _big_file(tmp_path: Path) -> tuple[Path, list[Fact]]:

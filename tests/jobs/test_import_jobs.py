@@ -272,7 +272,13 @@ def test_daily_scan_is_scheduled_per_tenant_and_runs(tmp_path: Path) -> None:
             assert done.state == "succeeded", done
             today = dt.datetime.now(dt.UTC).date()
             assert done.response.scan_date in {today.isoformat(), (today - dt.timedelta(days=1)).isoformat()}
-            assert [s.step for s in done.response.steps] == ["campaign_rollup", "insights", "freshness"]
+            assert [s.step for s in done.response.steps] == [
+                "campaign_rollup",
+                "insights",
+                "freshness",
+                "fact_retention",
+                "file_expiry",
+            ]
             time.sleep(3)  # several more scheduler ticks: still one scan for the day
             assert len(client.operations(filter="kind = daily_scan")[0]) == 1
     finally:

@@ -18,7 +18,10 @@ pub enum Problem {
     ControlCharacter,
     NotADate,
     DateOutOfRange,
-    UnknownPlatform,
+    /// `accepted` lists the spellings (the platform module's `accepted_names`).
+    UnknownPlatform {
+        accepted: &'static str,
+    },
     UnknownCurrency,
     NotAWholeNumber,
     NotANumber,
@@ -70,10 +73,9 @@ impl Problem {
             Problem::DateOutOfRange => {
                 format!("{v} is outside the accepted dates 2000-01-01 to 2099-12-31")
             }
-            Problem::UnknownPlatform => format!(
-                "{v} is not a known platform (expected one of {})",
-                crate::platform::accepted_names()
-            ),
+            Problem::UnknownPlatform { accepted } => {
+                format!("{v} is not a known platform (expected one of {accepted})")
+            }
             Problem::UnknownCurrency => format!("{v} is not an active ISO 4217 currency code"),
             Problem::NotAWholeNumber => {
                 format!("{v} is not a whole number written as plain digits")
@@ -166,6 +168,10 @@ mod tests {
         assert_eq!(
             Problem::Negative.describe("-5"),
             "must not be negative, got '-5'"
+        );
+        assert_eq!(
+            Problem::UnknownPlatform { accepted: "a, b" }.describe("yahoo"),
+            "'yahoo' is not a known platform (expected one of a, b)"
         );
         assert_eq!(
             Problem::TooLong { max: 4 }.describe("abcdef"),

@@ -26,6 +26,7 @@ from adpulse.server.storage.alert_store import PostgresAlertStore
 from adpulse.server.storage.audit_store import PostgresAuditLog
 from adpulse.server.storage.batch_ledger import PostgresBatchLedger
 from adpulse.server.storage.checkpoints import PostgresCheckpoints, PostgresTenantSettings
+from adpulse.server.storage.data_versions import PostgresDataVersions
 from adpulse.server.storage.fact_store import ClickHouseFactStore, ClickHouseFxRates
 from adpulse.server.storage.files import LocalFileArea, private_dir, write_private
 from adpulse.server.storage.ingestion_runs import Heartbeat, PostgresRunStore
@@ -33,6 +34,7 @@ from adpulse.server.storage.insight_store import PostgresInsightStore
 from adpulse.server.storage.operations import PostgresOperationStore
 from adpulse.server.storage.rollups import ClickHouseRollups
 from adpulse.server.storage.secret_box import SecretBox
+from adpulse.server.storage.tenant_data import ClickHouseTenantData, PostgresTenantData
 from adpulse.server.storage.webhook_http import HttpWebhookSender
 from adpulse.server.transport import grpc_server
 from adpulse.server.transport.access_servicer import AccessServicer
@@ -64,8 +66,16 @@ from adpulse.server.usecases.jobs.export_metrics import ExportDownloads, ExportM
 from adpulse.server.usecases.jobs.import_file import ImportFileJob
 from adpulse.server.usecases.jobs.runner import Job, OperationRunner
 from adpulse.server.usecases.jobs.schedule import DailyScanScheduler
+from adpulse.server.usecases.jobs.tenant_data import (
+    ARCHIVE_SUFFIX,
+    DeleteTenantDataJob,
+    ExportTenantDataJob,
+    RetentionSweep,
+)
 from adpulse.server.usecases.operations import OperationsUseCase
-from adpulse.server.usecases.query_metrics import QueryMetricsUseCase
+from adpulse.server.usecases.query_metrics import MetricsResult, QueryMetricsUseCase
+from adpulse.server.usecases.result_cache import ResultCache
+from adpulse.server.usecases.tenant_data import TenantDataUseCase
 from adpulse.server.worker.alerts import AlertUpkeep, CeleryAlertQueue
 from adpulse.server.worker.celery_app import QUEUE, CeleryJobQueue, JobRuntime, RuntimeHolder, make_app
 from adpulse.server.worker.embedded import EmbeddedWorker, Upkeep
@@ -125,6 +135,7 @@ class _Core:
     ingest: IngestUseCase
     runs: PostgresRunStore
     tenant_settings: PostgresTenantSettings
+    versions: PostgresDataVersions
     operations: PostgresOperationStore
     files: LocalFileArea
     rollups: ClickHouseRollups
@@ -132,6 +143,8 @@ class _Core:
     alerts: PostgresAlertStore
     alert_queue: CeleryAlertQueue
     insight_store: PostgresInsightStore
+    tenant_rows: PostgresTenantData
+    tenant_facts: ClickHouseTenantData
     rates: RateLimits
 
 
@@ -147,7 +160,7 @@ def _core(
     pool = postgres.open_pool(postgres_dsn)
     closers.append(pool.close)
     postgres.migrate(pool)
-    ch_client = clickhouse.connect(settings.effective_clickhouse_dsn)
+    ch_client = clickhouse.connect(settings.effective_clickhouse_dsn, settings.clickhouse_connections)
     closers.append(ch_client.close)
     clickhouse.migrate(ch_client)
 
@@ -159,6 +172,7 @@ def _core(
     rates = rate_limits(settings)
     kernel, facts = faults.wrap(_kernel, ClickHouseFactStore(ch_client), settings.faults)
     kernel, facts = inst.kernel(kernel), inst.clickhouse(facts)
+    versions = inst.postgres(PostgresDataVersions(pool))
     runs = inst.postgres(PostgresRunStore(pool, instance_id, settings.heartbeat_seconds))
     anomalies = AnomaliesUseCase(kernel, facts, settings.restatement, _today)
     explain = ExplainChangeUseCase(kernel, facts)
@@ -193,7 +207,8 @@ def _core(
                 facts,
                 inst.postgres(PostgresBatchLedger(pool)),
                 runs,
-                settings.max_decompressed_bytes,
+                versions=versions,
+                max_decompressed_bytes=settings.max_decompressed_bytes,
                 max_line_bytes=settings.max_line_bytes,
                 row_quota=rates.take_rows,
             )
@@ -201,6 +216,7 @@ def _core(
         runs=runs,
         rates=rates,
         tenant_settings=inst.postgres(PostgresTenantSettings(pool)),
+        versions=versions,
         operations=inst.postgres(PostgresOperationStore(pool, postgres_dsn)),
         files=LocalFileArea(settings.effective_import_dir, settings.effective_export_dir),
         rollups=inst.clickhouse(ClickHouseRollups(ch_client)),
@@ -208,7 +224,24 @@ def _core(
         alerts=alerts,
         alert_queue=alert_queue,
         insight_store=insight_store,
+        tenant_rows=inst.postgres(PostgresTenantData(pool)),
+        tenant_facts=inst.clickhouse(ClickHouseTenantData(ch_client)),
     )
+
+
+def _query_metrics(settings: Settings, core: _Core, metrics: Metrics) -> QueryMetricsUseCase:
+    """QueryMetrics with this process's result cache, published as metrics."""
+    cache: ResultCache[MetricsResult] = ResultCache(settings.query_cache_bytes)
+    metrics.register_cache("query_results", lambda: cache)
+    metrics.register_gauge(
+        ScrapedGauge(
+            "adpulse_cache_bytes",
+            "Bytes a cache holds.",
+            ("cache",),
+            lambda: {("query_results",): cache.bytes},
+        )
+    )
+    return QueryMetricsUseCase(core.kernel, core.facts, core.tenant_settings, core.versions, cache)
 
 
 def _steps(core: _Core) -> dict[str, DayRangeStep]:
@@ -237,7 +270,20 @@ def _runtime(
             core.kernel, core.facts, core.tenant_settings, core.files, settings.export_part_rows
         ),
         OperationKind.BACKFILL: BackfillJob(steps),
-        OperationKind.DAILY_SCAN: DailyScanJob(steps, core.facts, settings.restatement),
+        OperationKind.DAILY_SCAN: DailyScanJob(
+            steps,
+            core.facts,
+            settings.restatement,
+            RetentionSweep(
+                core.tenant_facts, core.tenant_settings, core.files, settings.file_expiry_days, _now
+            ),
+        ),
+        OperationKind.EXPORT_TENANT_DATA: ExportTenantDataJob(
+            core.tenant_rows, core.tenant_facts, core.files, _now
+        ),
+        OperationKind.DELETE_TENANT_DATA: DeleteTenantDataJob(
+            core.tenant_rows, core.tenant_facts, core.files, AuditUseCase(PostgresAuditLog(core.pool)).record
+        ),
     }
     runner = OperationRunner(
         core.operations,
@@ -308,7 +354,9 @@ def build(settings: Settings) -> App:
         holder = RuntimeHolder(lambda: runtime)
         celery = make_app(settings.broker_url or broker.sqla_broker_url(postgres_dsn), holder)
         core = _core(settings, postgres_dsn, instance_id, closers, inst=inst, celery=celery)
-        currency = CurrencyUseCase(inst.clickhouse(ClickHouseFxRates(core.ch_client)), core.tenant_settings)
+        currency = CurrencyUseCase(
+            inst.clickhouse(ClickHouseFxRates(core.ch_client)), core.tenant_settings, core.versions
+        )
 
         queue = CeleryJobQueue(celery)
         operations = OperationsUseCase(core.operations, queue, core.files)
@@ -370,13 +418,20 @@ def build(settings: Settings) -> App:
                 max_upload_bytes=settings.max_upload_bytes,
             ),
             JobsAnalyticsServicer(
-                QueryMetricsUseCase(core.kernel, core.facts, core.tenant_settings),
+                _query_metrics(settings, core, metrics),
                 core.analytics,
                 operations=operations,
                 downloads=ExportDownloads(core.files),
                 steps=list(steps),
             ),
-            TenantServicer(currency),
+            TenantServicer(
+                currency,
+                TenantDataUseCase(
+                    operations,
+                    core.tenant_settings,
+                    ExportDownloads(core.files, OperationKind.EXPORT_TENANT_DATA, lambda _: ARCHIVE_SUFFIX),
+                ),
+            ),
             OperationsServicer(operations, max_wait=dt.timedelta(seconds=settings.max_wait_seconds)),
             # Observers outermost, so they see calls a later step refuses.
             steps=(

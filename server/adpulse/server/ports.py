@@ -21,6 +21,7 @@ from adpulse.server.domain.operations import (
     OperationState,
     Progress,
 )
+from adpulse.server.domain.query_plan import Source
 from adpulse.server.domain.runs import Checkpoint, IngestionRun, RunFilter, RunState, SourceStats
 
 if TYPE_CHECKING:
@@ -202,6 +203,11 @@ class TenantSettingsStore(Protocol):
 
     def set_reporting_currency(self, tenant: str, currency: str) -> None: ...
 
+    def retention_days(self, tenant: str) -> int:
+        """Days the tenant's facts are kept; 0 for ever."""
+
+    def set_retention_days(self, tenant: str, days: int) -> None: ...
+
 
 class FactStore(Protocol):
     """The fact table: one row per tenant × date × platform × account × campaign × ad group × ad."""
@@ -215,9 +221,11 @@ class FactStore(Protocol):
         groups: Sequence[GroupColumn],
         latest_campaign_name: bool,
         reporting_currency: str = "",
+        source: Source = ...,
     ) -> pa.Table:
         """Sums of the measures of the selected rows, grouped by `groups` and currency; with a
-        reporting currency, money is converted row by row at the row date's rate first."""
+        reporting currency, money is converted row by row at the row date's rate first. They
+        come from `source` (the facts by default), which must hold every column used."""
 
     def missing_rates(self, selection: FactSelection, reporting_currency: str) -> list[MissingRate]:
         """Currencies of selected rows lacking a rate to `reporting_currency` on their date."""
@@ -244,6 +252,16 @@ class FactStore(Protocol):
 
     def platforms(self, selection: FactSelection) -> list[str]:
         """The platforms of the selected rows."""
+
+
+class DataVersions(Protocol):
+    """Each tenant's data version, in a store every server process shares."""
+
+    def current(self, tenant: str) -> int:
+        """The tenant's version; 0 before its first change."""
+
+    def bump(self, tenant: str) -> int:
+        """Marks a change of the tenant's data (after it is stored); the new version."""
 
 
 class FxRateStore(Protocol):
@@ -336,15 +354,24 @@ class FileArea(Protocol):
     def export_path(self, tenant: str, op_id: str, suffix: str) -> Path:
         """Where an operation's export file goes."""
 
+    def count_files(self, tenant: str) -> dict[str, int]:
+        """Files the tenant has, per area."""
+
+    def delete_files(self, tenant: str) -> dict[str, int]:
+        """Removes all of the tenant's files; files removed, per area."""
+
+    def expire(self, tenant: str, before: dt.datetime) -> dict[str, int]:
+        """Removes uploads and exports last written before `before`; files removed, per area."""
+
 
 class Rollups(Protocol):
     """Tables derived from the facts."""
 
-    def rebuild_campaign_daily(self, tenant: str, first: dt.date, last: dt.date) -> int:
-        """Re-derives the daily campaign rollup of the days; its rows over the days."""
+    def rebuild(self, tenant: str, first: dt.date, last: dt.date) -> int:
+        """Re-derives the daily rollups of the days; the campaign rollup's rows over the days."""
 
-    def campaign_daily_mismatches(self, tenant: str, first: dt.date, last: dt.date) -> list[str]:
-        """Currencies whose rollup sums over the days differ from the facts'."""
+    def mismatches(self, tenant: str, first: dt.date, last: dt.date) -> list[str]:
+        """`rollup:currency` pairs whose rollup sums over the days differ from the facts'."""
 
 
 class InsightStore(Protocol):
@@ -412,3 +439,33 @@ class AuditLog(Protocol):
 
     def events(self, query: AuditQuery, limit: int) -> list[AuditEvent]:
         """Up to `limit` events the query selects, newest first."""
+
+
+class TenantRows(Protocol):
+    """The tenant's rows in every Postgres table that has a `tenant` column."""
+
+    def tables(self) -> list[str]: ...
+
+    def rows(self, table: str, tenant: str) -> Iterator[str]:
+        """The tenant's rows of `table` as JSON objects (text), secrets left out."""
+
+    def count(self, table: str, tenant: str, keep_operation: str) -> int: ...
+
+    def delete(self, table: str, tenant: str, keep_operation: str) -> int:
+        """Deletes the tenant's rows of `table` (of its operations, all but `keep_operation`)."""
+
+
+class TenantFacts(Protocol):
+    """The tenant's rows in every ClickHouse table that has a `tenant` column."""
+
+    def tables(self) -> list[str]: ...
+
+    def batches(self, table: str, tenant: str) -> Iterator[pa.RecordBatch]:
+        """The tenant's rows of `table`, latest version of each key; at least one batch (without
+        rows when the tenant has none), so the columns are known."""
+
+    def count(self, table: str, tenant: str, before: dt.date | None = ...) -> int: ...
+
+    def delete(self, table: str, tenant: str, before: dt.date | None = ...) -> int:
+        """Deletes the tenant's rows (dated before `before` if given), waiting until they are
+        gone; the rows deleted."""

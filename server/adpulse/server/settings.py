@@ -101,6 +101,10 @@ class Settings:
     job_max_retries: int = 8
     operation_max_recoveries: int = 5
     daily_scan_at: dt.time | None = dt.time(2, 0)
+    file_expiry_days: int = 7
+    # Queries.
+    query_cache_bytes: int = 256 * 1024 * 1024
+    clickhouse_connections: int = 4
     # Access: keys, TLS.
     auth_cache_seconds: int = 5
     reflection_needs_key: bool = False
@@ -174,6 +178,9 @@ class Settings:
             job_max_retries=_int(env, "ADPULSE_JOB_MAX_RETRIES", 8, 0),
             operation_max_recoveries=_int(env, "ADPULSE_OPERATION_MAX_RECOVERIES", 5, 0),
             daily_scan_at=_time_of_day(env, "ADPULSE_DAILY_SCAN_AT", dt.time(2, 0)),
+            file_expiry_days=_int(env, "ADPULSE_FILE_EXPIRY_DAYS", 7, 1),
+            query_cache_bytes=_int(env, "ADPULSE_QUERY_CACHE_BYTES", 256 * 1024 * 1024, 0),
+            clickhouse_connections=_int(env, "ADPULSE_CLICKHOUSE_CONNECTIONS", 4, 1),
             auth_cache_seconds=_int(env, "ADPULSE_AUTH_CACHE_SECONDS", 5, 0),
             reflection_needs_key=_bool(env, "ADPULSE_REFLECTION_NEEDS_KEY", False),
             tls_cert=_path(env, "ADPULSE_TLS_CERT"),

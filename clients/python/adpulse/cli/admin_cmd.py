@@ -7,10 +7,7 @@ import csv
 from pathlib import Path
 from typing import Any
 
-from google.protobuf import json_format
-from google.protobuf.message import Message
-
-from adpulse.cli.render import table, to_json
+from adpulse.cli.render import Percent, message_json, table, to_json
 from adpulse.client import AdpulseClient
 from adpulse.v1 import ingestion_run_pb2 as rpb
 
@@ -40,21 +37,24 @@ def register(commands: Any) -> None:
     settings.add_argument(
         "--reporting-currency", help="report money in this currency ('' for each row's own)"
     )
+    settings.add_argument(
+        "--retention-days", type=int, help="the daily scan deletes facts older than this (0: keep for ever)"
+    )
     settings.set_defaults(run=run_settings, needs_client=True)
-
-
-def _json(message: Message) -> dict[str, Any]:
-    return json_format.MessageToDict(message, preserving_proto_field_name=True)
 
 
 def run_runs(client: AdpulseClient, args: argparse.Namespace) -> int:
     if args.run_id:
         run = client.run(args.run_id)
-        print(to_json(_json(run)) if args.json else "\n".join(f"{k}: {v}" for k, v in _json(run).items()))
+        print(
+            to_json(message_json(run))
+            if args.json
+            else "\n".join(f"{k}: {v}" for k, v in message_json(run).items())
+        )
         return 0
     page = client.runs(source=args.source, limit=args.limit)
     if args.json:
-        print(to_json({"runs": [_json(r) for r in page.runs]}))
+        print(to_json({"runs": [message_json(r) for r in page.runs]}))
         return 0
     headers = [
         "run_id",
@@ -88,14 +88,14 @@ def run_runs(client: AdpulseClient, args: argparse.Namespace) -> int:
 def run_stats(client: AdpulseClient, args: argparse.Namespace) -> int:
     stats = client.ingestion_stats(args.window_days)
     if args.json:
-        print(to_json(_json(stats)))
+        print(to_json(message_json(stats)))
         return 0
     sources = [
         [
             s.source,
             s.runs,
             s.failed_runs,
-            s.failure_rate.value if s.HasField("failure_rate") else None,
+            Percent(s.failure_rate.value) if s.HasField("failure_rate") else None,
             s.rows_accepted,
             s.rows_rejected,
             s.last_success_time.ToDatetime().strftime("%Y-%m-%d %H:%M")
@@ -138,9 +138,13 @@ def run_fx_load(client: AdpulseClient, args: argparse.Namespace) -> int:
 
 
 def run_settings(client: AdpulseClient, args: argparse.Namespace) -> int:
-    if args.reporting_currency is not None:
-        settings = client.update_tenant_settings(reporting_currency=args.reporting_currency.upper())
+    if args.reporting_currency is not None or args.retention_days is not None:
+        currency = args.reporting_currency.upper() if args.reporting_currency is not None else None
+        settings = client.update_tenant_settings(
+            reporting_currency=currency, retention_days=args.retention_days
+        )
     else:
         settings = client.tenant_settings()
     print(f"reporting_currency: {settings.reporting_currency or '(each row in its own currency)'}")
+    print(f"retention_days: {settings.retention_days or '(facts kept for ever)'}")
     return 0

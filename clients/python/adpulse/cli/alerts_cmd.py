@@ -6,10 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from google.protobuf import json_format
-from google.protobuf.message import Message
-
-from adpulse.cli.render import table, to_json
+from adpulse.cli.render import message_json, table, to_json
 from adpulse.client import AdpulseClient
 from adpulse.client.alerts import DELIVERY_STATES, FORMATS, SEVERITIES, TRIGGERS
 from adpulse.v1 import alert_service_pb2 as pb
@@ -55,10 +52,6 @@ def _name(text: str) -> str:
     return text if text.startswith("alertSubscriptions/") else f"alertSubscriptions/{text}"
 
 
-def _json(message: Message) -> dict[str, Any]:
-    return json_format.MessageToDict(message, preserving_proto_field_name=True)
-
-
 def _enum(value: int, enum: Any, prefix: str) -> str:
     return str(enum.Name(value)).removeprefix(prefix).lower()
 
@@ -79,7 +72,9 @@ def run_create(client: AdpulseClient, args: argparse.Namespace) -> int:
     )
     if args.json:
         print(
-            to_json({"subscription": _json(created.subscription), "signing_secret": created.signing_secret})
+            to_json(
+                {"subscription": message_json(created.subscription), "signing_secret": created.signing_secret}
+            )
         )
         return 0
     print(f"created {created.subscription.name}")
@@ -91,7 +86,7 @@ def run_create(client: AdpulseClient, args: argparse.Namespace) -> int:
 def run_list(client: AdpulseClient, args: argparse.Namespace) -> int:
     found = client.alert_subscriptions()
     if args.json:
-        print(to_json({"subscriptions": [_json(s) for s in found]}))
+        print(to_json({"subscriptions": [message_json(s) for s in found]}))
         return 0
     rows = [
         [
@@ -119,7 +114,7 @@ def run_test(client: AdpulseClient, args: argparse.Namespace) -> int:
     if args.timeout > 0:
         delivery = client.wait_alert_delivery(delivery.name, timeout=args.timeout)
     if args.json:
-        print(to_json(_json(delivery)))
+        print(to_json(message_json(delivery)))
     else:
         state = _enum(delivery.state, pb.AlertDeliveryState, "ALERT_DELIVERY_STATE_")
         detail = delivery.last_error or (
@@ -134,7 +129,7 @@ def run_deliveries(client: AdpulseClient, args: argparse.Namespace) -> int:
         subscription=_name(args.subscription) if args.subscription else "", state=args.state, limit=args.limit
     )
     if args.json:
-        print(to_json({"deliveries": [_json(d) for d in page.deliveries]}))
+        print(to_json({"deliveries": [message_json(d) for d in page.deliveries]}))
         return 0
     rows = [
         [

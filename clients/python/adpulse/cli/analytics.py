@@ -11,11 +11,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from google.protobuf import json_format
-
 from adpulse.cli import plot
-from adpulse.cli.query_cmd import parse_filters
-from adpulse.cli.render import table, to_json
+from adpulse.cli.query_cmd import add_by, parse_filters
+from adpulse.cli.render import message_json, percent_text, table, to_json
 from adpulse.client import AdpulseClient, demo
 from adpulse.client.analytics_calls import (
     DIMENSIONS,
@@ -111,9 +109,7 @@ def _common(command: argparse.ArgumentParser) -> None:
 
 
 def _by(command: argparse.ArgumentParser) -> None:
-    command.add_argument(
-        "--by", nargs="*", default=[], choices=sorted(set(DIMENSIONS) - {"date"}), metavar="DIM"
-    )
+    add_by(command, set(DIMENSIONS) - {"date"})
 
 
 def run(client: AdpulseClient, args: argparse.Namespace) -> int:
@@ -129,10 +125,6 @@ def run(client: AdpulseClient, args: argparse.Namespace) -> int:
         return handler(client, args, parse_filters(getattr(args, "filter", [])))
     except plot.PlotUnavailable as err:
         return _fail(str(err))
-
-
-def _document(message: Any) -> dict[str, Any]:
-    return json_format.MessageToDict(message, preserving_proto_field_name=True)
 
 
 def _value(wrapper_owner: Any, field: str) -> float | None:
@@ -164,7 +156,10 @@ def _trends(client: AdpulseClient, args: argparse.Namespace, filters: dict[str, 
                 cells.append(_percent(_value(v, "change_vs_year_ago")))
             rows.append(cells)
     return _show(
-        args, _document(response), lambda png: plot.trends(response, args.metric, png), table(headers, rows)
+        args,
+        message_json(response),
+        lambda png: plot.trends(response, args.metric, png),
+        table(headers, rows),
     )
 
 
@@ -182,7 +177,7 @@ def _show(args: argparse.Namespace, document: dict[str, Any], draw: Callable[[Pa
 
 
 def _percent(value: float | None) -> str | None:
-    return None if value is None else f"{value * 100:+.1f}%"
+    return None if value is None else f"{value * 100:+,.2f}%"
 
 
 def _anomalies(client: AdpulseClient, args: argparse.Namespace, filters: dict[str, list[str]]) -> int:
@@ -197,7 +192,7 @@ def _anomalies(client: AdpulseClient, args: argparse.Namespace, filters: dict[st
         window_days=args.window,
         include_series=args.plot is not None,
     )
-    document = _document(response)
+    document = message_json(response)
     document.pop("series", None)  # asked for the plot, not for the output
     found = len(response.incidents)
     heading = f"{args.metric} from {response.start_date} to {response.end_date}: {found} incident(s)"
@@ -246,7 +241,7 @@ def _explain(client: AdpulseClient, args: argparse.Namespace, filters: dict[str,
         max_contributors=args.top,
     )
     if args.json:
-        print(to_json(_document(response)))
+        print(to_json(message_json(response)))
         return 0
     change = _value(response, "change")
     relative = _percent(_value(response, "relative_change")) or ""
@@ -258,7 +253,7 @@ def _explain(client: AdpulseClient, args: argparse.Namespace, filters: dict[str,
     for dim in response.dimensions:
         name = pb.Dimension.Name(dim.dimension).removeprefix("DIMENSION_").lower()
         power = _value(dim, "explanatory_power")
-        print(f"\nby {name} (explains {power:.0%} of it)" if power is not None else f"\nby {name}")
+        print(f"\nby {name} (explains {percent_text(power)} of it)" if power is not None else f"\nby {name}")
         rows = [
             [
                 _group(c.group),
@@ -286,7 +281,7 @@ def _insights(client: AdpulseClient, args: argparse.Namespace, filters: dict[str
         if status not in INSIGHT_STATUSES:
             raise SystemExit(f"adpulse: status must be one of {sorted(INSIGHT_STATUSES)}")
         updated = client.update_insight(name, status=status, feedback=args.feedback)
-        print(to_json(_document(updated)) if args.json else f"{updated.name}: {status}")
+        print(to_json(message_json(updated)) if args.json else f"{updated.name}: {status}")
         return 0
     if args.stored:
         found = client.list_insights(statuses=args.status)
@@ -303,7 +298,9 @@ def _insights(client: AdpulseClient, args: argparse.Namespace, filters: dict[str
         found, stories = list(response.insights), list(response.stories)
     if args.json:
         print(
-            to_json({"insights": [_document(i) for i in found], "stories": [_document(s) for s in stories]})
+            to_json(
+                {"insights": [message_json(i) for i in found], "stories": [message_json(s) for s in stories]}
+            )
         )
         return 0
     rows = [
@@ -341,7 +338,7 @@ def _budget(client: AdpulseClient, args: argparse.Namespace, filters: dict[str, 
         amount_micros=int(args.amount * _MICROS),
         currency=args.currency,
     )
-    print(to_json(_document(budget)) if args.json else f"budget set: {budget.campaign_id} {budget.month}")
+    print(to_json(message_json(budget)) if args.json else f"budget set: {budget.campaign_id} {budget.month}")
     return 0
 
 

@@ -15,7 +15,9 @@ from adpulse.client.files import DEFAULT_BATCH_BYTES
 
 
 def register(commands: Any) -> None:
-    ingest = commands.add_parser("ingest", help="stream CSV or NDJSON files (.gz too) into the service")
+    ingest = commands.add_parser(
+        "ingest", help="stream CSV, NDJSON (.gz too), Parquet or Arrow IPC files into the service"
+    )
     ingest.add_argument("files", nargs="+", type=Path, metavar="FILE")
     ingest.add_argument(
         "--source",
@@ -125,7 +127,10 @@ def _document(report: IngestReport, several: bool) -> dict[str, Any]:
 
 
 def _print(report: IngestReport, several: bool) -> None:
-    print(f"accepted {report.accepted:,}, rejected {report.rejected:,}, duplicates {report.duplicates:,}")
+    print(
+        f"rows: {report.accepted:,} new, {report.duplicates:,} duplicate (stored before),"
+        f" {report.rejected:,} rejected"
+    )
     if report.skipped_batches:
         print(f"resumed: skipped {report.skipped_batches} batches committed before")
     for label, columns in (

@@ -11,15 +11,14 @@ import argparse
 import hashlib
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from google.protobuf import json_format
-
-from adpulse.cli.query_cmd import parse_filters
-from adpulse.cli.render import key_values, table, to_json
+from adpulse.cli.query_cmd import add_by, parse_filters
+from adpulse.cli.render import Percent, key_values, message_json, table, to_json
 from adpulse.client import AdpulseClient, Operation
-from adpulse.client.analytics_calls import DIMENSIONS, GRANULARITIES
+from adpulse.client.analytics_calls import DIMENSIONS, GRANULARITIES, lookup
 from adpulse.v1 import analytics_service_pb2 as apb
 from adpulse.v1 import ingest_service_pb2 as ipb
 from adpulse.v1 import operation_pb2 as opb
@@ -47,9 +46,7 @@ def register(commands: Any) -> None:
     exp = commands.add_parser("export", help="write the groups of a metrics query to a Parquet or CSV file")
     exp.add_argument("--format", choices=sorted(_FORMATS), default="parquet", help="file format")
     exp.add_argument("--output", "-o", help="file to write (default: the server's file name); - for stdout")
-    exp.add_argument(
-        "--by", nargs="*", default=[], choices=sorted(DIMENSIONS), metavar="DIM", help="group by"
-    )
+    add_by(exp, DIMENSIONS)
     exp.add_argument("--from", dest="start", default="", metavar="DATE", help="first date, YYYY-MM-DD")
     exp.add_argument("--to", dest="end", default="", metavar="DATE", help="last date, YYYY-MM-DD")
     exp.add_argument("--granularity", default="day", choices=sorted(GRANULARITIES), help="date bucket size")
@@ -136,10 +133,10 @@ def run_export(client: AdpulseClient, args: argparse.Namespace) -> int:
     request = apb.ExportMetricsRequest(
         start_date=args.start,
         end_date=args.end,
-        dimensions=[DIMENSIONS[d] for d in args.by],
+        dimensions=[lookup(DIMENSIONS, d, "dimension") for d in args.by],
         granularity=GRANULARITIES[args.granularity],
         filters=[
-            apb.DimensionFilter(dimension=DIMENSIONS[d], values=values, exclude=excluded)
+            apb.DimensionFilter(dimension=lookup(DIMENSIONS, d, "dimension"), values=values, exclude=excluded)
             for excluded, specs in ((False, args.filter), (True, args.exclude))
             for d, values in parse_filters(specs).items()
         ],
@@ -159,22 +156,32 @@ def run_export(client: AdpulseClient, args: argparse.Namespace) -> int:
             sys.stdout.buffer.write(piece)
         sys.stdout.buffer.flush()
     else:
-        target = Path(args.output or r.file_name)
-        partial = target.with_name(target.name + ".part")
-        with partial.open("wb") as out:
-            for piece in client.download_export(done.name):
-                digest.update(piece)
-                out.write(piece)
-        partial.replace(target)
-    if digest.hexdigest() != r.sha256:
-        print(
-            "adpulse: the download does not match the export's checksum; run the export again",
-            file=sys.stderr,
-        )
+        digest = save(client.download_export(done.name), Path(args.output or r.file_name))
+    if not checked(digest, r.sha256):
         return 1
     if args.output != "-":
         print(f"wrote {r.rows:,} rows ({r.size_bytes:,} bytes) to {args.output or r.file_name}")
     return 0
+
+
+def save(pieces: Iterator[bytes], target: Path) -> Any:
+    """Writes a download beside `target`, renamed when complete; its SHA-256."""
+    digest = hashlib.sha256()
+    partial = target.with_name(target.name + ".part")
+    with partial.open("wb") as out:
+        for piece in pieces:
+            digest.update(piece)
+            out.write(piece)
+    partial.replace(target)
+    return digest
+
+
+def checked(digest: Any, expected: str) -> bool:
+    """Whether a download is what the server wrote; says so on stderr if not."""
+    if digest.hexdigest() == expected:
+        return True
+    print("adpulse: the download does not match the export's checksum; run the export again", file=sys.stderr)
+    return False
 
 
 def run_ops(client: AdpulseClient, args: argparse.Namespace) -> int:
@@ -193,7 +200,7 @@ def run_ops(client: AdpulseClient, args: argparse.Namespace) -> int:
             print(to_json({"operations": [_summary(o) for o in found]}))
         else:
             rows = [
-                [o.name, o.kind, o.state, round(o.metadata.progress_percent, 1), o.metadata.current_step]
+                [o.name, o.kind, o.state, Percent(o.metadata.progress_percent / 100), o.metadata.current_step]
                 for o in found
             ]
             print(table(["name", "kind", "state", "percent", "step"], rows))
@@ -230,7 +237,7 @@ def _summary(o: Operation) -> dict[str, Any]:
     if o.error is not None:
         out["error"] = {"code": o.error.code, "message": o.error.message, "reason": o.error.reason}
     if o.response is not None:
-        out["response"] = json_format.MessageToDict(o.response)
+        out["response"] = message_json(o.response)
     return out
 
 

@@ -7,7 +7,9 @@ Exit codes: 0 success; 1 a call failed; 2 `ingest` finished but rejected some ro
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import os
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,17 +20,35 @@ from adpulse.cli import (
     alerts_cmd,
     analytics,
     audit_cmd,
+    completion_cmd,
     ingest_cmd,
     jobs_cmd,
     query_cmd,
     serve_cmd,
+    tenant_cmd,
 )
 from adpulse.client import AdpulseClient, AdpulseError, Tls
 from adpulse.client.connection import API_KEY_ENV, DEFAULT_TARGET
 
+# Server messages name RPCs in their hints (right for grpcurl users); the CLI names its commands.
+_COMMAND_FOR_RPC = {
+    "UpsertFxRates": "`adpulse fx load FILE`",
+    "UpdateTenantSettings": "`adpulse settings`",
+    "ListIngestionRuns": "`adpulse runs`",
+    "GetIngestionRun": "`adpulse runs RUN_ID`",
+    "ImportFile": "`adpulse import`",
+    "SetBudget": "`adpulse budget`",
+}
+_RPC_NAMES = re.compile(r"\b(" + "|".join(_COMMAND_FOR_RPC) + r")\b")
+
+
+def _for_cli(message: str) -> str:
+    return _RPC_NAMES.sub(lambda m: _COMMAND_FOR_RPC[m.group(1)], message)
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="adpulse", description="Marketing analytics over gRPC.")
+    parser.add_argument("--version", action="version", version=f"adpulse {_version()}")
     parser.add_argument(
         "--target",
         default=os.environ.get("ADPULSE_TARGET", DEFAULT_TARGET),
@@ -51,9 +71,19 @@ def _parser() -> argparse.ArgumentParser:
         alerts_cmd,
         access_cmd,
         audit_cmd,
+        tenant_cmd,
+        completion_cmd,
     ):
         module.register(commands)
+    parser.set_defaults(parser=parser)
     return parser
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("adpulse-client")
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree without installing
+        return "unknown"
 
 
 def _tls_arguments(parser: argparse.ArgumentParser) -> None:
@@ -108,12 +138,15 @@ def run(argv: Sequence[str] | None = None) -> int:
                     )
                 raise
     except AdpulseError as err:
-        print(f"adpulse: {err}", file=sys.stderr)
+        print(f"adpulse: {_for_cli(str(err))}", file=sys.stderr)
         for violation in err.violations:
-            print(f"  {violation.field}: {violation.description}", file=sys.stderr)
+            print(f"  {violation.field}: {_for_cli(violation.description)}", file=sys.stderr)
         return 1
     except OSError as err:
         print(f"adpulse: {err.strerror or err}: {err.filename or ''}".rstrip(": "), file=sys.stderr)
+        return 1
+    except (ValueError, ImportError) as err:  # a bad name or value the SDK refused before any call
+        print(f"adpulse: {err}", file=sys.stderr)
         return 1
 
 

@@ -4,22 +4,21 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
 from typing import Any
 
 from adpulse.cli.render import table, to_json
 from adpulse.client import AdpulseClient, MetricsRecord
 from adpulse.client.analytics_calls import DIMENSIONS, GRANULARITIES
-from adpulse.client.metrics import KPIS, columns_for
+from adpulse.client.metrics import KPIS, MONEY_KPIS, columns_for
 
 MEASURES = ("impressions", "clicks", "cost", "conversions", "revenue")
 
 
 def register(commands: Any) -> None:
     kpis = commands.add_parser("kpis", help="sums and KPIs grouped by dimensions")
-    kpis.add_argument(
-        "--by", nargs="*", default=[], choices=sorted(DIMENSIONS), metavar="DIM", help="group by"
-    )
+    add_by(kpis, DIMENSIONS)
     kpis.add_argument("--from", dest="start", default="", metavar="DATE", help="first date, YYYY-MM-DD")
     kpis.add_argument("--to", dest="end", default="", metavar="DATE", help="last date, YYYY-MM-DD")
     kpis.add_argument("--granularity", default="day", choices=sorted(GRANULARITIES), help="date bucket size")
@@ -36,6 +35,19 @@ def register(commands: Any) -> None:
     kpis.add_argument("--currency", default="", help="report money in this currency (needs FX rates)")
     kpis.add_argument("--json", action="store_true", help="print one JSON object")
     kpis.set_defaults(run=run, needs_client=True)
+
+
+def add_by(command: argparse.ArgumentParser, dimensions: Iterable[str]) -> None:
+    """`--by`: repeated (`--by a --by b`) or listed (`--by a b`), every named dimension counts."""
+    command.add_argument(
+        "--by",
+        nargs="+",
+        action="extend",
+        default=[],
+        choices=sorted(dimensions),
+        metavar="DIM",
+        help=f"group by these dimensions, of {', '.join(sorted(dimensions))}",
+    )
 
 
 def parse_filters(specs: Sequence[str]) -> dict[str, list[str]]:
@@ -65,13 +77,16 @@ def run(client: AdpulseClient, args: argparse.Namespace) -> int:
         currency=args.currency,
     )
     if args.json:
-        print(to_json({"rows": [r.as_dict() for r in result.rows], "totals": result.totals.as_dict()}))
+        print(to_json({"rows": [r.as_json() for r in result.rows], "totals": result.totals.as_json()}))
         return 0
     dims = columns_for(args.by)
     headers = [*dims, "currency", *MEASURES, *KPIS]
 
     def cells(record: MetricsRecord) -> list[object]:
         values = record.as_dict()
+        # Costs per click, mille and action are money: two decimals, like cost itself.
+        for kpi in MONEY_KPIS:
+            values[kpi] = None if values[kpi] is None else Decimal(repr(values[kpi]))
         return [values.get(h) for h in headers]
 
     body = [cells(r) for r in result.rows]

@@ -34,7 +34,7 @@ def _not_installed() -> int:
 def run_worker(args: argparse.Namespace) -> int:
     try:
         from adpulse.server.settings import Settings, SettingsError
-        from adpulse.server.worker.main import work
+        from adpulse.server.worker_main import work
     except ImportError:
         return _not_installed()
     try:

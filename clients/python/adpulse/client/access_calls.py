@@ -25,11 +25,20 @@ class AccessCalls(Connection):
     def tenant_settings(self) -> tpb.TenantSettings:
         return self._call(self._tenants.GetTenantSettings, tpb.GetTenantSettingsRequest())
 
-    def update_tenant_settings(self, *, reporting_currency: str) -> tpb.TenantSettings:
-        settings = tpb.TenantSettings(reporting_currency=reporting_currency)
-        return self._call(
-            self._tenants.UpdateTenantSettings, tpb.UpdateTenantSettingsRequest(settings=settings)
-        )
+    def update_tenant_settings(
+        self, *, reporting_currency: str | None = None, retention_days: int | None = None
+    ) -> tpb.TenantSettings:
+        """Changes the settings given; the others stay as they are."""
+        request = tpb.UpdateTenantSettingsRequest()
+        if reporting_currency is not None:
+            request.settings.reporting_currency = reporting_currency
+            request.update_mask.paths.append("reporting_currency")
+        if retention_days is not None:
+            request.settings.retention_days = retention_days
+            request.update_mask.paths.append("retention_days")
+        if not request.update_mask.paths:
+            raise ValueError("name at least one setting to change")
+        return self._call(self._tenants.UpdateTenantSettings, request)
 
     def create_tenant(self, name: str) -> acpb.Tenant:
         return self._call(self._access.CreateTenant, acpb.CreateTenantRequest(name=name))

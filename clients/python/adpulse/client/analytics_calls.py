@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Literal
+from typing import Literal, TypeVar
 
 from adpulse.client.connection import Connection
 from adpulse.client.metrics import MetricsRecord, MetricsResult
@@ -54,6 +54,15 @@ INSIGHT_STATUSES = {
     "dismissed": apb.INSIGHT_STATUS_DISMISSED,
 }
 Granularity = Literal["day", "week", "month"]
+Named = TypeVar("Named")
+
+
+def lookup(table: Mapping[str, Named], name: str, what: str) -> Named:
+    """`table[name]`, or a ValueError that lists the valid names (not a bare KeyError)."""
+    try:
+        return table[name]
+    except KeyError:
+        raise ValueError(f"unknown {what} {name!r}; valid: {', '.join(sorted(table))}") from None
 
 
 class AnalyticsCalls(Connection):
@@ -77,10 +86,12 @@ class AnalyticsCalls(Connection):
         request = apb.QueryMetricsRequest(
             start_date=start,
             end_date=end,
-            dimensions=[DIMENSIONS[d] for d in by],
-            granularity=GRANULARITIES[granularity],
+            dimensions=[lookup(DIMENSIONS, d, "dimension") for d in by],
+            granularity=lookup(GRANULARITIES, granularity, "granularity"),
             filters=[
-                apb.DimensionFilter(dimension=DIMENSIONS[d], values=list(values), exclude=excluded)
+                apb.DimensionFilter(
+                    dimension=lookup(DIMENSIONS, d, "dimension"), values=list(values), exclude=excluded
+                )
                 for excluded, mapping in ((False, filters or {}), (True, exclude or {}))
                 for d, values in mapping.items()
             ],
@@ -121,9 +132,9 @@ class AnalyticsCalls(Connection):
         request = apb.GetTrendsRequest(
             start_date=start,
             end_date=end,
-            metrics=[METRICS[m] for m in metrics],
-            dimensions=[DIMENSIONS[d] for d in by],
-            granularity=GRANULARITIES[granularity],
+            metrics=[lookup(METRICS, m, "metric") for m in metrics],
+            dimensions=[lookup(DIMENSIONS, d, "dimension") for d in by],
+            granularity=lookup(GRANULARITIES, granularity, "granularity"),
             filters=_filters(filters),
             moving_average=moving_average,
             page_size=1000 if limit is None else max(1, min(limit, 1000)),
@@ -156,11 +167,11 @@ class AnalyticsCalls(Connection):
         request = apb.DetectAnomaliesRequest(
             start_date=start,
             end_date=end,
-            metric=METRICS[metric],
-            dimensions=[DIMENSIONS[d] for d in by],
+            metric=lookup(METRICS, metric, "metric"),
+            dimensions=[lookup(DIMENSIONS, d, "dimension") for d in by],
             filters=_filters(filters),
-            method=METHODS[method],
-            sensitivity=SENSITIVITIES[sensitivity],
+            method=lookup(METHODS, method, "method"),
+            sensitivity=lookup(SENSITIVITIES, sensitivity, "sensitivity"),
             window_days=window_days,
             include_series=include_series,
         )
@@ -182,12 +193,12 @@ class AnalyticsCalls(Connection):
         max_contributors: int = 0,
     ) -> apb.ExplainChangeResponse:
         request = apb.ExplainChangeRequest(
-            metric=METRICS[metric],
+            metric=lookup(METRICS, metric, "metric"),
             current_start_date=start,
             current_end_date=end,
             baseline_start_date=baseline_start,
             baseline_end_date=baseline_end,
-            dimensions=[DIMENSIONS[d] for d in by],
+            dimensions=[lookup(DIMENSIONS, d, "dimension") for d in by],
             filters=_filters(filters),
             max_contributors=max_contributors,
         )
@@ -209,7 +220,7 @@ class AnalyticsCalls(Connection):
             start_date=start,
             end_date=end,
             filters=_filters(filters),
-            sensitivity=SENSITIVITIES[sensitivity],
+            sensitivity=lookup(SENSITIVITIES, sensitivity, "sensitivity"),
             include_stories=stories,
             max_insights=max_insights,
         )
@@ -275,4 +286,7 @@ class AnalyticsCalls(Connection):
 
 
 def _filters(filters: Mapping[str, Sequence[str]] | None) -> list[apb.DimensionFilter]:
-    return [apb.DimensionFilter(dimension=DIMENSIONS[d], values=list(v)) for d, v in (filters or {}).items()]
+    return [
+        apb.DimensionFilter(dimension=lookup(DIMENSIONS, d, "dimension"), values=list(v))
+        for d, v in (filters or {}).items()
+    ]

@@ -10,12 +10,21 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import grpc
 
 from adpulse.client.connection import Connection
 from adpulse.client.errors import AdpulseError
 from adpulse.client.files import DEFAULT_BATCH_BYTES, FileBatch, batches
+from adpulse.client.tables import (
+    DEFAULT_BATCH_ROWS,
+    ArrowBatch,
+    file_batches,
+    ipc_batches,
+    is_arrow_file,
+    table_batches,
+)
 from adpulse.v1 import ingest_service_pb2 as ipb
 from adpulse.v1 import ingestion_run_pb2 as rpb
 
@@ -91,10 +100,18 @@ class IngestCalls(Connection):
         """Streams batches; yields one ack per batch, in order, as the server commits them."""
         opening = (options or StreamOptions()).open_message()
 
+        # gRPC runs the request iterator on its own thread and reports what it raises only as
+        # "UNKNOWN: Exception iterating requests!"; the error is kept and raised here instead.
+        failed: list[Exception] = []
+
         def requests() -> Iterator[ipb.IngestRequest]:
-            yield ipb.IngestRequest(open=opening)
-            for batch in batches:
-                yield ipb.IngestRequest(batch=batch)
+            try:
+                yield ipb.IngestRequest(open=opening)
+                for batch in batches:
+                    yield ipb.IngestRequest(batch=batch)
+            except Exception as err:  # noqa: BLE001 - raised again on the caller's side below
+                failed.append(err)
+                call.cancel()
 
         call = self._ingest.Ingest(requests(), metadata=self._metadata)
         try:
@@ -104,6 +121,8 @@ class IngestCalls(Connection):
                 elif on_open is not None:
                     on_open(response.opened)
         except grpc.RpcError as err:
+            if failed:
+                raise failed[0] from None
             raise AdpulseError.from_rpc_error(err) from None
         finally:
             # A consumer that stops early (Ctrl-C, an error, a break) ends the stream at once.
@@ -119,52 +138,81 @@ class IngestCalls(Connection):
         batch_bytes: int = DEFAULT_BATCH_BYTES,
         on_ack: Callable[[IngestReport], None] | None = None,
     ) -> IngestReport:
-        """Streams CSV/NDJSON files (`.gz` too) in batches; errors name the file line.
+        """Streams CSV/NDJSON files (`.gz` too) in batches, and Parquet and Arrow IPC files as
+        Arrow batches; errors name the file line (for Arrow input, the file's row).
 
         With `resume` (and a `stream_id` in the options) the batches up to the stream's last
-        committed one are not sent again. `compress` gzips each batch on the wire.
+        committed one are not sent again. `compress` gzips each text batch on the wire. A
+        missing or unreadable file fails here, before anything is sent.
         """
         options = options or StreamOptions()
         if resume and not options.stream_id:
             raise ValueError("resume needs a stream_id")
         files = [Path(p) for p in paths]
-        report = IngestReport()
-        sent: collections.deque[tuple[Path, FileBatch]] = collections.deque()
+        for path in files:
+            path.open("rb").close()  # FileNotFoundError / PermissionError / IsADirectoryError
         opened = _Opened()
+        report = IngestReport()
 
-        def requests() -> Iterator[ipb.IngestBatch]:
+        def chunks() -> Iterator[_Chunk]:
             skip = _batches_up_to(files, options, batch_bytes, opened.last_batch_id()) if resume else 0
             report.skipped_batches = skip
-            chunks = (
-                (path, chunk)
-                for path in files
-                for chunk in batches(path, options.source, batch_bytes, options.reading())
-            )
-            for path, chunk in itertools.islice(chunks, skip, None):
-                sent.append((path, chunk))
-                data = gzip.compress(chunk.data, compresslevel=1) if compress else chunk.data
-                report.bytes_sent += len(data)
-                text = ipb.TextPayload(
-                    format=_TEXT_FORMATS[chunk.fmt],
-                    data=data,
-                    compression=ipb.COMPRESSION_GZIP if compress else ipb.COMPRESSION_NONE,
-                )
-                yield ipb.IngestBatch(batch_id=chunk.batch_id, text=text)
+            every = (c for path in files for c in _file_chunks(path, options, batch_bytes, compress))
+            yield from itertools.islice(every, skip, None)
 
-        def lines(path: Path, chunk: FileBatch, errors: Iterable[ipb.RowError]) -> list[FileRowError]:
-            return [FileRowError(str(path), chunk.file_line(e.line), e.field, e.reason) for e in errors]
+        return self._stream_chunks(chunks(), options, opened, report, on_ack)
+
+    def ingest_table(
+        self,
+        table: Any,
+        options: StreamOptions | None = None,
+        *,
+        name: str = "table",
+        batch_rows: int = DEFAULT_BATCH_ROWS,
+        on_ack: Callable[[IngestReport], None] | None = None,
+    ) -> IngestReport:
+        """Streams a pyarrow Table, or anything with the Arrow PyCapsule stream interface
+        (`__arrow_c_stream__`: polars, pandas, DuckDB), as Arrow batches of `batch_rows` rows.
+
+        Columns are named like the generic CSV header. The report is that of `ingest_files`,
+        its errors naming the table's 1-based row (as `line`) and `name` as the file.
+        """
+        options = options or StreamOptions()
+        arrow = ipc_batches(table_batches(table, batch_rows), options.source, options.reading())
+        chunks = (_arrow_chunk(name, batch) for batch in arrow)
+        return self._stream_chunks(chunks, options, _Opened(), IngestReport(), on_ack)
+
+    def _stream_chunks(
+        self,
+        chunks: Iterator[_Chunk],
+        options: StreamOptions,
+        opened: _Opened,
+        report: IngestReport,
+        on_ack: Callable[[IngestReport], None] | None,
+    ) -> IngestReport:
+        """One stream of the chunks; every ack is added to `report`, errors placed by their chunk."""
+        sent: collections.deque[_Chunk] = collections.deque()
+
+        def requests() -> Iterator[ipb.IngestBatch]:
+            for chunk in chunks:
+                sent.append(chunk)
+                report.bytes_sent += chunk.batch.ByteSize()
+                yield chunk.batch
+
+        def placed(chunk: _Chunk, errors: Iterable[ipb.RowError]) -> list[FileRowError]:
+            return [FileRowError(chunk.origin, chunk.locate(e), e.field, e.reason) for e in errors]
 
         try:
             for ack in self.ingest(requests(), options, on_open=opened.set):
-                path, chunk = sent.popleft()
+                chunk = sent.popleft()
                 report.accepted += ack.accepted
                 report.rejected += ack.rejected
                 report.duplicates += ack.duplicates
                 report.errors_truncated |= ack.errors_truncated
                 report.ignored_columns.update(ack.ignored_columns)
                 report.missing_columns.update(ack.missing_columns)
-                report.errors += lines(path, chunk, ack.errors)
-                report.warnings += lines(path, chunk, ack.warnings)
+                report.errors += placed(chunk, ack.errors)
+                report.warnings += placed(chunk, ack.warnings)
                 if on_ack:
                     on_ack(report)
         finally:
@@ -228,6 +276,38 @@ class _Opened:
         return self._last_batch_id
 
 
+@dataclass(frozen=True)
+class _Chunk:
+    """One batch to send: where its rows come from, and how to place a row error in that origin."""
+
+    origin: str
+    batch: ipb.IngestBatch
+    locate: Callable[[ipb.RowError], int]
+
+
+def _text_chunk(path: Path, chunk: FileBatch, compress: bool) -> _Chunk:
+    text = ipb.TextPayload(
+        format=_TEXT_FORMATS[chunk.fmt],
+        data=gzip.compress(chunk.data, compresslevel=1) if compress else chunk.data,
+        compression=ipb.COMPRESSION_GZIP if compress else ipb.COMPRESSION_NONE,
+    )
+    batch = ipb.IngestBatch(batch_id=chunk.batch_id, text=text)
+    return _Chunk(str(path), batch, lambda e: chunk.file_line(e.line))
+
+
+def _arrow_chunk(origin: str, chunk: ArrowBatch) -> _Chunk:
+    batch = ipb.IngestBatch(batch_id=chunk.batch_id, arrow_ipc=chunk.data)
+    return _Chunk(origin, batch, lambda e: chunk.row_of(e.row))
+
+
+def _file_chunks(path: Path, options: StreamOptions, batch_bytes: int, compress: bool) -> Iterator[_Chunk]:
+    if is_arrow_file(path):
+        arrow = ipc_batches(file_batches(path), options.source, options.reading())
+        return (_arrow_chunk(str(path), batch) for batch in arrow)
+    text = batches(path, options.source, batch_bytes, options.reading())
+    return (_text_chunk(path, chunk, compress) for chunk in text)
+
+
 def _batches_up_to(
     files: Sequence[Path], options: StreamOptions, batch_bytes: int, last_batch_id: str
 ) -> int:
@@ -235,9 +315,5 @@ def _batches_up_to(
     (the files changed, so all are sent: replays of committed content are no-ops anyway)."""
     if not last_batch_id:
         return 0
-    ids = (
-        chunk.batch_id
-        for path in files
-        for chunk in batches(path, options.source, batch_bytes, options.reading())
-    )
+    ids = (c.batch.batch_id for path in files for c in _file_chunks(path, options, batch_bytes, False))
     return next((i + 1 for i, batch_id in enumerate(ids) if batch_id == last_batch_id), 0)

@@ -10,6 +10,7 @@ from typing import Any
 from adpulse.v1 import analytics_service_pb2 as pb
 
 KPIS = ("ctr", "cpc", "cpm", "cvr", "cpa", "roas", "roi")
+MONEY_KPIS = ("cpc", "cpm", "cpa")
 MICROS = Decimal(1_000_000)
 # The row fields a dimension fills, named as the CLI and `MetricsRecord.dimensions` name them.
 DIMENSION_FIELDS = {
@@ -24,6 +25,13 @@ DIMENSION_FIELDS = {
 
 # Ids are unique only within their parents, so grouping by one also groups by its parents.
 HIERARCHY = ("platform", "account", "campaign", "ad_group", "ad")
+
+
+def money_text(amount: Decimal) -> str:
+    """Exact money as the JSON of every client writes it: at least two decimals, at most six
+    (micros), no trailing zeros past the second: "12.50", "0.125"."""
+    whole, _, fraction = f"{amount:.6f}".rstrip("0").partition(".")
+    return f"{whole}.{fraction:0<2}"
 
 
 def columns_for(by: Sequence[str]) -> list[str]:
@@ -77,6 +85,14 @@ class MetricsRecord:
             "revenue": self.revenue,
             **self.kpis,
         }
+
+    def as_json(self) -> dict[str, Any]:
+        """`as_dict` for JSON: money as decimal strings (`money_text`), conversions a number."""
+        values = self.as_dict()
+        for name in ("cost", "revenue"):
+            values[name] = None if values[name] is None else money_text(values[name])
+        values["conversions"] = float(self.conversions)
+        return values
 
 
 def _dimensions(row: pb.MetricsRow) -> dict[str, str]:

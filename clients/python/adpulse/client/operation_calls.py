@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import grpc
 from google.longrunning import operations_pb2
@@ -15,6 +16,7 @@ from adpulse.client.errors import AdpulseError
 from adpulse.client.operations import Operation
 from adpulse.v1 import analytics_service_pb2 as apb
 from adpulse.v1 import ingest_service_pb2 as ipb
+from adpulse.v1 import tenant_service_pb2 as tpb
 
 
 class OperationCalls(Connection):
@@ -50,9 +52,28 @@ class OperationCalls(Connection):
 
     def download_export(self, name: str, offset: int = 0) -> Iterator[bytes]:
         """The bytes of a finished export, piece by piece."""
-        call = self._analytics.DownloadExport(
-            apb.DownloadExportRequest(name=name, offset=offset), metadata=self._metadata
+        return self._download(
+            self._analytics.DownloadExport, apb.DownloadExportRequest(name=name, offset=offset)
         )
+
+    def export_tenant_data(self, request_id: str = "") -> Operation:
+        """Starts writing everything stored for the tenant into one archive (admin)."""
+        request = tpb.ExportTenantDataRequest(request_id=request_id)
+        return Operation.of(self._call(self._tenants.ExportTenantData, request))
+
+    def download_tenant_data(self, name: str, offset: int = 0) -> Iterator[bytes]:
+        """The bytes of a finished tenant data archive, piece by piece."""
+        return self._download(
+            self._tenants.DownloadTenantData, tpb.DownloadTenantDataRequest(name=name, offset=offset)
+        )
+
+    def delete_tenant_data(self, confirm: str, request_id: str = "") -> Operation:
+        """Starts deleting everything stored for the tenant; `confirm` is its name (admin)."""
+        request = tpb.DeleteTenantDataRequest(confirm=confirm, request_id=request_id)
+        return Operation.of(self._call(self._tenants.DeleteTenantData, request))
+
+    def _download(self, method: Any, request: object) -> Iterator[bytes]:
+        call = method(request, metadata=self._metadata)
         try:
             for piece in call:
                 yield piece.data

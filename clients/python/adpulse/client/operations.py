@@ -15,6 +15,8 @@ _RESPONSES: dict[int, type[Message]] = {
     opb.OPERATION_KIND_EXPORT_METRICS: opb.ExportMetricsResponse,
     opb.OPERATION_KIND_BACKFILL: opb.BackfillResponse,
     opb.OPERATION_KIND_DAILY_SCAN: opb.DailyScanResponse,
+    opb.OPERATION_KIND_EXPORT_TENANT_DATA: opb.ExportTenantDataResponse,
+    opb.OPERATION_KIND_DELETE_TENANT_DATA: opb.DeleteTenantDataResponse,
 }
 
 

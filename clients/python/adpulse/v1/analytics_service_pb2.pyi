@@ -95,6 +95,42 @@ TIME_GRANULARITY_MONTH: TimeGranularity.ValueType  # 3
 """Calendar months; a bucket is named by its first day."""
 Global___TimeGranularity: _TypeAlias = TimeGranularity  # noqa: Y015
 
+class _QuerySource:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _QuerySourceEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_QuerySource.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    QUERY_SOURCE_UNSPECIFIED: _QuerySource.ValueType  # 0
+    """Not reported."""
+    QUERY_SOURCE_FACTS: _QuerySource.ValueType  # 1
+    """The fact table (one row per ad and day): dimensions ad group or ad, or a reporting currency."""
+    QUERY_SOURCE_CAMPAIGN_DAILY: _QuerySource.ValueType  # 2
+    """The daily rollup per campaign and currency."""
+    QUERY_SOURCE_ACCOUNT_DAILY: _QuerySource.ValueType  # 3
+    """The daily rollup per account and currency (no campaign)."""
+    QUERY_SOURCE_CAMPAIGN_MONTHLY: _QuerySource.ValueType  # 4
+    """The monthly rollup per campaign and currency for the range's whole months, the daily one
+    for the days around them.
+    """
+
+class QuerySource(_QuerySource, metaclass=_QuerySourceEnumTypeWrapper):
+    """Where `QueryMetrics` read its sums. Every source gives the same answer; they differ in cost."""
+
+QUERY_SOURCE_UNSPECIFIED: QuerySource.ValueType  # 0
+"""Not reported."""
+QUERY_SOURCE_FACTS: QuerySource.ValueType  # 1
+"""The fact table (one row per ad and day): dimensions ad group or ad, or a reporting currency."""
+QUERY_SOURCE_CAMPAIGN_DAILY: QuerySource.ValueType  # 2
+"""The daily rollup per campaign and currency."""
+QUERY_SOURCE_ACCOUNT_DAILY: QuerySource.ValueType  # 3
+"""The daily rollup per account and currency (no campaign)."""
+QUERY_SOURCE_CAMPAIGN_MONTHLY: QuerySource.ValueType  # 4
+"""The monthly rollup per campaign and currency for the range's whole months, the daily one
+for the days around them.
+"""
+Global___QuerySource: _TypeAlias = QuerySource  # noqa: Y015
+
 class _Metric:
     ValueType = _typing.NewType("ValueType", _builtins.int)
     V: _TypeAlias = ValueType  # noqa: Y015
@@ -665,10 +701,16 @@ class QueryMetricsResponse(_message.Message):
     TOTALS_FIELD_NUMBER: _builtins.int
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     TOTAL_SIZE_FIELD_NUMBER: _builtins.int
+    SOURCE_FIELD_NUMBER: _builtins.int
+    CACHED_FIELD_NUMBER: _builtins.int
     next_page_token: _builtins.str
     """Token for the next page; empty on the last page."""
     total_size: _builtins.int
     """Number of groups over all pages."""
+    source: Global___QuerySource.ValueType
+    """Which table the sums came from (the coarsest rollup that can answer, else the facts)."""
+    cached: _builtins.bool
+    """True when the groups came from this server's result cache (same query, same data version)."""
     @_builtins.property
     def rows(self) -> _containers.RepeatedCompositeFieldContainer[Global___MetricsRow]:
         """This page of groups."""
@@ -684,10 +726,12 @@ class QueryMetricsResponse(_message.Message):
         totals: Global___MetricsRow | None = ...,
         next_page_token: _builtins.str = ...,
         total_size: _builtins.int = ...,
+        source: Global___QuerySource.ValueType = ...,
+        cached: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["totals", b"totals"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "rows", b"rows", "total_size", b"total_size", "totals", b"totals"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cached", b"cached", "next_page_token", b"next_page_token", "rows", b"rows", "source", b"source", "total_size", b"total_size", "totals", b"totals"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -25,14 +25,14 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import descriptor_pb2 as google_dot_protobuf_dot_descriptor__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15\x61\x64pulse/v1/auth.proto\x12\nadpulse.v1\x1a google/protobuf/descriptor.proto\"?\n\nAccessRule\x12 \n\x05scope\x18\x01 \x01(\x0e\x32\x11.adpulse.v1.Scope\x12\x0f\n\x07\x61udited\x18\x02 \x01(\x08*e\n\x05Scope\x12\x15\n\x11SCOPE_UNSPECIFIED\x10\x00\x12\x10\n\x0cSCOPE_INGEST\x10\x01\x12\x0e\n\nSCOPE_READ\x10\x02\x12\x0f\n\x0bSCOPE_ADMIN\x10\x03\x12\x12\n\x0eSCOPE_OPERATOR\x10\x04:H\n\x06\x61\x63\x63\x65ss\x12\x1e.google.protobuf.MethodOptions\x18\xcf\x8a\x03 \x01(\x0b\x32\x16.adpulse.v1.AccessRuleBJ\n\x0e\x64\x65v.adpulse.v1P\x01Z6github.com/adpulse/adpulse/gen/go/adpulse/v1;adpulsev1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15\x61\x64pulse/v1/auth.proto\x12\nadpulse.v1\x1a google/protobuf/descriptor.proto\"?\n\nAccessRule\x12 \n\x05scope\x18\x01 \x01(\x0e\x32\x11.adpulse.v1.Scope\x12\x0f\n\x07\x61udited\x18\x02 \x01(\x08*e\n\x05Scope\x12\x15\n\x11SCOPE_UNSPECIFIED\x10\x00\x12\x10\n\x0cSCOPE_INGEST\x10\x01\x12\x0e\n\nSCOPE_READ\x10\x02\x12\x0f\n\x0bSCOPE_ADMIN\x10\x03\x12\x12\n\x0eSCOPE_OPERATOR\x10\x04:H\n\x06\x61\x63\x63\x65ss\x12\x1e.google.protobuf.MethodOptions\x18\xcf\x8a\x03 \x01(\x0b\x32\x16.adpulse.v1.AccessRuleBR\n\x0e\x64\x65v.adpulse.v1P\x01Z>github.com/adpulse/adpulse/clients/go/gen/adpulse/v1;adpulsev1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'adpulse.v1.auth_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
-  _globals['DESCRIPTOR']._serialized_options = b'\n\016dev.adpulse.v1P\001Z6github.com/adpulse/adpulse/gen/go/adpulse/v1;adpulsev1'
+  _globals['DESCRIPTOR']._serialized_options = b'\n\016dev.adpulse.v1P\001Z>github.com/adpulse/adpulse/clients/go/gen/adpulse/v1;adpulsev1'
   _globals['_SCOPE']._serialized_start=136
   _globals['_SCOPE']._serialized_end=237
   _globals['_ACCESSRULE']._serialized_start=71

@@ -24,14 +24,14 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x61\x64pulse/v1/fact_row.proto\x12\nadpulse.v1\"\x86\x02\n\x07\x46\x61\x63tRow\x12\x0c\n\x04\x64\x61te\x18\x01 \x01(\t\x12\x10\n\x08platform\x18\x02 \x01(\t\x12\x12\n\naccount_id\x18\x03 \x01(\t\x12\x13\n\x0b\x63\x61mpaign_id\x18\x04 \x01(\t\x12\x15\n\rcampaign_name\x18\x05 \x01(\t\x12\x13\n\x0b\x61\x64_group_id\x18\x06 \x01(\t\x12\r\n\x05\x61\x64_id\x18\x07 \x01(\t\x12\x10\n\x08\x63urrency\x18\x08 \x01(\t\x12\x13\n\x0bimpressions\x18\t \x01(\x03\x12\x0e\n\x06\x63licks\x18\n \x01(\x03\x12\x13\n\x0b\x63ost_micros\x18\x0b \x01(\x03\x12\x13\n\x0b\x63onversions\x18\x0c \x01(\x01\x12\x16\n\x0erevenue_micros\x18\r \x01(\x03\x42J\n\x0e\x64\x65v.adpulse.v1P\x01Z6github.com/adpulse/adpulse/gen/go/adpulse/v1;adpulsev1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x61\x64pulse/v1/fact_row.proto\x12\nadpulse.v1\"\x86\x02\n\x07\x46\x61\x63tRow\x12\x0c\n\x04\x64\x61te\x18\x01 \x01(\t\x12\x10\n\x08platform\x18\x02 \x01(\t\x12\x12\n\naccount_id\x18\x03 \x01(\t\x12\x13\n\x0b\x63\x61mpaign_id\x18\x04 \x01(\t\x12\x15\n\rcampaign_name\x18\x05 \x01(\t\x12\x13\n\x0b\x61\x64_group_id\x18\x06 \x01(\t\x12\r\n\x05\x61\x64_id\x18\x07 \x01(\t\x12\x10\n\x08\x63urrency\x18\x08 \x01(\t\x12\x13\n\x0bimpressions\x18\t \x01(\x03\x12\x0e\n\x06\x63licks\x18\n \x01(\x03\x12\x13\n\x0b\x63ost_micros\x18\x0b \x01(\x03\x12\x13\n\x0b\x63onversions\x18\x0c \x01(\x01\x12\x16\n\x0erevenue_micros\x18\r \x01(\x03\x42R\n\x0e\x64\x65v.adpulse.v1P\x01Z>github.com/adpulse/adpulse/clients/go/gen/adpulse/v1;adpulsev1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'adpulse.v1.fact_row_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
-  _globals['DESCRIPTOR']._serialized_options = b'\n\016dev.adpulse.v1P\001Z6github.com/adpulse/adpulse/gen/go/adpulse/v1;adpulsev1'
+  _globals['DESCRIPTOR']._serialized_options = b'\n\016dev.adpulse.v1P\001Z>github.com/adpulse/adpulse/clients/go/gen/adpulse/v1;adpulsev1'
   _globals['_FACTROW']._serialized_start=42
   _globals['_FACTROW']._serialized_end=304
 # @@protoc_insertion_point(module_scope)

@@ -37,6 +37,10 @@ class _OperationKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Operati
     """`AnalyticsService/Backfill`: derived data re-derived over a date range."""
     OPERATION_KIND_DAILY_SCAN: _OperationKind.ValueType  # 4
     """The scheduled daily scan of one tenant."""
+    OPERATION_KIND_EXPORT_TENANT_DATA: _OperationKind.ValueType  # 5
+    """`TenantService/ExportTenantData`: everything stored for a tenant written to an archive."""
+    OPERATION_KIND_DELETE_TENANT_DATA: _OperationKind.ValueType  # 6
+    """`TenantService/DeleteTenantData`: everything stored for a tenant deleted."""
 
 class OperationKind(_OperationKind, metaclass=_OperationKindEnumTypeWrapper):
     """What a long-running operation does."""
@@ -51,6 +55,10 @@ OPERATION_KIND_BACKFILL: OperationKind.ValueType  # 3
 """`AnalyticsService/Backfill`: derived data re-derived over a date range."""
 OPERATION_KIND_DAILY_SCAN: OperationKind.ValueType  # 4
 """The scheduled daily scan of one tenant."""
+OPERATION_KIND_EXPORT_TENANT_DATA: OperationKind.ValueType  # 5
+"""`TenantService/ExportTenantData`: everything stored for a tenant written to an archive."""
+OPERATION_KIND_DELETE_TENANT_DATA: OperationKind.ValueType  # 6
+"""`TenantService/DeleteTenantData`: everything stored for a tenant deleted."""
 Global___OperationKind: _TypeAlias = OperationKind  # noqa: Y015
 
 class _OperationState:
@@ -398,3 +406,127 @@ class DailyScanResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___DailyScanResponse: _TypeAlias = DailyScanResponse  # noqa: Y015
+
+@_typing.final
+class ArchiveEntry(_message.Message):
+    """One part of a tenant's data archive."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PATH_FIELD_NUMBER: _builtins.int
+    ROWS_FIELD_NUMBER: _builtins.int
+    path: _builtins.str
+    """The file in the archive, e.g. `facts/ad_metrics.parquet` or `postgres/insights.jsonl`."""
+    rows: _builtins.int
+    """Rows in it."""
+    def __init__(
+        self,
+        *,
+        path: _builtins.str = ...,
+        rows: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["path", b"path", "rows", b"rows"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ArchiveEntry: _TypeAlias = ArchiveEntry  # noqa: Y015
+
+@_typing.final
+class ExportTenantDataResponse(_message.Message):
+    """The `response` of a finished `ExportTenantData` operation."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EXPORT_FIELD_NUMBER: _builtins.int
+    ENTRIES_FIELD_NUMBER: _builtins.int
+    SIZE_BYTES_FIELD_NUMBER: _builtins.int
+    SHA256_FIELD_NUMBER: _builtins.int
+    FILE_NAME_FIELD_NUMBER: _builtins.int
+    export: _builtins.str
+    """Name of the export, to pass to `DownloadTenantData`: the operation's name."""
+    size_bytes: _builtins.int
+    """Size of the archive in bytes."""
+    sha256: _builtins.str
+    """SHA-256 of the archive, hex, to check a download."""
+    file_name: _builtins.str
+    """Suggested file name for a download, e.g. `tenant-acme-<id>.zip`."""
+    @_builtins.property
+    def entries(self) -> _containers.RepeatedCompositeFieldContainer[Global___ArchiveEntry]:
+        """What the archive holds (also in its `manifest.json`)."""
+
+    def __init__(
+        self,
+        *,
+        export: _builtins.str = ...,
+        entries: _abc.Iterable[Global___ArchiveEntry] | None = ...,
+        size_bytes: _builtins.int = ...,
+        sha256: _builtins.str = ...,
+        file_name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["entries", b"entries", "export", b"export", "file_name", b"file_name", "sha256", b"sha256", "size_bytes", b"size_bytes"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExportTenantDataResponse: _TypeAlias = ExportTenantDataResponse  # noqa: Y015
+
+@_typing.final
+class DeletionCount(_message.Message):
+    """What a deletion found in one store, e.g. `clickhouse/ad_metrics` or `files/exports`."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STORE_FIELD_NUMBER: _builtins.int
+    DELETED_FIELD_NUMBER: _builtins.int
+    REMAINING_FIELD_NUMBER: _builtins.int
+    store: _builtins.str
+    """The table or file area."""
+    deleted: _builtins.int
+    """Rows (files) deleted."""
+    remaining: _builtins.int
+    """Rows (files) of the tenant counted after the deletion: 0 unless data arrived meanwhile."""
+    def __init__(
+        self,
+        *,
+        store: _builtins.str = ...,
+        deleted: _builtins.int = ...,
+        remaining: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["deleted", b"deleted", "remaining", b"remaining", "store", b"store"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeletionCount: _TypeAlias = DeletionCount  # noqa: Y015
+
+@_typing.final
+class DeleteTenantDataResponse(_message.Message):
+    """The `response` of a finished `DeleteTenantData` operation."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_FIELD_NUMBER: _builtins.int
+    COUNTS_FIELD_NUMBER: _builtins.int
+    tenant: _builtins.str
+    """The tenant whose data was deleted."""
+    @_builtins.property
+    def counts(self) -> _containers.RepeatedCompositeFieldContainer[Global___DeletionCount]:
+        """One count per store."""
+
+    def __init__(
+        self,
+        *,
+        tenant: _builtins.str = ...,
+        counts: _abc.Iterable[Global___DeletionCount] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["counts", b"counts", "tenant", b"tenant"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteTenantDataResponse: _TypeAlias = DeleteTenantDataResponse  # noqa: Y015

@@ -23,26 +23,42 @@ _sym_db = _symbol_database.Default()
 
 
 from adpulse.v1 import auth_pb2 as adpulse_dot_v1_dot_auth__pb2
+from google.longrunning import operations_pb2 as google_dot_longrunning_dot_operations__pb2
+from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1f\x61\x64pulse/v1/tenant_service.proto\x12\nadpulse.v1\x1a\x15\x61\x64pulse/v1/auth.proto\",\n\x0eTenantSettings\x12\x1a\n\x12reporting_currency\x18\x01 \x01(\t\"\x1a\n\x18GetTenantSettingsRequest\"K\n\x1bUpdateTenantSettingsRequest\x12,\n\x08settings\x18\x01 \x01(\x0b\x32\x1a.adpulse.v1.TenantSettings2\xd5\x01\n\rTenantService\x12]\n\x11GetTenantSettings\x12$.adpulse.v1.GetTenantSettingsRequest\x1a\x1a.adpulse.v1.TenantSettings\"\x06\xfa\xd4\x18\x02\x08\x02\x12\x65\n\x14UpdateTenantSettings\x12\'.adpulse.v1.UpdateTenantSettingsRequest\x1a\x1a.adpulse.v1.TenantSettings\"\x08\xfa\xd4\x18\x04\x08\x03\x10\x01\x42J\n\x0e\x64\x65v.adpulse.v1P\x01Z6github.com/adpulse/adpulse/gen/go/adpulse/v1;adpulsev1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1f\x61\x64pulse/v1/tenant_service.proto\x12\nadpulse.v1\x1a\x15\x61\x64pulse/v1/auth.proto\x1a#google/longrunning/operations.proto\x1a google/protobuf/field_mask.proto\"D\n\x0eTenantSettings\x12\x1a\n\x12reporting_currency\x18\x01 \x01(\t\x12\x16\n\x0eretention_days\x18\x02 \x01(\x05\"\x1a\n\x18GetTenantSettingsRequest\"|\n\x1bUpdateTenantSettingsRequest\x12,\n\x08settings\x18\x01 \x01(\x0b\x32\x1a.adpulse.v1.TenantSettings\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"-\n\x17\x45xportTenantDataRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\"9\n\x19\x44ownloadTenantDataRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06offset\x18\x02 \x01(\x03\"*\n\x1a\x44ownloadTenantDataResponse\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\">\n\x17\x44\x65leteTenantDataRequest\x12\x0f\n\x07\x63onfirm\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t2\x98\x05\n\rTenantService\x12]\n\x11GetTenantSettings\x12$.adpulse.v1.GetTenantSettingsRequest\x1a\x1a.adpulse.v1.TenantSettings\"\x06\xfa\xd4\x18\x02\x08\x02\x12\x65\n\x14UpdateTenantSettings\x12\'.adpulse.v1.UpdateTenantSettingsRequest\x1a\x1a.adpulse.v1.TenantSettings\"\x08\xfa\xd4\x18\x04\x08\x03\x10\x01\x12\xa6\x01\n\x10\x45xportTenantData\x12#.adpulse.v1.ExportTenantDataRequest\x1a\x1d.google.longrunning.Operation\"N\xca\x41\x43\n#adpulse.v1.ExportTenantDataResponse\x12\x1c\x61\x64pulse.v1.OperationMetadata\xfa\xd4\x18\x04\x08\x03\x10\x01\x12o\n\x12\x44ownloadTenantData\x12%.adpulse.v1.DownloadTenantDataRequest\x1a&.adpulse.v1.DownloadTenantDataResponse\"\x08\xfa\xd4\x18\x04\x08\x03\x10\x01\x30\x01\x12\xa6\x01\n\x10\x44\x65leteTenantData\x12#.adpulse.v1.DeleteTenantDataRequest\x1a\x1d.google.longrunning.Operation\"N\xca\x41\x43\n#adpulse.v1.DeleteTenantDataResponse\x12\x1c\x61\x64pulse.v1.OperationMetadata\xfa\xd4\x18\x04\x08\x03\x10\x01\x42R\n\x0e\x64\x65v.adpulse.v1P\x01Z>github.com/adpulse/adpulse/clients/go/gen/adpulse/v1;adpulsev1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'adpulse.v1.tenant_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
-  _globals['DESCRIPTOR']._serialized_options = b'\n\016dev.adpulse.v1P\001Z6github.com/adpulse/adpulse/gen/go/adpulse/v1;adpulsev1'
+  _globals['DESCRIPTOR']._serialized_options = b'\n\016dev.adpulse.v1P\001Z>github.com/adpulse/adpulse/clients/go/gen/adpulse/v1;adpulsev1'
   _globals['_TENANTSERVICE'].methods_by_name['GetTenantSettings']._loaded_options = None
   _globals['_TENANTSERVICE'].methods_by_name['GetTenantSettings']._serialized_options = b'\372\324\030\002\010\002'
   _globals['_TENANTSERVICE'].methods_by_name['UpdateTenantSettings']._loaded_options = None
   _globals['_TENANTSERVICE'].methods_by_name['UpdateTenantSettings']._serialized_options = b'\372\324\030\004\010\003\020\001'
-  _globals['_TENANTSETTINGS']._serialized_start=70
-  _globals['_TENANTSETTINGS']._serialized_end=114
-  _globals['_GETTENANTSETTINGSREQUEST']._serialized_start=116
-  _globals['_GETTENANTSETTINGSREQUEST']._serialized_end=142
-  _globals['_UPDATETENANTSETTINGSREQUEST']._serialized_start=144
-  _globals['_UPDATETENANTSETTINGSREQUEST']._serialized_end=219
-  _globals['_TENANTSERVICE']._serialized_start=222
-  _globals['_TENANTSERVICE']._serialized_end=435
+  _globals['_TENANTSERVICE'].methods_by_name['ExportTenantData']._loaded_options = None
+  _globals['_TENANTSERVICE'].methods_by_name['ExportTenantData']._serialized_options = b'\312AC\n#adpulse.v1.ExportTenantDataResponse\022\034adpulse.v1.OperationMetadata\372\324\030\004\010\003\020\001'
+  _globals['_TENANTSERVICE'].methods_by_name['DownloadTenantData']._loaded_options = None
+  _globals['_TENANTSERVICE'].methods_by_name['DownloadTenantData']._serialized_options = b'\372\324\030\004\010\003\020\001'
+  _globals['_TENANTSERVICE'].methods_by_name['DeleteTenantData']._loaded_options = None
+  _globals['_TENANTSERVICE'].methods_by_name['DeleteTenantData']._serialized_options = b'\312AC\n#adpulse.v1.DeleteTenantDataResponse\022\034adpulse.v1.OperationMetadata\372\324\030\004\010\003\020\001'
+  _globals['_TENANTSETTINGS']._serialized_start=141
+  _globals['_TENANTSETTINGS']._serialized_end=209
+  _globals['_GETTENANTSETTINGSREQUEST']._serialized_start=211
+  _globals['_GETTENANTSETTINGSREQUEST']._serialized_end=237
+  _globals['_UPDATETENANTSETTINGSREQUEST']._serialized_start=239
+  _globals['_UPDATETENANTSETTINGSREQUEST']._serialized_end=363
+  _globals['_EXPORTTENANTDATAREQUEST']._serialized_start=365
+  _globals['_EXPORTTENANTDATAREQUEST']._serialized_end=410
+  _globals['_DOWNLOADTENANTDATAREQUEST']._serialized_start=412
+  _globals['_DOWNLOADTENANTDATAREQUEST']._serialized_end=469
+  _globals['_DOWNLOADTENANTDATARESPONSE']._serialized_start=471
+  _globals['_DOWNLOADTENANTDATARESPONSE']._serialized_end=513
+  _globals['_DELETETENANTDATAREQUEST']._serialized_start=515
+  _globals['_DELETETENANTDATAREQUEST']._serialized_end=577
+  _globals['_TENANTSERVICE']._serialized_start=580
+  _globals['_TENANTSERVICE']._serialized_end=1244
 # @@protoc_insertion_point(module_scope)

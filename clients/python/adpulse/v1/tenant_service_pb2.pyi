@@ -4,6 +4,7 @@ isort:skip_file
 """
 
 from google.protobuf import descriptor as _descriptor
+from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import message as _message
 import builtins as _builtins
 import sys
@@ -23,18 +24,24 @@ class TenantSettings(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     REPORTING_CURRENCY_FIELD_NUMBER: _builtins.int
+    RETENTION_DAYS_FIELD_NUMBER: _builtins.int
     reporting_currency: _builtins.str
     """ISO 4217 code that queries report money in, converting each row at its date's rate (see
     `IngestService.UpsertFxRates`); empty reports every row in its own currency.
+    """
+    retention_days: _builtins.int
+    """Facts dated more than this many days before the daily scan's date are deleted by it; 0
+    keeps them for ever. At most 36600.
     """
     def __init__(
         self,
         *,
         reporting_currency: _builtins.str = ...,
+        retention_days: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["reporting_currency", b"reporting_currency"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["reporting_currency", b"reporting_currency", "retention_days", b"retention_days"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -64,19 +71,121 @@ class UpdateTenantSettingsRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     SETTINGS_FIELD_NUMBER: _builtins.int
+    UPDATE_MASK_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def settings(self) -> Global___TenantSettings:
-        """The new settings; every field is replaced."""
+        """The new settings."""
+
+    @_builtins.property
+    def update_mask(self) -> _field_mask_pb2.FieldMask:
+        """The fields of `settings` to change, e.g. `retention_days`; empty replaces every field."""
 
     def __init__(
         self,
         *,
         settings: Global___TenantSettings | None = ...,
+        update_mask: _field_mask_pb2.FieldMask | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["settings", b"settings"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["settings", b"settings", "update_mask", b"update_mask"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["settings", b"settings"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["settings", b"settings", "update_mask", b"update_mask"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___UpdateTenantSettingsRequest: _TypeAlias = UpdateTenantSettingsRequest  # noqa: Y015
+
+@_typing.final
+class ExportTenantDataRequest(_message.Message):
+    """Request of `ExportTenantData`."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """A retry with the same id returns the first call's operation (AIP-155)."""
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExportTenantDataRequest: _TypeAlias = ExportTenantDataRequest  # noqa: Y015
+
+@_typing.final
+class DownloadTenantDataRequest(_message.Message):
+    """Request of `DownloadTenantData`."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    OFFSET_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """The export: the name of its finished operation, `operations/{id}`."""
+    offset: _builtins.int
+    """Byte to start at, to resume an interrupted download; 0 for the whole archive."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        offset: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "offset", b"offset"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DownloadTenantDataRequest: _TypeAlias = DownloadTenantDataRequest  # noqa: Y015
+
+@_typing.final
+class DownloadTenantDataResponse(_message.Message):
+    """One piece of an exported archive."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DATA_FIELD_NUMBER: _builtins.int
+    data: _builtins.bytes
+    """The next bytes of the archive."""
+    def __init__(
+        self,
+        *,
+        data: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["data", b"data"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DownloadTenantDataResponse: _TypeAlias = DownloadTenantDataResponse  # noqa: Y015
+
+@_typing.final
+class DeleteTenantDataRequest(_message.Message):
+    """Request of `DeleteTenantData`."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONFIRM_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    confirm: _builtins.str
+    """The tenant's name typed back, as the confirmation that its data is to go."""
+    request_id: _builtins.str
+    """A retry with the same id returns the first call's operation (AIP-155)."""
+    def __init__(
+        self,
+        *,
+        confirm: _builtins.str = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["confirm", b"confirm", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteTenantDataRequest: _TypeAlias = DeleteTenantDataRequest  # noqa: Y015

@@ -4,6 +4,7 @@ import grpc
 import warnings
 
 from adpulse.v1 import tenant_service_pb2 as adpulse_dot_v1_dot_tenant__service__pb2
+from google.longrunning import operations_pb2 as google_dot_longrunning_dot_operations__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -26,7 +27,8 @@ if _version_not_supported:
 
 
 class TenantServiceStub:
-    """Settings of the calling tenant (named by the `x-adpulse-tenant` header).
+    """Settings of the calling tenant (named by the `x-adpulse-tenant` header), and its data's
+    lifecycle: export of everything stored for it, deletion, retention.
     """
 
     def __init__(self, channel):
@@ -45,10 +47,26 @@ class TenantServiceStub:
                 request_serializer=adpulse_dot_v1_dot_tenant__service__pb2.UpdateTenantSettingsRequest.SerializeToString,
                 response_deserializer=adpulse_dot_v1_dot_tenant__service__pb2.TenantSettings.FromString,
                 _registered_method=True)
+        self.ExportTenantData = channel.unary_unary(
+                '/adpulse.v1.TenantService/ExportTenantData',
+                request_serializer=adpulse_dot_v1_dot_tenant__service__pb2.ExportTenantDataRequest.SerializeToString,
+                response_deserializer=google_dot_longrunning_dot_operations__pb2.Operation.FromString,
+                _registered_method=True)
+        self.DownloadTenantData = channel.unary_stream(
+                '/adpulse.v1.TenantService/DownloadTenantData',
+                request_serializer=adpulse_dot_v1_dot_tenant__service__pb2.DownloadTenantDataRequest.SerializeToString,
+                response_deserializer=adpulse_dot_v1_dot_tenant__service__pb2.DownloadTenantDataResponse.FromString,
+                _registered_method=True)
+        self.DeleteTenantData = channel.unary_unary(
+                '/adpulse.v1.TenantService/DeleteTenantData',
+                request_serializer=adpulse_dot_v1_dot_tenant__service__pb2.DeleteTenantDataRequest.SerializeToString,
+                response_deserializer=google_dot_longrunning_dot_operations__pb2.Operation.FromString,
+                _registered_method=True)
 
 
 class TenantServiceServicer:
-    """Settings of the calling tenant (named by the `x-adpulse-tenant` header).
+    """Settings of the calling tenant (named by the `x-adpulse-tenant` header), and its data's
+    lifecycle: export of everything stored for it, deletion, retention.
     """
 
     def GetTenantSettings(self, request, context):
@@ -60,6 +78,32 @@ class TenantServiceServicer:
 
     def UpdateTenantSettings(self, request, context):
         """Changes the tenant's settings.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ExportTenantData(self, request, context):
+        """Writes everything stored for the tenant (facts, exchange rates and rollups as Parquet;
+        runs, insights, budgets, settings, checkpoints, operations, alert subscriptions and
+        deliveries, keys without their hashes, and the audit log as JSON Lines) into one zip
+        archive, as a long-running operation; download it with `DownloadTenantData`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DownloadTenantData(self, request, context):
+        """Streams the archive of a finished `ExportTenantData`, in order.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteTenantData(self, request, context):
+        """Deletes everything stored for the tenant from ClickHouse, Postgres and the file stores, as
+        a long-running operation whose response counts what was deleted and what is left (zero).
+        The tenant, its keys and its audit log stay: the audit log records the deletion.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -78,6 +122,21 @@ def add_TenantServiceServicer_to_server(servicer, server):
                     request_deserializer=adpulse_dot_v1_dot_tenant__service__pb2.UpdateTenantSettingsRequest.FromString,
                     response_serializer=adpulse_dot_v1_dot_tenant__service__pb2.TenantSettings.SerializeToString,
             ),
+            'ExportTenantData': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExportTenantData,
+                    request_deserializer=adpulse_dot_v1_dot_tenant__service__pb2.ExportTenantDataRequest.FromString,
+                    response_serializer=google_dot_longrunning_dot_operations__pb2.Operation.SerializeToString,
+            ),
+            'DownloadTenantData': grpc.unary_stream_rpc_method_handler(
+                    servicer.DownloadTenantData,
+                    request_deserializer=adpulse_dot_v1_dot_tenant__service__pb2.DownloadTenantDataRequest.FromString,
+                    response_serializer=adpulse_dot_v1_dot_tenant__service__pb2.DownloadTenantDataResponse.SerializeToString,
+            ),
+            'DeleteTenantData': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteTenantData,
+                    request_deserializer=adpulse_dot_v1_dot_tenant__service__pb2.DeleteTenantDataRequest.FromString,
+                    response_serializer=google_dot_longrunning_dot_operations__pb2.Operation.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'adpulse.v1.TenantService', rpc_method_handlers)
@@ -87,7 +146,8 @@ def add_TenantServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class TenantService:
-    """Settings of the calling tenant (named by the `x-adpulse-tenant` header).
+    """Settings of the calling tenant (named by the `x-adpulse-tenant` header), and its data's
+    lifecycle: export of everything stored for it, deletion, retention.
     """
 
     @staticmethod
@@ -134,6 +194,87 @@ class TenantService:
             '/adpulse.v1.TenantService/UpdateTenantSettings',
             adpulse_dot_v1_dot_tenant__service__pb2.UpdateTenantSettingsRequest.SerializeToString,
             adpulse_dot_v1_dot_tenant__service__pb2.TenantSettings.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportTenantData(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/adpulse.v1.TenantService/ExportTenantData',
+            adpulse_dot_v1_dot_tenant__service__pb2.ExportTenantDataRequest.SerializeToString,
+            google_dot_longrunning_dot_operations__pb2.Operation.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DownloadTenantData(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/adpulse.v1.TenantService/DownloadTenantData',
+            adpulse_dot_v1_dot_tenant__service__pb2.DownloadTenantDataRequest.SerializeToString,
+            adpulse_dot_v1_dot_tenant__service__pb2.DownloadTenantDataResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteTenantData(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/adpulse.v1.TenantService/DeleteTenantData',
+            adpulse_dot_v1_dot_tenant__service__pb2.DeleteTenantDataRequest.SerializeToString,
+            google_dot_longrunning_dot_operations__pb2.Operation.FromString,
             options,
             channel_credentials,
             insecure,

@@ -5,6 +5,7 @@ isort:skip_file
 
 from adpulse.v1 import tenant_service_pb2 as _tenant_service_pb2
 from collections import abc as _abc
+from google.longrunning import operations_pb2 as _operations_pb2
 from grpc import aio as _aio
 import abc as _abc_1
 import grpc as _grpc
@@ -27,7 +28,9 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class TenantServiceStub:
-    """Settings of the calling tenant (named by the `x-adpulse-tenant` header)."""
+    """Settings of the calling tenant (named by the `x-adpulse-tenant` header), and its data's
+    lifecycle: export of everything stored for it, deletion, retention.
+    """
 
     @_typing.overload
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
@@ -37,19 +40,49 @@ class TenantServiceStub:
     """Gets the tenant's settings (defaults if never set)."""
     UpdateTenantSettings: _grpc.UnaryUnaryMultiCallable[_tenant_service_pb2.UpdateTenantSettingsRequest, _tenant_service_pb2.TenantSettings]
     """Changes the tenant's settings."""
+    ExportTenantData: _grpc.UnaryUnaryMultiCallable[_tenant_service_pb2.ExportTenantDataRequest, _operations_pb2.Operation]
+    """Writes everything stored for the tenant (facts, exchange rates and rollups as Parquet;
+    runs, insights, budgets, settings, checkpoints, operations, alert subscriptions and
+    deliveries, keys without their hashes, and the audit log as JSON Lines) into one zip
+    archive, as a long-running operation; download it with `DownloadTenantData`.
+    """
+    DownloadTenantData: _grpc.UnaryStreamMultiCallable[_tenant_service_pb2.DownloadTenantDataRequest, _tenant_service_pb2.DownloadTenantDataResponse]
+    """Streams the archive of a finished `ExportTenantData`, in order."""
+    DeleteTenantData: _grpc.UnaryUnaryMultiCallable[_tenant_service_pb2.DeleteTenantDataRequest, _operations_pb2.Operation]
+    """Deletes everything stored for the tenant from ClickHouse, Postgres and the file stores, as
+    a long-running operation whose response counts what was deleted and what is left (zero).
+    The tenant, its keys and its audit log stay: the audit log records the deletion.
+    """
 
 @_typing.type_check_only
 class TenantServiceAsyncStub(TenantServiceStub):
-    """Settings of the calling tenant (named by the `x-adpulse-tenant` header)."""
+    """Settings of the calling tenant (named by the `x-adpulse-tenant` header), and its data's
+    lifecycle: export of everything stored for it, deletion, retention.
+    """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     GetTenantSettings: _aio.UnaryUnaryMultiCallable[_tenant_service_pb2.GetTenantSettingsRequest, _tenant_service_pb2.TenantSettings]  # type: ignore[assignment]
     """Gets the tenant's settings (defaults if never set)."""
     UpdateTenantSettings: _aio.UnaryUnaryMultiCallable[_tenant_service_pb2.UpdateTenantSettingsRequest, _tenant_service_pb2.TenantSettings]  # type: ignore[assignment]
     """Changes the tenant's settings."""
+    ExportTenantData: _aio.UnaryUnaryMultiCallable[_tenant_service_pb2.ExportTenantDataRequest, _operations_pb2.Operation]  # type: ignore[assignment]
+    """Writes everything stored for the tenant (facts, exchange rates and rollups as Parquet;
+    runs, insights, budgets, settings, checkpoints, operations, alert subscriptions and
+    deliveries, keys without their hashes, and the audit log as JSON Lines) into one zip
+    archive, as a long-running operation; download it with `DownloadTenantData`.
+    """
+    DownloadTenantData: _aio.UnaryStreamMultiCallable[_tenant_service_pb2.DownloadTenantDataRequest, _tenant_service_pb2.DownloadTenantDataResponse]  # type: ignore[assignment]
+    """Streams the archive of a finished `ExportTenantData`, in order."""
+    DeleteTenantData: _aio.UnaryUnaryMultiCallable[_tenant_service_pb2.DeleteTenantDataRequest, _operations_pb2.Operation]  # type: ignore[assignment]
+    """Deletes everything stored for the tenant from ClickHouse, Postgres and the file stores, as
+    a long-running operation whose response counts what was deleted and what is left (zero).
+    The tenant, its keys and its audit log stay: the audit log records the deletion.
+    """
 
 class TenantServiceServicer(metaclass=_abc_1.ABCMeta):
-    """Settings of the calling tenant (named by the `x-adpulse-tenant` header)."""
+    """Settings of the calling tenant (named by the `x-adpulse-tenant` header), and its data's
+    lifecycle: export of everything stored for it, deletion, retention.
+    """
 
     @_abc_1.abstractmethod
     def GetTenantSettings(
@@ -66,5 +99,36 @@ class TenantServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_tenant_service_pb2.TenantSettings, _abc.Awaitable[_tenant_service_pb2.TenantSettings]]:
         """Changes the tenant's settings."""
+
+    @_abc_1.abstractmethod
+    def ExportTenantData(
+        self,
+        request: _tenant_service_pb2.ExportTenantDataRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_operations_pb2.Operation, _abc.Awaitable[_operations_pb2.Operation]]:
+        """Writes everything stored for the tenant (facts, exchange rates and rollups as Parquet;
+        runs, insights, budgets, settings, checkpoints, operations, alert subscriptions and
+        deliveries, keys without their hashes, and the audit log as JSON Lines) into one zip
+        archive, as a long-running operation; download it with `DownloadTenantData`.
+        """
+
+    @_abc_1.abstractmethod
+    def DownloadTenantData(
+        self,
+        request: _tenant_service_pb2.DownloadTenantDataRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_tenant_service_pb2.DownloadTenantDataResponse], _abc.AsyncIterator[_tenant_service_pb2.DownloadTenantDataResponse]]:
+        """Streams the archive of a finished `ExportTenantData`, in order."""
+
+    @_abc_1.abstractmethod
+    def DeleteTenantData(
+        self,
+        request: _tenant_service_pb2.DeleteTenantDataRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_operations_pb2.Operation, _abc.Awaitable[_operations_pb2.Operation]]:
+        """Deletes everything stored for the tenant from ClickHouse, Postgres and the file stores, as
+        a long-running operation whose response counts what was deleted and what is left (zero).
+        The tenant, its keys and its audit log stay: the audit log records the deletion.
+        """
 
 def add_TenantServiceServicer_to_server(servicer: TenantServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -153,7 +153,7 @@ fn checked(field: FactField, column: &ArrayRef) -> Option<ArrayRef> {
         F::Impressions | F::Clicks => within(column, COUNT.max),
         F::Cost | F::Conversions | F::Revenue => within(column, MICROS.max),
         F::Platform => canonical(column.as_string::<i32>(), |v| {
-            Platform::parse(v.as_bytes()).is_ok_and(|p| p.name() == v)
+            Platform::parse(v.as_bytes()).is_some_and(|p| p.name() == v)
         }),
         F::Currency => canonical(column.as_string::<i32>(), |v| {
             Currency::parse(v.as_bytes()).is_ok_and(|c| c.code() == v)

@@ -254,7 +254,11 @@ impl Draft {
                 self.date = native::timestamp_day(text)?
             }
             Slot::Date => self.date = date::parse_date(text)?,
-            Slot::Platform => self.platform = Platform::parse(text)?,
+            Slot::Platform => {
+                self.platform = Platform::parse(text).ok_or(Problem::UnknownPlatform {
+                    accepted: crate::platform::accepted_names(),
+                })?
+            }
             Slot::Currency => self.currency = Currency::parse(text)?,
             Slot::Text(i) => {
                 let value = checked_text(field, text)?;

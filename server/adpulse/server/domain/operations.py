@@ -28,6 +28,8 @@ class OperationKind(enum.Enum):
     EXPORT_METRICS = "export_metrics"
     BACKFILL = "backfill"
     DAILY_SCAN = "daily_scan"
+    EXPORT_TENANT_DATA = "export_tenant_data"
+    DELETE_TENANT_DATA = "delete_tenant_data"
 
 
 class OperationState(enum.Enum):

@@ -65,3 +65,19 @@ class PostgresTenantSettings:
                 "updated_at = now()",
                 (tenant, currency),
             )
+
+    def retention_days(self, tenant: str) -> int:
+        with unavailable_on_failure(), self._pool.connection() as conn:
+            row = conn.execute(
+                "SELECT retention_days FROM tenant_settings WHERE tenant = %s", (tenant,)
+            ).fetchone()
+        return int(row[0]) if row else 0
+
+    def set_retention_days(self, tenant: str, days: int) -> None:
+        with unavailable_on_failure(), self._pool.connection() as conn:
+            conn.execute(
+                "INSERT INTO tenant_settings (tenant, retention_days) VALUES (%s, %s) "
+                "ON CONFLICT (tenant) DO UPDATE SET retention_days = EXCLUDED.retention_days, "
+                "updated_at = now()",
+                (tenant, days),
+            )

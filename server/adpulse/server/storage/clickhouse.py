@@ -5,8 +5,10 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import logging
+import queue
 import re
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +30,14 @@ _PERMANENT_CODES = {6, 27, 38, 41, 53, 69, 70, 72, 131, 321, 395}
 # too many partitions" (permanent): only the message tells them apart.
 _TOO_MANY_PARTITIONS = "partitions for single insert block"
 _CODE = re.compile(r"Code: (\d+)")
+# Every insert of ingested rows (facts and the rollups they refresh): a batch may hold any dates
+# the kernel accepts (2000-01-01..2099-12-31: 1200 months), tables are partitioned by month,
+# and ClickHouse's default of 100 partitions per insert would refuse a valid batch for good.
+INSERT_SETTINGS = {"max_partitions_per_insert_block": 1200}
 
 
-def connect(dsn: str) -> Any:
-    """A client for `chdb:///path` (the embedded engine) or `http(s)://…` (a server)."""
+def connect(dsn: str, connections: int = 4) -> ClientPool:
+    """Clients for `chdb:///path` (the embedded engine) or `http(s)://…` (a server)."""
     if dsn.startswith("chdb://"):
         if importlib.util.find_spec("chdb") is None:
             raise SettingsError(
@@ -40,7 +46,68 @@ def connect(dsn: str) -> Any:
             )
         Path(dsn.removeprefix("chdb://")).mkdir(parents=True, exist_ok=True)
     with unavailable_on_failure():
-        return clickhouse_connect.get_client(dsn=dsn)
+        first = clickhouse_connect.get_client(dsn=dsn)
+    return ClientPool(lambda: clickhouse_connect.get_client(dsn=dsn), connections, first)
+
+
+class ClientPool:
+    """Up to `size` clients, one lent per call, so up to `size` statements run at once.
+
+    One clickhouse-connect client runs one statement at a time: a chDB client holds one engine
+    handle behind a lock (measured: 4 threads on one client take as long as running their
+    queries one after another), and an HTTP client's session refuses concurrent queries. chDB
+    runs the statements of different handles of its one engine in parallel, and a server those
+    of different connections. Callers beyond `size` wait for a client."""
+
+    def __init__(self, factory: Callable[[], Any], size: int, first: Any) -> None:
+        self._factory = factory
+        self._idle: queue.LifoQueue[Any] = queue.LifoQueue()
+        self._idle.put(first)
+        self._all = [first]
+        self._slots = threading.BoundedSemaphore(size)
+        self._lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def lease(self) -> Iterator[Any]:
+        with self._slots:
+            try:
+                client = self._idle.get_nowait()
+            except queue.Empty:
+                with unavailable_on_failure():
+                    client = self._factory()
+                with self._lock:
+                    self._all.append(client)
+            try:
+                yield client
+            finally:
+                self._idle.put(client)
+
+    def command(self, *args: Any, **kwargs: Any) -> Any:
+        with self.lease() as client:
+            return client.command(*args, **kwargs)
+
+    def query(self, *args: Any, **kwargs: Any) -> Any:
+        with self.lease() as client:
+            return client.query(*args, **kwargs)
+
+    def query_arrow(self, *args: Any, **kwargs: Any) -> Any:
+        with self.lease() as client:
+            return client.query_arrow(*args, **kwargs)
+
+    def insert_arrow(self, *args: Any, **kwargs: Any) -> Any:
+        with self.lease() as client:
+            return client.insert_arrow(*args, **kwargs)
+
+    @contextlib.contextmanager
+    def query_arrow_stream(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        """The client stays lent until the stream is closed."""
+        with self.lease() as client, client.query_arrow_stream(*args, **kwargs) as stream:
+            yield stream
+
+    def close(self) -> None:
+        with self._lock:
+            for client in self._all:
+                client.close()
 
 
 @contextlib.contextmanager
@@ -88,7 +155,7 @@ def classify(text: str) -> StorageUnavailable | StorageRejected | None:
     return None
 
 
-def migrate(client: Any) -> None:
+def migrate(client: ClientPool) -> None:
     """Applies pending migrations. Statements are idempotent, so concurrent starts are safe."""
     with unavailable_on_failure():
         client.command(

@@ -12,14 +12,35 @@ import pyarrow as pa
 
 from adpulse.server.domain.fx import RATE_DECIMALS, FxRate, MissingRate
 from adpulse.server.domain.metrics_query import MEASURES, FactSelection, Granularity, GroupColumn
-from adpulse.server.storage.clickhouse import unavailable_on_failure
+from adpulse.server.domain.query_plan import Source, full_months
+from adpulse.server.storage.clickhouse import INSERT_SETTINGS, unavailable_on_failure
+from adpulse.server.storage.rollups import FACTS as TABLE
+from adpulse.server.storage.rollups import SETTINGS as _QUERY_SETTINGS
+from adpulse.server.storage.rollups import ClickHouseRollups
 
-TABLE = "ad_metrics"
 FX_TABLE = "fx_rates"
 _MONEY = ("cost_micros", "revenue_micros")
-# Keys never straddle a month partition (the month is a function of the key's date), so FINAL
-# can merge each partition on its own, in parallel.
-_QUERY_SETTINGS = {"do_not_merge_across_partitions_select_final": 1}
+# The latest campaign name of a range: a fact row's own version orders the names of one date;
+# a rollup row keeps the version of the fact row its name came from.
+_NAME_ORDER = {
+    Source.FACTS: "(f.date, f.version)",
+    Source.CAMPAIGN_DAILY: "(f.date, f.name_version)",
+    Source.CAMPAIGN_MONTHLY: "(f.name_date, f.name_version)",
+}
+_ROLLUP_COLUMNS = (
+    "platform, account_id, campaign_id, currency, campaign_name, name_version, "
+    "impressions, clicks, cost_micros, conversions_micros, revenue_micros"
+)
+# The whole months m_first..m_last from campaign_monthly, the days around them from
+# campaign_daily; the outer query's date range bounds both.
+_MONTHS_AND_DAYS = (
+    f"(SELECT tenant, date, date AS name_date, {_ROLLUP_COLUMNS} FROM {Source.CAMPAIGN_DAILY.value} FINAL "
+    "WHERE tenant = {tenant:String} AND date BETWEEN {start:Date} AND {end:Date} "
+    "AND (date < {m_first:Date} OR date > toLastDayOfMonth({m_last:Date})) "
+    f"UNION ALL SELECT tenant, month AS date, name_date, {_ROLLUP_COLUMNS} "
+    f"FROM {Source.CAMPAIGN_MONTHLY.value} FINAL "
+    "WHERE tenant = {tenant:String} AND month BETWEEN {m_first:Date} AND {m_last:Date}) AS f"
+)
 # An export streams every group: past these sizes ClickHouse spills the grouping and the sort
 # to disk, so its memory stays flat however many groups there are.
 _MAX_BLOCK_ROWS = 65536
@@ -29,10 +50,6 @@ _STREAM_SETTINGS = {
     "max_bytes_before_external_sort": 512 << 20,
     "max_block_size": _MAX_BLOCK_ROWS,
 }
-# A batch may hold any dates the kernel accepts (2000-01-01..2099-12-31: 1200 months), and
-# the table is partitioned by month; ClickHouse's default of 100 partitions per insert would
-# refuse a valid batch for good.
-_INSERT_SETTINGS = {"max_partitions_per_insert_block": 1200}
 _BUCKET = {
     Granularity.DAY: "f.date",
     Granularity.WEEK: "toMonday(f.date)",
@@ -65,19 +82,25 @@ def _grouped_sums_sql(
     groups: Sequence[GroupColumn],
     latest_campaign_name: bool,
     reporting_currency: str,
+    source: Source = Source.FACTS,
 ) -> tuple[str, dict[str, Any]]:
     """Sums of the selected rows grouped by `groups` and currency; with a reporting currency,
     money is converted row by row at the row date's rate first. Columns carry a prefix (k_ for
-    keys, m_ for measures, a_ for the rest): an alias named like a column would shadow it."""
+    keys, m_ for measures, a_ for the rest): an alias named like a column would shadow it.
+    `source` is the fact table or a rollup holding every column grouped or filtered by."""
     params: dict[str, Any] = {}
     where = _where(selection, params)
     keys = {g.column: _BUCKET[g.granularity] if g.column == "date" else f"f.{g.column}" for g in groups}
-    source = f"{TABLE} AS f FINAL"
+    table = f"{source.value} AS f FINAL"
+    months = full_months(selection.start, selection.end) if source is Source.CAMPAIGN_MONTHLY else None
+    if months:
+        params["m_first"], params["m_last"] = months
+        table = _MONTHS_AND_DAYS
     money = {m: f"f.{m}" for m in _MONEY}
     if reporting_currency:
         params["rc"] = reporting_currency
         keys["currency"] = "{rc:String}"
-        source += f" LEFT JOIN ({_RATES}) AS r ON r.currency = f.currency AND r.date = f.date"
+        table += f" LEFT JOIN ({_RATES}) AS r ON r.currency = f.currency AND r.date = f.date"
         # Each row converts on its own date, rounded half-even to whole micros, then sums.
         money = {
             m: f"if(f.currency = {{rc:String}}, f.{m}, toInt64(roundBankers(f.{m} * r.rate)))" for m in _MONEY
@@ -86,15 +109,19 @@ def _grouped_sums_sql(
     select = [f"{expr} AS k_{col}" for col, expr in keys.items()]
     select += [f"sum({money.get(m, f'f.{m}')}) AS m_{m}" for m in MEASURES]
     if latest_campaign_name:
-        select.append("argMax(f.campaign_name, (f.date, f.version)) AS a_campaign_name")
+        select.append(f"argMax(f.campaign_name, {_NAME_ORDER[source]}) AS a_campaign_name")
     group_by = ", ".join(f"k_{c}" for c in keys)
-    sql = f"SELECT {', '.join(select)} FROM {source} WHERE {where} GROUP BY {group_by}"
+    sql = f"SELECT {', '.join(select)} FROM {table} WHERE {where} GROUP BY {group_by}"
     return sql, params
 
 
 class ClickHouseFactStore:
+    """The facts and their rollups: an insert returns once the rollup rows of the keys it
+    touched are rebuilt, so whoever acknowledges the batch afterwards acknowledges both."""
+
     def __init__(self, client: Any) -> None:
         self._client = client
+        self._rollups = ClickHouseRollups(client)
 
     def insert(self, tenant: str, version: int, facts: pa.RecordBatch) -> None:
         if facts.num_rows == 0:
@@ -103,7 +130,8 @@ class ClickHouseFactStore:
         table = table.append_column("tenant", pa.repeat(tenant, facts.num_rows))
         table = table.append_column("version", pa.repeat(pa.scalar(version, pa.uint64()), facts.num_rows))
         with unavailable_on_failure():
-            self._client.insert_arrow(TABLE, table, settings=_INSERT_SETTINGS)
+            self._client.insert_arrow(TABLE, table, settings=INSERT_SETTINGS)
+        self._rollups.refresh(tenant, version, facts)
 
     def grouped_sums(
         self,
@@ -111,8 +139,9 @@ class ClickHouseFactStore:
         groups: Sequence[GroupColumn],
         latest_campaign_name: bool,
         reporting_currency: str = "",
+        source: Source = Source.FACTS,
     ) -> pa.Table:
-        sql, params = _grouped_sums_sql(selection, groups, latest_campaign_name, reporting_currency)
+        sql, params = _grouped_sums_sql(selection, groups, latest_campaign_name, reporting_currency, source)
         with unavailable_on_failure():
             table = self._client.query_arrow(sql, parameters=params, settings=_QUERY_SETTINGS)
         return table.rename_columns([name[2:] for name in table.column_names])

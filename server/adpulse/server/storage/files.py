@@ -11,11 +11,13 @@ quote the client's own path, never a server directory.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import os
 import re
+import shutil
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
@@ -100,6 +102,41 @@ class LocalFileArea:
     def export_path(self, tenant: str, op_id: str, suffix: str) -> Path:
         return private_dir(self._exports / tenant) / f"{op_id}{suffix}"
 
+    def count_files(self, tenant: str) -> dict[str, int]:
+        """Files the tenant has, per area (`imports`, `exports`)."""
+        return {area: sum(1 for _ in _files(root / tenant)) for area, root in self._areas()}
+
+    def delete_files(self, tenant: str) -> dict[str, int]:
+        """Removes everything in the tenant's areas (the empty directories stay); files
+        removed, per area."""
+        removed = {}
+        for area, root in self._areas():
+            found = list(_files(root / tenant))
+            for path in found:
+                path.unlink(missing_ok=True)
+            for entry in list((root / tenant).iterdir()) if found else []:
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry)
+            removed[area] = len(found)
+        return removed
+
+    def expire(self, tenant: str, before: dt.datetime) -> dict[str, int]:
+        """Removes uploads and exports last written before `before`; files removed, per area.
+        Files an operator put in the import directory are the operator's, and stay."""
+        cutoff = before.timestamp()
+        removed = {UPLOADS: 0, "exports": 0}
+        for area, root in ((UPLOADS, self._imports / tenant / UPLOADS), ("exports", self._exports / tenant)):
+            for path in list(_files(root)):
+                if path.lstat().st_mtime < cutoff:
+                    path.unlink(missing_ok=True)
+                    removed[area] += 1
+                    if area == UPLOADS and path.parent != root and not any(path.parent.iterdir()):
+                        path.parent.rmdir()  # an upload's own directory
+        return removed
+
+    def _areas(self) -> tuple[tuple[str, Path], ...]:
+        return (("imports", self._imports), ("exports", self._exports))
+
     def _resolve(self, tenant: str, path: str) -> Path:
         relative = PurePosixPath(path)
         if not path or "\0" in path or relative.is_absolute() or ".." in relative.parts or "\\" in path:
@@ -123,6 +160,15 @@ class LocalFileArea:
                 f"no file {path!r} in the import directory", "FILE_NOT_FOUND", metadata={"path": path}
             )
         return target
+
+
+def _files(root: Path) -> Iterator[Path]:
+    """Every file (or link) under `root`, none if it does not exist; links are not followed."""
+    if not root.is_dir():
+        return
+    for directory, _, names in os.walk(root):
+        for name in names:
+            yield Path(directory, name)
 
 
 def private_dir(path: Path) -> Path:

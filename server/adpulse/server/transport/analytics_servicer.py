@@ -27,6 +27,7 @@ from adpulse.server.domain.metrics_query import (
     build_query,
     clamp_page_size,
 )
+from adpulse.server.domain.query_plan import Source
 from adpulse.server.transport import analytics_convert as convert
 from adpulse.server.transport import boundary, page_token
 from adpulse.server.transport.tenancy import tenant_of
@@ -50,6 +51,12 @@ _GRANULARITIES = {
     pb.TIME_GRANULARITY_DAY: Granularity.DAY,
     pb.TIME_GRANULARITY_WEEK: Granularity.WEEK,
     pb.TIME_GRANULARITY_MONTH: Granularity.MONTH,
+}
+_SOURCES = {
+    Source.FACTS: pb.QUERY_SOURCE_FACTS,
+    Source.CAMPAIGN_DAILY: pb.QUERY_SOURCE_CAMPAIGN_DAILY,
+    Source.ACCOUNT_DAILY: pb.QUERY_SOURCE_ACCOUNT_DAILY,
+    Source.CAMPAIGN_MONTHLY: pb.QUERY_SOURCE_CAMPAIGN_MONTHLY,
 }
 T = TypeVar("T")
 _ROW_FIELDS = ("platform", "account_id", "campaign_id", "campaign_name", "ad_group_id", "ad_id")
@@ -78,6 +85,7 @@ class AnalyticsServicer(pb_grpc.AnalyticsServiceServicer):
     ) -> pb.QueryMetricsResponse:
         tenant = tenant_of(context)
         bound_to = page_token.fingerprint(tenant, request)
+        offset, as_of = page_token.decode_with_version(request.page_token, bound_to)
         query = build_query(
             tenant=tenant,
             start_date=request.start_date,
@@ -94,18 +102,20 @@ class AnalyticsServicer(pb_grpc.AnalyticsServiceServicer):
             ),
             order_by=request.order_by,
             page_size=request.page_size,
-            offset=page_token.decode(request.page_token, bound_to),
+            offset=offset,
             reporting_currency=request.reporting_currency,
         )
-        page = self._query_metrics.execute(query)
+        page = self._query_metrics.execute(query, as_of)
         totals = page.totals.to_pylist()[0]
         return pb.QueryMetricsResponse(
             rows=[_row(r) for r in page.rows.to_pylist()],
             totals=pb.MetricsRow(currency=totals.get("currency") or "", metrics=_metrics(totals)),
-            next_page_token=page_token.encode(page.next_offset, bound_to)
+            next_page_token=page_token.encode(page.next_offset, bound_to, page.version)
             if page.next_offset is not None
             else "",
             total_size=page.total_size,
+            source=_SOURCES[page.source],
+            cached=page.cached,
         )
 
     @boundary.unary

@@ -127,12 +127,6 @@ class JobsAnalyticsServicer(AnalyticsServicer):
     def DownloadExport(  # noqa: N802 - the RPC's name
         self, request: apb.DownloadExportRequest, context: grpc.ServicerContext
     ) -> Iterator[apb.DownloadExportResponse]:
-        if request.offset < 0:
-            raise InvalidArgument(
-                "offset must not be negative",
-                "INVALID_OFFSET",
-                violations=[FieldViolation("offset", "must not be negative", "INVALID_OFFSET")],
-            )
         found = self._operations.get(tenant_of(context), operation_id(request.name))
         for piece in self._downloads.read(found, request.offset):
             yield apb.DownloadExportResponse(data=piece)

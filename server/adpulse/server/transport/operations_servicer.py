@@ -19,7 +19,7 @@ from adpulse.server.domain.operations import (
 )
 from adpulse.server.transport import boundary, convert, page_token
 from adpulse.server.transport.status import status_of
-from adpulse.server.transport.tenancy import tenant_of
+from adpulse.server.transport.tenancy import principal_of, tenant_of
 from adpulse.server.usecases.operations import MAX_WAIT, OperationsUseCase
 from adpulse.v1 import ingest_service_pb2 as ipb
 from adpulse.v1 import operation_pb2 as opb
@@ -29,6 +29,8 @@ KINDS = {
     OperationKind.EXPORT_METRICS: opb.OPERATION_KIND_EXPORT_METRICS,
     OperationKind.BACKFILL: opb.OPERATION_KIND_BACKFILL,
     OperationKind.DAILY_SCAN: opb.OPERATION_KIND_DAILY_SCAN,
+    OperationKind.EXPORT_TENANT_DATA: opb.OPERATION_KIND_EXPORT_TENANT_DATA,
+    OperationKind.DELETE_TENANT_DATA: opb.OPERATION_KIND_DELETE_TENANT_DATA,
 }
 STATES = {
     OperationState.QUEUED: opb.OPERATION_STATE_QUEUED,
@@ -71,14 +73,14 @@ class OperationsServicer(operations_pb2_grpc.OperationsServicer):  # type: ignor
     def CancelOperation(  # noqa: N802 - the RPC's name
         self, request: Any, context: grpc.ServicerContext
     ) -> empty_pb2.Empty:
-        self._operations.cancel(tenant_of(context), operation_id(request.name))
+        self._operations.cancel(tenant_of(context), operation_id(request.name), principal_of(context).scopes)
         return empty_pb2.Empty()
 
     @boundary.unary
     def DeleteOperation(  # noqa: N802 - the RPC's name
         self, request: Any, context: grpc.ServicerContext
     ) -> empty_pb2.Empty:
-        self._operations.delete(tenant_of(context), operation_id(request.name))
+        self._operations.delete(tenant_of(context), operation_id(request.name), principal_of(context).scopes)
         return empty_pb2.Empty()
 
     @boundary.unary
@@ -156,6 +158,19 @@ def _response(op: Operation) -> Any:
             size_bytes=r["size_bytes"],
             sha256=r["sha256"],
             file_name=r["file_name"],
+        )
+    if op.kind is OperationKind.EXPORT_TENANT_DATA:
+        return opb.ExportTenantDataResponse(
+            export=op.name,
+            entries=[opb.ArchiveEntry(**entry) for entry in r["entries"]],
+            size_bytes=r["size_bytes"],
+            sha256=r["sha256"],
+            file_name=r["file_name"],
+        )
+    if op.kind is OperationKind.DELETE_TENANT_DATA:
+        return opb.DeleteTenantDataResponse(
+            tenant=r["tenant"],
+            counts=[opb.DeletionCount(store=s, deleted=d, remaining=n) for s, d, n in r["counts"]],
         )
     steps = [opb.StepResult(**step) for step in r["steps"]]
     if op.kind is OperationKind.BACKFILL:

@@ -1,4 +1,6 @@
-"""AIP-158 page tokens: an offset bound to the query it pages, so a changed query is refused."""
+"""AIP-158 page tokens: an offset bound to the query it pages, so a changed query is refused;
+optionally the data version the first page was cut from, so later pages can be cut from the same
+result."""
 
 from __future__ import annotations
 
@@ -23,19 +25,27 @@ def fingerprint(tenant: str, request: Message) -> str:
     ]
 
 
-def encode(offset: int, query_fingerprint: str) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"o": offset, "q": query_fingerprint}).encode()).decode()
+def encode(offset: int, query_fingerprint: str, version: int | None = None) -> str:
+    data: dict[str, object] = {"o": offset, "q": query_fingerprint}
+    if version is not None:
+        data["v"] = version
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).decode()
 
 
 def decode(token: str, query_fingerprint: str) -> int:
     """The offset a token stands for; 0 for no token."""
+    return decode_with_version(token, query_fingerprint)[0]
+
+
+def decode_with_version(token: str, query_fingerprint: str) -> tuple[int, int | None]:
+    """The offset and data version a token stands for; (0, None) for no token."""
     if not token:
-        return 0
+        return 0, None
     try:
         data = json.loads(base64.urlsafe_b64decode(token.encode()))
-        offset, bound_to = data["o"], data["q"]
-        valid = isinstance(offset, int) and offset >= 0
-    except (binascii.Error, ValueError, TypeError, KeyError):
+        offset, bound_to, version = data["o"], data["q"], data.get("v")
+        valid = isinstance(offset, int) and offset >= 0 and (version is None or isinstance(version, int))
+    except (binascii.Error, ValueError, TypeError, KeyError, AttributeError):
         valid = False
     if not valid:
         raise InvalidArgument(
@@ -50,4 +60,4 @@ def decode(token: str, query_fingerprint: str) -> int:
             "INVALID_PAGE_TOKEN",
             violations=[FieldViolation("page_token", "issued for another query", "INVALID_PAGE_TOKEN")],
         )
-    return int(offset)
+    return int(offset), version

@@ -1,4 +1,5 @@
-"""Exchange rates and each tenant's reporting currency."""
+"""Exchange rates and each tenant's reporting currency; both change what queries answer, so
+both bump the tenant's data version after the change is stored."""
 
 from __future__ import annotations
 
@@ -6,15 +7,16 @@ from collections.abc import Sequence
 
 from adpulse.server.domain.errors import FieldViolation, ResourceExhausted
 from adpulse.server.domain.fx import parse_rates, validate_currency_code
-from adpulse.server.ports import FxRateStore, TenantSettingsStore
+from adpulse.server.ports import DataVersions, FxRateStore, TenantSettingsStore
 
 MAX_RATES_PER_CALL = 100_000
 
 
 class CurrencyUseCase:
-    def __init__(self, rates: FxRateStore, settings: TenantSettingsStore) -> None:
+    def __init__(self, rates: FxRateStore, settings: TenantSettingsStore, versions: DataVersions) -> None:
         self._rates = rates
         self._settings = settings
+        self._versions = versions
 
     def upsert_rates(self, tenant: str, raw: Sequence[tuple[str, str, str, str]]) -> int:
         if len(raw) > MAX_RATES_PER_CALL:
@@ -25,6 +27,7 @@ class CurrencyUseCase:
             )
         rates = parse_rates(raw)
         self._rates.upsert(tenant, rates)
+        self._versions.bump(tenant)
         return len(rates)
 
     def reporting_currency(self, tenant: str) -> str:
@@ -34,4 +37,5 @@ class CurrencyUseCase:
         if currency:
             validate_currency_code(currency, "settings.reporting_currency")
         self._settings.set_reporting_currency(tenant, currency)
+        self._versions.bump(tenant)
         return currency

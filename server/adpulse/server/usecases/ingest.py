@@ -2,8 +2,10 @@
 
 Order of effects for one batch: look the id up (a committed replay stops here), parse and
 validate, claim the id (an exclusive hold; the entry is pending with a new version), record
-the outcome on the pending entry, insert into the fact table, commit the entry (a state flip
-that no content can make fail), release the hold. Streams racing on one id queue on the
+the outcome on the pending entry, insert into the fact table (which also rebuilds the rollup
+rows the batch touched), bump the tenant's data version (so every server's result cache misses
+from now on), commit the entry (a state flip that no content can make fail), release the hold.
+A crash before the commit leaves at most a needless bump. Streams racing on one id queue on the
 hold, and all but the first find it committed: a replay. A crash between the insert and the
 commit leaves a pending entry; the client's retry with the same content re-inserts under the
 same version, which the fact table's replace-by-key makes harmless, and commits. A reused id
@@ -44,7 +46,7 @@ from adpulse.server.domain.ingest import (
     validate_batch_id,
 )
 from adpulse.server.domain.runs import RunState
-from adpulse.server.ports import BatchLedger, FactStore, Kernel, RunStore
+from adpulse.server.ports import BatchLedger, DataVersions, FactStore, Kernel, RunStore
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -59,8 +61,9 @@ class IngestUseCase:
         facts: FactStore,
         ledger: BatchLedger,
         runs: RunStore,
-        max_decompressed_bytes: int = 1 << 30,
         *,
+        versions: DataVersions,
+        max_decompressed_bytes: int = 1 << 30,
         max_line_bytes: int = 1 << 20,
         row_quota: Callable[[str, int], None] = lambda tenant, rows: None,
     ) -> None:
@@ -68,6 +71,7 @@ class IngestUseCase:
         self._facts = facts
         self._ledger = ledger
         self._runs = runs
+        self._versions = versions
         self._max_decompressed_bytes = max_decompressed_bytes
         self.max_line_bytes = max_line_bytes  # also where file imports cut their lines
         # Raises Overloaded when the tenant is over its ingest-rows rate.
@@ -111,6 +115,8 @@ class IngestUseCase:
                 return self._replay(stream, claim.entry.outcome, payload)
             claim.record(outcome)
             self._facts.insert(stream.tenant, claim.entry.version, facts)
+            if facts.num_rows:
+                self._versions.bump(stream.tenant)
             claim.commit()
         self._runs.record_batch(
             stream.tenant, stream.run_id, stream.spec.stream_id, outcome, _footprint(payload, facts)

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from adpulse.server.domain.access import Scope, require_scope
 from adpulse.server.domain.errors import Cancelled, FieldViolation, InvalidArgument
 from adpulse.server.domain.operations import (
     Operation,
@@ -29,7 +30,11 @@ MAX_PAGE_SIZE = 1000
 # A WaitOperation without a timeout waits this long at most, then answers with the state so far.
 DEFAULT_WAIT = dt.timedelta(seconds=60)
 MAX_WAIT = dt.timedelta(minutes=10)
-_EXPORT_SUFFIXES = (".parquet", ".csv")
+_EXPORT_SUFFIXES = (".parquet", ".csv", ".zip")
+ADMIN_KINDS = {
+    OperationKind.EXPORT_TENANT_DATA: Scope.ADMIN,
+    OperationKind.DELETE_TENANT_DATA: Scope.ADMIN,
+}
 
 
 class OperationsUseCase:
@@ -72,23 +77,32 @@ class OperationsUseCase:
         found = self._store.find(tenant, where, offset, size + 1)
         return found[:size], len(found) > size
 
-    def cancel(self, tenant: str, op_id: str) -> Operation:
+    def cancel(self, tenant: str, op_id: str, scopes: frozenset[Scope]) -> Operation:
         """A queued operation is cancelled at once; a running one after its current chunk. A
         finished one stays as it is."""
+        self._require_scope(tenant, op_id, scopes)
         error = OperationError.of(Cancelled("the operation was cancelled on request", "CANCELLED"))
         operation = self._store.request_cancel(tenant, op_id, error)
         if operation is None:
             raise not_found(f"operations/{op_id}")
         return operation
 
-    def delete(self, tenant: str, op_id: str) -> None:
-        """Forgets a finished operation and removes the file it exported, if any."""
+    def delete(self, tenant: str, op_id: str, scopes: frozenset[Scope]) -> None:
+        """Forgets a finished operation and removes the file (or archive) it exported, if any."""
+        self._require_scope(tenant, op_id, scopes)
         operation = self._store.delete(tenant, op_id)
         if operation is None:
             raise not_found(f"operations/{op_id}")
-        if operation.kind is OperationKind.EXPORT_METRICS:
+        if operation.kind in {OperationKind.EXPORT_METRICS, OperationKind.EXPORT_TENANT_DATA}:
             for suffix in _EXPORT_SUFFIXES:
                 self._files.export_path(tenant, op_id, suffix).unlink(missing_ok=True)
+
+    def _require_scope(self, tenant: str, op_id: str, scopes: frozenset[Scope]) -> None:
+        """Reading an operation is reading; stopping or forgetting one that a scope above
+        `read` started (a tenant's data export or deletion) needs that scope too."""
+        needed = ADMIN_KINDS.get(self.get(tenant, op_id).kind)
+        if needed is not None:
+            require_scope(scopes, needed)
 
     def wait(
         self,

@@ -4,7 +4,7 @@ A step works on a range of days and is idempotent (running it twice leaves what 
 once did), so a slice can stop after any window and a later one redo the window it was in.
 The steps are registered by name in the composition root:
 
-- `campaign_rollup` re-derives the daily campaign rollup (table campaign_daily) from the facts
+- `campaign_rollup` re-derives the daily rollups (tables campaign_daily, account_daily) from the facts
   and checks that its sums equal the facts' sums over the window.
 - `insights` runs anomaly detection and insight generation over the window and stores the
   insights, so a backfill re-judges restated days and the daily scan the restatement window.
@@ -57,8 +57,8 @@ class CampaignRollupStep:
         self._rollups = rollups
 
     def run(self, tenant: str, first: dt.date, last: dt.date) -> StepOutcome:
-        rows = self._rollups.rebuild_campaign_daily(tenant, first, last)
-        mismatched = self._rollups.campaign_daily_mismatches(tenant, first, last)
+        rows = self._rollups.rebuild(tenant, first, last)
+        mismatched = self._rollups.mismatches(tenant, first, last)
         if mismatched:
             # Facts that arrived during the rebuild; the next run of the step includes them.
             raise FailedPrecondition(
@@ -182,17 +182,28 @@ class BackfillJob:
         return {"start_date": p["start_date"], "end_date": p["end_date"], "steps": results}
 
 
+class Sweep(Protocol):
+    """What the daily scan runs after its steps (retention): idempotent; StepResults as JSON."""
+
+    def run(self, tenant: str, scan_date: dt.date) -> list[dict[str, Any]]: ...
+
+
 class DailyScanJob:
     """Per tenant and day: every step over the restatement window up to the scan date (the
-    days platforms may still have restated), then the freshness check."""
+    days platforms may still have restated), then the freshness check and the sweep."""
 
     def __init__(
-        self, steps: Mapping[str, DayRangeStep], facts: FactStore, windows: RestatementWindows
+        self,
+        steps: Mapping[str, DayRangeStep],
+        facts: FactStore,
+        windows: RestatementWindows,
+        sweep: Sweep,
     ) -> None:
         self._steps = steps
         self._runner = _StepRunner(steps)
         self._facts = facts
         self._windows = windows
+        self._sweep = sweep
 
     def window(self, scan_date: dt.date) -> tuple[dt.date, dt.date]:
         longest = max(self._windows.days(p) for p in (*DEFAULT_WINDOW_DAYS, *self._windows.overrides))
@@ -216,6 +227,7 @@ class DailyScanJob:
                 "summary": f"stale: {', '.join(stale)}" if stale else "every platform has recent data",
             }
         )
+        results += self._sweep.run(ctx.operation.tenant, scan_date)
         return {
             "scan_date": scan_date.isoformat(),
             "start_date": first.isoformat(),

@@ -18,7 +18,7 @@ import datetime as dt
 import hashlib
 import os
 import shutil
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
-from adpulse.server.domain.errors import FailedPrecondition, NotFound
+from adpulse.server.domain.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
 from adpulse.server.domain.metrics_query import (
     Dimension,
     DimensionFilter,
@@ -206,14 +206,32 @@ def _join(parts: Sequence[Path], path: Path, fmt: str) -> None:
             writer.close()
 
 
-class ExportDownloads:
-    """The file of a finished export, in pieces."""
+def _metrics_suffix(result: Mapping[str, Any]) -> str:
+    return FORMATS[result["format"]]
 
-    def __init__(self, files: FileArea) -> None:
+
+class ExportDownloads:
+    """The file of a finished export of one kind, in pieces; an operation of another kind is
+    not found (each kind is downloaded by its own RPC, with that RPC's scope)."""
+
+    def __init__(
+        self,
+        files: FileArea,
+        kind: OperationKind = OperationKind.EXPORT_METRICS,
+        suffix: Callable[[Mapping[str, Any]], str] = _metrics_suffix,
+    ) -> None:
         self._files = files
+        self._kind = kind
+        self._suffix = suffix
 
     def read(self, operation: Operation, offset: int) -> Iterator[bytes]:
-        if operation.kind is not OperationKind.EXPORT_METRICS:
+        if offset < 0:
+            raise InvalidArgument(
+                "offset must not be negative",
+                "INVALID_OFFSET",
+                violations=[FieldViolation("offset", "must not be negative", "INVALID_OFFSET")],
+            )
+        if operation.kind is not self._kind:
             raise not_found(operation.name)
         if operation.state is not OperationState.SUCCEEDED or operation.result is None:
             raise FailedPrecondition(
@@ -221,7 +239,7 @@ class ExportDownloads:
                 "EXPORT_NOT_READY",
                 metadata={"name": operation.name},
             )
-        path = self._files.export_path(operation.tenant, operation.op_id, FORMATS[operation.result["format"]])
+        path = self._files.export_path(operation.tenant, operation.op_id, self._suffix(operation.result))
         if not path.exists():
             raise NotFound("the export's file is gone", "EXPORT_FILE_GONE", metadata={"name": operation.name})
         return _pieces(path, offset)

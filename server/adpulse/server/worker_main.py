@@ -1,5 +1,9 @@
 """`adpulse worker`: a Celery worker of the deployed shape, consuming from RabbitMQ.
 
+A process entry point beside `main` (the server's), not inside the `worker` package: it is the
+one place that hands the worker the runtime `composition` wires, so the tasks, queues and
+runtime holder of `adpulse.server.worker` never depend on the composition root.
+
 Any number of them may run, on any machine that reaches the broker, Postgres and ClickHouse
 (and the shared import and export directories). Each worker process opens its own connections
 when it runs its first task, so a prefork pool never shares a connection across a fork. With

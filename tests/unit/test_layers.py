@@ -1,0 +1,47 @@
+"""The layering the code is reviewed against, checked on every module so a new import that breaks
+it fails here rather than in a review: use cases, domain and storage know nothing of gRPC, and
+only the process entry points reach for the composition root."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+SERVER = Path(__file__).resolve().parents[2] / "server" / "adpulse" / "server"
+
+
+def _imports(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def _modules(package: str) -> list[Path]:
+    return sorted((SERVER / package).rglob("*.py"))
+
+
+@pytest.mark.parametrize("package", ["usecases", "domain", "storage"])
+def test_inner_layers_do_not_import_grpc(package: str) -> None:
+    offenders = {
+        str(path.relative_to(SERVER)): sorted(
+            n for n in _imports(path) if n == "grpc" or n.startswith("grpc.")
+        )
+        for path in _modules(package)
+    }
+    assert {k: v for k, v in offenders.items() if v} == {}
+
+
+def test_only_entry_points_import_the_composition_root() -> None:
+    importers = {
+        str(path.relative_to(SERVER))
+        for path in SERVER.rglob("*.py")
+        if "adpulse.server.composition" in _imports(path)
+    }
+    assert importers <= {"main.py", "worker_main.py"}
