@@ -9,6 +9,8 @@ use super::validate::Cell;
 use super::{Drift, PayloadError, BOM};
 use crate::problem::Problem;
 
+const MIN_HEADER_CAP: usize = 64 << 10;
+
 fn reader_of(bytes: &[u8]) -> Reader<&[u8]> {
     ReaderBuilder::new()
         .has_headers(false)
@@ -31,6 +33,14 @@ pub fn read(
     if !reader.read_byte_record(&mut record).map_err(unreadable)? {
         mapping.check_columns(|_| false, &[])?;
         return Ok(Drift::default());
+    }
+    // An endless header would become an endless column name, reported and stored as drift.
+    // A header may be as long as a record, and never needs to be shorter than 64 KiB.
+    let max_header = max_record_bytes.max(MIN_HEADER_CAP);
+    if reader.position().byte() > max_header as u64 + 2 {
+        return Err(PayloadError::unreadable(format!(
+            "the CSV header (line 1) is longer than {max_header} bytes"
+        )));
     }
     let names = record
         .iter()
@@ -214,6 +224,12 @@ mod tests {
         assert_eq!(empty.code, PayloadErrorCode::MissingColumns);
         let binary = parse_batch(b"da\xffte\n", "csv", "generic", 10).unwrap_err();
         assert_eq!(binary.code, PayloadErrorCode::UnreadablePayload);
+        let endless = format!("date,{}", "x".repeat((1 << 20) + 10));
+        let long = parse_batch(endless.as_bytes(), "csv", "generic", 10).unwrap_err();
+        assert_eq!(long.code, PayloadErrorCode::UnreadablePayload);
+        assert!(long
+            .message
+            .contains("header (line 1) is longer than 1048576 bytes"));
     }
 
     #[test]
