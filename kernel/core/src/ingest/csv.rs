@@ -25,6 +25,16 @@ pub fn read(
     sink: &mut RowSink,
 ) -> Result<Drift, PayloadError> {
     let payload = payload.strip_prefix(BOM).unwrap_or(payload);
+    // An endless header would become an endless column name, reported and stored as drift;
+    // it is refused before the CSV reader copies it. A header may be as long as a record, and
+    // never needs to be shorter than 64 KiB.
+    let max_header = max_record_bytes.max(MIN_HEADER_CAP);
+    let head = &payload[..payload.len().min(max_header + 2)];
+    if head.len() < payload.len() && memchr::memchr(b'\n', head).is_none() {
+        return Err(PayloadError::unreadable(format!(
+            "the CSV header (line 1) is longer than {max_header} bytes"
+        )));
+    }
     let mapping = sink.mapping();
     let mut reader = reader_of(payload);
     let mut record = ByteRecord::new();
@@ -33,14 +43,6 @@ pub fn read(
     if !reader.read_byte_record(&mut record).map_err(unreadable)? {
         mapping.check_columns(|_| false, &[])?;
         return Ok(Drift::default());
-    }
-    // An endless header would become an endless column name, reported and stored as drift.
-    // A header may be as long as a record, and never needs to be shorter than 64 KiB.
-    let max_header = max_record_bytes.max(MIN_HEADER_CAP);
-    if reader.position().byte() > max_header as u64 + 2 {
-        return Err(PayloadError::unreadable(format!(
-            "the CSV header (line 1) is longer than {max_header} bytes"
-        )));
     }
     let names = record
         .iter()
