@@ -3,7 +3,8 @@
 The quiet tenant sends one QueryMetrics at a time (its latency is what a well-behaved client
 sees); the noisy tenant runs `--flood-threads` clients in a tight loop. Run 1: the quiet tenant
 alone (baseline). Run 2: both, with the default fair-share limits (the noisy tenant is held to
-its token bucket and gets RESOURCE_EXHAUSTED beyond it). Run 3: both, with the limits lifted
+its token bucket and gets RESOURCE_EXHAUSTED beyond it). Run 3: both, with a tenant rate sized
+to what this server can answer (`--tight-rate`). Run 4: both, with the limits lifted
 (ADPULSE_TENANT_REQUESTS_PER_SECOND set huge), to show what the limits buy. The goal: the quiet
 tenant's p99 under a flood within 2x of its baseline.
 
@@ -98,11 +99,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--flood-threads", type=int, default=16)
+    parser.add_argument("--tight-rate", type=int, default=50, help="a tenant rate sized to this server")
     args = parser.parse_args()
+    tight = str(args.tight_rate)
     rows = []
     for label, flood_threads, env in (
         ("quiet tenant alone", 0, {}),
         ("with a flood, default limits", args.flood_threads, {}),
+        (
+            f"with a flood, tenant rate {tight}/s",
+            args.flood_threads,
+            {"ADPULSE_TENANT_REQUESTS_PER_SECOND": tight, "ADPULSE_TENANT_REQUEST_BURST": tight},
+        ),
         (
             "with a flood, limits lifted",
             args.flood_threads,

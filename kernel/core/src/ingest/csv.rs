@@ -9,6 +9,8 @@ use super::validate::Cell;
 use super::{Drift, PayloadError, BOM};
 use crate::problem::Problem;
 
+const MIN_HEADER_CAP: usize = 64 << 10;
+
 fn reader_of(bytes: &[u8]) -> Reader<&[u8]> {
     ReaderBuilder::new()
         .has_headers(false)
@@ -23,6 +25,16 @@ pub fn read(
     sink: &mut RowSink,
 ) -> Result<Drift, PayloadError> {
     let payload = payload.strip_prefix(BOM).unwrap_or(payload);
+    // An endless header would become an endless column name, reported and stored as drift;
+    // it is refused before the CSV reader copies it. A header may be as long as a record, and
+    // never needs to be shorter than 64 KiB.
+    let max_header = max_record_bytes.max(MIN_HEADER_CAP);
+    let head = &payload[..payload.len().min(max_header + 2)];
+    if head.len() < payload.len() && memchr::memchr(b'\n', head).is_none() {
+        return Err(PayloadError::unreadable(format!(
+            "the CSV header (line 1) is longer than {max_header} bytes"
+        )));
+    }
     let mapping = sink.mapping();
     let mut reader = reader_of(payload);
     let mut record = ByteRecord::new();
@@ -214,6 +226,12 @@ mod tests {
         assert_eq!(empty.code, PayloadErrorCode::MissingColumns);
         let binary = parse_batch(b"da\xffte\n", "csv", "generic", 10).unwrap_err();
         assert_eq!(binary.code, PayloadErrorCode::UnreadablePayload);
+        let endless = format!("date,{}", "x".repeat((1 << 20) + 10));
+        let long = parse_batch(endless.as_bytes(), "csv", "generic", 10).unwrap_err();
+        assert_eq!(long.code, PayloadErrorCode::UnreadablePayload);
+        assert!(long
+            .message
+            .contains("header (line 1) is longer than 1048576 bytes"));
     }
 
     #[test]

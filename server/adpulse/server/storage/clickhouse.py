@@ -30,6 +30,10 @@ _PERMANENT_CODES = {6, 27, 38, 41, 53, 69, 70, 72, 131, 321, 395}
 # too many partitions" (permanent): only the message tells them apart.
 _TOO_MANY_PARTITIONS = "partitions for single insert block"
 _CODE = re.compile(r"Code: (\d+)")
+# Every insert of ingested rows (facts and the rollups they refresh): a batch may hold any dates
+# the kernel accepts (2000-01-01..2099-12-31: 1200 months), tables are partitioned by month,
+# and ClickHouse's default of 100 partitions per insert would refuse a valid batch for good.
+INSERT_SETTINGS = {"max_partitions_per_insert_block": 1200}
 
 
 def connect(dsn: str, connections: int = 4) -> ClientPool:

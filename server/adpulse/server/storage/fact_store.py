@@ -13,7 +13,7 @@ import pyarrow as pa
 from adpulse.server.domain.fx import RATE_DECIMALS, FxRate, MissingRate
 from adpulse.server.domain.metrics_query import MEASURES, FactSelection, Granularity, GroupColumn
 from adpulse.server.domain.query_plan import Source, choose_source, full_months
-from adpulse.server.storage.clickhouse import unavailable_on_failure
+from adpulse.server.storage.clickhouse import INSERT_SETTINGS, unavailable_on_failure
 from adpulse.server.storage.rollups import FACTS as TABLE
 from adpulse.server.storage.rollups import SETTINGS as _QUERY_SETTINGS
 from adpulse.server.storage.rollups import ClickHouseRollups
@@ -54,10 +54,6 @@ _STREAM_SETTINGS = {
     "max_bytes_before_external_sort": 512 << 20,
     "max_block_size": _MAX_BLOCK_ROWS,
 }
-# A batch may hold any dates the kernel accepts (2000-01-01..2099-12-31: 1200 months), and
-# the table is partitioned by month; ClickHouse's default of 100 partitions per insert would
-# refuse a valid batch for good.
-_INSERT_SETTINGS = {"max_partitions_per_insert_block": 1200}
 _BUCKET = {
     Granularity.DAY: "f.date",
     Granularity.WEEK: "toMonday(f.date)",
@@ -138,7 +134,7 @@ class ClickHouseFactStore:
         table = table.append_column("tenant", pa.repeat(tenant, facts.num_rows))
         table = table.append_column("version", pa.repeat(pa.scalar(version, pa.uint64()), facts.num_rows))
         with unavailable_on_failure():
-            self._client.insert_arrow(TABLE, table, settings=_INSERT_SETTINGS)
+            self._client.insert_arrow(TABLE, table, settings=INSERT_SETTINGS)
         self._rollups.refresh(tenant, version, facts)
 
     def grouped_sums(

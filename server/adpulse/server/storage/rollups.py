@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from adpulse.server.domain.query_plan import Source
-from adpulse.server.storage.clickhouse import unavailable_on_failure
+from adpulse.server.storage.clickhouse import INSERT_SETTINGS, unavailable_on_failure
 
 FACTS = Source.FACTS.value
 CAMPAIGN_DAILY = Source.CAMPAIGN_DAILY.value
@@ -33,8 +33,8 @@ CAMPAIGN_MONTHLY = "campaign_monthly"
 ACCOUNT_DAILY = Source.ACCOUNT_DAILY.value
 # Reading FINAL may merge each month partition on its own: a key never spans two months.
 SETTINGS = {"do_not_merge_across_partitions_select_final": 1}
-# A batch may span any months the kernel accepts (see fact_store's insert), and so may its rebuild.
-_REBUILD_SETTINGS = {**SETTINGS, "max_partitions_per_insert_block": 1200}
+# A batch may span as many months as the fact insert takes (INSERT_SETTINGS), and so may its rebuild.
+_REBUILD_SETTINGS = {**SETTINGS, **INSERT_SETTINGS}
 SUMS = "sum(impressions), sum(clicks), sum(cost_micros), sum(conversions_micros), sum(revenue_micros)"
 _MEASURES = "impressions, clicks, cost_micros, conversions_micros, revenue_micros"
 _VERSION = "toUInt64(toUnixTimestamp64Nano(now64(9)))"

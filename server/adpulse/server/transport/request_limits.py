@@ -76,6 +76,10 @@ class RequestLimits:
             )
 
     def _violations(self, message: Message, prefix: str) -> Iterator[FieldViolation]:
+        kind = message.DESCRIPTOR.full_name
+        if kind in _TIME_TYPES:
+            yield from _TIME_TYPES[kind](message, prefix.removesuffix(".") or "request")
+            return
         for field, value in message.ListFields():
             path = f"{prefix}{field.name}"
             if field.is_repeated:
@@ -153,6 +157,32 @@ class RequestLimits:
                     f"may span at most {cap} days: narrow the range or use a coarser granularity",
                     "SPAN_TOO_LONG",
                 )
+
+
+def _timestamp(message: Any, path: str) -> Iterator[FieldViolation]:
+    if not 0 <= message.nanos < 1_000_000_000:
+        yield FieldViolation(path, "nanos must be between 0 and 999999999", "INVALID_TIMESTAMP")
+    elif not _FIRST_SECOND <= message.seconds <= _LAST_SECOND:
+        yield FieldViolation(
+            path, "is outside the times accepted, 1970-01-01 to 2149-12-31 (UTC)", "DATE_OUT_OF_RANGE"
+        )
+
+
+def _duration(message: Any, path: str) -> Iterator[FieldViolation]:
+    seconds, nanos = message.seconds, message.nanos
+    if abs(nanos) >= 1_000_000_000 or (seconds and nanos and (seconds < 0) != (nanos < 0)):
+        yield FieldViolation(
+            path, "nanos must be within a second and of the seconds' sign", "INVALID_DURATION"
+        )
+    elif abs(seconds) > _MAX_DURATION_SECONDS:
+        yield FieldViolation(path, f"must be within {_MAX_DURATION_SECONDS} seconds", "INVALID_DURATION")
+
+
+_FIRST_SECOND = 0
+_LAST_SECOND = int(dt.datetime(2150, 1, 1, tzinfo=dt.UTC).timestamp()) - 1
+# Ten years: no wait, key lifetime or window a request names is longer.
+_MAX_DURATION_SECONDS = 3660 * 86400
+_TIME_TYPES = {"google.protobuf.Timestamp": _timestamp, "google.protobuf.Duration": _duration}
 
 
 def _is_map(field: FieldDescriptor) -> bool:
