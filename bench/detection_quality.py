@@ -53,11 +53,7 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--seeds", type=int, default=50)
-    # The detector's thresholds were calibrated on seeds 0-99: the figures come from others.
-    parser.add_argument("--first-seed", type=int, default=1000)
-    parser.add_argument("--campaigns", type=int, default=24)
-    parser.add_argument("--days", type=int, default=120)
+    addata.dataset_arguments(parser)
     parser.add_argument("--sensitivity", default="medium", choices=("low", "medium", "high"))
     return parser.parse_args()
 
