@@ -54,7 +54,7 @@ from adpulse.server.usecases.audit import AuditUseCase
 from adpulse.server.usecases.currency import CurrencyUseCase
 from adpulse.server.usecases.ingest import IngestUseCase
 from adpulse.server.usecases.ingestion_runs import IngestionRunsUseCase
-from adpulse.server.usecases.insights import InsightsUseCase
+from adpulse.server.usecases.insights import InsightsRun, InsightsUseCase
 from adpulse.server.usecases.jobs.derive import (
     BackfillJob,
     CampaignRollupStep,
@@ -146,6 +146,7 @@ class _Core:
     tenant_rows: PostgresTenantData
     tenant_facts: ClickHouseTenantData
     rates: RateLimits
+    insight_runs: ResultCache[InsightsRun]
 
 
 def _core(
@@ -174,15 +175,16 @@ def _core(
     kernel, facts = inst.kernel(kernel), inst.clickhouse(facts)
     versions = inst.postgres(PostgresDataVersions(pool))
     runs = inst.postgres(PostgresRunStore(pool, instance_id, settings.heartbeat_seconds))
-    anomalies = AnomaliesUseCase(kernel, facts, settings.restatement, _today)
+    anomalies = AnomaliesUseCase(kernel, facts, settings.restatement, _today, settings.max_series)
     explain = ExplainChangeUseCase(kernel, facts)
     alerts, alert_queue, insight_store = (
         inst.postgres(PostgresAlertStore(pool)),
         CeleryAlertQueue(celery),
         inst.postgres(PostgresInsightStore(pool)),
     )
+    insight_runs: ResultCache[InsightsRun] = ResultCache(settings.insight_runs_cache_bytes)
     analytics = AnalyticsUseCases(
-        trends=TrendsUseCase(kernel, facts),
+        trends=TrendsUseCase(kernel, facts, settings.max_series),
         anomalies=anomalies,
         explain=explain,
         insights=InsightsUseCase(
@@ -192,6 +194,7 @@ def _core(
             anomalies=anomalies,
             explain=explain,
             today=_today,
+            runs=insight_runs,
             events=AlertDispatcher(alerts, alert_queue, _now),
         ),
         today=_today,
@@ -226,19 +229,22 @@ def _core(
         insight_store=insight_store,
         tenant_rows=inst.postgres(PostgresTenantData(pool)),
         tenant_facts=inst.clickhouse(ClickHouseTenantData(ch_client)),
+        insight_runs=insight_runs,
     )
 
 
 def _query_metrics(settings: Settings, core: _Core, metrics: Metrics) -> QueryMetricsUseCase:
-    """QueryMetrics with this process's result cache, published as metrics."""
+    """QueryMetrics with this process's result cache; it and the insight runs' are published as
+    metrics."""
     cache: ResultCache[MetricsResult] = ResultCache(settings.query_cache_bytes)
     metrics.register_cache("query_results", lambda: cache)
+    metrics.register_cache("insight_runs", lambda: core.insight_runs)
     metrics.register_gauge(
         ScrapedGauge(
             "adpulse_cache_bytes",
             "Bytes a cache holds.",
             ("cache",),
-            lambda: {("query_results",): cache.bytes},
+            lambda: {("query_results",): cache.bytes, ("insight_runs",): core.insight_runs.bytes},
         )
     )
     return QueryMetricsUseCase(core.kernel, core.facts, core.tenant_settings, core.versions, cache)

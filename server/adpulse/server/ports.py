@@ -229,6 +229,10 @@ class FactStore(Protocol):
         come from `source`, which must hold every column used; by default from the coarsest
         rollup that can answer (domain/query_plan.py), which gives the same sums."""
 
+    def count_groups(self, selection: FactSelection, key_columns: Sequence[str], at_most: int) -> int:
+        """How many distinct values of `key_columns` the selected rows have, counting no
+        further than `at_most`: the size of a grouping known before it is fetched."""
+
     def missing_rates(self, selection: FactSelection, reporting_currency: str) -> list[MissingRate]:
         """Currencies of selected rows lacking a rate to `reporting_currency` on their date."""
 

@@ -87,6 +87,8 @@ class Settings:
     max_monthly_span_days: int = 65744
     max_window_days: int = 366
     max_results: int = 10_000
+    # Series a GetTrends or DetectAnomalies may split into, counted before any is computed.
+    max_series: int = 10_000
     # Long jobs (operations).
     broker_url: str | None = None
     embedded_worker: bool = True
@@ -104,6 +106,7 @@ class Settings:
     file_expiry_days: int = 7
     # Queries.
     query_cache_bytes: int = 256 * 1024 * 1024
+    insight_runs_cache_bytes: int = 64 * 1024 * 1024
     clickhouse_connections: int = 4
     # Access: keys, TLS.
     auth_cache_seconds: int = 5
@@ -180,6 +183,7 @@ class Settings:
             daily_scan_at=_time_of_day(env, "ADPULSE_DAILY_SCAN_AT", dt.time(2, 0)),
             file_expiry_days=_int(env, "ADPULSE_FILE_EXPIRY_DAYS", 7, 1),
             query_cache_bytes=_int(env, "ADPULSE_QUERY_CACHE_BYTES", 256 * 1024 * 1024, 0),
+            insight_runs_cache_bytes=_int(env, "ADPULSE_INSIGHT_RUNS_CACHE_BYTES", 64 * 1024 * 1024, 0),
             clickhouse_connections=_int(env, "ADPULSE_CLICKHOUSE_CONNECTIONS", 4, 1),
             auth_cache_seconds=_int(env, "ADPULSE_AUTH_CACHE_SECONDS", 5, 0),
             reflection_needs_key=_bool(env, "ADPULSE_REFLECTION_NEEDS_KEY", False),
@@ -310,6 +314,7 @@ def _limits(env: Mapping[str, str]) -> dict[str, Any]:
         "max_monthly_span_days",
         "max_window_days",
         "max_results",
+        "max_series",
     )
     limits: dict[str, Any] = {
         name: _int(env, f"ADPULSE_{name.upper()}", getattr(defaults, name), 1) for name in names
