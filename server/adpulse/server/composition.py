@@ -28,7 +28,7 @@ from adpulse.server.storage.batch_ledger import PostgresBatchLedger
 from adpulse.server.storage.checkpoints import PostgresCheckpoints, PostgresTenantSettings
 from adpulse.server.storage.data_versions import PostgresDataVersions
 from adpulse.server.storage.fact_store import ClickHouseFactStore, ClickHouseFxRates
-from adpulse.server.storage.files import LocalFileArea, private_dir, write_private
+from adpulse.server.storage.files import LocalFileArea, StorageQuota, private_dir, write_private
 from adpulse.server.storage.ingestion_runs import Heartbeat, PostgresRunStore
 from adpulse.server.storage.insight_store import PostgresInsightStore
 from adpulse.server.storage.operations import PostgresOperationStore
@@ -221,7 +221,11 @@ def _core(
         tenant_settings=inst.postgres(PostgresTenantSettings(pool)),
         versions=versions,
         operations=inst.postgres(PostgresOperationStore(pool, postgres_dsn)),
-        files=LocalFileArea(settings.effective_import_dir, settings.effective_export_dir),
+        files=LocalFileArea(
+            settings.effective_import_dir,
+            settings.effective_export_dir,
+            StorageQuota(settings.tenant_storage_bytes, dict(settings.tenant_storage_overrides)),
+        ),
         rollups=inst.clickhouse(ClickHouseRollups(ch_client)),
         analytics=analytics,
         alerts=alerts,

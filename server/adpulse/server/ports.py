@@ -357,6 +357,9 @@ class FileArea(Protocol):
     ) -> tuple[str, int, str]:
         """Stores an uploaded file; (its path for an import, size, sha256 hex)."""
 
+    def require_room(self, tenant: str) -> None:
+        """QUOTA_EXCEEDED when the tenant's uploads and exports fill its storage quota."""
+
     def export_path(self, tenant: str, op_id: str, suffix: str) -> Path:
         """Where an operation's export file goes."""
 

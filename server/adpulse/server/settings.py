@@ -96,6 +96,9 @@ class Settings:
     import_dir: Path | None = None
     export_dir: Path | None = None
     max_upload_bytes: int = 10 * 1024**3
+    # Uploads and exports a tenant keeps at once, and some tenants' own (`tenant=bytes`).
+    tenant_storage_bytes: int = 50 * 1024**3
+    tenant_storage_overrides: tuple[tuple[str, int], ...] = ()
     operation_slice_seconds: int = 300
     export_part_rows: int = 1_000_000
     reconcile_seconds: int = 15
@@ -174,6 +177,8 @@ class Settings:
             import_dir=Path(env["ADPULSE_IMPORT_DIR"]) if env.get("ADPULSE_IMPORT_DIR") else None,
             export_dir=Path(env["ADPULSE_EXPORT_DIR"]) if env.get("ADPULSE_EXPORT_DIR") else None,
             max_upload_bytes=_int(env, "ADPULSE_MAX_UPLOAD_BYTES", 10 * 1024**3, 1),
+            tenant_storage_bytes=_int(env, "ADPULSE_TENANT_STORAGE_BYTES", 50 * 1024**3, 0),
+            tenant_storage_overrides=_storage_overrides(env.get("ADPULSE_TENANT_STORAGE_OVERRIDES", "")),
             operation_slice_seconds=_int(env, "ADPULSE_OPERATION_SLICE_SECONDS", 300, 1),
             export_part_rows=_int(env, "ADPULSE_EXPORT_PART_ROWS", 1_000_000, 1),
             reconcile_seconds=_int(env, "ADPULSE_RECONCILE_SECONDS", 15, 1),
@@ -333,6 +338,16 @@ def _rate_overrides(raw: str) -> tuple[tuple[str, int, int], ...]:
                 f"ADPULSE_TENANT_RATE_OVERRIDES: {entry!r} is not tenant=requests_per_second:rows_per_second"
             )
         overrides.append((tenant.strip(), int(requests), int(rows)))
+    return tuple(overrides)
+
+
+def _storage_overrides(raw: str) -> tuple[tuple[str, int], ...]:
+    overrides = []
+    for entry in filter(None, (e.strip() for e in raw.split(","))):
+        tenant, _, size = entry.partition("=")
+        if not (tenant.strip() and size.strip().isdigit()):
+            raise SettingsError(f"ADPULSE_TENANT_STORAGE_OVERRIDES: {entry!r} is not tenant=bytes")
+        overrides.append((tenant.strip(), int(size)))
     return tuple(overrides)
 
 
