@@ -14,6 +14,7 @@ from typing import Any
 from adpulse import _kernel
 from adpulse.server import faults
 from adpulse.server.domain.operations import OperationKind
+from adpulse.server.domain.search import SearchLimits
 from adpulse.server.observe import traces
 from adpulse.server.observe.instrument import Instruments
 from adpulse.server.observe.metrics import Metrics, ScrapedGauge
@@ -27,6 +28,7 @@ from adpulse.server.storage.audit_store import PostgresAuditLog
 from adpulse.server.storage.batch_ledger import PostgresBatchLedger
 from adpulse.server.storage.checkpoints import PostgresCheckpoints, PostgresTenantSettings
 from adpulse.server.storage.data_versions import PostgresDataVersions
+from adpulse.server.storage.dimension_values import ClickHouseDimensionValues
 from adpulse.server.storage.fact_store import ClickHouseFactStore, ClickHouseFxRates
 from adpulse.server.storage.files import LocalFileArea, StorageQuota, private_dir, write_private
 from adpulse.server.storage.ingestion_runs import Heartbeat, PostgresRunStore
@@ -75,6 +77,7 @@ from adpulse.server.usecases.jobs.tenant_data import (
 from adpulse.server.usecases.operations import OperationsUseCase
 from adpulse.server.usecases.query_metrics import MetricsResult, QueryMetricsUseCase
 from adpulse.server.usecases.result_cache import ResultCache
+from adpulse.server.usecases.search import SearchUseCase
 from adpulse.server.usecases.tenant_data import TenantDataUseCase
 from adpulse.server.worker.alerts import AlertUpkeep, CeleryAlertQueue
 from adpulse.server.worker.celery_app import QUEUE, CeleryJobQueue, JobRuntime, RuntimeHolder, make_app
@@ -196,6 +199,10 @@ def _core(
             today=_today,
             runs=insight_runs,
             events=AlertDispatcher(alerts, alert_queue, _now),
+        ),
+        search=SearchUseCase(
+            inst.clickhouse(ClickHouseDimensionValues(ch_client)),
+            SearchLimits(settings.max_search_query_chars, settings.max_search_page_size),
         ),
         today=_today,
     )

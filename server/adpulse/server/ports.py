@@ -23,6 +23,7 @@ from adpulse.server.domain.operations import (
 )
 from adpulse.server.domain.query_plan import Source
 from adpulse.server.domain.runs import Checkpoint, IngestionRun, RunFilter, RunState, SourceStats
+from adpulse.server.domain.search import SearchPage, SearchQuery
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -381,6 +382,13 @@ class Rollups(Protocol):
 
     def mismatches(self, tenant: str, first: dt.date, last: dt.date) -> list[str]:
         """`rollup:currency` pairs whose rollup sums over the days differ from the facts'."""
+
+
+class DimensionSearch(Protocol):
+    """The tenant's accounts, campaigns, ad groups and ads by id or name."""
+
+    def search(self, query: SearchQuery) -> SearchPage:
+        """One page of the values matching, highest recent cost first."""
 
 
 class InsightStore(Protocol):

@@ -111,6 +111,8 @@ class Settings:
     query_cache_bytes: int = 256 * 1024 * 1024
     insight_runs_cache_bytes: int = 64 * 1024 * 1024
     clickhouse_connections: int = 4
+    max_search_query_chars: int = 200
+    max_search_page_size: int = 100
     # Access: keys, TLS.
     auth_cache_seconds: int = 5
     reflection_needs_key: bool = False
@@ -190,6 +192,8 @@ class Settings:
             query_cache_bytes=_int(env, "ADPULSE_QUERY_CACHE_BYTES", 256 * 1024 * 1024, 0),
             insight_runs_cache_bytes=_int(env, "ADPULSE_INSIGHT_RUNS_CACHE_BYTES", 64 * 1024 * 1024, 0),
             clickhouse_connections=_int(env, "ADPULSE_CLICKHOUSE_CONNECTIONS", 4, 1),
+            max_search_query_chars=_int(env, "ADPULSE_MAX_SEARCH_QUERY_CHARS", 200, 1),
+            max_search_page_size=_int(env, "ADPULSE_MAX_SEARCH_PAGE_SIZE", 100, 1),
             auth_cache_seconds=_int(env, "ADPULSE_AUTH_CACHE_SECONDS", 5, 0),
             reflection_needs_key=_bool(env, "ADPULSE_REFLECTION_NEEDS_KEY", False),
             tls_cert=_path(env, "ADPULSE_TLS_CERT"),
