@@ -1,8 +1,9 @@
-"""Every unary RPC the server serves, driven with requests generated from its descriptor
-(hypothesis): text with NUL and other control characters, extreme integers and doubles,
-extreme and malformed dates, unknown enum values, long lists. Whatever comes in, no answer is
-UNKNOWN or INTERNAL, no message carries a traceback, SQL or a path, and the server is healthy
-afterwards. The RPCs come from the server (reflection), so a new one is fuzzed unasked."""
+"""Every RPC the server serves, unary and streaming, driven with requests generated from its
+descriptor (hypothesis): text with NUL and other control characters, extreme integers and
+doubles, extreme and malformed dates, unknown enum values, long lists; a client stream sends a
+few such messages in any order. Whatever comes in, no answer is UNKNOWN or INTERNAL, no message
+carries a traceback, SQL or a path, and the server is healthy afterwards. The RPCs come from the
+server (reflection), so a new one is fuzzed unasked."""
 
 from __future__ import annotations
 
@@ -50,7 +51,7 @@ def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProc
         yield server
 
 
-def _unary_methods(server: ServerProcess) -> list[MethodDescriptor]:
+def _methods(server: ServerProcess, *, streaming: bool) -> list[MethodDescriptor]:
     with grpc.insecure_channel(server.address) as channel:
         names = ProtoReflectionDescriptorDatabase(channel).get_services()
     services = [n for n in names if n not in OPEN_SERVICES | REFLECTION_SERVICES]
@@ -58,7 +59,7 @@ def _unary_methods(server: ServerProcess) -> list[MethodDescriptor]:
         m
         for name in services
         for m in descriptor_pool.Default().FindServiceByName(name).methods
-        if not m.client_streaming and not m.server_streaming
+        if (m.client_streaming or m.server_streaming) == streaming
     ]
 
 
@@ -129,11 +130,21 @@ def _build(cls: type[Message], values: dict[str, Any]) -> Message:
 def _fuzz(
     method: MethodDescriptor, call: Any, request_cls: type[Message], metadata: Any, codes: set[str]
 ) -> None:
+    """Calls `method` with generated requests: one message, or for a client stream a few in any
+    order; a response stream is read to its end."""
+    one = _message(method.input_type)
+    requests = st.lists(one, min_size=1, max_size=4) if method.client_streaming else one.map(lambda v: [v])
+
     @settings(max_examples=30, deadline=None, database=None, suppress_health_check=list(HealthCheck))
-    @given(values=_message(method.input_type))
-    def fuzz(values: dict[str, Any]) -> None:
+    @given(values=requests)
+    def fuzz(values: list[dict[str, Any]]) -> None:
+        messages = [_build(request_cls, v) for v in values]
+        sent = iter(messages) if method.client_streaming else messages[0]
         try:
-            call(_build(request_cls, values), metadata=metadata, timeout=30)
+            answer = call(sent, metadata=metadata, timeout=30)
+            if method.server_streaming:
+                for _ in answer:
+                    pass
             code, details = "OK", ""
         except grpc.RpcError as err:
             code, details = err.code().name, err.details() or ""  # type: ignore[attr-defined]
@@ -144,23 +155,34 @@ def _fuzz(
     fuzz()
 
 
-def test_no_rpc_answers_unknown_or_internal_whatever_it_is_sent(fuzz_server: ServerProcess) -> None:
+def _caller(channel: grpc.Channel, method: MethodDescriptor) -> Any:
+    kind = {
+        (False, False): channel.unary_unary,
+        (False, True): channel.unary_stream,
+        (True, False): channel.stream_unary,
+        (True, True): channel.stream_stream,
+    }[(method.client_streaming, method.server_streaming)]
+    return kind(
+        f"/{method.containing_service.full_name}/{method.name}",
+        request_serializer=lambda m: m.SerializeToString(),
+        response_deserializer=message_factory.GetMessageClass(method.output_type).FromString,
+    )
+
+
+@pytest.mark.parametrize(("streaming", "at_least"), [(False, 20), (True, 4)], ids=["unary", "streaming"])
+def test_no_rpc_answers_unknown_or_internal_whatever_it_is_sent(
+    fuzz_server: ServerProcess, streaming: bool, at_least: int
+) -> None:
     tenant = f"f-{uuid.uuid4().hex[:8]}"
     metadata = (("x-adpulse-tenant", tenant), *fuzz_server.key_metadata)
-    methods = _unary_methods(fuzz_server)
-    assert len(methods) > 20
+    methods = _methods(fuzz_server, streaming=streaming)
+    assert len(methods) >= at_least
     codes: dict[str, set[str]] = {}
     with grpc.insecure_channel(fuzz_server.address) as channel:
         for method in methods:
             request_cls = message_factory.GetMessageClass(method.input_type)
-            response_cls = message_factory.GetMessageClass(method.output_type)
-            call = channel.unary_unary(
-                f"/{method.containing_service.full_name}/{method.name}",
-                request_serializer=lambda m: m.SerializeToString(),
-                response_deserializer=response_cls.FromString,
-            )
-
-            _fuzz(method, call, request_cls, metadata, codes.setdefault(method.name, set()))
+            seen = codes.setdefault(method.name, set())
+            _fuzz(method, _caller(channel, method), request_cls, metadata, seen)
         health = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=10)
     assert health.status == health_pb2.HealthCheckResponse.SERVING
     assert set(codes) == {m.name for m in methods}
