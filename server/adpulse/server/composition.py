@@ -174,6 +174,7 @@ def _core(
     kernel, facts = inst.kernel(kernel), inst.clickhouse(facts)
     versions = inst.postgres(PostgresDataVersions(pool))
     runs = inst.postgres(PostgresRunStore(pool, instance_id, settings.heartbeat_seconds))
+    tenant_settings = inst.postgres(PostgresTenantSettings(pool))
     anomalies = AnomaliesUseCase(kernel, facts, settings.restatement, _today)
     explain = ExplainChangeUseCase(kernel, facts)
     alerts, alert_queue, insight_store = (
@@ -182,7 +183,7 @@ def _core(
         inst.postgres(PostgresInsightStore(pool)),
     )
     analytics = AnalyticsUseCases(
-        trends=TrendsUseCase(kernel, facts),
+        trends=TrendsUseCase(kernel, facts, tenant_settings),
         anomalies=anomalies,
         explain=explain,
         insights=InsightsUseCase(
@@ -215,7 +216,7 @@ def _core(
         ),
         runs=runs,
         rates=rates,
-        tenant_settings=inst.postgres(PostgresTenantSettings(pool)),
+        tenant_settings=tenant_settings,
         versions=versions,
         operations=inst.postgres(PostgresOperationStore(pool, postgres_dsn)),
         files=LocalFileArea(settings.effective_import_dir, settings.effective_export_dir),

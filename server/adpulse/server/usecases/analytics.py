@@ -23,7 +23,7 @@ from adpulse.server.domain.analytics import (
 from adpulse.server.domain.errors import FailedPrecondition
 from adpulse.server.domain.metrics_query import FactSelection, Granularity, GroupColumn
 from adpulse.server.domain.restatement import RestatementWindows
-from adpulse.server.ports import FactStore, Kernel
+from adpulse.server.ports import FactStore, Kernel, TenantSettingsStore
 
 if TYPE_CHECKING:
     from adpulse._kernel import Explanation
@@ -38,10 +38,16 @@ def daily_sums(
     selection: FactSelection,
     key_columns: Sequence[str],
     granularity: Granularity = Granularity.DAY,
+    reporting_currency: str = "",
 ) -> pa.Table:
     """Sums per group, date bucket and currency, with the campaign's newest name."""
     groups = [GroupColumn(col) for col in key_columns] + [GroupColumn("date", granularity)]
-    return facts.grouped_sums(selection, groups, latest_campaign_name="campaign_id" in key_columns)
+    return facts.grouped_sums(
+        selection,
+        groups,
+        latest_campaign_name="campaign_id" in key_columns,
+        reporting_currency=reporting_currency,
+    )
 
 
 def carry_of(key_columns: Sequence[str]) -> list[str]:
@@ -57,12 +63,19 @@ class TrendsPage:
     summaries: pa.Table
     total_size: int
     next_offset: int | None
+    reporting_currency: str
 
 
 class TrendsUseCase:
-    def __init__(self, kernel: Kernel, facts: FactStore) -> None:
+    """Money is summed per bucket: in the tenant's reporting currency (each row converted at
+    its date's rate) when one is set, else in the rows' own; the kernel leaves money unset only
+    in the buckets whose rows are in several currencies (a rate missing for some of a bucket's
+    days, or two currencies and no reporting currency), and names each bucket's currency."""
+
+    def __init__(self, kernel: Kernel, facts: FactStore, settings: TenantSettingsStore) -> None:
         self._kernel = kernel
         self._facts = facts
+        self._settings = settings
 
     def execute(self, query: TrendsQuery, today: dt.date) -> TrendsPage:
         selection = FactSelection(query.tenant, None, None, query.filters)
@@ -71,7 +84,13 @@ class TrendsUseCase:
         granularity = query.granularity.value
         history = self._kernel.trends_history_start(granularity, start, end, query.moving_average)
         keys = list(query.key_columns)
-        sums = daily_sums(self._facts, FactSelection(query.tenant, history, end, query.filters), keys)
+        currency = self._settings.reporting_currency(query.tenant)
+        sums = daily_sums(
+            self._facts,
+            FactSelection(query.tenant, history, end, query.filters),
+            keys,
+            reporting_currency=currency,
+        )
         points, summaries = self._kernel.trends(
             sums,
             keys,
@@ -93,6 +112,7 @@ class TrendsUseCase:
             summaries=summaries.slice(first, query.page_size),
             total_size=summaries.num_rows,
             next_offset=last if last < summaries.num_rows else None,
+            reporting_currency=currency,
         )
 
 
@@ -130,9 +150,7 @@ class AnomaliesUseCase:
             start,
             end,
             method=query.method.value,
-            threshold=query.sensitivity.threshold,
-            change_threshold=query.sensitivity.change_threshold,
-            cold_start_factor=query.sensitivity.cold_start_factor,
+            **query.sensitivity.detection_options(query.metric),
             window=query.window_days,
             min_change=query.min_change,
             all_points=query.include_series,
