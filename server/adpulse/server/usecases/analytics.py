@@ -19,6 +19,7 @@ from adpulse.server.domain.analytics import (
     Metric,
     TrendsQuery,
     incident_confidence,
+    too_many_series,
 )
 from adpulse.server.domain.errors import FailedPrecondition
 from adpulse.server.domain.metrics_query import FactSelection, Granularity, GroupColumn
@@ -50,6 +51,13 @@ def daily_sums(
     )
 
 
+def require_series_within(facts: FactStore, selection: FactSelection, keys: Sequence[str], cap: int) -> None:
+    """Refuses a split into more than `cap` series before any is fetched: the sums, the kernel's
+    series and the answer all grow with their number."""
+    if keys and facts.count_groups(selection, keys, cap + 1) > cap:
+        raise too_many_series(cap)
+
+
 def carry_of(key_columns: Sequence[str]) -> list[str]:
     return ["campaign_name"] if "campaign_id" in key_columns else []
 
@@ -72,10 +80,13 @@ class TrendsUseCase:
     in the buckets whose rows are in several currencies (a rate missing for some of a bucket's
     days, or two currencies and no reporting currency), and names each bucket's currency."""
 
-    def __init__(self, kernel: Kernel, facts: FactStore, settings: TenantSettingsStore) -> None:
+    def __init__(
+        self, kernel: Kernel, facts: FactStore, settings: TenantSettingsStore, max_series: int
+    ) -> None:
         self._kernel = kernel
         self._facts = facts
         self._settings = settings
+        self._max_series = max_series
 
     def execute(self, query: TrendsQuery, today: dt.date) -> TrendsPage:
         selection = FactSelection(query.tenant, None, None, query.filters)
@@ -84,13 +95,10 @@ class TrendsUseCase:
         granularity = query.granularity.value
         history = self._kernel.trends_history_start(granularity, start, end, query.moving_average)
         keys = list(query.key_columns)
+        read = FactSelection(query.tenant, history, end, query.filters)
+        require_series_within(self._facts, read, keys, self._max_series)
         currency = self._settings.reporting_currency(query.tenant)
-        sums = daily_sums(
-            self._facts,
-            FactSelection(query.tenant, history, end, query.filters),
-            keys,
-            reporting_currency=currency,
-        )
+        sums = daily_sums(self._facts, read, keys, reporting_currency=currency)
         points, summaries = self._kernel.trends(
             sums,
             keys,
@@ -128,12 +136,18 @@ class AnomalyReport:
 
 class AnomaliesUseCase:
     def __init__(
-        self, kernel: Kernel, facts: FactStore, restatement: RestatementWindows, today: Callable[[], dt.date]
+        self,
+        kernel: Kernel,
+        facts: FactStore,
+        restatement: RestatementWindows,
+        today: Callable[[], dt.date],
+        max_series: int,
     ) -> None:
         self._kernel = kernel
         self._facts = facts
         self._restatement = restatement
         self._today = today
+        self._max_series = max_series
 
     def execute(self, query: AnomalyQuery) -> AnomalyReport:
         selection = FactSelection(query.tenant, None, None, query.filters)
@@ -142,7 +156,9 @@ class AnomaliesUseCase:
         start, end = query.dates.resolve(span[1] if span else today, DEFAULT_DETECT_DAYS)
         keys = list(query.key_columns)
         history = start - dt.timedelta(days=query.window_days + SEASONAL_HISTORY_DAYS)
-        sums = daily_sums(self._facts, FactSelection(query.tenant, history, end, query.filters), keys)
+        read = FactSelection(query.tenant, history, end, query.filters)
+        require_series_within(self._facts, read, keys, self._max_series)
+        sums = daily_sums(self._facts, read, keys)
         points, incidents = self.detect(
             sums,
             keys,
