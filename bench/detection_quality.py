@@ -20,7 +20,9 @@ would:
 - ExplainChange of that metric over the incident's days against the same weekdays before, by
   campaign: top-1 is right when the first contributor is the broken campaign.
 - GenerateInsights with stories over the 56 days: a labelled incident is recalled when a story
-  on the first page (the default 20) is about its campaign and overlaps its days.
+  on the first page (the default 20) is about its campaign and overlaps its days. Merge quality:
+  how many stories tell one labelled incident (1 when its metrics were merged into one
+  incident), and how often the first one's lead (root) metric is the incident's own metric.
 
 Results are split by incident kind and by the broken campaign's noise regime (steady < 8 %,
 moderate 8-20 %, noisy > 20 % day-to-day).
@@ -41,6 +43,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from adpulse.client import AdpulseClient
+from adpulse.v1 import analytics_service_pb2 as pb
 from tests.support import addata
 from tests.support.server import running_server
 
@@ -71,6 +74,8 @@ def main() -> int:  # noqa: PLR0915 - one counter per reported figure
     in_stories: collections.Counter[tuple[str, str]] = collections.Counter()
     false_by_metric: collections.Counter[str] = collections.Counter()
     false_by_regime: collections.Counter[str] = collections.Counter()
+    stories_per_problem: list[int] = []
+    root_right = 0
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp, running_server(Path(tmp) / "data") as server:
         for seed in range(args.first_seed, args.first_seed + args.seeds):
@@ -118,11 +123,16 @@ def main() -> int:  # noqa: PLR0915 - one counter per reported figure
                         and overlaps((inc.start_date, inc.end_date), (i.start, i.end))
                         for inc in found[metric]
                     )
-                    in_stories[key] += any(
-                        st.incident.group.campaign_id == i.campaign.campaign_id
-                        and overlaps((st.incident.start_date, st.incident.end_date), (i.start, i.end))
+                    told = [
+                        st
                         for st in stories
-                    )
+                        if st.incident.group.campaign_id == i.campaign.campaign_id
+                        and overlaps((st.incident.start_date, st.incident.end_date), (i.start, i.end))
+                    ]
+                    in_stories[key] += bool(told)
+                    if told:
+                        stories_per_problem.append(len(told))
+                        root_right += pb.Metric.Name(told[0].incident.metric) == f"METRIC_{metric.upper()}"
                     explained = client.explain_change(
                         metric=metric, start=i.start.isoformat(), end=i.end.isoformat(), by=["campaign"]
                     )
@@ -154,6 +164,12 @@ def main() -> int:  # noqa: PLR0915 - one counter per reported figure
 
     rows("incident (metric)", 0, list(addata.INCIDENT_KINDS))
     rows("noise regime", 1, [r[0] for r in addata.REGIMES])
+    told = len(stories_per_problem)
+    print(
+        f"merge: {sum(stories_per_problem) / max(1, told):.2f} stories per incident told "
+        f"({sum(n > 1 for n in stories_per_problem)} told more than once); "
+        f"root metric right {root_right / max(1, told):.2f}"
+    )
     print(
         f"precision {precision:.3f}  recall {recall:.3f}  F1 {f1:.3f}  "
         f"explain top-1 {sum(top1.values()) / n:.3f}  story recall {sum(in_stories.values()) / n:.3f}"

@@ -5,7 +5,7 @@ Each seed is an account of the hard generator (`tests/support/addata.py`: 24 cam
 platforms, 120 days, multiplicative heavy-tailed noise of 3-40 % per campaign, negative-binomial
 counts, fractional conversions, launches, stops, budget caps, holidays, lasting level shifts)
 with no incident in it. Its daily sums by campaign go to the kernel's detection as the server
-sends them (`method=auto`, the thresholds of `Sensitivity`, a 28-day window), judging every day
+sends them (`method=auto`, the options of `Sensitivity`, a 28-day window), judging every day
 of every campaign from its first day of data on, so the cold start is judged too. Every incident
 reported is false. The rate is false incidents per 100 campaign-months per metric, where a
 campaign-month is 30.44 judged (live) days of one campaign.
@@ -24,6 +24,7 @@ import collections
 import datetime as dt
 import sys
 import time
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
@@ -32,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import pyarrow as pa
 
 from adpulse import _kernel
-from adpulse.server.domain.analytics import Sensitivity
+from adpulse.server.domain.analytics import Metric, Sensitivity
 from tests.support import addata
 
 END = dt.date(2026, 11, 15)
@@ -74,15 +75,25 @@ def daily_sums(text: str) -> pa.Table:
     )
 
 
+def _scaled(z: float) -> Callable[[Metric], dict[str, float]]:
+    """Medium's options with its bands (the day's, the rate's, the run's) scaled to z."""
+    factor = z / Sensitivity.MEDIUM.threshold
+    bands = {"threshold", "rate_threshold", "run_threshold"}
+
+    def options(metric: Metric) -> dict[str, float]:
+        medium = Sensitivity.MEDIUM.detection_options(metric)
+        return {k: v * factor if k in bands else v for k, v in medium.items()}
+
+    return options
+
+
 def main() -> int:
     args = parse_args()
-    settings = [(s.name.lower(), s.threshold, s.change_threshold, s.cold_start_factor) for s in Sensitivity]
+    settings: list[tuple[str, Callable[[Metric], dict[str, float]]]] = [
+        (s.name.lower(), s.detection_options) for s in Sensitivity
+    ]
     if args.thresholds:
-        medium = Sensitivity.MEDIUM
-        settings = [
-            (f"z={z}", float(z), medium.change_threshold, medium.cold_start_factor)
-            for z in args.thresholds.split(",")
-        ]
+        settings = [(f"z={z}", _scaled(float(z))) for z in args.thresholds.split(",")]
     false: collections.Counter[tuple[str, str, str]] = collections.Counter()
     months: collections.Counter[str] = collections.Counter()
     started = time.perf_counter()
@@ -94,11 +105,11 @@ def main() -> int:
         regime = {c.campaign_id: c.regime for c in account.campaigns}
         for c in account.campaigns:
             months[c.regime] += (c.last - c.first + 1) / DAYS_PER_MONTH
-        for name, z, change, cold in settings:
+        for name, options in settings:
             for metric in METRICS:
                 _, incidents = _kernel.detect_anomalies(
-                    table, ["campaign_id"], metric, account.dates[0], END,
-                    method="auto", threshold=z, change_threshold=change, cold_start_factor=cold,
+                    table, ["campaign_id"], metric, account.dates[0], END, method="auto",
+                    **options(Metric(metric)),
                 )  # fmt: skip
                 for campaign in incidents["campaign_id"].to_pylist():
                     false[(name, metric, regime[campaign])] += 1

@@ -290,14 +290,17 @@ def trends(
 
     Returns (points, summaries). `points` has one row per series and bucket: `series` (the
     series' rank), the keys, carry and currency columns, `date` (bucket start), `partial` (the
-    bucket reaches outside [start, end]), then per metric `m`: `m` (gaps: sums 0, ratios null),
+    bucket reaches outside [start, end]), `money_currency` (the currency of the bucket's money;
+    null when its rows mix currencies, its money values and the comparisons reaching into other
+    currencies then null too, or it has no rows), then per metric `m`: `m` (gaps: sums 0, ratios null),
     `m_micros` (cost and revenue, exact), `m_moving_average` (trailing `moving_average`
     buckets: sums averaged, ratios of the window's sums), `m_previous` and `m_vs_previous`
     (the previous bucket and the relative change to it), `m_year_ago` and `m_vs_year_ago`
     (364 days back for days and weeks, 12 months for months). A comparison is null where the
     series had no data yet; a relative change is null where its base is 0. `summaries` has one
-    row per series: rank, keys, carry, currency, and per metric the range's value `m`,
-    `m_micros`, `m_previous` (the same number of buckets before), `m_vs_previous`,
+    row per series: rank, keys, carry, currency, `money_currency` (of the range), and per
+    metric the range's value `m`, `m_micros`, `m_previous` (the same number of buckets
+    before), `m_vs_previous`,
     `m_year_ago`, `m_vs_year_ago`. Series are ranked by the first metric's total, largest first,
     null last, then by key; `carry` columns come from each group's latest row."""
 
@@ -318,6 +321,10 @@ def detect_anomalies(
     provisional_from: Mapping[str, dt.date] = ...,
     default_provisional_from: dt.date | None = None,
     carry: Sequence[str] = (),
+    rate_threshold: float = 0.0,
+    corroboration: float = 2.0,
+    run_threshold: float = 0.0,
+    relative_floor: float = 0.08,
 ) -> tuple[pa.Table, pa.Table]:
     """Judges every day of [start, end] of every group's daily series against its history
     (the rows before `start`, back to the group's first row).
@@ -328,7 +335,12 @@ def detect_anomalies(
     zscore, mad and the seasonal residuals (at least 7); `min_change` the smallest deviation
     reported (None: 100 impressions, 5 clicks, 2 conversions, 5 money units, 0 for ratios).
     A day is provisional from `provisional_from[platform]` on (groups keyed by platform), else
-    from `default_provisional_from` (None: never).
+    from `default_provisional_from` (None: never). The noise-aware methods (auto, seasonal)
+    also flag: conversions or revenue whose rate (CVR, revenue per conversion) left its own
+    band of `rate_threshold` deviations (0: off) while the metric moved the same way by at
+    least `corroboration` deviations; and runs of 2-4 days that all lean one way whose
+    combined score Σ score / √days is beyond `run_threshold` (0: off). Their deviation is never
+    under `relative_floor` (on the log scale).
 
     Returns (points, incidents). `points` (every judged day with `all_points`, else only the
     anomalies), by group then date: keys, carry, currency, `date`, `observed`, `expected`,
@@ -338,7 +350,8 @@ def detect_anomalies(
     without a value (a ratio's zero denominator) or without enough history have null
     expected. `incidents`: consecutive anomalous days of a group in one direction: keys,
     carry, currency, `start`, `end`, `days`, `observed` and `expected` over the incident
-    (sums: their average day; ratios: of its sums), `peak_score`, `severity` (highest),
+    (sums: their average day; ratios: of its sums), `peak_score` (the strongest evidence of
+    its days: a day's score, its rate's, or a run's combined score), `severity` (highest),
     `direction`, `method` (of the peak), `provisional` (any day), and the five measures summed
     over its days."""
 

@@ -353,7 +353,8 @@ fn trends<'py>(
 #[pyo3(signature = (
     table, keys, metric, start, end, *, method = "auto", threshold = 4.0, change_threshold = 0.6,
     cold_start_factor = 4.0, window = 28, min_change = None, all_points = false, provisional_from = HashMap::new(),
-    default_provisional_from = None, carry = Vec::new()
+    default_provisional_from = None, carry = Vec::new(), rate_threshold = 0.0, corroboration = 2.0,
+    run_threshold = 0.0, relative_floor = 0.08
 ))]
 #[allow(clippy::too_many_arguments)]
 fn detect_anomalies<'py>(
@@ -373,6 +374,10 @@ fn detect_anomalies<'py>(
     provisional_from: HashMap<String, Bound<'py, PyAny>>,
     default_provisional_from: Option<Bound<'py, PyAny>>,
     carry: Vec<String>,
+    rate_threshold: f64,
+    corroboration: f64,
+    run_threshold: f64,
+    relative_floor: f64,
 ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
     let batch = one_batch(table)?;
     let end = day_of(end)?;
@@ -382,6 +387,10 @@ fn detect_anomalies<'py>(
         threshold,
         change_threshold,
         cold_start_factor,
+        rate_threshold,
+        corroboration,
+        run_threshold,
+        relative_floor,
         window,
         min_change,
         start: day_of(start)?,

@@ -178,6 +178,7 @@ def _core(
     kernel, facts = inst.kernel(kernel), inst.clickhouse(facts)
     versions = inst.postgres(PostgresDataVersions(pool))
     runs = inst.postgres(PostgresRunStore(pool, instance_id, settings.heartbeat_seconds))
+    tenant_settings = inst.postgres(PostgresTenantSettings(pool))
     anomalies = AnomaliesUseCase(kernel, facts, settings.restatement, _today, settings.max_series)
     explain = ExplainChangeUseCase(kernel, facts)
     alerts, alert_queue, insight_store = (
@@ -187,7 +188,7 @@ def _core(
     )
     insight_runs: ResultCache[InsightsRun] = ResultCache(settings.insight_runs_cache_bytes)
     analytics = AnalyticsUseCases(
-        trends=TrendsUseCase(kernel, facts, settings.max_series),
+        trends=TrendsUseCase(kernel, facts, tenant_settings, settings.max_series),
         anomalies=anomalies,
         explain=explain,
         insights=InsightsUseCase(
@@ -225,7 +226,7 @@ def _core(
         ),
         runs=runs,
         rates=rates,
-        tenant_settings=inst.postgres(PostgresTenantSettings(pool)),
+        tenant_settings=tenant_settings,
         versions=versions,
         operations=inst.postgres(PostgresOperationStore(pool, postgres_dsn)),
         files=LocalFileArea(

@@ -94,6 +94,10 @@ class Kernel(Protocol):
         provisional_from: Mapping[str, dt.date] = ...,
         default_provisional_from: dt.date | None = ...,
         carry: Sequence[str] = ...,
+        rate_threshold: float = ...,
+        corroboration: float = ...,
+        run_threshold: float = ...,
+        relative_floor: float = ...,
     ) -> tuple[pa.Table, pa.Table]: ...
 
     def explain_change(
@@ -226,9 +230,10 @@ class FactStore(Protocol):
         source: Source | None = ...,
     ) -> pa.Table:
         """Sums of the measures of the selected rows, grouped by `groups` and currency; with a
-        reporting currency, money is converted row by row at the row date's rate first. They
-        come from `source`, which must hold every column used; by default from the coarsest
-        rollup that can answer (domain/query_plan.py), which gives the same sums."""
+        reporting currency, money is converted row by row at the row date's rate first (a row
+        lacking one keeps its own currency and amount). They come from `source`, which must
+        hold every column used; by default from the coarsest rollup that can answer
+        (domain/query_plan.py), which gives the same sums."""
 
     def count_groups(self, selection: FactSelection, key_columns: Sequence[str], at_most: int) -> int:
         """How many distinct values of `key_columns` the selected rows have, counting no

@@ -215,7 +215,8 @@ class _AnomalyMethodEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Anomaly
     """Noise-aware: on the log scale ln(value + half an event), the median of the same weekday
     over the last four weeks, corrected by the window's median residual, ± z deviations made
     of the residuals' robust spread (MAD) beyond their sampling noise plus the day's own
-    sampling noise (Poisson counts, binomial rates, compound-Poisson money).
+    sampling noise (Poisson counts, binomial rates, compound-Poisson money). Conversions and
+    revenue are also judged by their rate, and 2-4 days leaning one way by their combined score.
     """
     ANOMALY_METHOD_WEEK_OVER_WEEK: _AnomalyMethod.ValueType  # 5
     """The same weekday a week earlier ± a relative change, never narrower than `min_change`."""
@@ -242,7 +243,8 @@ ANOMALY_METHOD_SEASONAL: AnomalyMethod.ValueType  # 4
 """Noise-aware: on the log scale ln(value + half an event), the median of the same weekday
 over the last four weeks, corrected by the window's median residual, ± z deviations made
 of the residuals' robust spread (MAD) beyond their sampling noise plus the day's own
-sampling noise (Poisson counts, binomial rates, compound-Poisson money).
+sampling noise (Poisson counts, binomial rates, compound-Poisson money). Conversions and
+revenue are also judged by their rate, and 2-4 days leaning one way by their combined score.
 """
 ANOMALY_METHOD_WEEK_OVER_WEEK: AnomalyMethod.ValueType  # 5
 """The same weekday a week earlier ± a relative change, never narrower than `min_change`."""
@@ -1111,10 +1113,19 @@ class TrendPoint(_message.Message):
     DATE_FIELD_NUMBER: _builtins.int
     PARTIAL_FIELD_NUMBER: _builtins.int
     VALUES_FIELD_NUMBER: _builtins.int
+    CURRENCY_FIELD_NUMBER: _builtins.int
     date: _builtins.str
     """Start of the bucket, `YYYY-MM-DD`."""
     partial: _builtins.bool
     """The bucket reaches past `end_date` (the last bucket may be incomplete)."""
+    currency: _builtins.str
+    """Currency of the bucket's money (cost, revenue, CPC, CPM, CPA; ROAS and ROI need one too):
+    the response's `reporting_currency`, or the rows' own currency when none is set or a date
+    of the bucket has no exchange rate loaded (so a currency other than `reporting_currency`
+    here names a bucket lacking a rate). Empty when the bucket has no rows, or rows in several
+    currencies: its money values are then unset, and so is every comparison (moving average,
+    previous, year ago) whose buckets are not all in this bucket's currency.
+    """
     @_builtins.property
     def values(self) -> _containers.RepeatedCompositeFieldContainer[Global___TrendValue]:
         """One value per requested metric, in request order."""
@@ -1125,10 +1136,11 @@ class TrendPoint(_message.Message):
         date: _builtins.str = ...,
         partial: _builtins.bool = ...,
         values: _abc.Iterable[Global___TrendValue] | None = ...,
+        currency: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["date", b"date", "partial", b"partial", "values", b"values"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["currency", b"currency", "date", b"date", "partial", b"partial", "values", b"values"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1199,6 +1211,9 @@ class TrendSeries(_message.Message):
     GROUP_FIELD_NUMBER: _builtins.int
     POINTS_FIELD_NUMBER: _builtins.int
     SUMMARIES_FIELD_NUMBER: _builtins.int
+    CURRENCY_FIELD_NUMBER: _builtins.int
+    currency: _builtins.str
+    """Currency of the summaries' money totals, as `TrendPoint.currency` for the whole range."""
     @_builtins.property
     def group(self) -> Global___GroupKey:
         """The group."""
@@ -1217,10 +1232,11 @@ class TrendSeries(_message.Message):
         group: Global___GroupKey | None = ...,
         points: _abc.Iterable[Global___TrendPoint] | None = ...,
         summaries: _abc.Iterable[Global___TrendSummary] | None = ...,
+        currency: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["group", b"group"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["group", b"group", "points", b"points", "summaries", b"summaries"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["currency", b"currency", "group", b"group", "points", b"points", "summaries", b"summaries"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1238,6 +1254,7 @@ class GetTrendsResponse(_message.Message):
     SERIES_FIELD_NUMBER: _builtins.int
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     TOTAL_SIZE_FIELD_NUMBER: _builtins.int
+    REPORTING_CURRENCY_FIELD_NUMBER: _builtins.int
     start_date: _builtins.str
     """First day of the first bucket."""
     end_date: _builtins.str
@@ -1246,6 +1263,10 @@ class GetTrendsResponse(_message.Message):
     """Token for the next page; empty on the last page."""
     total_size: _builtins.int
     """Number of series over all pages."""
+    reporting_currency: _builtins.str
+    """The tenant's reporting currency: money is converted into it at each row's date's rate.
+    Empty when none is set: money is then summed in each row's own currency, per bucket.
+    """
     @_builtins.property
     def metrics(self) -> _containers.RepeatedScalarFieldContainer[Global___Metric.ValueType]:
         """The metrics of every point's values, in order."""
@@ -1263,10 +1284,11 @@ class GetTrendsResponse(_message.Message):
         series: _abc.Iterable[Global___TrendSeries] | None = ...,
         next_page_token: _builtins.str = ...,
         total_size: _builtins.int = ...,
+        reporting_currency: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["end_date", b"end_date", "metrics", b"metrics", "next_page_token", b"next_page_token", "series", b"series", "start_date", b"start_date", "total_size", b"total_size"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["end_date", b"end_date", "metrics", b"metrics", "next_page_token", b"next_page_token", "reporting_currency", b"reporting_currency", "series", b"series", "start_date", b"start_date", "total_size", b"total_size"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1463,7 +1485,10 @@ class AnomalyIncident(_message.Message):
 
     @_builtins.property
     def peak_score(self) -> _wrappers_pb2.DoubleValue:
-        """Score of the most anomalous day."""
+        """The strongest evidence of its days, in deviations: a day's own score, for conversions and
+        revenue the score of their rate (CVR, revenue per conversion), or the combined score
+        Σ score / √days of a run of days (see the README's anomaly section).
+        """
 
     @_builtins.property
     def confidence(self) -> _wrappers_pb2.DoubleValue:

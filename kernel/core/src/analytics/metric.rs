@@ -25,9 +25,12 @@ pub enum Metric {
     Cpa,
     Roas,
     Roi,
+    /// Revenue per conversion (average order value): what detection judges revenue by beside
+    /// revenue itself, since a change of order values hides in the noise of the order count.
+    Aov,
 }
 
-pub const METRIC_NAMES: [&str; 12] = [
+pub const METRIC_NAMES: [&str; 13] = [
     "impressions",
     "clicks",
     "cost",
@@ -40,9 +43,10 @@ pub const METRIC_NAMES: [&str; 12] = [
     "cpa",
     "roas",
     "roi",
+    "aov",
 ];
 
-const ALL: [Metric; 12] = [
+const ALL: [Metric; 13] = [
     Metric::Impressions,
     Metric::Clicks,
     Metric::Cost,
@@ -55,6 +59,7 @@ const ALL: [Metric; 12] = [
     Metric::Cpa,
     Metric::Roas,
     Metric::Roi,
+    Metric::Aov,
 ];
 
 impl Metric {
@@ -127,6 +132,7 @@ impl Metric {
             Metric::Cpa => ratio(f(COST), s[CONVERSIONS]),
             Metric::Roas => ratio(f(REVENUE), s[COST]),
             Metric::Roi => ratio(profit(s[REVENUE], s[COST]), s[COST]),
+            Metric::Aov => ratio(f(REVENUE), s[CONVERSIONS]),
         }
     }
 
@@ -142,6 +148,7 @@ impl Metric {
             Metric::Cpa => (f(COST), f(CONVERSIONS)),
             Metric::Roas => (f(REVENUE), f(COST)),
             Metric::Roi => (profit(s[REVENUE], s[COST]), f(COST)),
+            Metric::Aov => (f(REVENUE), f(CONVERSIONS)),
             _ => (f(self as usize) / Self::unit(self as usize), 1.0),
         }
     }
@@ -156,7 +163,18 @@ impl Metric {
             Metric::Cvr => (CONVERSIONS, Some(CLICKS)),
             Metric::Cpa => (COST, Some(CONVERSIONS)),
             Metric::Roas | Metric::Roi => (REVENUE, Some(COST)),
+            Metric::Aov => (REVENUE, Some(CONVERSIONS)),
             _ => (self as usize, None),
+        }
+    }
+
+    /// The rate a volume metric is judged by beside itself: conversions per click, revenue per
+    /// conversion. Its noise lacks the traffic's, so a broken rate stands out of it.
+    pub fn volume_rate(self) -> Option<Metric> {
+        match self {
+            Metric::Conversions => Some(Metric::Cvr),
+            Metric::Revenue => Some(Metric::Aov),
+            _ => None,
         }
     }
 
@@ -195,6 +213,7 @@ impl Metric {
             Metric::Cpa => e2 * (1.0 / conversions + 1.0 / clicks),
             Metric::Roas => e2 * (2.0 / conversions + 1.0 / clicks),
             Metric::Roi => (expected + 1.0).powi(2) * (2.0 / conversions + 1.0 / clicks),
+            Metric::Aov => e2 / conversions,
         }
     }
 
@@ -238,7 +257,7 @@ mod tests {
     fn ratio_values_are_the_kpi_formulas() {
         let s = [1000, 50, 25_000_000, 5_000_000, 100_000_000];
         let columns = kpi_columns(&s.map(|v| vec![v]), None);
-        for (k, metric) in ALL[5..].iter().enumerate() {
+        for (k, metric) in ALL[5..12].iter().enumerate() {
             let kpi = columns[k].as_primitive::<Float64Type>().value(0);
             assert_eq!(metric.value(&s), Some(kpi), "{}", metric.name());
             let (num, den) = metric.parts(&s);

@@ -28,6 +28,8 @@ pub struct SeriesSet {
     pub measures: [Vec<i64>; 5],
     /// Whether a group's money is in one currency (always true without a currency column).
     pub money_known: Vec<bool>,
+    /// The currency of every row, when the batch has a currency column.
+    pub currencies: Option<Currencies>,
     keys: Vec<usize>,
     currency: Option<usize>,
 }
@@ -98,24 +100,28 @@ impl SeriesSet {
             order[fill[g as usize]] = row as u32;
             fill[g as usize] += 1;
         }
+        let currencies = match schema.index_of(CURRENCY) {
+            Ok(i) => {
+                let of_row = encode(&[batch.column(i).clone()], &rows, &parts)
+                    .map_err(|e| AnalyticsError(e.message))?
+                    .codes;
+                Some(Currencies::new(batch.column(i), of_row)?)
+            }
+            Err(_) => None,
+        };
+        let money_known = match &currencies {
+            None => vec![true; groups],
+            Some(c) => (0..groups)
+                .map(|g| {
+                    let rows = &order[starts[g]..starts[g + 1]];
+                    rows.iter()
+                        .all(|&r| c.of_row[r as usize] == c.of_row[rows[0] as usize])
+                })
+                .collect(),
+        };
         let currency = (!keys.contains(&CURRENCY))
             .then(|| schema.index_of(CURRENCY).ok())
             .flatten();
-        let money_known = match currency {
-            None => vec![true; groups],
-            Some(i) => {
-                let codes = encode(&[batch.column(i).clone()], &rows, &parts)
-                    .map_err(|e| AnalyticsError(e.message))?
-                    .codes;
-                (0..groups)
-                    .map(|g| {
-                        let rows = &order[starts[g]..starts[g + 1]];
-                        rows.iter()
-                            .all(|&r| codes[r as usize] == codes[rows[0] as usize])
-                    })
-                    .collect()
-            }
-        };
         Ok(SeriesSet {
             batch,
             order,
@@ -123,6 +129,7 @@ impl SeriesSet {
             days,
             measures,
             money_known,
+            currencies,
             keys: key_columns,
             currency,
         })
@@ -211,6 +218,56 @@ impl SeriesSet {
             out.push((field, values));
         }
         Ok(out)
+    }
+}
+
+/// Row currencies as small codes, so sums can check cheaply that they add one currency only.
+pub struct Currencies {
+    pub of_row: Vec<u32>,
+    /// The currency of each code.
+    names: Vec<String>,
+}
+
+impl Currencies {
+    fn new(column: &ArrayRef, of_row: Vec<u32>) -> Result<Currencies, AnalyticsError> {
+        let text = arrow::compute::cast(column, &DataType::Utf8)?;
+        let text = text.as_string::<i32>();
+        let mut names =
+            vec![String::new(); of_row.iter().map(|&c| c as usize + 1).max().unwrap_or(0)];
+        for (row, &code) in of_row.iter().enumerate() {
+            let name = &mut names[code as usize];
+            if name.is_empty() && text.is_valid(row) {
+                *name = text.value(row).to_owned();
+            }
+        }
+        Ok(Currencies { of_row, names })
+    }
+
+    pub fn name(&self, code: u32) -> &str {
+        &self.names[code as usize]
+    }
+}
+
+/// The currency of a sum of rows: none yet (no rows), one, or several.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SumCurrency {
+    Empty,
+    One(u32),
+    Mixed,
+}
+
+impl SumCurrency {
+    pub fn and(self, other: SumCurrency) -> SumCurrency {
+        match (self, other) {
+            (SumCurrency::Empty, c) | (c, SumCurrency::Empty) => c,
+            (SumCurrency::One(a), SumCurrency::One(b)) if a == b => self,
+            _ => SumCurrency::Mixed,
+        }
+    }
+
+    /// Whether money summed in this currency state is one amount.
+    pub fn is_known(self) -> bool {
+        self != SumCurrency::Mixed
     }
 }
 

@@ -3,18 +3,21 @@
 //! trailing moving average, and each bucket compared with the previous one and with the same
 //! bucket a year earlier (364 days for days and weeks, so weekdays line up; 12 months for
 //! months). A comparison exists only where the series already had data: before its first row
-//! the series did not exist, after it a bucket without rows is a true zero.
+//! the series did not exist, after it a bucket without rows is a true zero. Money is summed
+//! per bucket: a bucket (or a comparison) whose rows are in several currencies has no money
+//! values, the others name their currency, however many currencies the series holds elsewhere.
 
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, BooleanArray, Date32Array, Float64Array, Int64Array, RecordBatch, UInt32Array,
+    ArrayRef, BooleanArray, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray,
+    UInt32Array,
 };
 use arrow::compute::{lexsort_to_indices, take, SortColumn, SortOptions};
 use arrow::datatypes::{DataType, Field};
 
 use super::metric::Metric;
-use super::series::{batch_of, SeriesSet};
+use super::series::{batch_of, SeriesSet, SumCurrency};
 use super::AnalyticsError;
 use crate::date::{civil_from_days, days_from_civil};
 
@@ -90,6 +93,10 @@ pub struct Trends {
     pub summaries: RecordBatch,
 }
 
+/// The column naming the currency of a point's (or a summary's) money: null when its rows mix
+/// currencies (its money is then undefined) or it has no rows.
+pub const MONEY_CURRENCY: &str = "money_currency";
+
 /// The rows the fetch must reach back to (first day) for these options.
 pub fn history_start(o: &TrendOptions) -> i32 {
     let g = o.granularity;
@@ -108,7 +115,11 @@ struct SeriesValues {
     /// Per bucket of the range, per metric: value, micros, MA, previous, year-ago.
     points: Vec<[Option<f64>; 4]>,
     micros: Vec<Option<i64>>,
+    /// Per bucket of the range, the currency of its money.
+    currencies: Vec<SumCurrency>,
     summary: Vec<Summary>,
+    /// The currency of the range's money.
+    currency: SumCurrency,
 }
 
 pub fn trends(set: &SeriesSet, carry: &[&str], o: &TrendOptions) -> Result<Trends, AnalyticsError> {
@@ -197,6 +208,18 @@ pub fn trends(set: &SeriesSet, carry: &[&str], o: &TrendOptions) -> Result<Trend
             Some(g.start_of(b + 1) - 1 > o.end || g.start_of(b) < o.start)
         }))),
     ));
+    let currency_name = |c: SumCurrency| match (c, &set.currencies) {
+        (SumCurrency::One(code), Some(names)) => Some(names.name(code).to_owned()),
+        _ => None,
+    };
+    points.push((
+        Field::new(MONEY_CURRENCY, DataType::Utf8, true),
+        Arc::new(StringArray::from_iter(
+            point_rows
+                .iter()
+                .map(|(s, b)| currency_name(series[*s].currencies[*b])),
+        )),
+    ));
     let m_count = o.metrics.len();
     for (m, metric) in o.metrics.iter().enumerate() {
         let name = metric.name();
@@ -241,6 +264,12 @@ pub fn trends(set: &SeriesSet, carry: &[&str], o: &TrendOptions) -> Result<Trend
     summaries.extend(take_rows(
         &order.iter().map(|s| *s as u32).collect::<Vec<_>>(),
     )?);
+    summaries.push((
+        Field::new(MONEY_CURRENCY, DataType::Utf8, true),
+        Arc::new(StringArray::from_iter(
+            order.iter().map(|s| currency_name(series[*s].currency)),
+        )),
+    ));
     for (m, metric) in o.metrics.iter().enumerate() {
         let name = metric.name();
         let sum = |s: usize| &series[s].summary[m];
@@ -291,86 +320,105 @@ fn series_values(
     let first_present = rows.iter().map(|(b, _)| *b).min()?;
     let lo = first_present.min(first_b);
     let mut sums = vec![[0i64; 5]; (last_b - lo + 1) as usize];
+    let mut currencies = vec![SumCurrency::Empty; sums.len()];
     for &(b, r) in &rows {
         let slot = &mut sums[(b - lo) as usize];
         for (s, v) in slot.iter_mut().zip(set.sums_of_row(r)) {
             *s += v;
         }
+        if let Some(c) = &set.currencies {
+            let cur = &mut currencies[(b - lo) as usize];
+            *cur = cur.and(SumCurrency::One(c.of_row[r as usize]));
+        }
     }
-    let money_known = set.money_known[group];
-    let value = |metric: Metric, s: &[i64; 5]| {
-        if metric.is_money() && !money_known {
+    // Money is a value only where every row summed is in one currency, so each bucket's money
+    // stands however many currencies the look-back holds.
+    let value = |metric: Metric, s: &[i64; 5], cur: SumCurrency| {
+        if metric.is_money() && !cur.is_known() {
             None
         } else {
             metric.value(s)
         }
     };
+    let micros = |metric: Metric, s: &[i64; 5], cur: SumCurrency| {
+        metric
+            .measure()
+            .filter(|_| metric.is_money() && cur.is_known())
+            .map(|k| s[k])
+    };
     let covered = |b: i32| b >= first_present;
-    let sum_buckets = |from: i32, to: i32| -> [i64; 5] {
+    let sum_buckets = |from: i32, to: i32| -> ([i64; 5], SumCurrency) {
         let mut total = [0i64; 5];
-        for s in &sums[(from.max(lo) - lo) as usize..=(to - lo) as usize] {
+        let mut cur = SumCurrency::Empty;
+        let (from, to) = ((from.max(lo) - lo) as usize, (to - lo) as usize);
+        for (s, c) in sums[from..=to].iter().zip(&currencies[from..=to]) {
             for (t, v) in total.iter_mut().zip(s) {
                 *t += v;
             }
+            cur = cur.and(*c);
         }
-        total
+        (total, cur)
     };
-    // Sums over buckets [from, to], or None when the series did not exist at `from`.
-    let span = |from: i32, to: i32| covered(from).then(|| sum_buckets(from, to));
+    // A comparison of money in the currency of `here`, or None when the series did not exist at
+    // `from` or the span's money is in another currency.
+    let compare = |metric: Metric, here: SumCurrency, from: i32, to: i32| {
+        let (s, cur) = covered(from).then(|| sum_buckets(from, to))?;
+        value(metric, &s, cur.and(here))
+    };
     let m_count = o.metrics.len();
     let buckets = (last_b - first_b + 1) as usize;
     let mut points = Vec::with_capacity(buckets * m_count);
-    let mut micros = Vec::with_capacity(buckets * m_count);
+    let mut micros_of = Vec::with_capacity(buckets * m_count);
+    let mut bucket_currency = Vec::with_capacity(buckets);
     for b in first_b..=last_b {
-        let here = &sums[(b - lo) as usize];
+        let (here, cur) = (&sums[(b - lo) as usize], currencies[(b - lo) as usize]);
+        bucket_currency.push(cur);
         for &metric in &o.metrics {
             let ma = (o.moving_average > 0)
-                .then(|| span(b - o.moving_average as i32 + 1, b))
+                .then(|| compare(metric, cur, b - o.moving_average as i32 + 1, b))
                 .flatten()
-                .and_then(|s| {
-                    let v = value(metric, &s)?;
-                    Some(if metric.is_additive() {
+                .map(|v| {
+                    if metric.is_additive() {
                         v / o.moving_average as f64
                     } else {
                         v
-                    })
+                    }
                 });
             points.push([
-                value(metric, here),
+                value(metric, here, cur),
                 ma,
-                span(b - 1, b - 1).and_then(|s| value(metric, &s)),
-                span(b - g.year(), b - g.year()).and_then(|s| value(metric, &s)),
+                compare(metric, cur, b - 1, b - 1),
+                compare(metric, cur, b - g.year(), b - g.year()),
             ]);
-            micros.push(
-                metric
-                    .measure()
-                    .filter(|_| metric.is_money() && money_known)
-                    .map(|k| here[k]),
-            );
+            micros_of.push(micros(metric, here, cur));
         }
     }
     let length = last_b - first_b + 1;
-    let range = sum_buckets(first_b, last_b);
+    let (range, range_currency) = sum_buckets(first_b, last_b);
     let summary = o
         .metrics
         .iter()
         .map(|&metric| {
             (
-                value(metric, &range),
-                metric
-                    .measure()
-                    .filter(|_| metric.is_money() && money_known)
-                    .map(|k| range[k]),
-                span(first_b - length, first_b - 1).and_then(|s| value(metric, &s)),
-                span(first_b - g.year(), last_b - g.year()).and_then(|s| value(metric, &s)),
+                value(metric, &range, range_currency),
+                micros(metric, &range, range_currency),
+                compare(metric, range_currency, first_b - length, first_b - 1),
+                compare(
+                    metric,
+                    range_currency,
+                    first_b - g.year(),
+                    last_b - g.year(),
+                ),
             )
         })
         .collect();
     Some(SeriesValues {
         group: group as u32,
         points,
-        micros,
+        micros: micros_of,
+        currencies: bucket_currency,
         summary,
+        currency: range_currency,
     })
 }
 
@@ -381,6 +429,116 @@ mod tests {
 
     fn day(t: &str) -> i32 {
         parse_date(t.as_bytes()).unwrap()
+    }
+
+    /// One platform, rows (date, currency, cost in micros) with 10 clicks each.
+    fn sums(rows: &[(&str, &str, i64)]) -> SeriesSet {
+        let batch = RecordBatch::try_from_iter(vec![
+            (
+                "platform",
+                Arc::new(StringArray::from_iter_values(
+                    rows.iter().map(|_| "meta_ads"),
+                )) as ArrayRef,
+            ),
+            (
+                "date",
+                Arc::new(Date32Array::from_iter_values(rows.iter().map(|r| day(r.0)))),
+            ),
+            (
+                "currency",
+                Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.1))),
+            ),
+            (
+                "impressions",
+                Arc::new(Int64Array::from_iter_values(rows.iter().map(|_| 100))),
+            ),
+            (
+                "clicks",
+                Arc::new(Int64Array::from_iter_values(rows.iter().map(|_| 10))),
+            ),
+            (
+                "cost_micros",
+                Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.2))),
+            ),
+            (
+                "conversions_micros",
+                Arc::new(Int64Array::from_iter_values(rows.iter().map(|_| 0))),
+            ),
+            (
+                "revenue_micros",
+                Arc::new(Int64Array::from_iter_values(rows.iter().map(|_| 0))),
+            ),
+        ])
+        .unwrap();
+        SeriesSet::new(batch, &["platform"], 1).unwrap()
+    }
+
+    fn floats(batch: &RecordBatch, name: &str) -> Vec<Option<f64>> {
+        batch
+            .column_by_name(name)
+            .unwrap()
+            .as_any()
+            .downcast_ref::<Float64Array>()
+            .unwrap()
+            .iter()
+            .collect()
+    }
+
+    fn strings(batch: &RecordBatch, name: &str) -> Vec<Option<String>> {
+        let column = batch.column_by_name(name).unwrap();
+        let column = column.as_any().downcast_ref::<StringArray>().unwrap();
+        column.iter().map(|s| s.map(str::to_owned)).collect()
+    }
+
+    #[test]
+    fn money_is_summed_per_bucket_whatever_currencies_the_history_holds() {
+        // A year before, the series was in EUR; this month, USD except one EUR row on day 3.
+        let set = sums(&[
+            ("2025-11-05", "EUR", 9_000_000),
+            ("2026-11-02", "USD", 1_000_000),
+            ("2026-11-03", "USD", 2_000_000),
+            ("2026-11-03", "EUR", 5_000_000),
+            ("2026-11-04", "USD", 4_000_000),
+        ]);
+        let options = TrendOptions {
+            metrics: vec![Metric::Cost, Metric::Ctr],
+            granularity: Granularity::Day,
+            start: day("2026-11-02"),
+            end: day("2026-11-04"),
+            moving_average: 2,
+        };
+        let t = trends(&set, &[], &options).unwrap();
+        assert_eq!(floats(&t.points, "cost"), [Some(1.0), None, Some(4.0)]);
+        assert_eq!(
+            strings(&t.points, MONEY_CURRENCY),
+            [Some("USD".to_owned()), None, Some("USD".to_owned())]
+        );
+        // Comparisons that reach into the mixed day have no money; ratios do not care.
+        assert_eq!(
+            floats(&t.points, "cost_moving_average"),
+            [Some(0.5), None, None]
+        );
+        assert_eq!(floats(&t.points, "cost_previous"), [Some(0.0), None, None]);
+        assert_eq!(floats(&t.points, "ctr"), [Some(0.1), Some(0.1), Some(0.1)]);
+        // 364 days before the first day the series did not exist; before the last it was in
+        // EUR: no like-for-like comparison.
+        assert_eq!(floats(&t.points, "cost_year_ago"), [None, None, None]);
+        assert_eq!(floats(&t.points, "ctr_year_ago"), [None, None, Some(0.1)]);
+        assert_eq!(floats(&t.summaries, "cost"), [None]);
+        assert_eq!(strings(&t.summaries, MONEY_CURRENCY), [None]);
+
+        let one_day = TrendOptions {
+            start: day("2026-11-04"),
+            end: day("2026-11-04"),
+            ..options
+        };
+        let t = trends(&set, &[], &one_day).unwrap();
+        assert_eq!(floats(&t.summaries, "cost"), [Some(4.0)]);
+        assert_eq!(floats(&t.summaries, "cost_previous"), [None]);
+        assert_eq!(
+            strings(&t.summaries, MONEY_CURRENCY),
+            [Some("USD".to_owned())]
+        );
     }
 
     #[test]

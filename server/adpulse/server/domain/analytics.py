@@ -56,7 +56,7 @@ class AnomalyMethod(enum.Enum):
 
 class Sensitivity(enum.Enum):
     """How readily a deviation is an anomaly: (band in deviations, week-over-week change,
-    least cold-start factor).
+    least cold-start factor, band of a volume's rate, band of a run's combined score).
 
     The bands are calibrated to a false-alarm budget per metric on incident-free data of the
     hard generator (bench/false_alarms.py, seeds 0-99; reported on others): low at most 0.2
@@ -64,9 +64,9 @@ class Sensitivity(enum.Enum):
     tails than a normal distribution, so the textbook 3 deviations would alarm every week.
     """
 
-    LOW = (12.0, 1.0, 5.0)
-    MEDIUM = (7.5, 0.6, 4.0)
-    HIGH = (5.5, 0.4, 3.0)
+    LOW = (12.5, 1.0, 5.0, 11.0, 0.0)
+    MEDIUM = (8.0, 0.6, 4.0, 7.5, 0.0)
+    HIGH = (6.0, 0.4, 3.0, 5.5, 0.0)
 
     @property
     def threshold(self) -> float:
@@ -80,6 +80,29 @@ class Sensitivity(enum.Enum):
     def cold_start_factor(self) -> float:
         return self.value[2]
 
+    def detection_options(self, metric: Metric) -> dict[str, float]:
+        """The kernel's detection options for `metric` at this sensitivity."""
+        return {
+            "threshold": self.threshold * BAND_SCALE.get(metric, 1.0),
+            "change_threshold": self.change_threshold,
+            "cold_start_factor": self.cold_start_factor,
+            "rate_threshold": self.value[3],
+            "corroboration": CORROBORATION,
+            "run_threshold": self.value[4],
+            "relative_floor": RELATIVE_FLOOR,
+        }
+
+
+# A volume flagged by its rate must itself have moved that way by this many deviations: a CPC
+# surge lowers ROAS, not revenue, and revenue is not an incident then.
+CORROBORATION = 2.0
+# The noise-aware deviation is never under this share of the level.
+RELATIVE_FLOOR = 0.08
+# Metrics whose day band is narrower than the others' at every sensitivity, each calibrated to
+# the same budget: CPC is a price (bids against competitors), without the traffic's fat tails,
+# so at 0.65 of the band it still gives a tenth of the false alarms of spend.
+BAND_SCALE = {Metric.CPC: 0.65}
+
 
 def incident_confidence(peak_score: float | None) -> float:
     """How sure an incident is not noise, 0 to 1, from its peak score (in deviations of its own
@@ -88,8 +111,8 @@ def incident_confidence(peak_score: float | None) -> float:
     On incident-free data the false alarms beyond a score s fall about as s⁻³
     (bench/false_alarms.py: from 5 to 10 deviations, twenty to fifty times fewer), so
     (z_high / s)³ is the chance of noise reaching s relative to the weakest flag anyone gets
-    (the high sensitivity's band); the confidence is what is left: 0 at the high band, 0.61 at
-    the medium one, 0.90 at the low one, 0.99 at 4.6 times the high band.
+    (the high sensitivity's band); the confidence is what is left: 0 at the high band, 0.58 at
+    the medium one, 0.89 at the low one, 0.99 at 4.6 times the high band.
     """
     if peak_score is None or not math.isfinite(peak_score) or peak_score == 0:
         return 0.0

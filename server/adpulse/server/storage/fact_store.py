@@ -89,7 +89,8 @@ def _grouped_sums_sql(
     source: Source = Source.FACTS,
 ) -> tuple[str, dict[str, Any]]:
     """Sums of the selected rows grouped by `groups` and currency; with a reporting currency,
-    money is converted row by row at the row date's rate first. Columns carry a prefix (k_ for
+    money is converted row by row at the row date's rate first (rows lacking one stay in
+    their own currency). Columns carry a prefix (k_ for
     keys, m_ for measures, a_ for the rest): an alias named like a column would shadow it.
     `source` is the fact table or a rollup holding every column grouped or filtered by."""
     params: dict[str, Any] = {}
@@ -103,12 +104,13 @@ def _grouped_sums_sql(
     money = {m: f"f.{m}" for m in _MONEY}
     if reporting_currency:
         params["rc"] = reporting_currency
-        keys["currency"] = "{rc:String}"
+        # A row without a rate on its date (the join's default rate, 0; stored rates are
+        # positive) keeps its own currency and amount: never a silent 0, and its group says so.
+        converts = "f.currency != {rc:String} AND r.rate > 0"
+        keys["currency"] = "if(f.currency = {rc:String} OR r.rate > 0, {rc:String}, f.currency)"
         table += f" LEFT JOIN ({_RATES}) AS r ON r.currency = f.currency AND r.date = f.date"
         # Each row converts on its own date, rounded half-even to whole micros, then sums.
-        money = {
-            m: f"if(f.currency = {{rc:String}}, f.{m}, toInt64(roundBankers(f.{m} * r.rate)))" for m in _MONEY
-        }
+        money = {m: f"if({converts}, toInt64(roundBankers(f.{m} * r.rate)), f.{m})" for m in _MONEY}
     keys.setdefault("currency", "f.currency")
     select = [f"{expr} AS k_{col}" for col, expr in keys.items()]
     select += [f"sum({money.get(m, f'f.{m}')}) AS m_{m}" for m in MEASURES]

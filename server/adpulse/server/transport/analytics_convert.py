@@ -60,7 +60,7 @@ def _wrap(target: Any, name: str, value: Any) -> None:
 def trends_series(points: pa.Table, summaries: pa.Table, metrics: tuple[Metric, ...]) -> list[pb.TrendSeries]:
     by_series: dict[int, pb.TrendSeries] = {}
     for row in summaries.to_pylist():
-        series = pb.TrendSeries(group=group(row))
+        series = pb.TrendSeries(group=group(row), currency=row["money_currency"] or "")
         for m in metrics:
             name = m.value
             summary = series.summaries.add()
@@ -72,7 +72,9 @@ def trends_series(points: pa.Table, summaries: pa.Table, metrics: tuple[Metric, 
             _wrap(summary, "change_vs_year_ago", row[f"{name}_vs_year_ago"])
         by_series[row["series"]] = series
     for row in points.to_pylist():
-        point = by_series[row["series"]].points.add(date=row["date"].isoformat(), partial=row["partial"])
+        point = by_series[row["series"]].points.add(
+            date=row["date"].isoformat(), partial=row["partial"], currency=row["money_currency"] or ""
+        )
         for m in metrics:
             name = m.value
             value = point.values.add()

@@ -150,6 +150,7 @@ class AnalyticsServicer(pb_grpc.AnalyticsServiceServicer):
             if page.next_offset is not None
             else "",
             total_size=page.total_size,
+            reporting_currency=page.reporting_currency,
         )
 
     @boundary.unary

@@ -24,7 +24,7 @@ from adpulse.server.domain.analytics import (
 from adpulse.server.domain.errors import FailedPrecondition
 from adpulse.server.domain.metrics_query import FactSelection, Granularity, GroupColumn
 from adpulse.server.domain.restatement import RestatementWindows
-from adpulse.server.ports import FactStore, Kernel
+from adpulse.server.ports import FactStore, Kernel, TenantSettingsStore
 
 if TYPE_CHECKING:
     from adpulse._kernel import Explanation
@@ -39,10 +39,16 @@ def daily_sums(
     selection: FactSelection,
     key_columns: Sequence[str],
     granularity: Granularity = Granularity.DAY,
+    reporting_currency: str = "",
 ) -> pa.Table:
     """Sums per group, date bucket and currency, with the campaign's newest name."""
     groups = [GroupColumn(col) for col in key_columns] + [GroupColumn("date", granularity)]
-    return facts.grouped_sums(selection, groups, latest_campaign_name="campaign_id" in key_columns)
+    return facts.grouped_sums(
+        selection,
+        groups,
+        latest_campaign_name="campaign_id" in key_columns,
+        reporting_currency=reporting_currency,
+    )
 
 
 def require_series_within(facts: FactStore, selection: FactSelection, keys: Sequence[str], cap: int) -> None:
@@ -65,12 +71,21 @@ class TrendsPage:
     summaries: pa.Table
     total_size: int
     next_offset: int | None
+    reporting_currency: str
 
 
 class TrendsUseCase:
-    def __init__(self, kernel: Kernel, facts: FactStore, max_series: int) -> None:
+    """Money is summed per bucket: in the tenant's reporting currency (each row converted at
+    its date's rate) when one is set, else in the rows' own; the kernel leaves money unset only
+    in the buckets whose rows are in several currencies (a rate missing for some of a bucket's
+    days, or two currencies and no reporting currency), and names each bucket's currency."""
+
+    def __init__(
+        self, kernel: Kernel, facts: FactStore, settings: TenantSettingsStore, max_series: int
+    ) -> None:
         self._kernel = kernel
         self._facts = facts
+        self._settings = settings
         self._max_series = max_series
 
     def execute(self, query: TrendsQuery, today: dt.date) -> TrendsPage:
@@ -82,7 +97,8 @@ class TrendsUseCase:
         keys = list(query.key_columns)
         read = FactSelection(query.tenant, history, end, query.filters)
         require_series_within(self._facts, read, keys, self._max_series)
-        sums = daily_sums(self._facts, read, keys)
+        currency = self._settings.reporting_currency(query.tenant)
+        sums = daily_sums(self._facts, read, keys, reporting_currency=currency)
         points, summaries = self._kernel.trends(
             sums,
             keys,
@@ -104,6 +120,7 @@ class TrendsUseCase:
             summaries=summaries.slice(first, query.page_size),
             total_size=summaries.num_rows,
             next_offset=last if last < summaries.num_rows else None,
+            reporting_currency=currency,
         )
 
 
@@ -149,9 +166,7 @@ class AnomaliesUseCase:
             start,
             end,
             method=query.method.value,
-            threshold=query.sensitivity.threshold,
-            change_threshold=query.sensitivity.change_threshold,
-            cold_start_factor=query.sensitivity.cold_start_factor,
+            **query.sensitivity.detection_options(query.metric),
             window=query.window_days,
             min_change=query.min_change,
             all_points=query.include_series,

@@ -326,7 +326,8 @@ const (
 	// Noise-aware: on the log scale ln(value + half an event), the median of the same weekday
 	// over the last four weeks, corrected by the window's median residual, ± z deviations made
 	// of the residuals' robust spread (MAD) beyond their sampling noise plus the day's own
-	// sampling noise (Poisson counts, binomial rates, compound-Poisson money).
+	// sampling noise (Poisson counts, binomial rates, compound-Poisson money). Conversions and
+	// revenue are also judged by their rate, and 2-4 days leaning one way by their combined score.
 	AnomalyMethod_ANOMALY_METHOD_SEASONAL AnomalyMethod = 4
 	// The same weekday a week earlier ± a relative change, never narrower than `min_change`.
 	AnomalyMethod_ANOMALY_METHOD_WEEK_OVER_WEEK AnomalyMethod = 5
@@ -2015,7 +2016,14 @@ type TrendPoint struct {
 	// The bucket reaches past `end_date` (the last bucket may be incomplete).
 	Partial bool `protobuf:"varint,2,opt,name=partial,proto3" json:"partial,omitempty"`
 	// One value per requested metric, in request order.
-	Values        []*TrendValue `protobuf:"bytes,3,rep,name=values,proto3" json:"values,omitempty"`
+	Values []*TrendValue `protobuf:"bytes,3,rep,name=values,proto3" json:"values,omitempty"`
+	// Currency of the bucket's money (cost, revenue, CPC, CPM, CPA; ROAS and ROI need one too):
+	// the response's `reporting_currency`, or the rows' own currency when none is set or a date
+	// of the bucket has no exchange rate loaded (so a currency other than `reporting_currency`
+	// here names a bucket lacking a rate). Empty when the bucket has no rows, or rows in several
+	// currencies: its money values are then unset, and so is every comparison (moving average,
+	// previous, year ago) whose buckets are not all in this bucket's currency.
+	Currency      string `protobuf:"bytes,4,opt,name=currency,proto3" json:"currency,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2069,6 +2077,13 @@ func (x *TrendPoint) GetValues() []*TrendValue {
 		return x.Values
 	}
 	return nil
+}
+
+func (x *TrendPoint) GetCurrency() string {
+	if x != nil {
+		return x.Currency
+	}
+	return ""
 }
 
 // One metric over the whole range, compared with the periods before.
@@ -2171,7 +2186,9 @@ type TrendSeries struct {
 	// Every bucket of the range, in order.
 	Points []*TrendPoint `protobuf:"bytes,2,rep,name=points,proto3" json:"points,omitempty"`
 	// One summary per requested metric, in request order.
-	Summaries     []*TrendSummary `protobuf:"bytes,3,rep,name=summaries,proto3" json:"summaries,omitempty"`
+	Summaries []*TrendSummary `protobuf:"bytes,3,rep,name=summaries,proto3" json:"summaries,omitempty"`
+	// Currency of the summaries' money totals, as `TrendPoint.currency` for the whole range.
+	Currency      string `protobuf:"bytes,4,opt,name=currency,proto3" json:"currency,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2227,6 +2244,13 @@ func (x *TrendSeries) GetSummaries() []*TrendSummary {
 	return nil
 }
 
+func (x *TrendSeries) GetCurrency() string {
+	if x != nil {
+		return x.Currency
+	}
+	return ""
+}
+
 // Response of `GetTrends`.
 type GetTrendsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2241,9 +2265,12 @@ type GetTrendsResponse struct {
 	// Token for the next page; empty on the last page.
 	NextPageToken string `protobuf:"bytes,5,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	// Number of series over all pages.
-	TotalSize     int64 `protobuf:"varint,6,opt,name=total_size,json=totalSize,proto3" json:"total_size,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	TotalSize int64 `protobuf:"varint,6,opt,name=total_size,json=totalSize,proto3" json:"total_size,omitempty"`
+	// The tenant's reporting currency: money is converted into it at each row's date's rate.
+	// Empty when none is set: money is then summed in each row's own currency, per bucket.
+	ReportingCurrency string `protobuf:"bytes,7,opt,name=reporting_currency,json=reportingCurrency,proto3" json:"reporting_currency,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *GetTrendsResponse) Reset() {
@@ -2316,6 +2343,13 @@ func (x *GetTrendsResponse) GetTotalSize() int64 {
 		return x.TotalSize
 	}
 	return 0
+}
+
+func (x *GetTrendsResponse) GetReportingCurrency() string {
+	if x != nil {
+		return x.ReportingCurrency
+	}
+	return ""
 }
 
 // Request of `DetectAnomalies`.
@@ -2598,7 +2632,9 @@ type AnomalyIncident struct {
 	Observed *wrapperspb.DoubleValue `protobuf:"bytes,5,opt,name=observed,proto3" json:"observed,omitempty"`
 	// Expected value of the incident, alike (ratios weigh each day's expectation by its volume).
 	Expected *wrapperspb.DoubleValue `protobuf:"bytes,6,opt,name=expected,proto3" json:"expected,omitempty"`
-	// Score of the most anomalous day.
+	// The strongest evidence of its days, in deviations: a day's own score, for conversions and
+	// revenue the score of their rate (CVR, revenue per conversion), or the combined score
+	// Σ score / √days of a run of days (see the README's anomaly section).
 	PeakScore *wrapperspb.DoubleValue `protobuf:"bytes,7,opt,name=peak_score,json=peakScore,proto3" json:"peak_score,omitempty"`
 	// Above or below the bands.
 	Direction Direction `protobuf:"varint,8,opt,name=direction,proto3,enum=adpulse.v1.Direction" json:"direction,omitempty"`
@@ -5175,23 +5211,25 @@ const file_adpulse_v1_analytics_service_proto_rawDesc = "" +
 	"\bprevious\x18\x04 \x01(\v2\x1c.google.protobuf.DoubleValueR\bprevious\x12J\n" +
 	"\x12change_vs_previous\x18\x05 \x01(\v2\x1c.google.protobuf.DoubleValueR\x10changeVsPrevious\x127\n" +
 	"\byear_ago\x18\x06 \x01(\v2\x1c.google.protobuf.DoubleValueR\ayearAgo\x12I\n" +
-	"\x12change_vs_year_ago\x18\a \x01(\v2\x1c.google.protobuf.DoubleValueR\x0fchangeVsYearAgo\"j\n" +
+	"\x12change_vs_year_ago\x18\a \x01(\v2\x1c.google.protobuf.DoubleValueR\x0fchangeVsYearAgo\"\x86\x01\n" +
 	"\n" +
 	"TrendPoint\x12\x12\n" +
 	"\x04date\x18\x01 \x01(\tR\x04date\x12\x18\n" +
 	"\apartial\x18\x02 \x01(\bR\apartial\x12.\n" +
-	"\x06values\x18\x03 \x03(\v2\x16.adpulse.v1.TrendValueR\x06values\"\xa6\x03\n" +
+	"\x06values\x18\x03 \x03(\v2\x16.adpulse.v1.TrendValueR\x06values\x12\x1a\n" +
+	"\bcurrency\x18\x04 \x01(\tR\bcurrency\"\xa6\x03\n" +
 	"\fTrendSummary\x122\n" +
 	"\x05total\x18\x01 \x01(\v2\x1c.google.protobuf.DoubleValueR\x05total\x12>\n" +
 	"\ftotal_micros\x18\x02 \x01(\v2\x1b.google.protobuf.Int64ValueR\vtotalMicros\x12E\n" +
 	"\x0fprevious_period\x18\x03 \x01(\v2\x1c.google.protobuf.DoubleValueR\x0epreviousPeriod\x12W\n" +
 	"\x19change_vs_previous_period\x18\x04 \x01(\v2\x1c.google.protobuf.DoubleValueR\x16changeVsPreviousPeriod\x127\n" +
 	"\byear_ago\x18\x05 \x01(\v2\x1c.google.protobuf.DoubleValueR\ayearAgo\x12I\n" +
-	"\x12change_vs_year_ago\x18\x06 \x01(\v2\x1c.google.protobuf.DoubleValueR\x0fchangeVsYearAgo\"\xa1\x01\n" +
+	"\x12change_vs_year_ago\x18\x06 \x01(\v2\x1c.google.protobuf.DoubleValueR\x0fchangeVsYearAgo\"\xbd\x01\n" +
 	"\vTrendSeries\x12*\n" +
 	"\x05group\x18\x01 \x01(\v2\x14.adpulse.v1.GroupKeyR\x05group\x12.\n" +
 	"\x06points\x18\x02 \x03(\v2\x16.adpulse.v1.TrendPointR\x06points\x126\n" +
-	"\tsummaries\x18\x03 \x03(\v2\x18.adpulse.v1.TrendSummaryR\tsummaries\"\xf3\x01\n" +
+	"\tsummaries\x18\x03 \x03(\v2\x18.adpulse.v1.TrendSummaryR\tsummaries\x12\x1a\n" +
+	"\bcurrency\x18\x04 \x01(\tR\bcurrency\"\xa2\x02\n" +
 	"\x11GetTrendsResponse\x12,\n" +
 	"\ametrics\x18\x01 \x03(\x0e2\x12.adpulse.v1.MetricR\ametrics\x12\x1d\n" +
 	"\n" +
@@ -5200,7 +5238,8 @@ const file_adpulse_v1_analytics_service_proto_rawDesc = "" +
 	"\x06series\x18\x04 \x03(\v2\x17.adpulse.v1.TrendSeriesR\x06series\x12&\n" +
 	"\x0fnext_page_token\x18\x05 \x01(\tR\rnextPageToken\x12\x1d\n" +
 	"\n" +
-	"total_size\x18\x06 \x01(\x03R\ttotalSize\"\xdf\x03\n" +
+	"total_size\x18\x06 \x01(\x03R\ttotalSize\x12-\n" +
+	"\x12reporting_currency\x18\a \x01(\tR\x11reportingCurrency\"\xdf\x03\n" +
 	"\x16DetectAnomaliesRequest\x12\x1d\n" +
 	"\n" +
 	"start_date\x18\x01 \x01(\tR\tstartDate\x12\x19\n" +

@@ -24,6 +24,7 @@
 //! a group in the same direction form one incident.
 
 mod bands;
+mod evidence;
 mod noise;
 mod output;
 
@@ -41,6 +42,8 @@ use bands::{severity, week_over_week, windowed_baseline};
 pub(crate) use noise::LogScale;
 
 const SEASONAL_WEEKS: usize = 4;
+/// Longest run of consecutive days whose scores are combined.
+const MAX_RUN: usize = 4;
 /// Fewest values a window needs before its spread is trusted.
 const MIN_WINDOW_VALUES: usize = 7;
 /// Days of history from which `auto` uses the seasonal baseline, and before which it uses
@@ -90,6 +93,11 @@ impl Method {
     pub fn name(self) -> &'static str {
         METHOD_NAMES[self as usize]
     }
+
+    /// Judges on the noise-aware log scale with a seasonal baseline (rates and runs apply).
+    fn is_noise_aware(self) -> bool {
+        matches!(self, Method::Auto | Method::Seasonal)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -102,6 +110,19 @@ pub struct DetectOptions {
     pub change_threshold: f64,
     /// Least factor (up or down) that `cold_start` flags, e.g. 4 for ×4 or ÷4.
     pub cold_start_factor: f64,
+    /// `seasonal` (and `auto`): the band for a volume metric's rate (CVR for conversions,
+    /// order value for revenue), in its own deviations; 0 judges the metric alone. A day whose
+    /// rate leaves this band is anomalous when the metric itself moved the same way by at least
+    /// `corroboration` deviations (and `min_change`).
+    pub rate_threshold: f64,
+    pub corroboration: f64,
+    /// `seasonal` (and `auto`): the combined score (Stouffer: the sum of the days' scores over
+    /// the square root of their number) beyond which 2 to `MAX_RUN` consecutive days that all
+    /// lean the same way are anomalous together; 0 judges days alone.
+    pub run_threshold: f64,
+    /// The noise-aware methods' deviation is never under this, on the log scale (a share of
+    /// the expected value): a very steady history must not make ordinary wobbles anomalies.
+    pub relative_floor: f64,
     /// Days of the trailing window (zscore, mad, and the seasonal residuals).
     pub window: usize,
     /// Smallest absolute deviation reported; None: the metric's default.
@@ -126,6 +147,9 @@ pub(super) struct Judged {
     lower: Option<f64>,
     upper: Option<f64>,
     score: Option<f64>,
+    /// The strongest evidence the day is anomalous, signed: its score, its rate's score, or the
+    /// combined score of a run it is part of (what incidents are ranked and trusted by).
+    evidence: Option<f64>,
     anomaly: bool,
     method: Option<Method>,
     severity: u8,
@@ -176,6 +200,32 @@ pub fn detect(
             "cold_start_factor must be a number above 1".into(),
         ));
     }
+    if ![
+        options.rate_threshold,
+        options.corroboration,
+        options.run_threshold,
+        options.relative_floor,
+    ]
+    .iter()
+    .all(|v| *v >= 0.0 && v.is_finite())
+    {
+        return Err(AnalyticsError(
+            "rate_threshold, corroboration, run_threshold and relative_floor must be numbers of at least 0"
+                .into(),
+        ));
+    }
+    // The rate is judged like the metric, by its own band and without the metric's floor.
+    let rate_options = options
+        .metric
+        .volume_rate()
+        .filter(|_| options.rate_threshold > 0.0 && options.method.is_noise_aware())
+        .map(|rate| DetectOptions {
+            metric: rate,
+            threshold: options.rate_threshold,
+            min_change: None,
+            provisional_from: HashMap::new(),
+            ..options.clone()
+        });
     let platforms = platform_of_groups(set)?;
     let groups = set.groups();
     let parts = ranges(groups, threads.clamp(1, groups.max(1)));
@@ -183,7 +233,7 @@ pub fn detect(
         let mut buffers = Buffers::default();
         let mut out = Vec::new();
         for g in range {
-            for j in judge_group(set, g, options, &mut buffers) {
+            for j in judge_group(set, g, options, rate_options.as_ref(), &mut buffers) {
                 if options.all_points || j.anomaly {
                     out.push((g as u32, j));
                 }
@@ -231,7 +281,30 @@ fn platform_of_groups(set: &SeriesSet) -> Result<Vec<Option<String>>, AnalyticsE
     })
 }
 
-fn judge_group(set: &SeriesSet, group: usize, o: &DetectOptions, b: &mut Buffers) -> Vec<Judged> {
+/// Every judged day of a group: by the metric's own band, then by its rate's band and as runs
+/// of days (the noise-aware methods).
+fn judge_group(
+    set: &SeriesSet,
+    group: usize,
+    o: &DetectOptions,
+    rate: Option<&DetectOptions>,
+    b: &mut Buffers,
+) -> Vec<Judged> {
+    let mut days = judge_metric(set, group, o, b);
+    let floor = o
+        .min_change
+        .unwrap_or_else(|| o.metric.default_min_change());
+    if let Some(rate) = rate {
+        let rates = judge_metric(set, group, rate, b);
+        evidence::corroborate(&mut days, &rates, o.corroboration, floor);
+    }
+    if o.run_threshold > 0.0 && o.method.is_noise_aware() {
+        evidence::runs(&mut days, o.run_threshold, MAX_RUN, floor);
+    }
+    days
+}
+
+fn judge_metric(set: &SeriesSet, group: usize, o: &DetectOptions, b: &mut Buffers) -> Vec<Judged> {
     let metric = o.metric;
     if metric.is_money() && !set.money_known[group] {
         return Vec::new();
@@ -333,6 +406,7 @@ fn judge_group(set: &SeriesSet, group: usize, o: &DetectOptions, b: &mut Buffers
             lower: None,
             upper: None,
             score: None,
+            evidence: None,
             anomaly: false,
             method: None,
             severity: 0,
@@ -367,6 +441,7 @@ fn judge_group(set: &SeriesSet, group: usize, o: &DetectOptions, b: &mut Buffers
                 judged.lower = Some(clamp(band.expected - band.below));
                 judged.upper = Some(band.expected + band.above);
                 judged.score = Some(band.score(x));
+                judged.evidence = judged.score;
                 judged.anomaly = x < band.expected - band.below || x > band.expected + band.above;
                 judged.method = Some(method);
                 judged.severity = severity(x, expected);

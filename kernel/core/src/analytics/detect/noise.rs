@@ -16,10 +16,11 @@
 //! for ratios the binomial / delta-method variances of `Metric::sampling_variance`. What the
 //! history's spread holds beyond its days' sampling noise is over-dispersion, and is added to
 //! today's sampling noise; the tails beyond a normal's are left to the thresholds, which are
-//! calibrated on heavy-tailed data (see `bench/false_alarms.py`).
+//! calibrated on heavy-tailed data (see `bench/false_alarms.py`). The deviation is never under
+//! `relative_floor` (a share of the level).
 
 use super::bands::{Band, Score};
-use super::{Buffers, DetectOptions, MIN_WINDOW_VALUES, RELATIVE_FLOOR};
+use super::{Buffers, DetectOptions, MIN_WINDOW_VALUES};
 use crate::analytics::metric::{Metric, CLICKS, CONVERSIONS, COST, IMPRESSIONS, REVENUE};
 
 /// What one group's values are moved by before their logarithm is taken.
@@ -74,6 +75,7 @@ impl LogScale {
             Metric::Roas => 0.5 * self.order_money / units(COST)?,
             // ROI is ROAS − 1: the same scale, moved by one.
             Metric::Roi => 1.0 + 0.5 * self.order_money / units(COST)?,
+            Metric::Aov => 0.5 * self.order_money / units(CONVERSIONS)?,
         })
     }
 
@@ -138,10 +140,16 @@ fn log_band(
 /// The deviation of a day expected at `center` (log scale): `extra` (the history's variance
 /// beyond its sampling noise) plus the day's own sampling variance, never under the relative
 /// floor.
-fn deviation(scale: &LogScale, s: &[i64; 5], center: f64, extra: f64, z: f64) -> Option<f64> {
+fn deviation(
+    scale: &LogScale,
+    s: &[i64; 5],
+    center: f64,
+    extra: f64,
+    o: &DetectOptions,
+) -> Option<f64> {
     let expected = scale.value(center, s)?;
-    let sd = (extra + scale.variance(expected, s, z)).sqrt();
-    sd.is_finite().then(|| sd.max(RELATIVE_FLOOR))
+    let sd = (extra + scale.variance(expected, s, o.threshold)).sqrt();
+    sd.is_finite().then(|| sd.max(o.relative_floor))
 }
 
 /// `seasonal`: the median of the same weekday over the last four weeks, moved by the median
@@ -157,7 +165,7 @@ pub(super) fn seasonal(
     let (median_residual, spread) = b.window.median_mad()?;
     let center = b.seasonal[d]? + median_residual;
     let extra = (spread * spread - mean_sampling.unwrap_or(0.0)).max(0.0);
-    let sd = deviation(scale, &b.sums[d], center, extra, o.threshold)?;
+    let sd = deviation(scale, &b.sums[d], center, extra, o)?;
     log_band(scale, &b.sums[d], center, sd, o.threshold * sd, floor)
 }
 
@@ -178,7 +186,7 @@ pub(super) fn cold_start(
         return None;
     }
     let (center, spread) = crate::analytics::stats::median_mad(&b.plain, &mut b.scratch)?;
-    let sd = deviation(scale, &b.sums[d], center, spread * spread, o.threshold)?;
+    let sd = deviation(scale, &b.sums[d], center, spread * spread, o)?;
     let half = (o.threshold * sd).max(o.cold_start_factor.ln());
     log_band(scale, &b.sums[d], center, sd, half, floor)
 }

@@ -167,11 +167,11 @@ pub(super) fn incidents_batch(
         let top = *members
             .iter()
             .max_by(|&&a, &&b| {
-                let s = |i: usize| day(i).score.unwrap_or(0.0).abs();
+                let s = |i: usize| day(i).evidence.unwrap_or(0.0).abs();
                 s(a).total_cmp(&s(b))
             })
             .expect("an incident has a day");
-        peak.push(day(top).score);
+        peak.push(day(top).evidence);
         severity.push(members.iter().map(|&i| u32::from(day(i).severity)).max());
         dir.push(direction(day(top)));
         method.push(day(top).method.map(Method::name));

@@ -59,9 +59,7 @@ def anomaly_insights(
             ctx.start,
             ctx.end,
             platforms=platforms,
-            threshold=sensitivity.threshold,
-            change_threshold=sensitivity.change_threshold,
-            cold_start_factor=sensitivity.cold_start_factor,
+            **sensitivity.detection_options(metric),
             window=WINDOW_DAYS,
             all_points=True,
         )
