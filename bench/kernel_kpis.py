@@ -4,7 +4,10 @@ Ten million ad-level rows (10 k campaigns x 365 days, ~2.7 rows per campaign and
 shuffled order, keyed by (campaign_id: utf8, date: date32), measures as int64 micros. Every
 engine computes the same table (the five sums and the seven KPIs, null where the denominator is
 zero), the outputs are checked against each other, then each engine is timed on the same thread
-count. Run: `.venv/bin/python bench/kernel_kpis.py [--rows N] [--repeat R] [--threads T]`.
+count. Beside them runs the random-update floor: one native loop on one thread adding each row's
+measures into a preallocated array at its (campaign, day) slot, the codes given; what a group-by
+costs once hashing, branching, allocation and Arrow are gone. Run:
+`.venv/bin/python bench/kernel_kpis.py [--rows N] [--repeat R] [--threads T]`.
 """
 
 from __future__ import annotations
@@ -51,8 +54,9 @@ DAYS = 365
 FIRST_DAY = 20_089  # 2025-01-01
 
 
-def make_table(rows: int, seed: int) -> pa.Table:
-    """Shuffled ad-level rows; zero clicks and conversions are common so KPIs have nulls."""
+def make_table(rows: int, seed: int) -> tuple[pa.Table, np.ndarray]:
+    """Shuffled ad-level rows, and each row's (campaign, day) slot; zero clicks and conversions
+    are common so KPIs have nulls."""
     rng = np.random.default_rng(seed)
     pair = rng.integers(0, CAMPAIGNS * DAYS, rows)
     campaign = (pair // DAYS).astype(np.int32)
@@ -64,7 +68,7 @@ def make_table(rows: int, seed: int) -> pa.Table:
     cost = rng.integers(0, 50_000_000, rows)
     conversions = np.where(rng.random(rows) < 0.5, 0, rng.integers(0, 5_000_000, rows))
     revenue = rng.integers(0, 200_000_000, rows)
-    return pa.table(
+    table = pa.table(
         {
             "campaign_id": campaign_id,
             "date": pa.array(day, pa.int32()).cast(pa.date32()),
@@ -75,6 +79,7 @@ def make_table(rows: int, seed: int) -> pa.Table:
             "revenue_micros": revenue,
         }
     )
+    return table, pair.astype(np.uint32)
 
 
 def run_kernel(table: pa.Table) -> pa.Table:
@@ -170,6 +175,18 @@ def check_same(name: str, got: pa.Table, expected: pa.Table) -> None:
             sys.exit(f"{name}: {column} differs from the kernel's by more than 1e-12")
 
 
+def floor_times(table: pa.Table, slots: np.ndarray, expected: pa.Table, repeat: int) -> list[float]:
+    """The floor's own loop times, after checking that it adds up to the kernel's sums."""
+    floor_input = pa.table({"slot": slots, **{m: table[m] for m in MEASURES}})
+    times = []
+    for _ in range(repeat + 1):
+        seconds, totals = _kernel._random_update_floor(floor_input, CAMPAIGNS * DAYS)
+        times.append(seconds)
+    if totals != [pc.sum(expected[m]).as_py() for m in MEASURES]:
+        sys.exit("floor: its totals differ from the kernel's")
+    return times[1:]  # the first is the warm-up
+
+
 def timed(run: Callable[[], object], repeat: int) -> list[float]:
     run()  # warm-up: caches, thread pools, page faults of the first allocation
     times = []
@@ -185,7 +202,7 @@ def main() -> None:
     con = duckdb.connect()
     con.execute(f"SET threads={ARGS.threads}")
     print(f"making {ARGS.rows:,} rows ...", flush=True)
-    table = make_table(ARGS.rows, ARGS.seed)
+    table, slots = make_table(ARGS.rows, ARGS.seed)
     frame = pl.from_arrow(table)
     assert isinstance(frame, pl.DataFrame)
     con.register("facts", table)
@@ -203,6 +220,7 @@ def main() -> None:
         check_same(name, run(), reference)
 
     results = {name: timed(run, ARGS.repeat) for name, run in engines.items()}
+    results["floor (1 thread, codes given)"] = floor_times(table, slots, reference, ARGS.repeat)
     kernel_best = min(results["kernel"])
     print(f"\n{ARGS.rows:,} rows, {ARGS.threads} threads, best and median of {ARGS.repeat} runs\n")
     print("| engine | best s | median s | M rows/s (best) | time / kernel's |")
@@ -213,6 +231,10 @@ def main() -> None:
             f"| {name} | {best:.3f} | {statistics.median(times):.3f} | {ARGS.rows / best / 1e6:.1f} "
             f"| {best / kernel_best:.2f}x |"
         )
+    floor_best = min(results["floor (1 thread, codes given)"])
+    polars_best = min(results["polars (lazy)"])
+    print(f"\npolars / kernel: {polars_best / kernel_best:.2f}x (goal >= 3)")
+    print(f"kernel / floor: {kernel_best / floor_best:.2f}x (goal <= 1.3)")
 
 
 if __name__ == "__main__":

@@ -252,6 +252,11 @@ def aggregate(
     cores, or `ADPULSE_KERNEL_THREADS` when set.
     """
 
+def _random_update_floor(table: _ArrowExportable | pa.RecordBatch, slots: int) -> tuple[float, list[int]]:
+    """Benchmark support only (bench/kernel_kpis.py): adds the five measures of each row of
+    `table` into a preallocated array of `slots` slots at the row's uint32 `slot`, in one plain
+    loop on one thread; returns the loop's seconds and the five totals."""
+
 METRICS: tuple[str, ...]
 """Names of the metrics the analytics compute: impressions, clicks, cost, conversions, revenue,
 ctr, cpc, cpm, cvr, cpa, roas, roi."""

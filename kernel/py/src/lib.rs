@@ -4,13 +4,15 @@
 
 use std::collections::HashMap;
 
-use adpulse_core::aggregate::{AggregateError, AggregateErrorKind};
+use adpulse_core::aggregate::{AggregateError, AggregateErrorKind, MEASURE_COLUMNS};
 use adpulse_core::analytics::detect::{self, DetectOptions, Method, METHOD_NAMES};
 use adpulse_core::analytics::metric::METRIC_NAMES;
 use adpulse_core::analytics::trends::{self as trend, Granularity, TrendOptions};
 use adpulse_core::analytics::{budget, explain, AnalyticsError, Metric, SeriesSet};
 use adpulse_core::ingest::{self, source::SOURCES};
 use adpulse_core::kpi::KPI_COLUMNS;
+use arrow::array::AsArray;
+use arrow::datatypes::{Int64Type, UInt32Type};
 use arrow::record_batch::RecordBatch;
 use pyo3::exceptions::{PyOverflowError, PyValueError};
 use pyo3::prelude::*;
@@ -244,6 +246,41 @@ fn aggregate(
         .detach(|| adpulse_core::aggregate::aggregate(&schema, &batches, &keys, &carry, threads))
         .map_err(aggregate_error)?;
     PyTable::try_new(out, schema)?.into_pyarrow(py)
+}
+
+/// For `bench/kernel_kpis.py` only: the random-update floor of `aggregate` (see
+/// `adpulse_core::aggregate::random_update_floor`) over a table of a uint32 `slot` column and
+/// the five int64 measures; returns the loop's seconds and the five totals.
+#[doc(hidden)]
+#[pyfunction]
+#[pyo3(name = "_random_update_floor")]
+fn random_update_floor(
+    py: Python<'_>,
+    table: AnyRecordBatch,
+    slots: usize,
+) -> PyResult<(f64, [i64; 5])> {
+    let batch = one_batch(table)?;
+    let column = |name: &str| {
+        batch
+            .column_by_name(name)
+            .ok_or_else(|| PyValueError::new_err(format!("the table has no column '{name}'")))
+    };
+    let groups = column("slot")?
+        .as_primitive_opt::<UInt32Type>()
+        .ok_or_else(|| PyValueError::new_err("'slot' must be a uint32 column"))?;
+    let measures = MEASURE_COLUMNS
+        .iter()
+        .map(|name| {
+            column(name)?
+                .as_primitive_opt::<Int64Type>()
+                .ok_or_else(|| PyValueError::new_err(format!("'{name}' must be an int64 column")))
+        })
+        .collect::<PyResult<Vec<_>>>()?;
+    let measures: [&[i64]; 5] = std::array::from_fn(|k| measures[k].values().as_ref());
+    let (elapsed, totals) = py
+        .detach(|| adpulse_core::aggregate::random_update_floor(groups.values(), measures, slots))
+        .map_err(PyValueError::new_err)?;
+    Ok((elapsed.as_secs_f64(), totals))
 }
 
 fn aggregate_error(e: AggregateError) -> PyErr {
@@ -568,6 +605,7 @@ fn _kernel(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(parse_batch, m)?)?;
     m.add_function(wrap_pyfunction!(set_decompression_budget, m)?)?;
     m.add_function(wrap_pyfunction!(aggregate, m)?)?;
+    m.add_function(wrap_pyfunction!(random_update_floor, m)?)?;
     m.add_class::<Explanation>()?;
     m.add_class::<DimensionExplanation>()?;
     m.add_function(wrap_pyfunction!(trends_history_start, m)?)?;

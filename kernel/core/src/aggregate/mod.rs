@@ -7,6 +7,7 @@
 mod accumulate;
 mod columns;
 mod error;
+mod floor;
 pub(crate) mod keys;
 mod output;
 #[cfg(test)]
@@ -20,6 +21,7 @@ use crate::parallel::{map_each, parts_for, ranges};
 use accumulate::{sum_groups, Groups, Inputs};
 use columns::{measure_values, Columns};
 pub use error::{AggregateError, AggregateErrorKind};
+pub use floor::random_update_floor;
 use keys::{encode, Grouping, RowSpace};
 use output::{column_of, Output};
 
