@@ -230,6 +230,10 @@ class FactStore(Protocol):
         come from `source`, which must hold every column used; by default from the coarsest
         rollup that can answer (domain/query_plan.py), which gives the same sums."""
 
+    def count_groups(self, selection: FactSelection, key_columns: Sequence[str], at_most: int) -> int:
+        """How many distinct values of `key_columns` the selected rows have, counting no
+        further than `at_most`: the size of a grouping known before it is fetched."""
+
     def missing_rates(self, selection: FactSelection, reporting_currency: str) -> list[MissingRate]:
         """Currencies of selected rows lacking a rate to `reporting_currency` on their date."""
 
@@ -353,6 +357,9 @@ class FileArea(Protocol):
         self, tenant: str, file_name: str, chunks: Iterable[bytes], max_bytes: int
     ) -> tuple[str, int, str]:
         """Stores an uploaded file; (its path for an import, size, sha256 hex)."""
+
+    def require_room(self, tenant: str) -> None:
+        """QUOTA_EXCEEDED when the tenant's uploads and exports fill its storage quota."""
 
     def export_path(self, tenant: str, op_id: str, suffix: str) -> Path:
         """Where an operation's export file goes."""

@@ -207,6 +207,7 @@ class AnalyticsServicer(pb_grpc.AnalyticsServiceServicer):
     ) -> pb.GenerateInsightsResponse:
         tenant = tenant_of(context)
         bound_to = page_token.fingerprint(tenant, request)
+        offset, run = page_token.decode_with_run(request.page_token, bound_to)
         chosen = build_insights_request(
             tenant=tenant,
             start_date=request.start_date,
@@ -217,15 +218,17 @@ class AnalyticsServicer(pb_grpc.AnalyticsServiceServicer):
             include_stories=request.include_stories,
             # page_size is AIP-158's name for what max_insights always meant.
             max_insights=request.page_size or request.max_insights,
-            offset=page_token.decode(request.page_token, bound_to),
+            offset=offset,
         )
-        report = self._analytics.insights.generate(chosen)
+        report = self._analytics.insights.generate(chosen, run)
         return pb.GenerateInsightsResponse(
             insights=[convert.insight(i) for i in report.insights],
             stories=[convert.story(s) for s in report.stories],
             start_date=report.start.isoformat(),
             end_date=report.end.isoformat(),
-            next_page_token=page_token.encode(report.next_offset, bound_to) if report.next_offset else "",
+            next_page_token=page_token.encode(report.next_offset, bound_to, run=report.run)
+            if report.next_offset
+            else "",
             total_size=report.total_size,
         )
 
