@@ -11,7 +11,9 @@ import pytest
 
 from adpulse.client import AdpulseClient, AdpulseError, demo
 from adpulse.v1 import analytics_service_pb2 as pb
+from tests.observe.support import moved, scrape
 from tests.support.facts import expected_groups, random_facts, to_csv
+from tests.support.server import ServerProcess
 
 FACTS = random_facts(seed=11, n_campaigns=6, days=20)
 YESTERDAY = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
@@ -252,6 +254,32 @@ def test_generated_insights_page_in_rank_order_and_stories_carry_confidence(
         insight = next(i for i in everything.insights if i.name == story.insight)
         sure = max([story.incident.confidence.value] + [r.confidence.value for r in story.related])
         assert 0 < sure <= 1 and insight.priority <= sure * (insight.severity + 1) + 1e-9
+
+
+def test_later_pages_of_generated_insights_are_cut_from_the_first_run(
+    server: ServerProcess, client: AdpulseClient, demo_account: list[demo.Incident]
+) -> None:
+    def stored() -> dict[str, dt.datetime]:
+        # Each generation stores what it found again, which moves update_time.
+        return {i.name: i.update_time.ToDatetime() for i in client.list_insights()}
+
+    first = client.generate_insights(page_size=2)
+    assert first.next_page_token and first.total_size > 2
+    stamps, before = stored(), scrape(server.metrics_url)
+
+    second = client.generate_insights(page_size=2, page_token=first.next_page_token)
+
+    assert stored() == stamps, "page 2 generated the insights again"
+    hits = moved(
+        before, scrape(server.metrics_url), "adpulse_cache_requests_total", cache="insight_runs", result="hit"
+    )
+    assert hits == 1
+    assert second.total_size == first.total_size
+    assert len(second.insights) == 2 and not {i.name for i in first.insights} & {
+        i.name for i in second.insights
+    }
+    client.generate_insights(page_size=2)  # a first page is a new run
+    assert stored() != stamps
 
 
 def test_budgets_drive_pacing_insights(client: AdpulseClient, demo_account: list[demo.Incident]) -> None:

@@ -60,6 +60,9 @@ def test_every_shell_example_runs(tmp_path: Path) -> None:
     assert "rows: 372 new, 0 duplicate (stored before), 0 rejected" in ingest
     converted = next(o for c, o in outputs.items() if c.startswith("adpulse --tenant us-team kpis"))
     assert "USD" in converted and "EUR" not in converted
+    found = next(o for c, o in outputs.items() if c.startswith('adpulse search "brand"'))
+    assert "Brand Search" in found and "Brand 1" in found
+    assert "Prospecting - Lookalike" in next(o for c, o in outputs.items() if "lookalike" in c)
     streamed = next(o for c, o in outputs.items() if c.startswith("printf"))
     assert '"accepted": "372"' in streamed
 

@@ -14,6 +14,7 @@ from typing import Any
 from adpulse import _kernel
 from adpulse.server import faults
 from adpulse.server.domain.operations import OperationKind
+from adpulse.server.domain.search import SearchLimits
 from adpulse.server.observe import traces
 from adpulse.server.observe.instrument import Instruments
 from adpulse.server.observe.metrics import Metrics, ScrapedGauge
@@ -28,8 +29,9 @@ from adpulse.server.storage.batch_ledger import PostgresBatchLedger
 from adpulse.server.storage.checkpoints import PostgresCheckpoints, PostgresTenantSettings
 from adpulse.server.storage.clickhouse_schema import ClickHouseSchema
 from adpulse.server.storage.data_versions import PostgresDataVersions
+from adpulse.server.storage.dimension_values import ClickHouseDimensionValues
 from adpulse.server.storage.fact_store import ClickHouseFactStore, ClickHouseFxRates
-from adpulse.server.storage.files import LocalFileArea, private_dir, write_private
+from adpulse.server.storage.files import LocalFileArea, StorageQuota, private_dir, write_private
 from adpulse.server.storage.ingestion_runs import Heartbeat, PostgresRunStore
 from adpulse.server.storage.insight_store import PostgresInsightStore
 from adpulse.server.storage.operations import PostgresOperationStore
@@ -55,7 +57,7 @@ from adpulse.server.usecases.audit import AuditUseCase
 from adpulse.server.usecases.currency import CurrencyUseCase
 from adpulse.server.usecases.ingest import IngestUseCase
 from adpulse.server.usecases.ingestion_runs import IngestionRunsUseCase
-from adpulse.server.usecases.insights import InsightsUseCase
+from adpulse.server.usecases.insights import InsightsRun, InsightsUseCase
 from adpulse.server.usecases.jobs.derive import (
     BackfillJob,
     CampaignRollupStep,
@@ -76,6 +78,7 @@ from adpulse.server.usecases.jobs.tenant_data import (
 from adpulse.server.usecases.operations import OperationsUseCase
 from adpulse.server.usecases.query_metrics import MetricsResult, QueryMetricsUseCase
 from adpulse.server.usecases.result_cache import ResultCache
+from adpulse.server.usecases.search import SearchUseCase
 from adpulse.server.usecases.tenant_data import TenantDataUseCase
 from adpulse.server.worker.alerts import AlertUpkeep, CeleryAlertQueue
 from adpulse.server.worker.celery_app import QUEUE, CeleryJobQueue, JobRuntime, RuntimeHolder, make_app
@@ -147,6 +150,7 @@ class _Core:
     tenant_rows: PostgresTenantData
     tenant_facts: ClickHouseTenantData
     rates: RateLimits
+    insight_runs: ResultCache[InsightsRun]
 
 
 def _core(
@@ -178,15 +182,16 @@ def _core(
     kernel, facts = inst.kernel(kernel), inst.clickhouse(facts)
     versions = inst.postgres(PostgresDataVersions(pool))
     runs = inst.postgres(PostgresRunStore(pool, instance_id, settings.heartbeat_seconds))
-    anomalies = AnomaliesUseCase(kernel, facts, settings.restatement, _today)
+    anomalies = AnomaliesUseCase(kernel, facts, settings.restatement, _today, settings.max_series)
     explain = ExplainChangeUseCase(kernel, facts)
     alerts, alert_queue, insight_store = (
         inst.postgres(PostgresAlertStore(pool)),
         CeleryAlertQueue(celery),
         inst.postgres(PostgresInsightStore(pool)),
     )
+    insight_runs: ResultCache[InsightsRun] = ResultCache(settings.insight_runs_cache_bytes)
     analytics = AnalyticsUseCases(
-        trends=TrendsUseCase(kernel, facts),
+        trends=TrendsUseCase(kernel, facts, settings.max_series),
         anomalies=anomalies,
         explain=explain,
         insights=InsightsUseCase(
@@ -196,7 +201,12 @@ def _core(
             anomalies=anomalies,
             explain=explain,
             today=_today,
+            runs=insight_runs,
             events=AlertDispatcher(alerts, alert_queue, _now),
+        ),
+        search=SearchUseCase(
+            inst.clickhouse(ClickHouseDimensionValues(ch_client)),
+            SearchLimits(settings.max_search_query_chars, settings.max_search_page_size),
         ),
         today=_today,
     )
@@ -222,7 +232,11 @@ def _core(
         tenant_settings=inst.postgres(PostgresTenantSettings(pool)),
         versions=versions,
         operations=inst.postgres(PostgresOperationStore(pool, postgres_dsn)),
-        files=LocalFileArea(settings.effective_import_dir, settings.effective_export_dir),
+        files=LocalFileArea(
+            settings.effective_import_dir,
+            settings.effective_export_dir,
+            StorageQuota(settings.tenant_storage_bytes, dict(settings.tenant_storage_overrides)),
+        ),
         rollups=inst.clickhouse(ClickHouseRollups(ch_client)),
         analytics=analytics,
         alerts=alerts,
@@ -230,19 +244,22 @@ def _core(
         insight_store=insight_store,
         tenant_rows=inst.postgres(PostgresTenantData(pool)),
         tenant_facts=inst.clickhouse(ClickHouseTenantData(ch_client, schema)),
+        insight_runs=insight_runs,
     )
 
 
 def _query_metrics(settings: Settings, core: _Core, metrics: Metrics) -> QueryMetricsUseCase:
-    """QueryMetrics with this process's result cache, published as metrics."""
+    """QueryMetrics with this process's result cache; it and the insight runs' are published as
+    metrics."""
     cache: ResultCache[MetricsResult] = ResultCache(settings.query_cache_bytes)
     metrics.register_cache("query_results", lambda: cache)
+    metrics.register_cache("insight_runs", lambda: core.insight_runs)
     metrics.register_gauge(
         ScrapedGauge(
             "adpulse_cache_bytes",
             "Bytes a cache holds.",
             ("cache",),
-            lambda: {("query_results",): cache.bytes},
+            lambda: {("query_results",): cache.bytes, ("insight_runs",): core.insight_runs.bytes},
         )
     )
     return QueryMetricsUseCase(core.kernel, core.facts, core.tenant_settings, core.versions, cache)

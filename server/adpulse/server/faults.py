@@ -80,6 +80,7 @@ class FailingFactStore:
         self._calls = itertools.count(1)
         self._lock = threading.Lock()
         self.grouped_sums = facts.grouped_sums
+        self.count_groups = facts.count_groups
         self.missing_rates = facts.missing_rates
         self.platform_freshness = facts.platform_freshness
         self.stream_grouped_sums = facts.stream_grouped_sums

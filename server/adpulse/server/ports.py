@@ -23,6 +23,7 @@ from adpulse.server.domain.operations import (
 )
 from adpulse.server.domain.query_plan import Source
 from adpulse.server.domain.runs import Checkpoint, IngestionRun, RunFilter, RunState, SourceStats
+from adpulse.server.domain.search import SearchPage, SearchQuery
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -229,6 +230,10 @@ class FactStore(Protocol):
         come from `source`, which must hold every column used; by default from the coarsest
         rollup that can answer (domain/query_plan.py), which gives the same sums."""
 
+    def count_groups(self, selection: FactSelection, key_columns: Sequence[str], at_most: int) -> int:
+        """How many distinct values of `key_columns` the selected rows have, counting no
+        further than `at_most`: the size of a grouping known before it is fetched."""
+
     def missing_rates(self, selection: FactSelection, reporting_currency: str) -> list[MissingRate]:
         """Currencies of selected rows lacking a rate to `reporting_currency` on their date."""
 
@@ -353,6 +358,9 @@ class FileArea(Protocol):
     ) -> tuple[str, int, str]:
         """Stores an uploaded file; (its path for an import, size, sha256 hex)."""
 
+    def require_room(self, tenant: str) -> None:
+        """QUOTA_EXCEEDED when the tenant's uploads and exports fill its storage quota."""
+
     def export_path(self, tenant: str, op_id: str, suffix: str) -> Path:
         """Where an operation's export file goes."""
 
@@ -374,6 +382,13 @@ class Rollups(Protocol):
 
     def mismatches(self, tenant: str, first: dt.date, last: dt.date) -> list[str]:
         """`rollup:currency` pairs whose rollup sums over the days differ from the facts'."""
+
+
+class DimensionSearch(Protocol):
+    """The tenant's accounts, campaigns, ad groups and ads by id or name."""
+
+    def search(self, query: SearchQuery) -> SearchPage:
+        """One page of the values matching, highest recent cost first."""
 
 
 class InsightStore(Protocol):

@@ -88,6 +88,8 @@ class Settings:
     max_monthly_span_days: int = 65744
     max_window_days: int = 366
     max_results: int = 10_000
+    # Series a GetTrends or DetectAnomalies may split into, counted before any is computed.
+    max_series: int = 10_000
     # Long jobs (operations).
     broker_url: str | None = None
     embedded_worker: bool = True
@@ -95,6 +97,9 @@ class Settings:
     import_dir: Path | None = None
     export_dir: Path | None = None
     max_upload_bytes: int = 10 * 1024**3
+    # Uploads and exports a tenant keeps at once, and some tenants' own (`tenant=bytes`).
+    tenant_storage_bytes: int = 50 * 1024**3
+    tenant_storage_overrides: tuple[tuple[str, int], ...] = ()
     operation_slice_seconds: int = 300
     export_part_rows: int = 1_000_000
     reconcile_seconds: int = 15
@@ -105,9 +110,12 @@ class Settings:
     file_expiry_days: int = 7
     # Queries.
     query_cache_bytes: int = 256 * 1024 * 1024
+    insight_runs_cache_bytes: int = 64 * 1024 * 1024
     clickhouse_connections: int = 4
     # A ClickHouse cluster's name (its remote_servers entry): Replicated + Distributed tables.
     clickhouse_cluster: str = ""
+    max_search_query_chars: int = 200
+    max_search_page_size: int = 100
     # Access: keys, TLS.
     auth_cache_seconds: int = 5
     reflection_needs_key: bool = False
@@ -174,6 +182,8 @@ class Settings:
             import_dir=Path(env["ADPULSE_IMPORT_DIR"]) if env.get("ADPULSE_IMPORT_DIR") else None,
             export_dir=Path(env["ADPULSE_EXPORT_DIR"]) if env.get("ADPULSE_EXPORT_DIR") else None,
             max_upload_bytes=_int(env, "ADPULSE_MAX_UPLOAD_BYTES", 10 * 1024**3, 1),
+            tenant_storage_bytes=_int(env, "ADPULSE_TENANT_STORAGE_BYTES", 50 * 1024**3, 0),
+            tenant_storage_overrides=_storage_overrides(env.get("ADPULSE_TENANT_STORAGE_OVERRIDES", "")),
             operation_slice_seconds=_int(env, "ADPULSE_OPERATION_SLICE_SECONDS", 300, 1),
             export_part_rows=_int(env, "ADPULSE_EXPORT_PART_ROWS", 1_000_000, 1),
             reconcile_seconds=_int(env, "ADPULSE_RECONCILE_SECONDS", 15, 1),
@@ -183,8 +193,11 @@ class Settings:
             daily_scan_at=_time_of_day(env, "ADPULSE_DAILY_SCAN_AT", dt.time(2, 0)),
             file_expiry_days=_int(env, "ADPULSE_FILE_EXPIRY_DAYS", 7, 1),
             query_cache_bytes=_int(env, "ADPULSE_QUERY_CACHE_BYTES", 256 * 1024 * 1024, 0),
+            insight_runs_cache_bytes=_int(env, "ADPULSE_INSIGHT_RUNS_CACHE_BYTES", 64 * 1024 * 1024, 0),
             clickhouse_connections=_int(env, "ADPULSE_CLICKHOUSE_CONNECTIONS", 4, 1),
             clickhouse_cluster=env.get("ADPULSE_CLICKHOUSE_CLUSTER", "").strip(),
+            max_search_query_chars=_int(env, "ADPULSE_MAX_SEARCH_QUERY_CHARS", 200, 1),
+            max_search_page_size=_int(env, "ADPULSE_MAX_SEARCH_PAGE_SIZE", 100, 1),
             auth_cache_seconds=_int(env, "ADPULSE_AUTH_CACHE_SECONDS", 5, 0),
             reflection_needs_key=_bool(env, "ADPULSE_REFLECTION_NEEDS_KEY", False),
             tls_cert=_path(env, "ADPULSE_TLS_CERT"),
@@ -324,6 +337,7 @@ def _limits(env: Mapping[str, str]) -> dict[str, Any]:
         "max_monthly_span_days",
         "max_window_days",
         "max_results",
+        "max_series",
     )
     limits: dict[str, Any] = {
         name: _int(env, f"ADPULSE_{name.upper()}", getattr(defaults, name), 1) for name in names
@@ -342,6 +356,16 @@ def _rate_overrides(raw: str) -> tuple[tuple[str, int, int], ...]:
                 f"ADPULSE_TENANT_RATE_OVERRIDES: {entry!r} is not tenant=requests_per_second:rows_per_second"
             )
         overrides.append((tenant.strip(), int(requests), int(rows)))
+    return tuple(overrides)
+
+
+def _storage_overrides(raw: str) -> tuple[tuple[str, int], ...]:
+    overrides = []
+    for entry in filter(None, (e.strip() for e in raw.split(","))):
+        tenant, _, size = entry.partition("=")
+        if not (tenant.strip() and size.strip().isdigit()):
+            raise SettingsError(f"ADPULSE_TENANT_STORAGE_OVERRIDES: {entry!r} is not tenant=bytes")
+        overrides.append((tenant.strip(), int(size)))
     return tuple(overrides)
 
 

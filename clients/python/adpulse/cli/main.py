@@ -24,6 +24,7 @@ from adpulse.cli import (
     ingest_cmd,
     jobs_cmd,
     query_cmd,
+    search_cmd,
     serve_cmd,
     tenant_cmd,
 )
@@ -65,6 +66,7 @@ def _parser() -> argparse.ArgumentParser:
         serve_cmd,
         ingest_cmd,
         query_cmd,
+        search_cmd,
         analytics,
         admin_cmd,
         jobs_cmd,

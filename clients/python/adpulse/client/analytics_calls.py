@@ -54,6 +54,13 @@ INSIGHT_STATUSES = {
     "acknowledged": apb.INSIGHT_STATUS_ACKNOWLEDGED,
     "dismissed": apb.INSIGHT_STATUS_DISMISSED,
 }
+KINDS = {
+    "account": apb.DIMENSION_ACCOUNT,
+    "campaign": apb.DIMENSION_CAMPAIGN,
+    "ad_group": apb.DIMENSION_AD_GROUP,
+    "ad": apb.DIMENSION_AD,
+}
+MATCHES = {"prefix": apb.SEARCH_MATCH_PREFIX, "substring": apb.SEARCH_MATCH_SUBSTRING}
 Granularity = Literal["day", "week", "month"]
 Named = TypeVar("Named")
 
@@ -112,6 +119,42 @@ class AnalyticsCalls(Connection):
             totals=MetricsRecord.from_proto(page.totals),
             total_size=page.total_size,
         )
+
+    def search_page(self, request: apb.SearchDimensionValuesRequest) -> apb.SearchDimensionValuesResponse:
+        return self._call(self._analytics.SearchDimensionValues, request)
+
+    def search(
+        self,
+        query: str,
+        *,
+        match: str = "prefix",
+        kinds: Sequence[str] = (),
+        platforms: Sequence[str] = (),
+        limit: int = 20,
+    ) -> apb.SearchDimensionValuesResponse:
+        """Accounts, campaigns, ad groups and ads whose id or name matches `query` (prefix or
+        substring, case-insensitive), highest recent cost first: up to `limit` values, following
+        pages; the response's `values` hold them, `total_size` counts every match."""
+        request = apb.SearchDimensionValuesRequest(
+            query=query,
+            match=lookup(MATCHES, match, "match"),
+            kinds=[lookup(KINDS, k, "kind") for k in kinds],
+            platforms=list(platforms),
+            page_size=max(1, limit),
+        )
+        result = apb.SearchDimensionValuesResponse()
+        while True:
+            page: apb.SearchDimensionValuesResponse = self._call(
+                self._analytics.SearchDimensionValues, request
+            )
+            found = [*result.values, *page.values][:limit]
+            result.CopyFrom(page)
+            del result.values[:]
+            result.values.extend(found)
+            if not page.next_page_token or len(found) >= limit:
+                result.next_page_token = page.next_page_token if len(found) >= limit else ""
+                return result
+            request.page_token = page.next_page_token
 
     # Analytics beyond QueryMetrics return the response messages themselves: they are nested
     # (series of points, dimensions of contributors), and `google.protobuf.json_format` turns

@@ -465,6 +465,30 @@ PACING_STATUS_OVER: PacingStatus.ValueType  # 4
 """Already spent more than the budget."""
 Global___PacingStatus: _TypeAlias = PacingStatus  # noqa: Y015
 
+class _SearchMatch:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _SearchMatchEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_SearchMatch.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    SEARCH_MATCH_UNSPECIFIED: _SearchMatch.ValueType  # 0
+    """Same as `SEARCH_MATCH_PREFIX`."""
+    SEARCH_MATCH_PREFIX: _SearchMatch.ValueType  # 1
+    """The id or name starts with the query."""
+    SEARCH_MATCH_SUBSTRING: _SearchMatch.ValueType  # 2
+    """The id or name contains the query anywhere."""
+
+class SearchMatch(_SearchMatch, metaclass=_SearchMatchEnumTypeWrapper):
+    """How `SearchDimensionValuesRequest.query` matches ids and names; always case-insensitive."""
+
+SEARCH_MATCH_UNSPECIFIED: SearchMatch.ValueType  # 0
+"""Same as `SEARCH_MATCH_PREFIX`."""
+SEARCH_MATCH_PREFIX: SearchMatch.ValueType  # 1
+"""The id or name starts with the query."""
+SEARCH_MATCH_SUBSTRING: SearchMatch.ValueType  # 2
+"""The id or name contains the query anywhere."""
+Global___SearchMatch: _TypeAlias = SearchMatch  # noqa: Y015
+
 @_typing.final
 class DimensionFilter(_message.Message):
     """Keeps (or, with `exclude`, drops) rows whose dimension value is one of `values`."""
@@ -2528,3 +2552,160 @@ class ListBudgetsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListBudgetsResponse: _TypeAlias = ListBudgetsResponse  # noqa: Y015
+
+@_typing.final
+class SearchDimensionValuesRequest(_message.Message):
+    """Request of `SearchDimensionValues`."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    QUERY_FIELD_NUMBER: _builtins.int
+    MATCH_FIELD_NUMBER: _builtins.int
+    KINDS_FIELD_NUMBER: _builtins.int
+    PLATFORMS_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    query: _builtins.str
+    """Text to find in ids and names, matched literally (`%`, `_` and `\\` are no wildcards),
+    case-insensitively; empty matches everything. At most `ADPULSE_MAX_SEARCH_QUERY_CHARS`
+    characters.
+    """
+    match: Global___SearchMatch.ValueType
+    """Prefix (default) or substring."""
+    page_size: _builtins.int
+    """Values per page, 1 to `ADPULSE_MAX_SEARCH_PAGE_SIZE` (100); 0 means 20; larger values are
+    lowered to the maximum.
+    """
+    page_token: _builtins.str
+    """`next_page_token` of the previous page; every other field must be unchanged."""
+    @_builtins.property
+    def kinds(self) -> _containers.RepeatedScalarFieldContainer[Global___Dimension.ValueType]:
+        """Only these kinds: `DIMENSION_ACCOUNT`, `DIMENSION_CAMPAIGN`, `DIMENSION_AD_GROUP`,
+        `DIMENSION_AD`; none means all four.
+        """
+
+    @_builtins.property
+    def platforms(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Only these platforms, e.g. `google_ads`; none means all."""
+
+    def __init__(
+        self,
+        *,
+        query: _builtins.str = ...,
+        match: Global___SearchMatch.ValueType = ...,
+        kinds: _abc.Iterable[Global___Dimension.ValueType] | None = ...,
+        platforms: _abc.Iterable[_builtins.str] | None = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["kinds", b"kinds", "match", b"match", "page_size", b"page_size", "page_token", b"page_token", "platforms", b"platforms", "query", b"query"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SearchDimensionValuesRequest: _TypeAlias = SearchDimensionValuesRequest  # noqa: Y015
+
+@_typing.final
+class DimensionValue(_message.Message):
+    """One account, campaign, ad group or ad found by a search. Campaigns carry their newest name;
+    the others have ids only. An id is unique within its parents, which are set too.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KIND_FIELD_NUMBER: _builtins.int
+    ID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    PLATFORM_FIELD_NUMBER: _builtins.int
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    CAMPAIGN_ID_FIELD_NUMBER: _builtins.int
+    AD_GROUP_ID_FIELD_NUMBER: _builtins.int
+    CURRENCY_FIELD_NUMBER: _builtins.int
+    RECENT_COST_MICROS_FIELD_NUMBER: _builtins.int
+    LAST_DATE_FIELD_NUMBER: _builtins.int
+    kind: Global___Dimension.ValueType
+    """`DIMENSION_ACCOUNT`, `DIMENSION_CAMPAIGN`, `DIMENSION_AD_GROUP` or `DIMENSION_AD`."""
+    id: _builtins.str
+    """The value's own id (account, campaign, ad group or ad id)."""
+    name: _builtins.str
+    """Newest name of a campaign; empty for the other kinds."""
+    platform: _builtins.str
+    """Ad platform."""
+    account_id: _builtins.str
+    """Advertiser account id."""
+    campaign_id: _builtins.str
+    """Campaign id (campaigns, ad groups, ads)."""
+    ad_group_id: _builtins.str
+    """Ad group id (ad groups, ads)."""
+    currency: _builtins.str
+    """Currency of `recent_cost_micros`; a value with spend in several currencies is listed once
+    per currency.
+    """
+    recent_cost_micros: _builtins.int
+    """Cost over the response's recent window, in millionths of `currency`; 0 when none."""
+    last_date: _builtins.str
+    """Newest data date of the value, `YYYY-MM-DD`."""
+    def __init__(
+        self,
+        *,
+        kind: Global___Dimension.ValueType = ...,
+        id: _builtins.str = ...,
+        name: _builtins.str = ...,
+        platform: _builtins.str = ...,
+        account_id: _builtins.str = ...,
+        campaign_id: _builtins.str = ...,
+        ad_group_id: _builtins.str = ...,
+        currency: _builtins.str = ...,
+        recent_cost_micros: _builtins.int = ...,
+        last_date: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "ad_group_id", b"ad_group_id", "campaign_id", b"campaign_id", "currency", b"currency", "id", b"id", "kind", b"kind", "last_date", b"last_date", "name", b"name", "platform", b"platform", "recent_cost_micros", b"recent_cost_micros"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DimensionValue: _TypeAlias = DimensionValue  # noqa: Y015
+
+@_typing.final
+class SearchDimensionValuesResponse(_message.Message):
+    """Response of `SearchDimensionValues`."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VALUES_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    TOTAL_SIZE_FIELD_NUMBER: _builtins.int
+    RECENT_START_DATE_FIELD_NUMBER: _builtins.int
+    RECENT_END_DATE_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Token for the next page; empty on the last page."""
+    total_size: _builtins.int
+    """Number of values over all pages."""
+    recent_start_date: _builtins.str
+    """The recent window the ranking sums cost over: the 30 days ending at the tenant's newest
+    data date, `YYYY-MM-DD` (both empty when the tenant has no data).
+    """
+    recent_end_date: _builtins.str
+    """Last day of the recent window."""
+    @_builtins.property
+    def values(self) -> _containers.RepeatedCompositeFieldContainer[Global___DimensionValue]:
+        """This page: highest recent cost first, then by name and id."""
+
+    def __init__(
+        self,
+        *,
+        values: _abc.Iterable[Global___DimensionValue] | None = ...,
+        next_page_token: _builtins.str = ...,
+        total_size: _builtins.int = ...,
+        recent_start_date: _builtins.str = ...,
+        recent_end_date: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "recent_end_date", b"recent_end_date", "recent_start_date", b"recent_start_date", "total_size", b"total_size", "values", b"values"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SearchDimensionValuesResponse: _TypeAlias = SearchDimensionValuesResponse  # noqa: Y015

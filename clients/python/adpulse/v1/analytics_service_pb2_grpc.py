@@ -96,6 +96,11 @@ class AnalyticsServiceStub:
                 request_serializer=adpulse_dot_v1_dot_analytics__service__pb2.ListBudgetsRequest.SerializeToString,
                 response_deserializer=adpulse_dot_v1_dot_analytics__service__pb2.ListBudgetsResponse.FromString,
                 _registered_method=True)
+        self.SearchDimensionValues = channel.unary_unary(
+                '/adpulse.v1.AnalyticsService/SearchDimensionValues',
+                request_serializer=adpulse_dot_v1_dot_analytics__service__pb2.SearchDimensionValuesRequest.SerializeToString,
+                response_deserializer=adpulse_dot_v1_dot_analytics__service__pb2.SearchDimensionValuesResponse.FromString,
+                _registered_method=True)
 
 
 class AnalyticsServiceServicer:
@@ -191,6 +196,14 @@ class AnalyticsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SearchDimensionValues(self, request, context):
+        """The tenant's accounts, campaigns, ad groups and ads whose id or name matches a query (for
+        search boxes and autocomplete), biggest recent spenders first, one page at a time.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AnalyticsServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -253,6 +266,11 @@ def add_AnalyticsServiceServicer_to_server(servicer, server):
                     servicer.ListBudgets,
                     request_deserializer=adpulse_dot_v1_dot_analytics__service__pb2.ListBudgetsRequest.FromString,
                     response_serializer=adpulse_dot_v1_dot_analytics__service__pb2.ListBudgetsResponse.SerializeToString,
+            ),
+            'SearchDimensionValues': grpc.unary_unary_rpc_method_handler(
+                    servicer.SearchDimensionValues,
+                    request_deserializer=adpulse_dot_v1_dot_analytics__service__pb2.SearchDimensionValuesRequest.FromString,
+                    response_serializer=adpulse_dot_v1_dot_analytics__service__pb2.SearchDimensionValuesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -580,6 +598,33 @@ class AnalyticsService:
             '/adpulse.v1.AnalyticsService/ListBudgets',
             adpulse_dot_v1_dot_analytics__service__pb2.ListBudgetsRequest.SerializeToString,
             adpulse_dot_v1_dot_analytics__service__pb2.ListBudgetsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SearchDimensionValues(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/adpulse.v1.AnalyticsService/SearchDimensionValues',
+            adpulse_dot_v1_dot_analytics__service__pb2.SearchDimensionValuesRequest.SerializeToString,
+            adpulse_dot_v1_dot_analytics__service__pb2.SearchDimensionValuesResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -67,6 +67,10 @@ class AnalyticsServiceStub:
     """Sets (or replaces) a campaign's budget for a calendar month."""
     ListBudgets: _grpc.UnaryUnaryMultiCallable[_analytics_service_pb2.ListBudgetsRequest, _analytics_service_pb2.ListBudgetsResponse]
     """Budgets, one page at a time."""
+    SearchDimensionValues: _grpc.UnaryUnaryMultiCallable[_analytics_service_pb2.SearchDimensionValuesRequest, _analytics_service_pb2.SearchDimensionValuesResponse]
+    """The tenant's accounts, campaigns, ad groups and ads whose id or name matches a query (for
+    search boxes and autocomplete), biggest recent spenders first, one page at a time.
+    """
 
 @_typing.type_check_only
 class AnalyticsServiceAsyncStub(AnalyticsServiceStub):
@@ -106,6 +110,10 @@ class AnalyticsServiceAsyncStub(AnalyticsServiceStub):
     """Sets (or replaces) a campaign's budget for a calendar month."""
     ListBudgets: _aio.UnaryUnaryMultiCallable[_analytics_service_pb2.ListBudgetsRequest, _analytics_service_pb2.ListBudgetsResponse]  # type: ignore[assignment]
     """Budgets, one page at a time."""
+    SearchDimensionValues: _aio.UnaryUnaryMultiCallable[_analytics_service_pb2.SearchDimensionValuesRequest, _analytics_service_pb2.SearchDimensionValuesResponse]  # type: ignore[assignment]
+    """The tenant's accounts, campaigns, ad groups and ads whose id or name matches a query (for
+    search boxes and autocomplete), biggest recent spenders first, one page at a time.
+    """
 
 class AnalyticsServiceServicer(metaclass=_abc_1.ABCMeta):
     """Answers questions about stored performance data."""
@@ -214,5 +222,15 @@ class AnalyticsServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_analytics_service_pb2.ListBudgetsResponse, _abc.Awaitable[_analytics_service_pb2.ListBudgetsResponse]]:
         """Budgets, one page at a time."""
+
+    @_abc_1.abstractmethod
+    def SearchDimensionValues(
+        self,
+        request: _analytics_service_pb2.SearchDimensionValuesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_analytics_service_pb2.SearchDimensionValuesResponse, _abc.Awaitable[_analytics_service_pb2.SearchDimensionValuesResponse]]:
+        """The tenant's accounts, campaigns, ad groups and ads whose id or name matches a query (for
+        search boxes and autocomplete), biggest recent spenders first, one page at a time.
+        """
 
 def add_AnalyticsServiceServicer_to_server(servicer: AnalyticsServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

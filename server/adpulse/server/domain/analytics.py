@@ -194,6 +194,15 @@ def check_series_dimensions(dimensions: tuple[Dimension, ...]) -> tuple[Dimensio
     return dimensions
 
 
+def too_many_series(cap: int) -> InvalidArgument:
+    return invalid(
+        "dimensions",
+        f"split the selection into more than {cap} series, at most {cap} are allowed: narrow it "
+        "with filters (a platform, account or campaign), a shorter date range or fewer dimensions",
+        "TOO_MANY_SERIES",
+    )
+
+
 def check_filters(filters: tuple[DimensionFilter, ...]) -> tuple[DimensionFilter, ...]:
     for i, f in enumerate(filters):
         if f.dimension is Dimension.DATE:

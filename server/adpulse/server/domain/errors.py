@@ -97,11 +97,21 @@ class StorageRejected(InvalidArgument):
 
 
 @dataclass
-class Overloaded(AdpulseError):
+class QuotaExceeded(AdpulseError):
+    """A tenant's quota is used up (RESOURCE_EXHAUSTED with a QuotaFailure naming `subject`,
+    which defaults to the `quota` metadata): it has room again once it frees some."""
+
+    subject: str = ""
+
+    def __post_init__(self) -> None:
+        self.subject = self.subject or self.metadata.get("quota", "")
+
+
+@dataclass
+class Overloaded(QuotaExceeded):
     """A rate or concurrency quota is used up for now: the same request succeeds later
     (RESOURCE_EXHAUSTED with RetryInfo and a QuotaFailure naming `subject`)."""
 
-    subject: str = ""
     retry_seconds: float = 1.0
 
 

@@ -124,6 +124,7 @@ _ERROR_KINDS: dict[str, type[AdpulseError]] = {
         errors.StorageUnavailable,
         errors.PermissionDenied,
         errors.Cancelled,
+        errors.QuotaExceeded,
         Internal,
     )
 }

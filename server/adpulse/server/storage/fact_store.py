@@ -180,6 +180,21 @@ class ClickHouseFactStore:
             for batch in stream:
                 yield batch.rename_columns([name[2:] for name in batch.schema.names])
 
+    def count_groups(self, selection: FactSelection, key_columns: Sequence[str], at_most: int) -> int:
+        # DISTINCT with a LIMIT stops reading once it has found `at_most` keys, so its memory is
+        # that many keys whatever the selection holds. No FINAL: a replaced row keeps its key.
+        params: dict[str, Any] = {}
+        where = _where(selection, params)
+        groups = [GroupColumn(col) for col in key_columns] + [GroupColumn("date")]
+        source = choose_source(selection, groups, "")
+        keys = ", ".join(f"f.{col}" for col in key_columns)
+        sql = (
+            f"SELECT count() FROM (SELECT DISTINCT {keys} FROM {source.value} AS f "
+            f"WHERE {where} LIMIT {int(at_most)})"
+        )
+        with unavailable_on_failure():
+            return int(self._client.query(sql, parameters=params, settings=_QUERY_SETTINGS).result_rows[0][0])
+
     def missing_rates(self, selection: FactSelection, reporting_currency: str) -> list[MissingRate]:
         params: dict[str, Any] = {"rc": reporting_currency}
         where = _where(selection, params)

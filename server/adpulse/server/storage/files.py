@@ -7,6 +7,10 @@ tenant's import directory (an operator puts files there; `UploadFile` writes to 
 `uploads/`). The path is checked before the disk is touched (no absolute path, no `..`), and
 again after resolving symbolic links, so nothing outside that directory can be read. Errors
 quote the client's own path, never a server directory.
+
+What a tenant keeps of uploads and exports is bounded by its storage quota (the operator's
+import files are not counted): an upload is stopped at the byte that would pass it, and an export
+does not start, or go on to its next slice, once it is reached.
 """
 
 from __future__ import annotations
@@ -17,7 +21,8 @@ import os
 import re
 import shutil
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
@@ -26,6 +31,7 @@ from adpulse.server.domain.errors import (
     InvalidArgument,
     NotFound,
     PermissionDenied,
+    QuotaExceeded,
     ResourceExhausted,
 )
 
@@ -33,12 +39,28 @@ UPLOADS = "uploads"
 PRIVATE_DIR = 0o700
 PRIVATE_FILE = 0o600
 _FILE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,199}")
+QUOTA_SUBJECT = "storage_bytes_per_tenant"
+# An upload re-reads the disk use after this many bytes, so concurrent uploads of a tenant see
+# each other; between two reads it counts its own. The quota may be passed by this much per upload.
+_RECOUNT_BYTES = 8 << 20
+
+
+@dataclass(frozen=True)
+class StorageQuota:
+    """Bytes of uploads and exports each tenant may keep: a default, and some tenants' own."""
+
+    default_bytes: int
+    overrides: Mapping[str, int] = field(default_factory=dict)
+
+    def of(self, tenant: str) -> int:
+        return self.overrides.get(tenant, self.default_bytes)
 
 
 class LocalFileArea:
-    def __init__(self, import_dir: Path, export_dir: Path) -> None:
+    def __init__(self, import_dir: Path, export_dir: Path, quota: StorageQuota) -> None:
         self._imports = import_dir.resolve()
         self._exports = export_dir.resolve()
+        self._quota = quota
         self._imports.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
         self._exports.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
 
@@ -79,6 +101,7 @@ class LocalFileArea:
         private_dir(target.parent.parent)
         target.parent.mkdir(mode=PRIVATE_DIR)
         digest, size = hashlib.sha256(), 0
+        used, counted_at = self.used_bytes(tenant), 0
         try:
             with open_private(target) as out:
                 for chunk in chunks:
@@ -91,6 +114,10 @@ class LocalFileArea:
                                 FieldViolation("data", f"more than {max_bytes} bytes", "UPLOAD_TOO_LARGE")
                             ],
                         )
+                    if size - counted_at >= _RECOUNT_BYTES:
+                        out.flush()
+                        used, counted_at = self.used_bytes(tenant), size
+                    self._require_room(tenant, used + size - counted_at)
                     digest.update(chunk)
                     out.write(chunk)
         except BaseException:
@@ -98,6 +125,25 @@ class LocalFileArea:
             target.parent.rmdir()
             raise
         return str(relative), size, digest.hexdigest()
+
+    def used_bytes(self, tenant: str) -> int:
+        """Bytes of the tenant's uploads and exports (finished or being written)."""
+        roots = (self._imports / tenant / UPLOADS, self._exports / tenant)
+        return sum(path.lstat().st_size for root in roots for path in _files(root))
+
+    def require_room(self, tenant: str) -> None:
+        self._require_room(tenant, self.used_bytes(tenant) + 1)
+
+    def _require_room(self, tenant: str, used: int) -> None:
+        quota = self._quota.of(tenant)
+        if used > quota:
+            raise QuotaExceeded(
+                f"the tenant's uploads and exports would take more than its storage quota of {quota} "
+                "bytes: delete finished export operations and imported uploads, or wait for them "
+                "to expire",
+                "STORAGE_QUOTA_EXCEEDED",
+                metadata={"quota": QUOTA_SUBJECT, "limit_bytes": str(quota)},
+            )
 
     def export_path(self, tenant: str, op_id: str, suffix: str) -> Path:
         return private_dir(self._exports / tenant) / f"{op_id}{suffix}"

@@ -7,6 +7,8 @@ version, and a tombstone (is_deleted = 1) for every key the rollup has in the sc
 facts no longer do (an ad moved to another campaign or currency). Reading a rollup FINAL then
 gives exactly the facts' sums as of the last rebuild of each key.
 
+The search index (storage/dimension_values.py) is derived with them, after them.
+
 Every insert rebuilds the (day, campaign) keys it touched (the fact store calls `refresh` before
 the batch is acknowledged), so its cost follows the batch's keys, not the table; backfills
 rebuild whole days. The version is ClickHouse's
@@ -26,6 +28,7 @@ import pyarrow.compute as pc
 
 from adpulse.server.domain.query_plan import Source
 from adpulse.server.storage.clickhouse import INSERT_SETTINGS, unavailable_on_failure
+from adpulse.server.storage.dimension_values import ClickHouseDimensionValues
 
 FACTS = Source.FACTS.value
 CAMPAIGN_DAILY = Source.CAMPAIGN_DAILY.value
@@ -129,6 +132,7 @@ _KEYS = (
 class ClickHouseRollups:
     def __init__(self, client: Any) -> None:
         self._client = client
+        self._values = ClickHouseDimensionValues(client)
 
     def refresh(self, tenant: str, version: int, facts: pa.RecordBatch) -> None:
         """Rebuilds the rollup rows of the (day, campaign) and (day, account) keys of the rows
@@ -145,13 +149,17 @@ class ClickHouseRollups:
         with unavailable_on_failure():
             for sql in _KEYS:
                 self._client.command(sql, parameters=params, settings=_REBUILD_SETTINGS)
+        self._values.refresh(tenant, version, params["first"], params["last"])
 
     def rebuild(self, tenant: str, first: dt.date, last: dt.date) -> int:
-        """Re-derives both rollups over the days; how many campaign rows the days now have."""
+        """Re-derives the rollups and the search index over the days; how many campaign rows
+        the days now have."""
         params = {"tenant": tenant, "first": first, "last": last}
         with unavailable_on_failure():
             for sql in _DAYS:
                 self._client.command(sql, parameters=params, settings=_REBUILD_SETTINGS)
+        self._values.rebuild(tenant, first, last)
+        with unavailable_on_failure():
             rows = self._client.query(
                 f"SELECT count() FROM {CAMPAIGN_DAILY} FINAL WHERE {_RANGE}",
                 parameters=params,

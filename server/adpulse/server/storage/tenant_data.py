@@ -15,7 +15,7 @@ from typing import Any
 import pyarrow as pa
 from psycopg import sql
 
-from adpulse.server.storage import clickhouse
+from adpulse.server.storage import clickhouse, dimension_values
 from adpulse.server.storage.clickhouse_schema import SINGLE_NODE, ClickHouseSchema
 from adpulse.server.storage.postgres import Pool, unavailable_on_failure
 from adpulse.server.storage.rollups import ACCOUNT_DAILY, CAMPAIGN_DAILY, CAMPAIGN_MONTHLY, FACTS
@@ -24,8 +24,10 @@ from adpulse.server.storage.rollups import ACCOUNT_DAILY, CAMPAIGN_DAILY, CAMPAI
 SECRET_COLUMNS = ("secret_sha256", "sealed_secret")
 OPERATIONS_TABLE = "operations"
 _FETCH_ROWS = 5000
-# What retention deletes: the facts and each rollup, by its date column and bound.
+# What retention deletes: the facts and each rollup, by its date column and bound, and the
+# search index's values whose newest fact is older (they have none left).
 _DATED = (
+    (dimension_values.TABLE, "last_date", "{before:Date}"),
     (FACTS, "date", "{before:Date}"),
     (CAMPAIGN_DAILY, "date", "{before:Date}"),
     (ACCOUNT_DAILY, "date", "{before:Date}"),

@@ -14,6 +14,7 @@ from adpulse.server.domain.analytics import AnomalyMethod, Metric, Sensitivity
 from adpulse.server.domain.errors import FieldViolation, InvalidArgument
 from adpulse.server.domain.insights import Budget, Insight, InsightStatus, InsightType, Severity
 from adpulse.server.domain.metrics_query import Dimension
+from adpulse.server.domain.search import DimensionValue, Kind, Match
 from adpulse.server.usecases.analytics import ChangeExplanation
 from adpulse.server.usecases.insights import Story
 from adpulse.v1 import analytics_service_pb2 as pb
@@ -29,6 +30,10 @@ INSIGHT_TYPES = {getattr(pb, f"INSIGHT_TYPE_{t.name}"): t for t in InsightType}
 INSIGHT_STATUSES = {getattr(pb, f"INSIGHT_STATUS_{s.name}"): s for s in InsightStatus}
 SEVERITIES = {getattr(pb, f"SEVERITY_{s.name}"): s for s in Severity}
 DIMENSION_ENUMS = {dim: getattr(pb, f"DIMENSION_{dim.name}") for dim in Dimension}
+KINDS = {getattr(pb, f"DIMENSION_{kind.name}"): kind for kind in Kind}
+_KIND_ENUMS = {kind: value for value, kind in KINDS.items()}
+MATCHES = {getattr(pb, f"SEARCH_MATCH_{m.name}"): m for m in Match}
+MATCHES[pb.SEARCH_MATCH_UNSPECIFIED] = Match.PREFIX
 
 
 def enum(mapping: Mapping[int, T], value: int, field: str) -> T:
@@ -172,3 +177,18 @@ def budget(found: Budget) -> pb.Budget:
     if found.updated_at:
         message.update_time.CopyFrom(_timestamp(found.updated_at))
     return message
+
+
+def dimension_value(value: DimensionValue) -> pb.DimensionValue:
+    return pb.DimensionValue(
+        kind=_KIND_ENUMS[value.kind],
+        id=value.id,
+        name=value.name,
+        platform=value.platform,
+        account_id=value.account_id,
+        campaign_id=value.campaign_id,
+        ad_group_id=value.ad_group_id,
+        currency=value.currency,
+        recent_cost_micros=value.recent_cost_micros,
+        last_date=value.last_date.isoformat(),
+    )

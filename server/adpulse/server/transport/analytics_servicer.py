@@ -34,6 +34,7 @@ from adpulse.server.transport.tenancy import tenant_of
 from adpulse.server.usecases.analytics import AnomaliesUseCase, ExplainChangeUseCase, TrendsUseCase
 from adpulse.server.usecases.insights import InsightsUseCase
 from adpulse.server.usecases.query_metrics import QueryMetricsUseCase
+from adpulse.server.usecases.search import SearchUseCase
 from adpulse.v1 import analytics_service_pb2 as pb
 from adpulse.v1 import analytics_service_pb2_grpc as pb_grpc
 
@@ -71,6 +72,7 @@ class AnalyticsUseCases:
     anomalies: AnomaliesUseCase
     explain: ExplainChangeUseCase
     insights: InsightsUseCase
+    search: SearchUseCase
     today: Callable[[], dt.date]
 
 
@@ -205,6 +207,7 @@ class AnalyticsServicer(pb_grpc.AnalyticsServiceServicer):
     ) -> pb.GenerateInsightsResponse:
         tenant = tenant_of(context)
         bound_to = page_token.fingerprint(tenant, request)
+        offset, run = page_token.decode_with_run(request.page_token, bound_to)
         chosen = build_insights_request(
             tenant=tenant,
             start_date=request.start_date,
@@ -215,15 +218,17 @@ class AnalyticsServicer(pb_grpc.AnalyticsServiceServicer):
             include_stories=request.include_stories,
             # page_size is AIP-158's name for what max_insights always meant.
             max_insights=request.page_size or request.max_insights,
-            offset=page_token.decode(request.page_token, bound_to),
+            offset=offset,
         )
-        report = self._analytics.insights.generate(chosen)
+        report = self._analytics.insights.generate(chosen, run)
         return pb.GenerateInsightsResponse(
             insights=[convert.insight(i) for i in report.insights],
             stories=[convert.story(s) for s in report.stories],
             start_date=report.start.isoformat(),
             end_date=report.end.isoformat(),
-            next_page_token=page_token.encode(report.next_offset, bound_to) if report.next_offset else "",
+            next_page_token=page_token.encode(report.next_offset, bound_to, run=report.run)
+            if report.next_offset
+            else "",
             total_size=report.total_size,
         )
 
@@ -306,6 +311,30 @@ class AnalyticsServicer(pb_grpc.AnalyticsServiceServicer):
             budgets=[convert.budget(b) for b in found],
             next_page_token=page_token.encode(end, bound_to) if end < total else "",
             total_size=total,
+        )
+
+    @boundary.unary
+    def SearchDimensionValues(  # noqa: N802 - the RPC's name
+        self, request: pb.SearchDimensionValuesRequest, context: grpc.ServicerContext
+    ) -> pb.SearchDimensionValuesResponse:
+        tenant = tenant_of(context)
+        bound_to = page_token.fingerprint(tenant, request)
+        found = self._analytics.search.search(
+            tenant=tenant,
+            text=request.query,
+            match=_enum(convert.MATCHES, request.match, "match"),
+            kinds=[_enum(convert.KINDS, k, f"kinds[{i}]") for i, k in enumerate(request.kinds)],
+            platforms=list(request.platforms),
+            page_size=request.page_size,
+            offset=page_token.decode(request.page_token, bound_to),
+        )
+        first, last = (d.isoformat() for d in found.page.recent) if found.page.recent else ("", "")
+        return pb.SearchDimensionValuesResponse(
+            values=[convert.dimension_value(v) for v in found.page.values],
+            next_page_token=page_token.encode(found.next_offset, bound_to) if found.next_offset else "",
+            total_size=found.page.total_size,
+            recent_start_date=first,
+            recent_end_date=last,
         )
 
 

@@ -23,6 +23,7 @@ from adpulse.server.domain.errors import (
     NotFound,
     Overloaded,
     PermissionDenied,
+    QuotaExceeded,
     ResourceExhausted,
     StorageUnavailable,
     Unauthenticated,
@@ -44,7 +45,7 @@ _CODES: dict[type[AdpulseError], int] = {
     PermissionDenied: code_pb2.PERMISSION_DENIED,
     Unauthenticated: code_pb2.UNAUTHENTICATED,
     Cancelled: code_pb2.CANCELLED,
-    Overloaded: code_pb2.RESOURCE_EXHAUSTED,
+    QuotaExceeded: code_pb2.RESOURCE_EXHAUSTED,
     DeadlineExceeded: code_pb2.DEADLINE_EXCEEDED,
 }
 
@@ -67,6 +68,7 @@ def status_of(error: AdpulseError) -> status_pb2.Status:
         delay = duration_pb2.Duration()
         delay.FromNanoseconds(max(int(error.retry_seconds * 1e9), 1_000_000))
         status.details.append(_pack(error_details_pb2.RetryInfo(retry_delay=delay)))
+    if isinstance(error, QuotaExceeded):
         failure = error_details_pb2.QuotaFailure.Violation(subject=error.subject, description=error.message)
         status.details.append(_pack(error_details_pb2.QuotaFailure(violations=[failure])))
     if isinstance(error, InvalidArgument) and error.violations:

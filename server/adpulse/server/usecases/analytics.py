@@ -19,6 +19,7 @@ from adpulse.server.domain.analytics import (
     Metric,
     TrendsQuery,
     incident_confidence,
+    too_many_series,
 )
 from adpulse.server.domain.errors import FailedPrecondition
 from adpulse.server.domain.metrics_query import FactSelection, Granularity, GroupColumn
@@ -44,6 +45,13 @@ def daily_sums(
     return facts.grouped_sums(selection, groups, latest_campaign_name="campaign_id" in key_columns)
 
 
+def require_series_within(facts: FactStore, selection: FactSelection, keys: Sequence[str], cap: int) -> None:
+    """Refuses a split into more than `cap` series before any is fetched: the sums, the kernel's
+    series and the answer all grow with their number."""
+    if keys and facts.count_groups(selection, keys, cap + 1) > cap:
+        raise too_many_series(cap)
+
+
 def carry_of(key_columns: Sequence[str]) -> list[str]:
     return ["campaign_name"] if "campaign_id" in key_columns else []
 
@@ -60,9 +68,10 @@ class TrendsPage:
 
 
 class TrendsUseCase:
-    def __init__(self, kernel: Kernel, facts: FactStore) -> None:
+    def __init__(self, kernel: Kernel, facts: FactStore, max_series: int) -> None:
         self._kernel = kernel
         self._facts = facts
+        self._max_series = max_series
 
     def execute(self, query: TrendsQuery, today: dt.date) -> TrendsPage:
         selection = FactSelection(query.tenant, None, None, query.filters)
@@ -71,7 +80,9 @@ class TrendsUseCase:
         granularity = query.granularity.value
         history = self._kernel.trends_history_start(granularity, start, end, query.moving_average)
         keys = list(query.key_columns)
-        sums = daily_sums(self._facts, FactSelection(query.tenant, history, end, query.filters), keys)
+        read = FactSelection(query.tenant, history, end, query.filters)
+        require_series_within(self._facts, read, keys, self._max_series)
+        sums = daily_sums(self._facts, read, keys)
         points, summaries = self._kernel.trends(
             sums,
             keys,
@@ -108,12 +119,18 @@ class AnomalyReport:
 
 class AnomaliesUseCase:
     def __init__(
-        self, kernel: Kernel, facts: FactStore, restatement: RestatementWindows, today: Callable[[], dt.date]
+        self,
+        kernel: Kernel,
+        facts: FactStore,
+        restatement: RestatementWindows,
+        today: Callable[[], dt.date],
+        max_series: int,
     ) -> None:
         self._kernel = kernel
         self._facts = facts
         self._restatement = restatement
         self._today = today
+        self._max_series = max_series
 
     def execute(self, query: AnomalyQuery) -> AnomalyReport:
         selection = FactSelection(query.tenant, None, None, query.filters)
@@ -122,7 +139,9 @@ class AnomaliesUseCase:
         start, end = query.dates.resolve(span[1] if span else today, DEFAULT_DETECT_DAYS)
         keys = list(query.key_columns)
         history = start - dt.timedelta(days=query.window_days + SEASONAL_HISTORY_DAYS)
-        sums = daily_sums(self._facts, FactSelection(query.tenant, history, end, query.filters), keys)
+        read = FactSelection(query.tenant, history, end, query.filters)
+        require_series_within(self._facts, read, keys, self._max_series)
+        sums = daily_sums(self._facts, read, keys)
         points, incidents = self.detect(
             sums,
             keys,

@@ -797,6 +797,59 @@ func (PacingStatus) EnumDescriptor() ([]byte, []int) {
 	return file_adpulse_v1_analytics_service_proto_rawDescGZIP(), []int{11}
 }
 
+// How `SearchDimensionValuesRequest.query` matches ids and names; always case-insensitive.
+type SearchMatch int32
+
+const (
+	// Same as `SEARCH_MATCH_PREFIX`.
+	SearchMatch_SEARCH_MATCH_UNSPECIFIED SearchMatch = 0
+	// The id or name starts with the query.
+	SearchMatch_SEARCH_MATCH_PREFIX SearchMatch = 1
+	// The id or name contains the query anywhere.
+	SearchMatch_SEARCH_MATCH_SUBSTRING SearchMatch = 2
+)
+
+// Enum value maps for SearchMatch.
+var (
+	SearchMatch_name = map[int32]string{
+		0: "SEARCH_MATCH_UNSPECIFIED",
+		1: "SEARCH_MATCH_PREFIX",
+		2: "SEARCH_MATCH_SUBSTRING",
+	}
+	SearchMatch_value = map[string]int32{
+		"SEARCH_MATCH_UNSPECIFIED": 0,
+		"SEARCH_MATCH_PREFIX":      1,
+		"SEARCH_MATCH_SUBSTRING":   2,
+	}
+)
+
+func (x SearchMatch) Enum() *SearchMatch {
+	p := new(SearchMatch)
+	*p = x
+	return p
+}
+
+func (x SearchMatch) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (SearchMatch) Descriptor() protoreflect.EnumDescriptor {
+	return file_adpulse_v1_analytics_service_proto_enumTypes[12].Descriptor()
+}
+
+func (SearchMatch) Type() protoreflect.EnumType {
+	return &file_adpulse_v1_analytics_service_proto_enumTypes[12]
+}
+
+func (x SearchMatch) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use SearchMatch.Descriptor instead.
+func (SearchMatch) EnumDescriptor() ([]byte, []int) {
+	return file_adpulse_v1_analytics_service_proto_rawDescGZIP(), []int{12}
+}
+
 // Keeps (or, with `exclude`, drops) rows whose dimension value is one of `values`.
 type DimensionFilter struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -4698,6 +4751,313 @@ func (x *ListBudgetsResponse) GetTotalSize() int64 {
 	return 0
 }
 
+// Request of `SearchDimensionValues`.
+type SearchDimensionValuesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Text to find in ids and names, matched literally (`%`, `_` and `\` are no wildcards),
+	// case-insensitively; empty matches everything. At most `ADPULSE_MAX_SEARCH_QUERY_CHARS`
+	// characters.
+	Query string `protobuf:"bytes,1,opt,name=query,proto3" json:"query,omitempty"`
+	// Prefix (default) or substring.
+	Match SearchMatch `protobuf:"varint,2,opt,name=match,proto3,enum=adpulse.v1.SearchMatch" json:"match,omitempty"`
+	// Only these kinds: `DIMENSION_ACCOUNT`, `DIMENSION_CAMPAIGN`, `DIMENSION_AD_GROUP`,
+	// `DIMENSION_AD`; none means all four.
+	Kinds []Dimension `protobuf:"varint,3,rep,packed,name=kinds,proto3,enum=adpulse.v1.Dimension" json:"kinds,omitempty"`
+	// Only these platforms, e.g. `google_ads`; none means all.
+	Platforms []string `protobuf:"bytes,4,rep,name=platforms,proto3" json:"platforms,omitempty"`
+	// Values per page, 1 to `ADPULSE_MAX_SEARCH_PAGE_SIZE` (100); 0 means 20; larger values are
+	// lowered to the maximum.
+	PageSize int32 `protobuf:"varint,5,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// `next_page_token` of the previous page; every other field must be unchanged.
+	PageToken     string `protobuf:"bytes,6,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SearchDimensionValuesRequest) Reset() {
+	*x = SearchDimensionValuesRequest{}
+	mi := &file_adpulse_v1_analytics_service_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SearchDimensionValuesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SearchDimensionValuesRequest) ProtoMessage() {}
+
+func (x *SearchDimensionValuesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_adpulse_v1_analytics_service_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SearchDimensionValuesRequest.ProtoReflect.Descriptor instead.
+func (*SearchDimensionValuesRequest) Descriptor() ([]byte, []int) {
+	return file_adpulse_v1_analytics_service_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *SearchDimensionValuesRequest) GetQuery() string {
+	if x != nil {
+		return x.Query
+	}
+	return ""
+}
+
+func (x *SearchDimensionValuesRequest) GetMatch() SearchMatch {
+	if x != nil {
+		return x.Match
+	}
+	return SearchMatch_SEARCH_MATCH_UNSPECIFIED
+}
+
+func (x *SearchDimensionValuesRequest) GetKinds() []Dimension {
+	if x != nil {
+		return x.Kinds
+	}
+	return nil
+}
+
+func (x *SearchDimensionValuesRequest) GetPlatforms() []string {
+	if x != nil {
+		return x.Platforms
+	}
+	return nil
+}
+
+func (x *SearchDimensionValuesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *SearchDimensionValuesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// One account, campaign, ad group or ad found by a search. Campaigns carry their newest name;
+// the others have ids only. An id is unique within its parents, which are set too.
+type DimensionValue struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// `DIMENSION_ACCOUNT`, `DIMENSION_CAMPAIGN`, `DIMENSION_AD_GROUP` or `DIMENSION_AD`.
+	Kind Dimension `protobuf:"varint,1,opt,name=kind,proto3,enum=adpulse.v1.Dimension" json:"kind,omitempty"`
+	// The value's own id (account, campaign, ad group or ad id).
+	Id string `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	// Newest name of a campaign; empty for the other kinds.
+	Name string `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	// Ad platform.
+	Platform string `protobuf:"bytes,4,opt,name=platform,proto3" json:"platform,omitempty"`
+	// Advertiser account id.
+	AccountId string `protobuf:"bytes,5,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
+	// Campaign id (campaigns, ad groups, ads).
+	CampaignId string `protobuf:"bytes,6,opt,name=campaign_id,json=campaignId,proto3" json:"campaign_id,omitempty"`
+	// Ad group id (ad groups, ads).
+	AdGroupId string `protobuf:"bytes,7,opt,name=ad_group_id,json=adGroupId,proto3" json:"ad_group_id,omitempty"`
+	// Currency of `recent_cost_micros`; a value with spend in several currencies is listed once
+	// per currency.
+	Currency string `protobuf:"bytes,8,opt,name=currency,proto3" json:"currency,omitempty"`
+	// Cost over the response's recent window, in millionths of `currency`; 0 when none.
+	RecentCostMicros int64 `protobuf:"varint,9,opt,name=recent_cost_micros,json=recentCostMicros,proto3" json:"recent_cost_micros,omitempty"`
+	// Newest data date of the value, `YYYY-MM-DD`.
+	LastDate      string `protobuf:"bytes,10,opt,name=last_date,json=lastDate,proto3" json:"last_date,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DimensionValue) Reset() {
+	*x = DimensionValue{}
+	mi := &file_adpulse_v1_analytics_service_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DimensionValue) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DimensionValue) ProtoMessage() {}
+
+func (x *DimensionValue) ProtoReflect() protoreflect.Message {
+	mi := &file_adpulse_v1_analytics_service_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DimensionValue.ProtoReflect.Descriptor instead.
+func (*DimensionValue) Descriptor() ([]byte, []int) {
+	return file_adpulse_v1_analytics_service_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *DimensionValue) GetKind() Dimension {
+	if x != nil {
+		return x.Kind
+	}
+	return Dimension_DIMENSION_UNSPECIFIED
+}
+
+func (x *DimensionValue) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *DimensionValue) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *DimensionValue) GetPlatform() string {
+	if x != nil {
+		return x.Platform
+	}
+	return ""
+}
+
+func (x *DimensionValue) GetAccountId() string {
+	if x != nil {
+		return x.AccountId
+	}
+	return ""
+}
+
+func (x *DimensionValue) GetCampaignId() string {
+	if x != nil {
+		return x.CampaignId
+	}
+	return ""
+}
+
+func (x *DimensionValue) GetAdGroupId() string {
+	if x != nil {
+		return x.AdGroupId
+	}
+	return ""
+}
+
+func (x *DimensionValue) GetCurrency() string {
+	if x != nil {
+		return x.Currency
+	}
+	return ""
+}
+
+func (x *DimensionValue) GetRecentCostMicros() int64 {
+	if x != nil {
+		return x.RecentCostMicros
+	}
+	return 0
+}
+
+func (x *DimensionValue) GetLastDate() string {
+	if x != nil {
+		return x.LastDate
+	}
+	return ""
+}
+
+// Response of `SearchDimensionValues`.
+type SearchDimensionValuesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// This page: highest recent cost first, then by name and id.
+	Values []*DimensionValue `protobuf:"bytes,1,rep,name=values,proto3" json:"values,omitempty"`
+	// Token for the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	// Number of values over all pages.
+	TotalSize int64 `protobuf:"varint,3,opt,name=total_size,json=totalSize,proto3" json:"total_size,omitempty"`
+	// The recent window the ranking sums cost over: the 30 days ending at the tenant's newest
+	// data date, `YYYY-MM-DD` (both empty when the tenant has no data).
+	RecentStartDate string `protobuf:"bytes,4,opt,name=recent_start_date,json=recentStartDate,proto3" json:"recent_start_date,omitempty"`
+	// Last day of the recent window.
+	RecentEndDate string `protobuf:"bytes,5,opt,name=recent_end_date,json=recentEndDate,proto3" json:"recent_end_date,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SearchDimensionValuesResponse) Reset() {
+	*x = SearchDimensionValuesResponse{}
+	mi := &file_adpulse_v1_analytics_service_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SearchDimensionValuesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SearchDimensionValuesResponse) ProtoMessage() {}
+
+func (x *SearchDimensionValuesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_adpulse_v1_analytics_service_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SearchDimensionValuesResponse.ProtoReflect.Descriptor instead.
+func (*SearchDimensionValuesResponse) Descriptor() ([]byte, []int) {
+	return file_adpulse_v1_analytics_service_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *SearchDimensionValuesResponse) GetValues() []*DimensionValue {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
+func (x *SearchDimensionValuesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+func (x *SearchDimensionValuesResponse) GetTotalSize() int64 {
+	if x != nil {
+		return x.TotalSize
+	}
+	return 0
+}
+
+func (x *SearchDimensionValuesResponse) GetRecentStartDate() string {
+	if x != nil {
+		return x.RecentStartDate
+	}
+	return ""
+}
+
+func (x *SearchDimensionValuesResponse) GetRecentEndDate() string {
+	if x != nil {
+		return x.RecentEndDate
+	}
+	return ""
+}
+
 var File_adpulse_v1_analytics_service_proto protoreflect.FileDescriptor
 
 const file_adpulse_v1_analytics_service_proto_rawDesc = "" +
@@ -5080,7 +5440,36 @@ const file_adpulse_v1_analytics_service_proto_rawDesc = "" +
 	"\abudgets\x18\x01 \x03(\v2\x12.adpulse.v1.BudgetR\abudgets\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1d\n" +
 	"\n" +
-	"total_size\x18\x03 \x01(\x03R\ttotalSize*\xc3\x01\n" +
+	"total_size\x18\x03 \x01(\x03R\ttotalSize\"\xea\x01\n" +
+	"\x1cSearchDimensionValuesRequest\x12\x14\n" +
+	"\x05query\x18\x01 \x01(\tR\x05query\x12-\n" +
+	"\x05match\x18\x02 \x01(\x0e2\x17.adpulse.v1.SearchMatchR\x05match\x12+\n" +
+	"\x05kinds\x18\x03 \x03(\x0e2\x15.adpulse.v1.DimensionR\x05kinds\x12\x1c\n" +
+	"\tplatforms\x18\x04 \x03(\tR\tplatforms\x12\x1b\n" +
+	"\tpage_size\x18\x05 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x06 \x01(\tR\tpageToken\"\xc2\x02\n" +
+	"\x0eDimensionValue\x12)\n" +
+	"\x04kind\x18\x01 \x01(\x0e2\x15.adpulse.v1.DimensionR\x04kind\x12\x0e\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id\x12\x12\n" +
+	"\x04name\x18\x03 \x01(\tR\x04name\x12\x1a\n" +
+	"\bplatform\x18\x04 \x01(\tR\bplatform\x12\x1d\n" +
+	"\n" +
+	"account_id\x18\x05 \x01(\tR\taccountId\x12\x1f\n" +
+	"\vcampaign_id\x18\x06 \x01(\tR\n" +
+	"campaignId\x12\x1e\n" +
+	"\vad_group_id\x18\a \x01(\tR\tadGroupId\x12\x1a\n" +
+	"\bcurrency\x18\b \x01(\tR\bcurrency\x12,\n" +
+	"\x12recent_cost_micros\x18\t \x01(\x03R\x10recentCostMicros\x12\x1b\n" +
+	"\tlast_date\x18\n" +
+	" \x01(\tR\blastDate\"\xee\x01\n" +
+	"\x1dSearchDimensionValuesResponse\x122\n" +
+	"\x06values\x18\x01 \x03(\v2\x1a.adpulse.v1.DimensionValueR\x06values\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1d\n" +
+	"\n" +
+	"total_size\x18\x03 \x01(\x03R\ttotalSize\x12*\n" +
+	"\x11recent_start_date\x18\x04 \x01(\tR\x0frecentStartDate\x12&\n" +
+	"\x0frecent_end_date\x18\x05 \x01(\tR\rrecentEndDate*\xc3\x01\n" +
 	"\tDimension\x12\x19\n" +
 	"\x15DIMENSION_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eDIMENSION_DATE\x10\x01\x12\x16\n" +
@@ -5167,7 +5556,12 @@ const file_adpulse_v1_analytics_service_proto_rawDesc = "" +
 	"\x13PACING_STATUS_UNDER\x10\x01\x12\x19\n" +
 	"\x15PACING_STATUS_AT_RISK\x10\x02\x12\x1a\n" +
 	"\x16PACING_STATUS_ON_TRACK\x10\x03\x12\x16\n" +
-	"\x12PACING_STATUS_OVER\x10\x042\xc6\t\n" +
+	"\x12PACING_STATUS_OVER\x10\x04*`\n" +
+	"\vSearchMatch\x12\x1c\n" +
+	"\x18SEARCH_MATCH_UNSPECIFIED\x10\x00\x12\x17\n" +
+	"\x13SEARCH_MATCH_PREFIX\x10\x01\x12\x1a\n" +
+	"\x16SEARCH_MATCH_SUBSTRING\x10\x022\xbc\n" +
+	"\n" +
 	"\x10AnalyticsService\x12Y\n" +
 	"\fQueryMetrics\x12\x1f.adpulse.v1.QueryMetricsRequest\x1a .adpulse.v1.QueryMetricsResponse\"\x06\xfa\xd4\x18\x02\b\x02\x12\x9b\x01\n" +
 	"\rExportMetrics\x12 .adpulse.v1.ExportMetricsRequest\x1a\x1d.google.longrunning.Operation\"I\xcaA@\n" +
@@ -5182,7 +5576,8 @@ const file_adpulse_v1_analytics_service_proto_rawDesc = "" +
 	"\fListInsights\x12\x1f.adpulse.v1.ListInsightsRequest\x1a .adpulse.v1.ListInsightsResponse\"\x06\xfa\xd4\x18\x02\b\x02\x12P\n" +
 	"\rUpdateInsight\x12 .adpulse.v1.UpdateInsightRequest\x1a\x13.adpulse.v1.Insight\"\b\xfa\xd4\x18\x04\b\x03\x10\x01\x12G\n" +
 	"\tSetBudget\x12\x1c.adpulse.v1.SetBudgetRequest\x1a\x12.adpulse.v1.Budget\"\b\xfa\xd4\x18\x04\b\x03\x10\x01\x12V\n" +
-	"\vListBudgets\x12\x1e.adpulse.v1.ListBudgetsRequest\x1a\x1f.adpulse.v1.ListBudgetsResponse\"\x06\xfa\xd4\x18\x02\b\x02BR\n" +
+	"\vListBudgets\x12\x1e.adpulse.v1.ListBudgetsRequest\x1a\x1f.adpulse.v1.ListBudgetsResponse\"\x06\xfa\xd4\x18\x02\b\x02\x12t\n" +
+	"\x15SearchDimensionValues\x12(.adpulse.v1.SearchDimensionValuesRequest\x1a).adpulse.v1.SearchDimensionValuesResponse\"\x06\xfa\xd4\x18\x02\b\x02BR\n" +
 	"\x0edev.adpulse.v1P\x01Z>github.com/adpulse/adpulse/clients/go/gen/adpulse/v1;adpulsev1b\x06proto3"
 
 var (
@@ -5197,233 +5592,243 @@ func file_adpulse_v1_analytics_service_proto_rawDescGZIP() []byte {
 	return file_adpulse_v1_analytics_service_proto_rawDescData
 }
 
-var file_adpulse_v1_analytics_service_proto_enumTypes = make([]protoimpl.EnumInfo, 12)
-var file_adpulse_v1_analytics_service_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
+var file_adpulse_v1_analytics_service_proto_enumTypes = make([]protoimpl.EnumInfo, 13)
+var file_adpulse_v1_analytics_service_proto_msgTypes = make([]protoimpl.MessageInfo, 43)
 var file_adpulse_v1_analytics_service_proto_goTypes = []any{
-	(Dimension)(0),                   // 0: adpulse.v1.Dimension
-	(TimeGranularity)(0),             // 1: adpulse.v1.TimeGranularity
-	(QuerySource)(0),                 // 2: adpulse.v1.QuerySource
-	(Metric)(0),                      // 3: adpulse.v1.Metric
-	(AnomalyMethod)(0),               // 4: adpulse.v1.AnomalyMethod
-	(Sensitivity)(0),                 // 5: adpulse.v1.Sensitivity
-	(Severity)(0),                    // 6: adpulse.v1.Severity
-	(Direction)(0),                   // 7: adpulse.v1.Direction
-	(SliceStatus)(0),                 // 8: adpulse.v1.SliceStatus
-	(InsightType)(0),                 // 9: adpulse.v1.InsightType
-	(InsightStatus)(0),               // 10: adpulse.v1.InsightStatus
-	(PacingStatus)(0),                // 11: adpulse.v1.PacingStatus
-	(*DimensionFilter)(nil),          // 12: adpulse.v1.DimensionFilter
-	(*QueryMetricsRequest)(nil),      // 13: adpulse.v1.QueryMetricsRequest
-	(*Metrics)(nil),                  // 14: adpulse.v1.Metrics
-	(*MetricsRow)(nil),               // 15: adpulse.v1.MetricsRow
-	(*QueryMetricsResponse)(nil),     // 16: adpulse.v1.QueryMetricsResponse
-	(*ExportMetricsRequest)(nil),     // 17: adpulse.v1.ExportMetricsRequest
-	(*DownloadExportRequest)(nil),    // 18: adpulse.v1.DownloadExportRequest
-	(*DownloadExportResponse)(nil),   // 19: adpulse.v1.DownloadExportResponse
-	(*BackfillRequest)(nil),          // 20: adpulse.v1.BackfillRequest
-	(*GroupKey)(nil),                 // 21: adpulse.v1.GroupKey
-	(*GetTrendsRequest)(nil),         // 22: adpulse.v1.GetTrendsRequest
-	(*TrendValue)(nil),               // 23: adpulse.v1.TrendValue
-	(*TrendPoint)(nil),               // 24: adpulse.v1.TrendPoint
-	(*TrendSummary)(nil),             // 25: adpulse.v1.TrendSummary
-	(*TrendSeries)(nil),              // 26: adpulse.v1.TrendSeries
-	(*GetTrendsResponse)(nil),        // 27: adpulse.v1.GetTrendsResponse
-	(*DetectAnomaliesRequest)(nil),   // 28: adpulse.v1.DetectAnomaliesRequest
-	(*Anomaly)(nil),                  // 29: adpulse.v1.Anomaly
-	(*AnomalyIncident)(nil),          // 30: adpulse.v1.AnomalyIncident
-	(*SeriesPoint)(nil),              // 31: adpulse.v1.SeriesPoint
-	(*AnomalySeries)(nil),            // 32: adpulse.v1.AnomalySeries
-	(*DetectAnomaliesResponse)(nil),  // 33: adpulse.v1.DetectAnomaliesResponse
-	(*ExplainChangeRequest)(nil),     // 34: adpulse.v1.ExplainChangeRequest
-	(*Contributor)(nil),              // 35: adpulse.v1.Contributor
-	(*DimensionExplanation)(nil),     // 36: adpulse.v1.DimensionExplanation
-	(*ExplainChangeResponse)(nil),    // 37: adpulse.v1.ExplainChangeResponse
-	(*BudgetMove)(nil),               // 38: adpulse.v1.BudgetMove
-	(*Pacing)(nil),                   // 39: adpulse.v1.Pacing
-	(*InsightEvidence)(nil),          // 40: adpulse.v1.InsightEvidence
-	(*Insight)(nil),                  // 41: adpulse.v1.Insight
-	(*GenerateInsightsRequest)(nil),  // 42: adpulse.v1.GenerateInsightsRequest
-	(*Story)(nil),                    // 43: adpulse.v1.Story
-	(*GenerateInsightsResponse)(nil), // 44: adpulse.v1.GenerateInsightsResponse
-	(*ListInsightsRequest)(nil),      // 45: adpulse.v1.ListInsightsRequest
-	(*ListInsightsResponse)(nil),     // 46: adpulse.v1.ListInsightsResponse
-	(*UpdateInsightRequest)(nil),     // 47: adpulse.v1.UpdateInsightRequest
-	(*Budget)(nil),                   // 48: adpulse.v1.Budget
-	(*SetBudgetRequest)(nil),         // 49: adpulse.v1.SetBudgetRequest
-	(*ListBudgetsRequest)(nil),       // 50: adpulse.v1.ListBudgetsRequest
-	(*ListBudgetsResponse)(nil),      // 51: adpulse.v1.ListBudgetsResponse
-	(*wrapperspb.Int64Value)(nil),    // 52: google.protobuf.Int64Value
-	(*wrapperspb.DoubleValue)(nil),   // 53: google.protobuf.DoubleValue
-	(ExportFormat)(0),                // 54: adpulse.v1.ExportFormat
-	(*timestamppb.Timestamp)(nil),    // 55: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),    // 56: google.protobuf.FieldMask
-	(*longrunningpb.Operation)(nil),  // 57: google.longrunning.Operation
+	(Dimension)(0),                        // 0: adpulse.v1.Dimension
+	(TimeGranularity)(0),                  // 1: adpulse.v1.TimeGranularity
+	(QuerySource)(0),                      // 2: adpulse.v1.QuerySource
+	(Metric)(0),                           // 3: adpulse.v1.Metric
+	(AnomalyMethod)(0),                    // 4: adpulse.v1.AnomalyMethod
+	(Sensitivity)(0),                      // 5: adpulse.v1.Sensitivity
+	(Severity)(0),                         // 6: adpulse.v1.Severity
+	(Direction)(0),                        // 7: adpulse.v1.Direction
+	(SliceStatus)(0),                      // 8: adpulse.v1.SliceStatus
+	(InsightType)(0),                      // 9: adpulse.v1.InsightType
+	(InsightStatus)(0),                    // 10: adpulse.v1.InsightStatus
+	(PacingStatus)(0),                     // 11: adpulse.v1.PacingStatus
+	(SearchMatch)(0),                      // 12: adpulse.v1.SearchMatch
+	(*DimensionFilter)(nil),               // 13: adpulse.v1.DimensionFilter
+	(*QueryMetricsRequest)(nil),           // 14: adpulse.v1.QueryMetricsRequest
+	(*Metrics)(nil),                       // 15: adpulse.v1.Metrics
+	(*MetricsRow)(nil),                    // 16: adpulse.v1.MetricsRow
+	(*QueryMetricsResponse)(nil),          // 17: adpulse.v1.QueryMetricsResponse
+	(*ExportMetricsRequest)(nil),          // 18: adpulse.v1.ExportMetricsRequest
+	(*DownloadExportRequest)(nil),         // 19: adpulse.v1.DownloadExportRequest
+	(*DownloadExportResponse)(nil),        // 20: adpulse.v1.DownloadExportResponse
+	(*BackfillRequest)(nil),               // 21: adpulse.v1.BackfillRequest
+	(*GroupKey)(nil),                      // 22: adpulse.v1.GroupKey
+	(*GetTrendsRequest)(nil),              // 23: adpulse.v1.GetTrendsRequest
+	(*TrendValue)(nil),                    // 24: adpulse.v1.TrendValue
+	(*TrendPoint)(nil),                    // 25: adpulse.v1.TrendPoint
+	(*TrendSummary)(nil),                  // 26: adpulse.v1.TrendSummary
+	(*TrendSeries)(nil),                   // 27: adpulse.v1.TrendSeries
+	(*GetTrendsResponse)(nil),             // 28: adpulse.v1.GetTrendsResponse
+	(*DetectAnomaliesRequest)(nil),        // 29: adpulse.v1.DetectAnomaliesRequest
+	(*Anomaly)(nil),                       // 30: adpulse.v1.Anomaly
+	(*AnomalyIncident)(nil),               // 31: adpulse.v1.AnomalyIncident
+	(*SeriesPoint)(nil),                   // 32: adpulse.v1.SeriesPoint
+	(*AnomalySeries)(nil),                 // 33: adpulse.v1.AnomalySeries
+	(*DetectAnomaliesResponse)(nil),       // 34: adpulse.v1.DetectAnomaliesResponse
+	(*ExplainChangeRequest)(nil),          // 35: adpulse.v1.ExplainChangeRequest
+	(*Contributor)(nil),                   // 36: adpulse.v1.Contributor
+	(*DimensionExplanation)(nil),          // 37: adpulse.v1.DimensionExplanation
+	(*ExplainChangeResponse)(nil),         // 38: adpulse.v1.ExplainChangeResponse
+	(*BudgetMove)(nil),                    // 39: adpulse.v1.BudgetMove
+	(*Pacing)(nil),                        // 40: adpulse.v1.Pacing
+	(*InsightEvidence)(nil),               // 41: adpulse.v1.InsightEvidence
+	(*Insight)(nil),                       // 42: adpulse.v1.Insight
+	(*GenerateInsightsRequest)(nil),       // 43: adpulse.v1.GenerateInsightsRequest
+	(*Story)(nil),                         // 44: adpulse.v1.Story
+	(*GenerateInsightsResponse)(nil),      // 45: adpulse.v1.GenerateInsightsResponse
+	(*ListInsightsRequest)(nil),           // 46: adpulse.v1.ListInsightsRequest
+	(*ListInsightsResponse)(nil),          // 47: adpulse.v1.ListInsightsResponse
+	(*UpdateInsightRequest)(nil),          // 48: adpulse.v1.UpdateInsightRequest
+	(*Budget)(nil),                        // 49: adpulse.v1.Budget
+	(*SetBudgetRequest)(nil),              // 50: adpulse.v1.SetBudgetRequest
+	(*ListBudgetsRequest)(nil),            // 51: adpulse.v1.ListBudgetsRequest
+	(*ListBudgetsResponse)(nil),           // 52: adpulse.v1.ListBudgetsResponse
+	(*SearchDimensionValuesRequest)(nil),  // 53: adpulse.v1.SearchDimensionValuesRequest
+	(*DimensionValue)(nil),                // 54: adpulse.v1.DimensionValue
+	(*SearchDimensionValuesResponse)(nil), // 55: adpulse.v1.SearchDimensionValuesResponse
+	(*wrapperspb.Int64Value)(nil),         // 56: google.protobuf.Int64Value
+	(*wrapperspb.DoubleValue)(nil),        // 57: google.protobuf.DoubleValue
+	(ExportFormat)(0),                     // 58: adpulse.v1.ExportFormat
+	(*timestamppb.Timestamp)(nil),         // 59: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),         // 60: google.protobuf.FieldMask
+	(*longrunningpb.Operation)(nil),       // 61: google.longrunning.Operation
 }
 var file_adpulse_v1_analytics_service_proto_depIdxs = []int32{
 	0,   // 0: adpulse.v1.DimensionFilter.dimension:type_name -> adpulse.v1.Dimension
 	0,   // 1: adpulse.v1.QueryMetricsRequest.dimensions:type_name -> adpulse.v1.Dimension
 	1,   // 2: adpulse.v1.QueryMetricsRequest.granularity:type_name -> adpulse.v1.TimeGranularity
-	12,  // 3: adpulse.v1.QueryMetricsRequest.filters:type_name -> adpulse.v1.DimensionFilter
-	52,  // 4: adpulse.v1.Metrics.cost_micros:type_name -> google.protobuf.Int64Value
-	52,  // 5: adpulse.v1.Metrics.revenue_micros:type_name -> google.protobuf.Int64Value
-	53,  // 6: adpulse.v1.Metrics.ctr:type_name -> google.protobuf.DoubleValue
-	53,  // 7: adpulse.v1.Metrics.cpc:type_name -> google.protobuf.DoubleValue
-	53,  // 8: adpulse.v1.Metrics.cpm:type_name -> google.protobuf.DoubleValue
-	53,  // 9: adpulse.v1.Metrics.cvr:type_name -> google.protobuf.DoubleValue
-	53,  // 10: adpulse.v1.Metrics.cpa:type_name -> google.protobuf.DoubleValue
-	53,  // 11: adpulse.v1.Metrics.roas:type_name -> google.protobuf.DoubleValue
-	53,  // 12: adpulse.v1.Metrics.roi:type_name -> google.protobuf.DoubleValue
-	14,  // 13: adpulse.v1.MetricsRow.metrics:type_name -> adpulse.v1.Metrics
-	15,  // 14: adpulse.v1.QueryMetricsResponse.rows:type_name -> adpulse.v1.MetricsRow
-	15,  // 15: adpulse.v1.QueryMetricsResponse.totals:type_name -> adpulse.v1.MetricsRow
+	13,  // 3: adpulse.v1.QueryMetricsRequest.filters:type_name -> adpulse.v1.DimensionFilter
+	56,  // 4: adpulse.v1.Metrics.cost_micros:type_name -> google.protobuf.Int64Value
+	56,  // 5: adpulse.v1.Metrics.revenue_micros:type_name -> google.protobuf.Int64Value
+	57,  // 6: adpulse.v1.Metrics.ctr:type_name -> google.protobuf.DoubleValue
+	57,  // 7: adpulse.v1.Metrics.cpc:type_name -> google.protobuf.DoubleValue
+	57,  // 8: adpulse.v1.Metrics.cpm:type_name -> google.protobuf.DoubleValue
+	57,  // 9: adpulse.v1.Metrics.cvr:type_name -> google.protobuf.DoubleValue
+	57,  // 10: adpulse.v1.Metrics.cpa:type_name -> google.protobuf.DoubleValue
+	57,  // 11: adpulse.v1.Metrics.roas:type_name -> google.protobuf.DoubleValue
+	57,  // 12: adpulse.v1.Metrics.roi:type_name -> google.protobuf.DoubleValue
+	15,  // 13: adpulse.v1.MetricsRow.metrics:type_name -> adpulse.v1.Metrics
+	16,  // 14: adpulse.v1.QueryMetricsResponse.rows:type_name -> adpulse.v1.MetricsRow
+	16,  // 15: adpulse.v1.QueryMetricsResponse.totals:type_name -> adpulse.v1.MetricsRow
 	2,   // 16: adpulse.v1.QueryMetricsResponse.source:type_name -> adpulse.v1.QuerySource
 	0,   // 17: adpulse.v1.ExportMetricsRequest.dimensions:type_name -> adpulse.v1.Dimension
 	1,   // 18: adpulse.v1.ExportMetricsRequest.granularity:type_name -> adpulse.v1.TimeGranularity
-	12,  // 19: adpulse.v1.ExportMetricsRequest.filters:type_name -> adpulse.v1.DimensionFilter
-	54,  // 20: adpulse.v1.ExportMetricsRequest.format:type_name -> adpulse.v1.ExportFormat
+	13,  // 19: adpulse.v1.ExportMetricsRequest.filters:type_name -> adpulse.v1.DimensionFilter
+	58,  // 20: adpulse.v1.ExportMetricsRequest.format:type_name -> adpulse.v1.ExportFormat
 	3,   // 21: adpulse.v1.GetTrendsRequest.metrics:type_name -> adpulse.v1.Metric
 	0,   // 22: adpulse.v1.GetTrendsRequest.dimensions:type_name -> adpulse.v1.Dimension
 	1,   // 23: adpulse.v1.GetTrendsRequest.granularity:type_name -> adpulse.v1.TimeGranularity
-	12,  // 24: adpulse.v1.GetTrendsRequest.filters:type_name -> adpulse.v1.DimensionFilter
-	53,  // 25: adpulse.v1.TrendValue.value:type_name -> google.protobuf.DoubleValue
-	52,  // 26: adpulse.v1.TrendValue.value_micros:type_name -> google.protobuf.Int64Value
-	53,  // 27: adpulse.v1.TrendValue.moving_average:type_name -> google.protobuf.DoubleValue
-	53,  // 28: adpulse.v1.TrendValue.previous:type_name -> google.protobuf.DoubleValue
-	53,  // 29: adpulse.v1.TrendValue.change_vs_previous:type_name -> google.protobuf.DoubleValue
-	53,  // 30: adpulse.v1.TrendValue.year_ago:type_name -> google.protobuf.DoubleValue
-	53,  // 31: adpulse.v1.TrendValue.change_vs_year_ago:type_name -> google.protobuf.DoubleValue
-	23,  // 32: adpulse.v1.TrendPoint.values:type_name -> adpulse.v1.TrendValue
-	53,  // 33: adpulse.v1.TrendSummary.total:type_name -> google.protobuf.DoubleValue
-	52,  // 34: adpulse.v1.TrendSummary.total_micros:type_name -> google.protobuf.Int64Value
-	53,  // 35: adpulse.v1.TrendSummary.previous_period:type_name -> google.protobuf.DoubleValue
-	53,  // 36: adpulse.v1.TrendSummary.change_vs_previous_period:type_name -> google.protobuf.DoubleValue
-	53,  // 37: adpulse.v1.TrendSummary.year_ago:type_name -> google.protobuf.DoubleValue
-	53,  // 38: adpulse.v1.TrendSummary.change_vs_year_ago:type_name -> google.protobuf.DoubleValue
-	21,  // 39: adpulse.v1.TrendSeries.group:type_name -> adpulse.v1.GroupKey
-	24,  // 40: adpulse.v1.TrendSeries.points:type_name -> adpulse.v1.TrendPoint
-	25,  // 41: adpulse.v1.TrendSeries.summaries:type_name -> adpulse.v1.TrendSummary
+	13,  // 24: adpulse.v1.GetTrendsRequest.filters:type_name -> adpulse.v1.DimensionFilter
+	57,  // 25: adpulse.v1.TrendValue.value:type_name -> google.protobuf.DoubleValue
+	56,  // 26: adpulse.v1.TrendValue.value_micros:type_name -> google.protobuf.Int64Value
+	57,  // 27: adpulse.v1.TrendValue.moving_average:type_name -> google.protobuf.DoubleValue
+	57,  // 28: adpulse.v1.TrendValue.previous:type_name -> google.protobuf.DoubleValue
+	57,  // 29: adpulse.v1.TrendValue.change_vs_previous:type_name -> google.protobuf.DoubleValue
+	57,  // 30: adpulse.v1.TrendValue.year_ago:type_name -> google.protobuf.DoubleValue
+	57,  // 31: adpulse.v1.TrendValue.change_vs_year_ago:type_name -> google.protobuf.DoubleValue
+	24,  // 32: adpulse.v1.TrendPoint.values:type_name -> adpulse.v1.TrendValue
+	57,  // 33: adpulse.v1.TrendSummary.total:type_name -> google.protobuf.DoubleValue
+	56,  // 34: adpulse.v1.TrendSummary.total_micros:type_name -> google.protobuf.Int64Value
+	57,  // 35: adpulse.v1.TrendSummary.previous_period:type_name -> google.protobuf.DoubleValue
+	57,  // 36: adpulse.v1.TrendSummary.change_vs_previous_period:type_name -> google.protobuf.DoubleValue
+	57,  // 37: adpulse.v1.TrendSummary.year_ago:type_name -> google.protobuf.DoubleValue
+	57,  // 38: adpulse.v1.TrendSummary.change_vs_year_ago:type_name -> google.protobuf.DoubleValue
+	22,  // 39: adpulse.v1.TrendSeries.group:type_name -> adpulse.v1.GroupKey
+	25,  // 40: adpulse.v1.TrendSeries.points:type_name -> adpulse.v1.TrendPoint
+	26,  // 41: adpulse.v1.TrendSeries.summaries:type_name -> adpulse.v1.TrendSummary
 	3,   // 42: adpulse.v1.GetTrendsResponse.metrics:type_name -> adpulse.v1.Metric
-	26,  // 43: adpulse.v1.GetTrendsResponse.series:type_name -> adpulse.v1.TrendSeries
+	27,  // 43: adpulse.v1.GetTrendsResponse.series:type_name -> adpulse.v1.TrendSeries
 	3,   // 44: adpulse.v1.DetectAnomaliesRequest.metric:type_name -> adpulse.v1.Metric
 	0,   // 45: adpulse.v1.DetectAnomaliesRequest.dimensions:type_name -> adpulse.v1.Dimension
-	12,  // 46: adpulse.v1.DetectAnomaliesRequest.filters:type_name -> adpulse.v1.DimensionFilter
+	13,  // 46: adpulse.v1.DetectAnomaliesRequest.filters:type_name -> adpulse.v1.DimensionFilter
 	4,   // 47: adpulse.v1.DetectAnomaliesRequest.method:type_name -> adpulse.v1.AnomalyMethod
 	5,   // 48: adpulse.v1.DetectAnomaliesRequest.sensitivity:type_name -> adpulse.v1.Sensitivity
-	53,  // 49: adpulse.v1.DetectAnomaliesRequest.min_change:type_name -> google.protobuf.DoubleValue
-	21,  // 50: adpulse.v1.Anomaly.group:type_name -> adpulse.v1.GroupKey
-	53,  // 51: adpulse.v1.Anomaly.observed:type_name -> google.protobuf.DoubleValue
-	53,  // 52: adpulse.v1.Anomaly.expected:type_name -> google.protobuf.DoubleValue
-	53,  // 53: adpulse.v1.Anomaly.lower_bound:type_name -> google.protobuf.DoubleValue
-	53,  // 54: adpulse.v1.Anomaly.upper_bound:type_name -> google.protobuf.DoubleValue
-	53,  // 55: adpulse.v1.Anomaly.score:type_name -> google.protobuf.DoubleValue
+	57,  // 49: adpulse.v1.DetectAnomaliesRequest.min_change:type_name -> google.protobuf.DoubleValue
+	22,  // 50: adpulse.v1.Anomaly.group:type_name -> adpulse.v1.GroupKey
+	57,  // 51: adpulse.v1.Anomaly.observed:type_name -> google.protobuf.DoubleValue
+	57,  // 52: adpulse.v1.Anomaly.expected:type_name -> google.protobuf.DoubleValue
+	57,  // 53: adpulse.v1.Anomaly.lower_bound:type_name -> google.protobuf.DoubleValue
+	57,  // 54: adpulse.v1.Anomaly.upper_bound:type_name -> google.protobuf.DoubleValue
+	57,  // 55: adpulse.v1.Anomaly.score:type_name -> google.protobuf.DoubleValue
 	7,   // 56: adpulse.v1.Anomaly.direction:type_name -> adpulse.v1.Direction
 	6,   // 57: adpulse.v1.Anomaly.severity:type_name -> adpulse.v1.Severity
 	4,   // 58: adpulse.v1.Anomaly.method:type_name -> adpulse.v1.AnomalyMethod
-	21,  // 59: adpulse.v1.AnomalyIncident.group:type_name -> adpulse.v1.GroupKey
-	53,  // 60: adpulse.v1.AnomalyIncident.observed:type_name -> google.protobuf.DoubleValue
-	53,  // 61: adpulse.v1.AnomalyIncident.expected:type_name -> google.protobuf.DoubleValue
-	53,  // 62: adpulse.v1.AnomalyIncident.peak_score:type_name -> google.protobuf.DoubleValue
+	22,  // 59: adpulse.v1.AnomalyIncident.group:type_name -> adpulse.v1.GroupKey
+	57,  // 60: adpulse.v1.AnomalyIncident.observed:type_name -> google.protobuf.DoubleValue
+	57,  // 61: adpulse.v1.AnomalyIncident.expected:type_name -> google.protobuf.DoubleValue
+	57,  // 62: adpulse.v1.AnomalyIncident.peak_score:type_name -> google.protobuf.DoubleValue
 	7,   // 63: adpulse.v1.AnomalyIncident.direction:type_name -> adpulse.v1.Direction
 	6,   // 64: adpulse.v1.AnomalyIncident.severity:type_name -> adpulse.v1.Severity
 	4,   // 65: adpulse.v1.AnomalyIncident.method:type_name -> adpulse.v1.AnomalyMethod
 	3,   // 66: adpulse.v1.AnomalyIncident.metric:type_name -> adpulse.v1.Metric
-	53,  // 67: adpulse.v1.AnomalyIncident.confidence:type_name -> google.protobuf.DoubleValue
-	53,  // 68: adpulse.v1.SeriesPoint.observed:type_name -> google.protobuf.DoubleValue
-	53,  // 69: adpulse.v1.SeriesPoint.expected:type_name -> google.protobuf.DoubleValue
-	53,  // 70: adpulse.v1.SeriesPoint.lower_bound:type_name -> google.protobuf.DoubleValue
-	53,  // 71: adpulse.v1.SeriesPoint.upper_bound:type_name -> google.protobuf.DoubleValue
-	53,  // 72: adpulse.v1.SeriesPoint.score:type_name -> google.protobuf.DoubleValue
-	21,  // 73: adpulse.v1.AnomalySeries.group:type_name -> adpulse.v1.GroupKey
-	31,  // 74: adpulse.v1.AnomalySeries.points:type_name -> adpulse.v1.SeriesPoint
+	57,  // 67: adpulse.v1.AnomalyIncident.confidence:type_name -> google.protobuf.DoubleValue
+	57,  // 68: adpulse.v1.SeriesPoint.observed:type_name -> google.protobuf.DoubleValue
+	57,  // 69: adpulse.v1.SeriesPoint.expected:type_name -> google.protobuf.DoubleValue
+	57,  // 70: adpulse.v1.SeriesPoint.lower_bound:type_name -> google.protobuf.DoubleValue
+	57,  // 71: adpulse.v1.SeriesPoint.upper_bound:type_name -> google.protobuf.DoubleValue
+	57,  // 72: adpulse.v1.SeriesPoint.score:type_name -> google.protobuf.DoubleValue
+	22,  // 73: adpulse.v1.AnomalySeries.group:type_name -> adpulse.v1.GroupKey
+	32,  // 74: adpulse.v1.AnomalySeries.points:type_name -> adpulse.v1.SeriesPoint
 	3,   // 75: adpulse.v1.DetectAnomaliesResponse.metric:type_name -> adpulse.v1.Metric
-	29,  // 76: adpulse.v1.DetectAnomaliesResponse.anomalies:type_name -> adpulse.v1.Anomaly
-	30,  // 77: adpulse.v1.DetectAnomaliesResponse.incidents:type_name -> adpulse.v1.AnomalyIncident
-	32,  // 78: adpulse.v1.DetectAnomaliesResponse.series:type_name -> adpulse.v1.AnomalySeries
+	30,  // 76: adpulse.v1.DetectAnomaliesResponse.anomalies:type_name -> adpulse.v1.Anomaly
+	31,  // 77: adpulse.v1.DetectAnomaliesResponse.incidents:type_name -> adpulse.v1.AnomalyIncident
+	33,  // 78: adpulse.v1.DetectAnomaliesResponse.series:type_name -> adpulse.v1.AnomalySeries
 	3,   // 79: adpulse.v1.ExplainChangeRequest.metric:type_name -> adpulse.v1.Metric
 	0,   // 80: adpulse.v1.ExplainChangeRequest.dimensions:type_name -> adpulse.v1.Dimension
-	12,  // 81: adpulse.v1.ExplainChangeRequest.filters:type_name -> adpulse.v1.DimensionFilter
-	21,  // 82: adpulse.v1.Contributor.group:type_name -> adpulse.v1.GroupKey
-	53,  // 83: adpulse.v1.Contributor.baseline:type_name -> google.protobuf.DoubleValue
-	53,  // 84: adpulse.v1.Contributor.current:type_name -> google.protobuf.DoubleValue
-	53,  // 85: adpulse.v1.Contributor.contribution:type_name -> google.protobuf.DoubleValue
-	52,  // 86: adpulse.v1.Contributor.contribution_micros:type_name -> google.protobuf.Int64Value
-	53,  // 87: adpulse.v1.Contributor.share_of_change:type_name -> google.protobuf.DoubleValue
-	53,  // 88: adpulse.v1.Contributor.rate_effect:type_name -> google.protobuf.DoubleValue
-	53,  // 89: adpulse.v1.Contributor.mix_effect:type_name -> google.protobuf.DoubleValue
+	13,  // 81: adpulse.v1.ExplainChangeRequest.filters:type_name -> adpulse.v1.DimensionFilter
+	22,  // 82: adpulse.v1.Contributor.group:type_name -> adpulse.v1.GroupKey
+	57,  // 83: adpulse.v1.Contributor.baseline:type_name -> google.protobuf.DoubleValue
+	57,  // 84: adpulse.v1.Contributor.current:type_name -> google.protobuf.DoubleValue
+	57,  // 85: adpulse.v1.Contributor.contribution:type_name -> google.protobuf.DoubleValue
+	56,  // 86: adpulse.v1.Contributor.contribution_micros:type_name -> google.protobuf.Int64Value
+	57,  // 87: adpulse.v1.Contributor.share_of_change:type_name -> google.protobuf.DoubleValue
+	57,  // 88: adpulse.v1.Contributor.rate_effect:type_name -> google.protobuf.DoubleValue
+	57,  // 89: adpulse.v1.Contributor.mix_effect:type_name -> google.protobuf.DoubleValue
 	8,   // 90: adpulse.v1.Contributor.status:type_name -> adpulse.v1.SliceStatus
 	0,   // 91: adpulse.v1.DimensionExplanation.dimension:type_name -> adpulse.v1.Dimension
-	53,  // 92: adpulse.v1.DimensionExplanation.explanatory_power:type_name -> google.protobuf.DoubleValue
-	35,  // 93: adpulse.v1.DimensionExplanation.contributors:type_name -> adpulse.v1.Contributor
+	57,  // 92: adpulse.v1.DimensionExplanation.explanatory_power:type_name -> google.protobuf.DoubleValue
+	36,  // 93: adpulse.v1.DimensionExplanation.contributors:type_name -> adpulse.v1.Contributor
 	3,   // 94: adpulse.v1.ExplainChangeResponse.metric:type_name -> adpulse.v1.Metric
-	53,  // 95: adpulse.v1.ExplainChangeResponse.baseline:type_name -> google.protobuf.DoubleValue
-	53,  // 96: adpulse.v1.ExplainChangeResponse.current:type_name -> google.protobuf.DoubleValue
-	53,  // 97: adpulse.v1.ExplainChangeResponse.change:type_name -> google.protobuf.DoubleValue
-	52,  // 98: adpulse.v1.ExplainChangeResponse.change_micros:type_name -> google.protobuf.Int64Value
-	53,  // 99: adpulse.v1.ExplainChangeResponse.relative_change:type_name -> google.protobuf.DoubleValue
-	36,  // 100: adpulse.v1.ExplainChangeResponse.dimensions:type_name -> adpulse.v1.DimensionExplanation
-	21,  // 101: adpulse.v1.BudgetMove.group:type_name -> adpulse.v1.GroupKey
-	48,  // 102: adpulse.v1.Pacing.budget:type_name -> adpulse.v1.Budget
+	57,  // 95: adpulse.v1.ExplainChangeResponse.baseline:type_name -> google.protobuf.DoubleValue
+	57,  // 96: adpulse.v1.ExplainChangeResponse.current:type_name -> google.protobuf.DoubleValue
+	57,  // 97: adpulse.v1.ExplainChangeResponse.change:type_name -> google.protobuf.DoubleValue
+	56,  // 98: adpulse.v1.ExplainChangeResponse.change_micros:type_name -> google.protobuf.Int64Value
+	57,  // 99: adpulse.v1.ExplainChangeResponse.relative_change:type_name -> google.protobuf.DoubleValue
+	37,  // 100: adpulse.v1.ExplainChangeResponse.dimensions:type_name -> adpulse.v1.DimensionExplanation
+	22,  // 101: adpulse.v1.BudgetMove.group:type_name -> adpulse.v1.GroupKey
+	49,  // 102: adpulse.v1.Pacing.budget:type_name -> adpulse.v1.Budget
 	11,  // 103: adpulse.v1.Pacing.status:type_name -> adpulse.v1.PacingStatus
 	3,   // 104: adpulse.v1.InsightEvidence.metrics:type_name -> adpulse.v1.Metric
-	31,  // 105: adpulse.v1.InsightEvidence.series:type_name -> adpulse.v1.SeriesPoint
-	35,  // 106: adpulse.v1.InsightEvidence.contributors:type_name -> adpulse.v1.Contributor
-	38,  // 107: adpulse.v1.InsightEvidence.budget_moves:type_name -> adpulse.v1.BudgetMove
-	39,  // 108: adpulse.v1.InsightEvidence.pacing:type_name -> adpulse.v1.Pacing
-	30,  // 109: adpulse.v1.InsightEvidence.incidents:type_name -> adpulse.v1.AnomalyIncident
+	32,  // 105: adpulse.v1.InsightEvidence.series:type_name -> adpulse.v1.SeriesPoint
+	36,  // 106: adpulse.v1.InsightEvidence.contributors:type_name -> adpulse.v1.Contributor
+	39,  // 107: adpulse.v1.InsightEvidence.budget_moves:type_name -> adpulse.v1.BudgetMove
+	40,  // 108: adpulse.v1.InsightEvidence.pacing:type_name -> adpulse.v1.Pacing
+	31,  // 109: adpulse.v1.InsightEvidence.incidents:type_name -> adpulse.v1.AnomalyIncident
 	9,   // 110: adpulse.v1.Insight.type:type_name -> adpulse.v1.InsightType
 	6,   // 111: adpulse.v1.Insight.severity:type_name -> adpulse.v1.Severity
-	52,  // 112: adpulse.v1.Insight.impact_micros:type_name -> google.protobuf.Int64Value
-	21,  // 113: adpulse.v1.Insight.group:type_name -> adpulse.v1.GroupKey
-	40,  // 114: adpulse.v1.Insight.evidence:type_name -> adpulse.v1.InsightEvidence
+	56,  // 112: adpulse.v1.Insight.impact_micros:type_name -> google.protobuf.Int64Value
+	22,  // 113: adpulse.v1.Insight.group:type_name -> adpulse.v1.GroupKey
+	41,  // 114: adpulse.v1.Insight.evidence:type_name -> adpulse.v1.InsightEvidence
 	10,  // 115: adpulse.v1.Insight.status:type_name -> adpulse.v1.InsightStatus
-	55,  // 116: adpulse.v1.Insight.create_time:type_name -> google.protobuf.Timestamp
-	55,  // 117: adpulse.v1.Insight.update_time:type_name -> google.protobuf.Timestamp
-	12,  // 118: adpulse.v1.GenerateInsightsRequest.filters:type_name -> adpulse.v1.DimensionFilter
+	59,  // 116: adpulse.v1.Insight.create_time:type_name -> google.protobuf.Timestamp
+	59,  // 117: adpulse.v1.Insight.update_time:type_name -> google.protobuf.Timestamp
+	13,  // 118: adpulse.v1.GenerateInsightsRequest.filters:type_name -> adpulse.v1.DimensionFilter
 	5,   // 119: adpulse.v1.GenerateInsightsRequest.sensitivity:type_name -> adpulse.v1.Sensitivity
-	53,  // 120: adpulse.v1.GenerateInsightsRequest.max_shift:type_name -> google.protobuf.DoubleValue
-	30,  // 121: adpulse.v1.Story.incident:type_name -> adpulse.v1.AnomalyIncident
-	30,  // 122: adpulse.v1.Story.related:type_name -> adpulse.v1.AnomalyIncident
-	37,  // 123: adpulse.v1.Story.explanation:type_name -> adpulse.v1.ExplainChangeResponse
-	41,  // 124: adpulse.v1.GenerateInsightsResponse.insights:type_name -> adpulse.v1.Insight
-	43,  // 125: adpulse.v1.GenerateInsightsResponse.stories:type_name -> adpulse.v1.Story
+	57,  // 120: adpulse.v1.GenerateInsightsRequest.max_shift:type_name -> google.protobuf.DoubleValue
+	31,  // 121: adpulse.v1.Story.incident:type_name -> adpulse.v1.AnomalyIncident
+	31,  // 122: adpulse.v1.Story.related:type_name -> adpulse.v1.AnomalyIncident
+	38,  // 123: adpulse.v1.Story.explanation:type_name -> adpulse.v1.ExplainChangeResponse
+	42,  // 124: adpulse.v1.GenerateInsightsResponse.insights:type_name -> adpulse.v1.Insight
+	44,  // 125: adpulse.v1.GenerateInsightsResponse.stories:type_name -> adpulse.v1.Story
 	9,   // 126: adpulse.v1.ListInsightsRequest.types:type_name -> adpulse.v1.InsightType
 	10,  // 127: adpulse.v1.ListInsightsRequest.statuses:type_name -> adpulse.v1.InsightStatus
 	6,   // 128: adpulse.v1.ListInsightsRequest.min_severity:type_name -> adpulse.v1.Severity
-	41,  // 129: adpulse.v1.ListInsightsResponse.insights:type_name -> adpulse.v1.Insight
-	41,  // 130: adpulse.v1.UpdateInsightRequest.insight:type_name -> adpulse.v1.Insight
-	56,  // 131: adpulse.v1.UpdateInsightRequest.update_mask:type_name -> google.protobuf.FieldMask
-	55,  // 132: adpulse.v1.Budget.update_time:type_name -> google.protobuf.Timestamp
-	48,  // 133: adpulse.v1.SetBudgetRequest.budget:type_name -> adpulse.v1.Budget
-	48,  // 134: adpulse.v1.ListBudgetsResponse.budgets:type_name -> adpulse.v1.Budget
-	13,  // 135: adpulse.v1.AnalyticsService.QueryMetrics:input_type -> adpulse.v1.QueryMetricsRequest
-	17,  // 136: adpulse.v1.AnalyticsService.ExportMetrics:input_type -> adpulse.v1.ExportMetricsRequest
-	18,  // 137: adpulse.v1.AnalyticsService.DownloadExport:input_type -> adpulse.v1.DownloadExportRequest
-	20,  // 138: adpulse.v1.AnalyticsService.Backfill:input_type -> adpulse.v1.BackfillRequest
-	22,  // 139: adpulse.v1.AnalyticsService.GetTrends:input_type -> adpulse.v1.GetTrendsRequest
-	28,  // 140: adpulse.v1.AnalyticsService.DetectAnomalies:input_type -> adpulse.v1.DetectAnomaliesRequest
-	34,  // 141: adpulse.v1.AnalyticsService.ExplainChange:input_type -> adpulse.v1.ExplainChangeRequest
-	42,  // 142: adpulse.v1.AnalyticsService.GenerateInsights:input_type -> adpulse.v1.GenerateInsightsRequest
-	45,  // 143: adpulse.v1.AnalyticsService.ListInsights:input_type -> adpulse.v1.ListInsightsRequest
-	47,  // 144: adpulse.v1.AnalyticsService.UpdateInsight:input_type -> adpulse.v1.UpdateInsightRequest
-	49,  // 145: adpulse.v1.AnalyticsService.SetBudget:input_type -> adpulse.v1.SetBudgetRequest
-	50,  // 146: adpulse.v1.AnalyticsService.ListBudgets:input_type -> adpulse.v1.ListBudgetsRequest
-	16,  // 147: adpulse.v1.AnalyticsService.QueryMetrics:output_type -> adpulse.v1.QueryMetricsResponse
-	57,  // 148: adpulse.v1.AnalyticsService.ExportMetrics:output_type -> google.longrunning.Operation
-	19,  // 149: adpulse.v1.AnalyticsService.DownloadExport:output_type -> adpulse.v1.DownloadExportResponse
-	57,  // 150: adpulse.v1.AnalyticsService.Backfill:output_type -> google.longrunning.Operation
-	27,  // 151: adpulse.v1.AnalyticsService.GetTrends:output_type -> adpulse.v1.GetTrendsResponse
-	33,  // 152: adpulse.v1.AnalyticsService.DetectAnomalies:output_type -> adpulse.v1.DetectAnomaliesResponse
-	37,  // 153: adpulse.v1.AnalyticsService.ExplainChange:output_type -> adpulse.v1.ExplainChangeResponse
-	44,  // 154: adpulse.v1.AnalyticsService.GenerateInsights:output_type -> adpulse.v1.GenerateInsightsResponse
-	46,  // 155: adpulse.v1.AnalyticsService.ListInsights:output_type -> adpulse.v1.ListInsightsResponse
-	41,  // 156: adpulse.v1.AnalyticsService.UpdateInsight:output_type -> adpulse.v1.Insight
-	48,  // 157: adpulse.v1.AnalyticsService.SetBudget:output_type -> adpulse.v1.Budget
-	51,  // 158: adpulse.v1.AnalyticsService.ListBudgets:output_type -> adpulse.v1.ListBudgetsResponse
-	147, // [147:159] is the sub-list for method output_type
-	135, // [135:147] is the sub-list for method input_type
-	135, // [135:135] is the sub-list for extension type_name
-	135, // [135:135] is the sub-list for extension extendee
-	0,   // [0:135] is the sub-list for field type_name
+	42,  // 129: adpulse.v1.ListInsightsResponse.insights:type_name -> adpulse.v1.Insight
+	42,  // 130: adpulse.v1.UpdateInsightRequest.insight:type_name -> adpulse.v1.Insight
+	60,  // 131: adpulse.v1.UpdateInsightRequest.update_mask:type_name -> google.protobuf.FieldMask
+	59,  // 132: adpulse.v1.Budget.update_time:type_name -> google.protobuf.Timestamp
+	49,  // 133: adpulse.v1.SetBudgetRequest.budget:type_name -> adpulse.v1.Budget
+	49,  // 134: adpulse.v1.ListBudgetsResponse.budgets:type_name -> adpulse.v1.Budget
+	12,  // 135: adpulse.v1.SearchDimensionValuesRequest.match:type_name -> adpulse.v1.SearchMatch
+	0,   // 136: adpulse.v1.SearchDimensionValuesRequest.kinds:type_name -> adpulse.v1.Dimension
+	0,   // 137: adpulse.v1.DimensionValue.kind:type_name -> adpulse.v1.Dimension
+	54,  // 138: adpulse.v1.SearchDimensionValuesResponse.values:type_name -> adpulse.v1.DimensionValue
+	14,  // 139: adpulse.v1.AnalyticsService.QueryMetrics:input_type -> adpulse.v1.QueryMetricsRequest
+	18,  // 140: adpulse.v1.AnalyticsService.ExportMetrics:input_type -> adpulse.v1.ExportMetricsRequest
+	19,  // 141: adpulse.v1.AnalyticsService.DownloadExport:input_type -> adpulse.v1.DownloadExportRequest
+	21,  // 142: adpulse.v1.AnalyticsService.Backfill:input_type -> adpulse.v1.BackfillRequest
+	23,  // 143: adpulse.v1.AnalyticsService.GetTrends:input_type -> adpulse.v1.GetTrendsRequest
+	29,  // 144: adpulse.v1.AnalyticsService.DetectAnomalies:input_type -> adpulse.v1.DetectAnomaliesRequest
+	35,  // 145: adpulse.v1.AnalyticsService.ExplainChange:input_type -> adpulse.v1.ExplainChangeRequest
+	43,  // 146: adpulse.v1.AnalyticsService.GenerateInsights:input_type -> adpulse.v1.GenerateInsightsRequest
+	46,  // 147: adpulse.v1.AnalyticsService.ListInsights:input_type -> adpulse.v1.ListInsightsRequest
+	48,  // 148: adpulse.v1.AnalyticsService.UpdateInsight:input_type -> adpulse.v1.UpdateInsightRequest
+	50,  // 149: adpulse.v1.AnalyticsService.SetBudget:input_type -> adpulse.v1.SetBudgetRequest
+	51,  // 150: adpulse.v1.AnalyticsService.ListBudgets:input_type -> adpulse.v1.ListBudgetsRequest
+	53,  // 151: adpulse.v1.AnalyticsService.SearchDimensionValues:input_type -> adpulse.v1.SearchDimensionValuesRequest
+	17,  // 152: adpulse.v1.AnalyticsService.QueryMetrics:output_type -> adpulse.v1.QueryMetricsResponse
+	61,  // 153: adpulse.v1.AnalyticsService.ExportMetrics:output_type -> google.longrunning.Operation
+	20,  // 154: adpulse.v1.AnalyticsService.DownloadExport:output_type -> adpulse.v1.DownloadExportResponse
+	61,  // 155: adpulse.v1.AnalyticsService.Backfill:output_type -> google.longrunning.Operation
+	28,  // 156: adpulse.v1.AnalyticsService.GetTrends:output_type -> adpulse.v1.GetTrendsResponse
+	34,  // 157: adpulse.v1.AnalyticsService.DetectAnomalies:output_type -> adpulse.v1.DetectAnomaliesResponse
+	38,  // 158: adpulse.v1.AnalyticsService.ExplainChange:output_type -> adpulse.v1.ExplainChangeResponse
+	45,  // 159: adpulse.v1.AnalyticsService.GenerateInsights:output_type -> adpulse.v1.GenerateInsightsResponse
+	47,  // 160: adpulse.v1.AnalyticsService.ListInsights:output_type -> adpulse.v1.ListInsightsResponse
+	42,  // 161: adpulse.v1.AnalyticsService.UpdateInsight:output_type -> adpulse.v1.Insight
+	49,  // 162: adpulse.v1.AnalyticsService.SetBudget:output_type -> adpulse.v1.Budget
+	52,  // 163: adpulse.v1.AnalyticsService.ListBudgets:output_type -> adpulse.v1.ListBudgetsResponse
+	55,  // 164: adpulse.v1.AnalyticsService.SearchDimensionValues:output_type -> adpulse.v1.SearchDimensionValuesResponse
+	152, // [152:165] is the sub-list for method output_type
+	139, // [139:152] is the sub-list for method input_type
+	139, // [139:139] is the sub-list for extension type_name
+	139, // [139:139] is the sub-list for extension extendee
+	0,   // [0:139] is the sub-list for field type_name
 }
 
 func init() { file_adpulse_v1_analytics_service_proto_init() }
@@ -5438,8 +5843,8 @@ func file_adpulse_v1_analytics_service_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_adpulse_v1_analytics_service_proto_rawDesc), len(file_adpulse_v1_analytics_service_proto_rawDesc)),
-			NumEnums:      12,
-			NumMessages:   40,
+			NumEnums:      13,
+			NumMessages:   43,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -20,18 +20,19 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	AnalyticsService_QueryMetrics_FullMethodName     = "/adpulse.v1.AnalyticsService/QueryMetrics"
-	AnalyticsService_ExportMetrics_FullMethodName    = "/adpulse.v1.AnalyticsService/ExportMetrics"
-	AnalyticsService_DownloadExport_FullMethodName   = "/adpulse.v1.AnalyticsService/DownloadExport"
-	AnalyticsService_Backfill_FullMethodName         = "/adpulse.v1.AnalyticsService/Backfill"
-	AnalyticsService_GetTrends_FullMethodName        = "/adpulse.v1.AnalyticsService/GetTrends"
-	AnalyticsService_DetectAnomalies_FullMethodName  = "/adpulse.v1.AnalyticsService/DetectAnomalies"
-	AnalyticsService_ExplainChange_FullMethodName    = "/adpulse.v1.AnalyticsService/ExplainChange"
-	AnalyticsService_GenerateInsights_FullMethodName = "/adpulse.v1.AnalyticsService/GenerateInsights"
-	AnalyticsService_ListInsights_FullMethodName     = "/adpulse.v1.AnalyticsService/ListInsights"
-	AnalyticsService_UpdateInsight_FullMethodName    = "/adpulse.v1.AnalyticsService/UpdateInsight"
-	AnalyticsService_SetBudget_FullMethodName        = "/adpulse.v1.AnalyticsService/SetBudget"
-	AnalyticsService_ListBudgets_FullMethodName      = "/adpulse.v1.AnalyticsService/ListBudgets"
+	AnalyticsService_QueryMetrics_FullMethodName          = "/adpulse.v1.AnalyticsService/QueryMetrics"
+	AnalyticsService_ExportMetrics_FullMethodName         = "/adpulse.v1.AnalyticsService/ExportMetrics"
+	AnalyticsService_DownloadExport_FullMethodName        = "/adpulse.v1.AnalyticsService/DownloadExport"
+	AnalyticsService_Backfill_FullMethodName              = "/adpulse.v1.AnalyticsService/Backfill"
+	AnalyticsService_GetTrends_FullMethodName             = "/adpulse.v1.AnalyticsService/GetTrends"
+	AnalyticsService_DetectAnomalies_FullMethodName       = "/adpulse.v1.AnalyticsService/DetectAnomalies"
+	AnalyticsService_ExplainChange_FullMethodName         = "/adpulse.v1.AnalyticsService/ExplainChange"
+	AnalyticsService_GenerateInsights_FullMethodName      = "/adpulse.v1.AnalyticsService/GenerateInsights"
+	AnalyticsService_ListInsights_FullMethodName          = "/adpulse.v1.AnalyticsService/ListInsights"
+	AnalyticsService_UpdateInsight_FullMethodName         = "/adpulse.v1.AnalyticsService/UpdateInsight"
+	AnalyticsService_SetBudget_FullMethodName             = "/adpulse.v1.AnalyticsService/SetBudget"
+	AnalyticsService_ListBudgets_FullMethodName           = "/adpulse.v1.AnalyticsService/ListBudgets"
+	AnalyticsService_SearchDimensionValues_FullMethodName = "/adpulse.v1.AnalyticsService/SearchDimensionValues"
 )
 
 // AnalyticsServiceClient is the client API for AnalyticsService service.
@@ -69,6 +70,9 @@ type AnalyticsServiceClient interface {
 	SetBudget(ctx context.Context, in *SetBudgetRequest, opts ...grpc.CallOption) (*Budget, error)
 	// Budgets, one page at a time.
 	ListBudgets(ctx context.Context, in *ListBudgetsRequest, opts ...grpc.CallOption) (*ListBudgetsResponse, error)
+	// The tenant's accounts, campaigns, ad groups and ads whose id or name matches a query (for
+	// search boxes and autocomplete), biggest recent spenders first, one page at a time.
+	SearchDimensionValues(ctx context.Context, in *SearchDimensionValuesRequest, opts ...grpc.CallOption) (*SearchDimensionValuesResponse, error)
 }
 
 type analyticsServiceClient struct {
@@ -208,6 +212,16 @@ func (c *analyticsServiceClient) ListBudgets(ctx context.Context, in *ListBudget
 	return out, nil
 }
 
+func (c *analyticsServiceClient) SearchDimensionValues(ctx context.Context, in *SearchDimensionValuesRequest, opts ...grpc.CallOption) (*SearchDimensionValuesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SearchDimensionValuesResponse)
+	err := c.cc.Invoke(ctx, AnalyticsService_SearchDimensionValues_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AnalyticsServiceServer is the server API for AnalyticsService service.
 // All implementations must embed UnimplementedAnalyticsServiceServer
 // for forward compatibility.
@@ -243,6 +257,9 @@ type AnalyticsServiceServer interface {
 	SetBudget(context.Context, *SetBudgetRequest) (*Budget, error)
 	// Budgets, one page at a time.
 	ListBudgets(context.Context, *ListBudgetsRequest) (*ListBudgetsResponse, error)
+	// The tenant's accounts, campaigns, ad groups and ads whose id or name matches a query (for
+	// search boxes and autocomplete), biggest recent spenders first, one page at a time.
+	SearchDimensionValues(context.Context, *SearchDimensionValuesRequest) (*SearchDimensionValuesResponse, error)
 	mustEmbedUnimplementedAnalyticsServiceServer()
 }
 
@@ -288,6 +305,9 @@ func (UnimplementedAnalyticsServiceServer) SetBudget(context.Context, *SetBudget
 }
 func (UnimplementedAnalyticsServiceServer) ListBudgets(context.Context, *ListBudgetsRequest) (*ListBudgetsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListBudgets not implemented")
+}
+func (UnimplementedAnalyticsServiceServer) SearchDimensionValues(context.Context, *SearchDimensionValuesRequest) (*SearchDimensionValuesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SearchDimensionValues not implemented")
 }
 func (UnimplementedAnalyticsServiceServer) mustEmbedUnimplementedAnalyticsServiceServer() {}
 func (UnimplementedAnalyticsServiceServer) testEmbeddedByValue()                          {}
@@ -519,6 +539,24 @@ func _AnalyticsService_ListBudgets_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AnalyticsService_SearchDimensionValues_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SearchDimensionValuesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AnalyticsServiceServer).SearchDimensionValues(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AnalyticsService_SearchDimensionValues_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AnalyticsServiceServer).SearchDimensionValues(ctx, req.(*SearchDimensionValuesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AnalyticsService_ServiceDesc is the grpc.ServiceDesc for AnalyticsService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -569,6 +607,10 @@ var AnalyticsService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListBudgets",
 			Handler:    _AnalyticsService_ListBudgets_Handler,
+		},
+		{
+			MethodName: "SearchDimensionValues",
+			Handler:    _AnalyticsService_SearchDimensionValues_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -13,7 +13,7 @@ from adpulse.server.usecases.insights.context import WINDOW_DAYS
 from adpulse.server.usecases.insights.incidents import Story
 from adpulse.server.usecases.insights.reallocation import MIN_REALLOCATION_DAYS
 from adpulse.server.usecases.insights.underperformers import MIN_SHARE_OF_ACCOUNT, UNDERPERFORMANCE
-from adpulse.server.usecases.insights.usecase import InsightsReport, InsightsUseCase
+from adpulse.server.usecases.insights.usecase import InsightsReport, InsightsRun, InsightsUseCase
 from adpulse.server.usecases.insights.wording import money, percent, span
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
     "UNDERPERFORMANCE",
     "WINDOW_DAYS",
     "InsightsReport",
+    "InsightsRun",
     "InsightsUseCase",
     "Story",
     "money",

@@ -12,7 +12,7 @@ import pyarrow.compute as pc
 
 from adpulse.server.domain import evidence
 from adpulse.server.domain.analytics import Metric
-from adpulse.server.domain.insights import Insight, InsightType, Severity, insight_id
+from adpulse.server.domain.insights import MAX_INSIGHTS, Insight, InsightType, Severity, insight_id
 from adpulse.server.ports import FactStore
 from adpulse.server.usecases.analytics import AnomaliesUseCase, ChangeExplanation, ExplainChangeUseCase
 from adpulse.server.usecases.insights.actions import action_for
@@ -67,8 +67,9 @@ def anomaly_insights(
         )
         points[metric] = series
         incidents += [{**row, "metric": metric} for row in found.to_pylist()]
-    # Each incident costs an explanation: enough for the requested page, whatever the others.
-    clusters = cluster_incidents(incidents)[: (ctx.request.offset + ctx.request.max_insights) * 2]
+    # Each incident costs an explanation: enough for the largest page, whatever the others. Not
+    # fewer for a smaller page: every page of a run is cut from its first one's insights.
+    clusters = cluster_incidents(incidents)[: MAX_INSIGHTS * 2]
     ads = ad_sums(facts, ctx, clusters)
     return [_anomaly_insight(explain, ctx, cluster, points, ads) for cluster in clusters]
 

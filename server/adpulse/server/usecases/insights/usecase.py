@@ -4,6 +4,7 @@ budgets."""
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -35,6 +36,10 @@ from adpulse.server.usecases.insights.movers import top_movers
 from adpulse.server.usecases.insights.pacing import pacing
 from adpulse.server.usecases.insights.reallocation import reallocation
 from adpulse.server.usecases.insights.underperformers import underperformers
+from adpulse.server.usecases.result_cache import ResultCache
+
+# About what a stored insight or story holds beyond its explanation's tables (text, evidence).
+_DOCUMENT_BYTES = 8192
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,27 @@ class InsightsReport:
     end: dt.date
     total_size: int
     next_offset: int | None
+    run: str
+
+
+@dataclass(frozen=True)
+class InsightsRun:
+    """What one generation found, ranked: every page of its page tokens is cut from it."""
+
+    ranked: list[Insight]
+    stories: dict[str, Story]
+    start: dt.date
+    end: dt.date
+
+    @property
+    def nbytes(self) -> int:
+        tables: int = sum(
+            int(dim.contributors.nbytes)
+            for story in self.stories.values()
+            if story.explanation is not None
+            for dim in story.explanation.explanation.dimensions
+        )
+        return tables + _DOCUMENT_BYTES * (len(self.ranked) + len(self.stories))
 
 
 class InsightsUseCase:
@@ -57,8 +83,10 @@ class InsightsUseCase:
         anomalies: AnomaliesUseCase,
         explain: ExplainChangeUseCase,
         today: Callable[[], dt.date],
+        runs: ResultCache[InsightsRun],
         events: InsightEvents | None = None,
     ) -> None:
+        self._runs = runs
         self._events = events
         self._kernel = kernel
         self._facts = facts
@@ -69,7 +97,21 @@ class InsightsUseCase:
 
     # -- generation
 
-    def generate(self, request: InsightsRequest) -> InsightsReport:
+    def generate(self, request: InsightsRequest, run: str = "") -> InsightsReport:
+        """A page of the insights found. `run` names the generation an earlier page came from:
+        while this process keeps it, later pages are cut from it (nothing is recomputed, and
+        the pages agree); otherwise, and without `run`, the insights are generated anew."""
+        found = self._runs.get((request.tenant, run)) if run else None
+        if found is None:
+            run, found = uuid.uuid4().hex, self._run(request)
+            self._runs.put((request.tenant, run), found, found.nbytes)
+        last = request.offset + request.max_insights
+        shown = found.ranked[request.offset : last]
+        chosen = [found.stories[i.id] for i in shown if request.include_stories and i.id in found.stories]
+        more = last if last < len(found.ranked) else None
+        return InsightsReport(shown, chosen, found.start, found.end, len(found.ranked), more, run)
+
+    def _run(self, request: InsightsRequest) -> InsightsRun:
         span_ = self._facts.date_span(FactSelection(request.tenant, None, None, request.filters))
         start, end = request.dates.resolve(span_[1] if span_ else self._today(), DEFAULT_INSIGHT_DAYS)
         history = start - dt.timedelta(days=WINDOW_DAYS + SEASONAL_HISTORY_DAYS)
@@ -97,10 +139,7 @@ class InsightsUseCase:
             (i for i in stored if i.status is not InsightStatus.DISMISSED),
             key=lambda i: (-i.priority, i.id),
         )
-        last = request.offset + request.max_insights
-        shown = ranked[request.offset : last]
-        chosen = [stories[i.id] for i in shown if request.include_stories and i.id in stories]
-        return InsightsReport(shown, chosen, start, end, len(ranked), last if last < len(ranked) else None)
+        return InsightsRun(ranked, stories, start, end)
 
     # -- stored insights and budgets
 

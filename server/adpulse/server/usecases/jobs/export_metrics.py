@@ -111,6 +111,7 @@ class ExportMetricsJob:
         if currency:
             require_rates(self._facts.missing_rates(query.selection, currency), currency)
         fmt = operation.params["format"]
+        self._files.require_room(operation.tenant)
         target = self._files.export_path(operation.tenant, operation.op_id, FORMATS[fmt])
         done = dict(operation.checkpoint) or {"parts": 0, "rows": 0, "after": []}
         keys = list(query.key_columns)

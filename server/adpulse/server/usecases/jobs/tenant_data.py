@@ -54,6 +54,7 @@ class ExportTenantDataJob:
     def run(self, ctx: JobContext) -> Mapping[str, Any] | None:
         operation = ctx.operation
         tenant = operation.tenant
+        self._files.require_room(tenant)
         target = self._files.export_path(tenant, operation.op_id, ARCHIVE_SUFFIX)
         partial = target.with_name(target.name + ".part")
         partial.unlink(missing_ok=True)  # what a worker that died here left
