@@ -2,21 +2,86 @@
 
 chDB allows one data path per process, so every test here shares this one; tenants keep them
 apart. The server tests never open chDB in the test process (their servers are subprocesses).
+
+The engine starts with a config that declares a one-shard cluster on this node, so the cluster
+shape of the schema (Distributed tables over local ones) runs here too, in its own database:
+chDB has no Keeper, so only its Replicated engines and ON CLUSTER cannot run.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import clickhouse_connect
 import pytest
 
 from adpulse.server.storage import clickhouse
+from adpulse.server.storage.clickhouse_schema import ClickHouseSchema
+
+CLUSTER = "adpulse_test"
+CLUSTER_DATABASE = "clustered"
+# The node's own TCP port makes its one replica local: chDB listens on none, and a local
+# replica is read and written in process.
+_CONFIG = f"""<clickhouse>
+  <tcp_port>9000</tcp_port>
+  <remote_servers>
+    <{CLUSTER}>
+      <shard>
+        <internal_replication>true</internal_replication>
+        <replica><host>127.0.0.1</host><port>9000</port></replica>
+      </shard>
+    </{CLUSTER}>
+  </remote_servers>
+</clickhouse>
+"""
+_REPLICATED = re.compile(r"Replicated(\w*MergeTree)\('[^']*', '[^']*'(?:, )?")
+
+
+def without_keeper(statement: str) -> str:
+    """A cluster statement as one node without Keeper runs it: plain engines, no ON CLUSTER."""
+    return _REPLICATED.sub(r"\1(", statement.replace(f" ON CLUSTER {CLUSTER}", ""))
+
+
+class _Engine:
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._options = {"config-file": str(path.parent / "config.xml")}
+        (path.parent / "config.xml").write_text(_CONFIG)
+
+    def pool(self, database: str | None = None, settings: dict[str, Any] | None = None) -> Any:
+        def client() -> Any:
+            return clickhouse_connect.get_client(
+                dsn=f"chdb://{self._path}", database=database, settings=settings, chdb_options=self._options
+            )
+
+        return clickhouse.ClientPool(client, 4, client())
 
 
 @pytest.fixture(scope="session")
-def ch_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    client = clickhouse.connect(f"chdb://{tmp_path_factory.mktemp('chdb')}/clickhouse")
+def ch_engine(tmp_path_factory: pytest.TempPathFactory) -> _Engine:
+    path = tmp_path_factory.mktemp("chdb") / "clickhouse"
+    path.mkdir()
+    return _Engine(path)
+
+
+@pytest.fixture(scope="session")
+def ch_client(ch_engine: _Engine) -> Iterator[Any]:
+    client = ch_engine.pool()
     clickhouse.migrate(client)
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def ch_cluster_client(ch_engine: _Engine, ch_client: Any) -> Iterator[Any]:
+    """A client of the cluster shape's tables (their own database), with its session settings."""
+    ch_client.command(f"CREATE DATABASE IF NOT EXISTS {CLUSTER_DATABASE}")
+    schema = ClickHouseSchema(CLUSTER)
+    client = ch_engine.pool(CLUSTER_DATABASE, schema.session_settings)
+    for statement in schema.ddl():
+        client.command(without_keeper(statement))
     yield client
     client.close()

@@ -39,3 +39,15 @@ def test_restatement_windows_can_be_overridden() -> None:
 def test_bad_values_are_refused_by_name(env: dict[str, str]) -> None:
     with pytest.raises(SettingsError, match=next(iter(env))):
         Settings.from_env(env)
+
+
+def test_the_clickhouse_cluster_shape_needs_servers_and_a_cluster_name() -> None:
+    http = {"ADPULSE_CLICKHOUSE_DSN": "http://ch:8123/adpulse"}
+    assert Settings.from_env(http).clickhouse_cluster == ""  # one node unless named
+    assert (
+        Settings.from_env({**http, "ADPULSE_CLICKHOUSE_CLUSTER": "adpulse"}).clickhouse_cluster == "adpulse"
+    )
+    with pytest.raises(SettingsError, match="ADPULSE_CLICKHOUSE_CLUSTER must be a cluster name"):
+        Settings.from_env({**http, "ADPULSE_CLICKHOUSE_CLUSTER": "a'; DROP"})
+    with pytest.raises(SettingsError, match="needs ClickHouse servers"):
+        Settings.from_env({"ADPULSE_CLICKHOUSE_CLUSTER": "adpulse"})  # the embedded engine

@@ -27,6 +27,7 @@ from adpulse.server.storage.alert_store import PostgresAlertStore
 from adpulse.server.storage.audit_store import PostgresAuditLog
 from adpulse.server.storage.batch_ledger import PostgresBatchLedger
 from adpulse.server.storage.checkpoints import PostgresCheckpoints, PostgresTenantSettings
+from adpulse.server.storage.clickhouse_schema import ClickHouseSchema
 from adpulse.server.storage.data_versions import PostgresDataVersions
 from adpulse.server.storage.dimension_values import ClickHouseDimensionValues
 from adpulse.server.storage.fact_store import ClickHouseFactStore, ClickHouseFxRates
@@ -164,9 +165,12 @@ def _core(
     pool = postgres.open_pool(postgres_dsn)
     closers.append(pool.close)
     postgres.migrate(pool)
-    ch_client = clickhouse.connect(settings.effective_clickhouse_dsn, settings.clickhouse_connections)
+    schema = ClickHouseSchema(settings.clickhouse_cluster)
+    ch_client = clickhouse.connect(
+        settings.effective_clickhouse_dsn, settings.clickhouse_connections, schema.session_settings
+    )
     closers.append(ch_client.close)
-    clickhouse.migrate(ch_client)
+    clickhouse.migrate(ch_client, schema)
 
     heartbeat = Heartbeat(pool, instance_id, settings.heartbeat_seconds)
     heartbeat.start()
@@ -240,7 +244,7 @@ def _core(
         alert_queue=alert_queue,
         insight_store=insight_store,
         tenant_rows=inst.postgres(PostgresTenantData(pool)),
-        tenant_facts=inst.clickhouse(ClickHouseTenantData(ch_client)),
+        tenant_facts=inst.clickhouse(ClickHouseTenantData(ch_client, schema)),
         insight_runs=insight_runs,
     )
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from adpulse.server.domain.restatement import RestatementWindows
+from adpulse.server.storage.clickhouse_schema import CLUSTER_NAME
 
 DEFAULT_LISTEN = "127.0.0.1:50051"
 
@@ -111,6 +112,8 @@ class Settings:
     query_cache_bytes: int = 256 * 1024 * 1024
     insight_runs_cache_bytes: int = 64 * 1024 * 1024
     clickhouse_connections: int = 4
+    # A ClickHouse cluster's name (its remote_servers entry): Replicated + Distributed tables.
+    clickhouse_cluster: str = ""
     max_search_query_chars: int = 200
     max_search_page_size: int = 100
     # Access: keys, TLS.
@@ -192,6 +195,7 @@ class Settings:
             query_cache_bytes=_int(env, "ADPULSE_QUERY_CACHE_BYTES", 256 * 1024 * 1024, 0),
             insight_runs_cache_bytes=_int(env, "ADPULSE_INSIGHT_RUNS_CACHE_BYTES", 64 * 1024 * 1024, 0),
             clickhouse_connections=_int(env, "ADPULSE_CLICKHOUSE_CONNECTIONS", 4, 1),
+            clickhouse_cluster=env.get("ADPULSE_CLICKHOUSE_CLUSTER", "").strip(),
             max_search_query_chars=_int(env, "ADPULSE_MAX_SEARCH_QUERY_CHARS", 200, 1),
             max_search_page_size=_int(env, "ADPULSE_MAX_SEARCH_PAGE_SIZE", 100, 1),
             auth_cache_seconds=_int(env, "ADPULSE_AUTH_CACHE_SECONDS", 5, 0),
@@ -222,6 +226,16 @@ class Settings:
             raise SettingsError(
                 f"ADPULSE_MAX_STREAMS ({self.max_streams}) must be below ADPULSE_GRPC_WORKERS "
                 f"({self.grpc_workers}): streams hold a thread each, and the rest answer everything else"
+            )
+        if self.clickhouse_cluster and not CLUSTER_NAME.fullmatch(self.clickhouse_cluster):
+            raise SettingsError(
+                f"ADPULSE_CLICKHOUSE_CLUSTER must be a cluster name (letters, digits, _), "
+                f"got {self.clickhouse_cluster!r}"
+            )
+        if self.clickhouse_cluster and self.effective_clickhouse_dsn.startswith("chdb://"):
+            raise SettingsError(
+                "ADPULSE_CLICKHOUSE_CLUSTER needs ClickHouse servers: set ADPULSE_CLICKHOUSE_DSN to one "
+                "of the cluster's nodes (http://…:8123); the embedded engine is one node"
             )
         if self.tls_client_ca is not None and self.tls_cert is None:
             raise SettingsError("ADPULSE_TLS_CLIENT_CA needs ADPULSE_TLS_CERT and ADPULSE_TLS_KEY")

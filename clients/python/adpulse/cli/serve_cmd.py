@@ -1,4 +1,5 @@
-"""`adpulse serve`: run the server (it ships in the `adpulse` package, not the client)."""
+"""`adpulse serve`, `worker` and `ddl`: run the server or a worker, print its ClickHouse schema
+(they ship in the `adpulse` package, not the client)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,15 @@ def register(commands: Any) -> None:
     )
     worker.add_argument("--beat", action="store_true", help="also schedule the daily scans (Celery beat)")
     worker.set_defaults(run=run_worker, needs_client=False)
+    ddl = commands.add_parser(
+        "ddl", help="print the ClickHouse schema the server applies (for a cluster: Replicated + Distributed)"
+    )
+    ddl.add_argument(
+        "--cluster",
+        default=os.environ.get("ADPULSE_CLICKHOUSE_CLUSTER", ""),
+        help="cluster name in the nodes' remote_servers (ADPULSE_CLICKHOUSE_CLUSTER; default: one node)",
+    )
+    ddl.set_defaults(run=run_ddl, needs_client=False)
 
 
 def _not_installed() -> int:
@@ -43,6 +53,21 @@ def run_worker(args: argparse.Namespace) -> int:
         print(f"adpulse: {err}", file=sys.stderr)
         return 1
     return work(settings, args.concurrency or settings.worker_concurrency, args.beat)
+
+
+def run_ddl(args: argparse.Namespace) -> int:
+    try:
+        from adpulse.server.storage.clickhouse_schema import ClickHouseSchema
+    except ImportError:
+        return _not_installed()
+    try:
+        schema = ClickHouseSchema(args.cluster)
+    except ValueError as err:
+        print(f"adpulse: {err}", file=sys.stderr)
+        return 1
+    for statement in schema.ddl():
+        print(f"{statement};\n")
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:

@@ -18,9 +18,15 @@ from clickhouse_connect.driver import exceptions as ch_errors
 from adpulse.server.domain.errors import FieldViolation, StorageRejected, StorageUnavailable
 from adpulse.server.settings import SettingsError
 from adpulse.server.storage import migrations
+from adpulse.server.storage.clickhouse_schema import (
+    LEDGER,
+    LEDGER_DDL,
+    MIGRATIONS,
+    SINGLE_NODE,
+    ClickHouseSchema,
+)
 
 log = logging.getLogger(__name__)
-_MIGRATIONS = Path(__file__).parent / "clickhouse_migrations"
 # ClickHouse error codes that mean "try again": memory, concurrency and time limits, timeouts.
 _TRANSIENT_CODES = {159, 160, 164, 202, 203, 209, 210, 241, 242, 252, 285, 394, 425, 999}
 # Codes that mean "this data can never be stored": values out of a type's range, text the
@@ -36,8 +42,9 @@ _CODE = re.compile(r"Code: (\d+)")
 INSERT_SETTINGS = {"max_partitions_per_insert_block": 1200}
 
 
-def connect(dsn: str, connections: int = 4) -> ClientPool:
-    """Clients for `chdb:///path` (the embedded engine) or `http(s)://…` (a server)."""
+def connect(dsn: str, connections: int = 4, settings: dict[str, Any] | None = None) -> ClientPool:
+    """Clients for `chdb:///path` (the embedded engine) or `http(s)://…` (a server), each
+    running every statement with `settings` (those of the schema's shape)."""
     if dsn.startswith("chdb://"):
         if importlib.util.find_spec("chdb") is None:
             raise SettingsError(
@@ -46,8 +53,8 @@ def connect(dsn: str, connections: int = 4) -> ClientPool:
             )
         Path(dsn.removeprefix("chdb://")).mkdir(parents=True, exist_ok=True)
     with unavailable_on_failure():
-        first = clickhouse_connect.get_client(dsn=dsn)
-    return ClientPool(lambda: clickhouse_connect.get_client(dsn=dsn), connections, first)
+        first = clickhouse_connect.get_client(dsn=dsn, settings=settings)
+    return ClientPool(lambda: clickhouse_connect.get_client(dsn=dsn, settings=settings), connections, first)
 
 
 class ClientPool:
@@ -155,24 +162,21 @@ def classify(text: str) -> StorageUnavailable | StorageRejected | None:
     return None
 
 
-def migrate(client: ClientPool) -> None:
-    """Applies pending migrations. Statements are idempotent, so concurrent starts are safe."""
+def migrate(client: ClientPool, schema: ClickHouseSchema = SINGLE_NODE) -> None:
+    """Applies pending migrations in the schema's shape. Statements are idempotent, so
+    concurrent starts are safe."""
     with unavailable_on_failure():
-        client.command(
-            "CREATE TABLE IF NOT EXISTS adpulse_schema_migrations "
-            "(version UInt32, name String, applied_at DateTime DEFAULT now()) "
-            "ENGINE = ReplacingMergeTree ORDER BY version"
-        )
-        applied = {
-            row[0] for row in client.query("SELECT version FROM adpulse_schema_migrations").result_rows
-        }
-        for migration in migrations.load(_MIGRATIONS):
+        for statement in schema.statements(LEDGER_DDL):
+            client.command(statement)
+        applied = {row[0] for row in client.query(f"SELECT version FROM {LEDGER}").result_rows}
+        for migration in migrations.load(MIGRATIONS):
             if migration.version in applied:
                 continue
             for statement in migration.statements:
-                client.command(statement)
+                for shaped in schema.statements(statement):
+                    client.command(shaped)
             client.command(
-                "INSERT INTO adpulse_schema_migrations (version, name) VALUES ({v:UInt32}, {n:String})",
+                f"INSERT INTO {LEDGER} (version, name) VALUES ({{v:UInt32}}, {{n:String}})",
                 parameters={"v": migration.version, "n": migration.name},
             )
             log.info("clickhouse migration %s applied", migration.name)

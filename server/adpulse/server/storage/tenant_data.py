@@ -16,6 +16,7 @@ import pyarrow as pa
 from psycopg import sql
 
 from adpulse.server.storage import clickhouse, dimension_values
+from adpulse.server.storage.clickhouse_schema import SINGLE_NODE, ClickHouseSchema
 from adpulse.server.storage.postgres import Pool, unavailable_on_failure
 from adpulse.server.storage.rollups import ACCOUNT_DAILY, CAMPAIGN_DAILY, CAMPAIGN_MONTHLY, FACTS
 
@@ -87,8 +88,12 @@ def _scope(table: str, tenant: str, keep_operation: str) -> tuple[sql.Composable
 
 
 class ClickHouseTenantData:
-    def __init__(self, client: Any) -> None:
+    """Reads through the tables queries name; on a cluster, deletes from each node's local
+    tables (a Distributed table takes no mutations)."""
+
+    def __init__(self, client: Any, schema: ClickHouseSchema = SINGLE_NODE) -> None:
         self._client = client
+        self._schema = schema
 
     def tables(self) -> list[str]:
         """Tables with a `tenant` column, by name."""
@@ -97,7 +102,7 @@ class ClickHouseTenantData:
                 "SELECT DISTINCT table FROM system.columns WHERE database = currentDatabase() "
                 "AND name = 'tenant' ORDER BY table"
             ).result_rows
-        return [row[0] for row in rows]
+        return [row[0] for row in rows if self._schema.is_read_table(row[0])]
 
     def batches(self, table: str, tenant: str) -> Iterator[pa.RecordBatch]:
         """The tenant's rows of `table` as stored, latest version of each key only (FINAL on a
@@ -105,7 +110,7 @@ class ClickHouseTenantData:
         with clickhouse.unavailable_on_failure():
             engine = self._client.query(
                 "SELECT engine FROM system.tables WHERE database = currentDatabase() AND name = {t:String}",
-                parameters={"t": table},
+                parameters={"t": self._schema.storage_table(table)},
             ).result_rows[0][0]
         final = " FINAL" if "Replacing" in engine else ""
         with (
@@ -160,7 +165,7 @@ class ClickHouseTenantData:
             )
             if found:
                 self._client.command(
-                    f"ALTER TABLE `{table}` DELETE WHERE {where}",
+                    f"ALTER TABLE {self._schema.mutation_target(table)} DELETE WHERE {where}",
                     parameters=params,
                     settings={"mutations_sync": 2},
                 )
