@@ -28,9 +28,11 @@ TABLES = ("ad_metrics", "campaign_daily", "campaign_monthly", "account_daily", "
 BILLION = 1_000_000_000
 
 _FACTS = """
-INSERT INTO ad_metrics (tenant, date, platform, account_id, campaign_id, campaign_name, ad_group_id, ad_id,
-                        currency, impressions, clicks, cost_micros, conversions_micros, revenue_micros, version)
-SELECT {tenant:String}, toDate({first:String}) + d, ['google_ads', 'meta_ads', 'tiktok_ads', 'linkedin_ads'][c % 4 + 1],
+INSERT INTO ad_metrics (tenant, date, platform, account_id, campaign_id, campaign_name, ad_group_id,
+                        ad_id, currency, impressions, clicks, cost_micros, conversions_micros,
+                        revenue_micros, version)
+SELECT {tenant:String}, toDate({first:String}) + d,
+       ['google_ads', 'meta_ads', 'tiktok_ads', 'linkedin_ads'][c % 4 + 1],
        concat('acc-', toString(c % 100)), concat('cmp-', toString(c)), concat('Campaign ', toString(c)),
        concat('grp-', toString(c), '-', toString(ad % 2)), concat('ad-', toString(c), '-', toString(ad)),
        if(c % 10 = 0, 'EUR', 'USD'), imps, intDiv(imps * (10 + c % 30), 1000) AS clicks,
