@@ -157,8 +157,8 @@ _GROUPINGS = (
 RATES = [FxRate(FIRST_DAY + dt.timedelta(days=d), "EUR", "USD", Decimal("1.0831")) for d in range(DAYS + 1)]
 
 
-@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(batches=st.lists(BATCH, min_size=1, max_size=3))
+@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(batches=st.lists(BATCH, min_size=1, max_size=2))
 def test_the_same_code_answers_the_same_through_the_distributed_tables(
     ch_client: Any, ch_cluster_client: Any, batches: list[tuple[str, list[Any]]]
 ) -> None:
