@@ -39,8 +39,11 @@ lint: $(KERNEL) $(CLIENT_TOOLS)
 test-rust:
 	cargo test -p adpulse-core --locked
 
+# Most tests wait on servers, workers and brokers rather than on a core, so even a 2-core machine
+# runs more than two files at once; each worker starts its own session server.
+PYTEST_WORKERS ?= 3
 test-python: $(KERNEL) $(CLIENT_TOOLS)
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 proto: $(CLIENT_TOOLS)
 	$(BIN)/python scripts/gen_proto.py

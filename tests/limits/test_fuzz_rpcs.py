@@ -97,9 +97,11 @@ def _message(descriptor: Descriptor, depth: int = 0) -> st.SearchStrategy[dict[s
         else:
             value = _scalar(field)
         if field.is_repeated and not (field.message_type and field.message_type.GetOptions().map_entry):
-            value = st.one_of(
-                st.lists(value, max_size=3), st.lists(value, min_size=1, max_size=1).map(lambda v: v * 2000)
-            )
+            # Long lists only at the top: 2000 messages each holding 2000 more would be built by
+            # this process, not sent (it ran out of memory building one).
+            short = st.lists(value, max_size=3)
+            long = st.lists(value, min_size=1, max_size=1).map(lambda v: v * 2000)
+            value = st.one_of(short, long) if depth == 0 else short
         fields[field.name] = value
     return st.fixed_dictionaries({}, optional=fields)
 
