@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -155,6 +156,8 @@ def start_worker(data_dir: Path, env: Mapping[str, str], *, beat: bool = False) 
             **os.environ,
             "ADPULSE_DATA_DIR": str(data_dir),
             "ADPULSE_WORKER_METRICS_LISTEN": "127.0.0.1:0",
+            # Under the test's own directory: a SIGKILLed worker cannot clean up after itself.
+            "PROMETHEUS_MULTIPROC_DIR": str(data_dir.parent / f"worker-metrics-{uuid.uuid4().hex[:8]}"),
             **env,
         },
         stdout=subprocess.PIPE,

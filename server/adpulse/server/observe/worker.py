@@ -7,6 +7,7 @@ directory and the endpoint sums them at scrape time.
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import tempfile
@@ -25,6 +26,10 @@ def multiprocess_metrics(tenant_labels: bool) -> tuple[Metrics, CollectorRegistr
     """Metrics whose values every process of this worker shares, and the registry to serve."""
     given = os.environ.get(_MULTIPROC_DIR)
     directory = Path(given) if given else Path(tempfile.mkdtemp(prefix="adpulse-worker-metrics-"))
+    if not given:
+        # A directory of our own making is nobody else's to clean up; forked children inherit
+        # the handler but exit through os._exit, so only the worker's main process runs it.
+        atexit.register(shutil.rmtree, directory, ignore_errors=True)
     # Values a previous run left would be summed into this one's.
     shutil.rmtree(directory, ignore_errors=True)
     directory.mkdir(parents=True, exist_ok=True)
