@@ -18,7 +18,7 @@ from adpulse.server.domain.search import SearchLimits
 from adpulse.server.observe import traces
 from adpulse.server.observe.instrument import Instruments
 from adpulse.server.observe.metrics import Metrics, ScrapedGauge
-from adpulse.server.observe.steps import AccessLogStep, MetricsStep, RequestStep
+from adpulse.server.observe.steps import AccessLogStep, MetricsStep, RequestStep, TraceStep
 from adpulse.server.observe.worker import count_tasks
 from adpulse.server.settings import Settings, SettingsError
 from adpulse.server.storage import broker, clickhouse, gauges, postgres
@@ -464,7 +464,7 @@ def build(settings: Settings) -> App:
             # Observers outermost, so they see calls a later step refuses.
             steps=(
                 RequestStep(),
-                traces.TraceStep(),
+                TraceStep(),
                 AccessLogStep(),
                 MetricsStep(metrics),
                 auth,
