@@ -17,8 +17,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind
 
 from adpulse.client import AdpulseClient
-from adpulse.server import composition
 from adpulse.server.settings import Settings
+from adpulse.server.wiring import server as wiring
 from adpulse.v1 import ingest_service_pb2 as pb
 from adpulse.v1 import ingest_service_pb2_grpc as pb_grpc
 from tests.support.facts import random_facts, to_csv
@@ -37,22 +37,20 @@ def exporter() -> InMemorySpanExporter:
 
 
 @pytest.fixture(scope="module")
-def app(
-    exporter: InMemorySpanExporter, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[composition.App]:
+def app(exporter: InMemorySpanExporter, tmp_path_factory: pytest.TempPathFactory) -> Iterator[wiring.App]:
     data = tmp_path_factory.mktemp("traced") / "data"
     (data / "imports" / "traced").mkdir(parents=True)
     (data / "imports" / "traced" / "facts.csv").write_text(
         to_csv(f.csv_values() for f in random_facts(seed=3, n_campaigns=3, days=5))
     )
-    built = composition.build(Settings(listen="127.0.0.1:0", data_dir=data, metrics_listen=""))
+    built = wiring.build(Settings(listen="127.0.0.1:0", data_dir=data, metrics_listen=""))
     try:
         yield built
     finally:
         built.stop()
 
 
-def _key(app: composition.App) -> str:
+def _key(app: wiring.App) -> str:
     return app.settings.admin_key_file.read_text().strip()
 
 
@@ -75,7 +73,7 @@ def _one(spans: Sequence[ReadableSpan], name: str) -> ReadableSpan:
 
 
 def test_an_ingest_call_is_one_trace_with_kernel_and_store_spans(
-    app: composition.App, exporter: InMemorySpanExporter
+    app: wiring.App, exporter: InMemorySpanExporter
 ) -> None:
     exporter.clear()
     csv = to_csv(f.csv_values() for f in random_facts(seed=4, n_campaigns=2, days=3)).encode()
@@ -124,7 +122,7 @@ def test_an_ingest_call_is_one_trace_with_kernel_and_store_spans(
 
 
 def test_a_jobs_spans_join_the_trace_of_the_call_that_queued_it(
-    app: composition.App, exporter: InMemorySpanExporter
+    app: wiring.App, exporter: InMemorySpanExporter
 ) -> None:
     exporter.clear()
     with grpc.insecure_channel(app.address) as channel:

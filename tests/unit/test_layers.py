@@ -1,10 +1,12 @@
 """The layering the code is reviewed against, checked on every module so a new import that breaks
 it fails here rather than in a review: use cases, domain and storage know nothing of gRPC, and
-only the process entry points reach for the composition root."""
+only the process entry points reach for the composition root, each for its own process's build."""
 
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -39,9 +41,27 @@ def test_inner_layers_do_not_import_grpc(package: str) -> None:
 
 
 def test_only_entry_points_import_the_composition_root() -> None:
+    root = "adpulse.server.wiring"
     importers = {
-        str(path.relative_to(SERVER))
+        str(path.relative_to(SERVER)): sorted(n for n in _imports(path) if n.startswith(root))
         for path in SERVER.rglob("*.py")
-        if "adpulse.server.composition" in _imports(path)
+        if not path.is_relative_to(SERVER / "wiring")
     }
-    assert importers <= {"main.py", "worker_main.py"}
+    assert {k: v for k, v in importers.items() if v} == {
+        "main.py": [root, f"{root}.server"],
+        "worker_main.py": [f"{root}.worker", f"{root}.worker.build_worker_runtime"],
+    }
+
+
+def test_the_worker_wiring_loads_no_grpc_transport() -> None:
+    """A worker builds its runtime without the servicers, the call pipeline or the server's build;
+    a fresh interpreter shows what the import really pulls in, transitively."""
+    probe = (
+        "import sys, adpulse.server.wiring.worker; "
+        "print(sorted(m for m in sys.modules if m.startswith(('adpulse.server.transport', "
+        "'adpulse.server.wiring.server'))))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
+    ).stdout
+    assert loaded.strip() == "[]"

@@ -8,9 +8,9 @@ import sys
 import threading
 from types import FrameType
 
-from adpulse.server import composition
 from adpulse.server.observe import logs
 from adpulse.server.settings import Settings, SettingsError
+from adpulse.server.wiring import server as wiring
 
 log = logging.getLogger("adpulse.server")
 
@@ -25,7 +25,7 @@ def serve(settings: Settings) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    app = composition.build(settings)
+    app = wiring.build(settings)
     # Tests and scripts read this line to learn the port when listening on port 0. One write per
     # line: print() writes text and newline separately, and the embedded worker's threads print
     # to the same stdout, so a banner could land inside the line.

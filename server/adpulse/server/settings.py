@@ -70,7 +70,8 @@ class Settings:
     # Input: lines, decompressed bytes held at once by all gzip payloads being read.
     max_line_bytes: int = 1024 * 1024
     decompression_budget_bytes: int = 1024 * 1024 * 1024
-    # Fair share (transport/rate_limits.py): token buckets, a rate a second and a burst.
+    # Fair share (calls: transport/rate_limits.py; ingest rows: usecases/fair_share.py): token
+    # buckets, a rate a second and a burst.
     tenant_requests_per_second: int = 300
     tenant_request_burst: int = 600
     key_requests_per_second: int = 150

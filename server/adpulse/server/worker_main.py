@@ -1,7 +1,7 @@
 """`adpulse worker`: a Celery worker of the deployed shape, consuming from RabbitMQ.
 
 A process entry point beside `main` (the server's), not inside the `worker` package: it is the
-one place that hands the worker the runtime `composition` wires, so the tasks, queues and
+one place that hands the worker the runtime `wiring.worker` wires, so the tasks, queues and
 runtime holder of `adpulse.server.worker` never depend on the composition root.
 
 Any number of them may run, on any machine that reaches the broker, Postgres and ClickHouse
@@ -21,11 +21,11 @@ from typing import Any
 
 from celery import signals
 
-from adpulse.server import composition
 from adpulse.server.observe import logs, traces
 from adpulse.server.observe import worker as observe_worker
 from adpulse.server.observe.metrics import Metrics
 from adpulse.server.settings import Settings
+from adpulse.server.wiring.worker import build_worker_runtime
 from adpulse.server.worker.celery_app import QUEUE, JobRuntime, RuntimeHolder, make_app
 
 log = logging.getLogger("adpulse.worker")
@@ -59,7 +59,7 @@ def work(settings: Settings, concurrency: int, beat: bool) -> int:
     built: list[JobRuntime] = []
 
     def build() -> JobRuntime:
-        runtime = composition.build_worker_runtime(settings, app, metrics)
+        runtime = build_worker_runtime(settings, app, metrics)
         built.append(runtime)
         return runtime
 

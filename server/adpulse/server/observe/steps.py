@@ -1,4 +1,5 @@
-"""Call-pipeline steps that observe every call: its request id, its metrics, its access log.
+"""Call-pipeline steps that observe every call: its request id, its trace span, its metrics, its
+access log.
 
 They run outermost (first to enter, last to exit), so they see calls that a later step such as
 authentication refuses, and by their exit the later steps have set the caller and tenant.
@@ -14,9 +15,14 @@ from typing import Any
 
 import grpc
 from google.protobuf import descriptor_pool
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
+from opentelemetry.propagators.textmap import Getter
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from adpulse.server.observe import logs
 from adpulse.server.observe.metrics import Metrics
+from adpulse.server.observe.traces import TRACER
 from adpulse.server.transport.calls import REQUEST_ID_HEADER, Call
 
 access_log = logging.getLogger("adpulse.access")
@@ -116,3 +122,46 @@ def _grpc_type(method: str) -> str:
     if found.client_streaming:
         return "bidi_stream" if found.server_streaming else "client_stream"
     return "server_stream" if found.server_streaming else "unary"
+
+
+class _MetadataGetter(Getter[Call]):
+    """Reads a W3C `traceparent`/`tracestate` from a call's metadata."""
+
+    def get(self, carrier: Call, key: str) -> list[str] | None:
+        return carrier.header(key) or None
+
+    def keys(self, carrier: Call) -> list[str]:
+        return [k for k, _ in carrier.metadata]
+
+
+class TraceStep:
+    """A SERVER span around each call, continuing the client's trace when it sent one."""
+
+    def __init__(self) -> None:
+        self._open: dict[int, tuple[Span, object]] = {}
+
+    def enter(self, call: Call, context: Any) -> None:
+        parent = propagate.extract(call, getter=_MetadataGetter())
+        current = trace.get_tracer(TRACER).start_span(
+            call.method.lstrip("/"),
+            context=parent,
+            kind=SpanKind.SERVER,
+            attributes={
+                "rpc.system": "grpc",
+                "rpc.service": call.service,
+                "rpc.method": call.method_name,
+                "adpulse.request_id": call.request_id,
+            },
+        )
+        token = otel_context.attach(trace.set_span_in_context(current, parent))
+        self._open[id(call)] = (current, token)
+
+    def exit(self, call: Call) -> None:
+        current, token = self._open.pop(id(call))
+        current.set_attribute("rpc.grpc.status_code", call.code.value[0])
+        if call.tenant:
+            current.set_attribute("adpulse.tenant", call.tenant)
+        if call.code is not grpc.StatusCode.OK:
+            current.set_status(Status(StatusCode.ERROR, call.code.name))
+        current.end()
+        otel_context.detach(token)  # type: ignore[arg-type]

@@ -1,5 +1,6 @@
-"""OpenTelemetry traces: one trace per call, child spans for the kernel, the stores and the
-hand-off of a job, and the trace carried in the job's Celery message to the worker.
+"""OpenTelemetry traces: one trace per call (its span opened by `steps.TraceStep`), child spans for
+the kernel, the stores and the hand-off of a job, and the trace carried in the job's Celery
+message to the worker. Nothing here knows the call pipeline, so a worker loads no gRPC transport.
 
 Configured by the standard variables: spans are exported over OTLP when
 OTEL_EXPORTER_OTLP_ENDPOINT (or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) is set, by gRPC unless
@@ -19,16 +20,13 @@ import threading
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-import grpc
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.propagators.textmap import Getter
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
-from adpulse.server.transport.calls import Call
-
 log = logging.getLogger(__name__)
-_TRACER = "adpulse"
+TRACER = "adpulse"  # the instrumentation scope of every adpulse span
 
 
 def setup(service_name: str, env: Mapping[str, str] | None = None) -> bool:
@@ -78,7 +76,7 @@ def shutdown() -> None:
 def span(name: str, attributes: Mapping[str, str] | None = None) -> Iterator[Span]:
     """A child of the current span; an exception marks it failed with the error's class only
     (its message may hold values that do not belong in a trace)."""
-    tracer = trace.get_tracer(_TRACER)
+    tracer = trace.get_tracer(TRACER)
     with tracer.start_as_current_span(
         name, attributes=attributes, record_exception=False, set_status_on_exception=False
     ) as current:
@@ -87,49 +85,6 @@ def span(name: str, attributes: Mapping[str, str] | None = None) -> Iterator[Spa
         except BaseException as exc:
             current.set_status(Status(StatusCode.ERROR, type(exc).__name__))
             raise
-
-
-class _MetadataGetter(Getter[Call]):
-    """Reads a W3C `traceparent`/`tracestate` from a call's metadata."""
-
-    def get(self, carrier: Call, key: str) -> list[str] | None:
-        return carrier.header(key) or None
-
-    def keys(self, carrier: Call) -> list[str]:
-        return [k for k, _ in carrier.metadata]
-
-
-class TraceStep:
-    """A SERVER span around each call, continuing the client's trace when it sent one."""
-
-    def __init__(self) -> None:
-        self._open: dict[int, tuple[Span, object]] = {}
-
-    def enter(self, call: Call, context: Any) -> None:
-        parent = propagate.extract(call, getter=_MetadataGetter())
-        current = trace.get_tracer(_TRACER).start_span(
-            call.method.lstrip("/"),
-            context=parent,
-            kind=SpanKind.SERVER,
-            attributes={
-                "rpc.system": "grpc",
-                "rpc.service": call.service,
-                "rpc.method": call.method_name,
-                "adpulse.request_id": call.request_id,
-            },
-        )
-        token = otel_context.attach(trace.set_span_in_context(current, parent))
-        self._open[id(call)] = (current, token)
-
-    def exit(self, call: Call) -> None:
-        current, token = self._open.pop(id(call))
-        current.set_attribute("rpc.grpc.status_code", call.code.value[0])
-        if call.tenant:
-            current.set_attribute("adpulse.tenant", call.tenant)
-        if call.code is not grpc.StatusCode.OK:
-            current.set_status(Status(StatusCode.ERROR, call.code.name))
-        current.end()
-        otel_context.detach(token)  # type: ignore[arg-type]
 
 
 _celery_lock = threading.Lock()
@@ -148,7 +103,7 @@ def instrument_celery() -> None:
         _celery_connected = True
     producing: dict[str, Span] = {}
     running: dict[str, tuple[Span, object]] = {}
-    tracer = trace.get_tracer(_TRACER)
+    tracer = trace.get_tracer(TRACER)
 
     def before_publish(sender: str | None = None, headers: dict[str, Any] | None = None, **_: Any) -> None:
         if headers is None:
