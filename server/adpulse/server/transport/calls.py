@@ -219,6 +219,10 @@ class CallPipeline(grpc.ServerInterceptor):
                 self._refuse(wrapped, exc)
             finally:
                 self._finish(call, wrapped.entered)
+        # Only an admitted call sends its headers on their own: that is a second batch for the
+        # transport, and it doubled the server CPU of a refusal (0.7 ms to 1.5 ms). A refusal
+        # carries the request id in its RequestInfo.
+        context.send_initial_metadata(((REQUEST_ID_HEADER, call.request_id),))
         return wrapped
 
     @staticmethod
