@@ -263,7 +263,9 @@ def _query_metrics(settings: Settings, core: _Core, metrics: Metrics) -> QueryMe
             lambda: {("query_results",): cache.bytes, ("insight_runs",): core.insight_runs.bytes},
         )
     )
-    return QueryMetricsUseCase(core.kernel, core.facts, core.tenant_settings, core.versions, cache)
+    return QueryMetricsUseCase(
+        core.kernel, core.facts, core.tenant_settings, core.versions, cache, max_groups=settings.max_groups
+    )
 
 
 def _steps(core: _Core) -> dict[str, DayRangeStep]:

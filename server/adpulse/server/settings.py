@@ -93,6 +93,7 @@ class Settings:
     max_results: int = 10_000
     # Series a GetTrends or DetectAnomalies may split into, counted before any is computed.
     max_series: int = 10_000
+    max_groups: int = 100_000
     # Long jobs (operations).
     broker_url: str | None = None
     embedded_worker: bool = True
@@ -347,6 +348,7 @@ def _limits(env: Mapping[str, str]) -> dict[str, Any]:
         "max_window_days",
         "max_results",
         "max_series",
+        "max_groups",
     )
     limits: dict[str, Any] = {
         name: _int(env, f"ADPULSE_{name.upper()}", getattr(defaults, name), 1) for name in names
