@@ -3,10 +3,11 @@
 The quiet tenant sends one QueryMetrics at a time (its latency is what a well-behaved client
 sees); the noisy tenant runs `--flood-threads` clients in a tight loop. Run 1: the quiet tenant
 alone (baseline). Run 2: both, with the default fair-share limits (the noisy tenant is held to
-its token bucket and gets RESOURCE_EXHAUSTED beyond it). Run 3: both, with a tenant rate sized
-to what this server can answer (`--tight-rate`). Run 4: both, with the limits lifted
-(ADPULSE_TENANT_REQUESTS_PER_SECOND set huge), to show what the limits buy. The goal: the quiet
-tenant's p99 under a flood within 2x of its baseline.
+its token bucket and to its calls at once, and gets RESOURCE_EXHAUSTED beyond them). Run 3:
+both, with a tenant rate sized to what this server can answer (`--tight-rate`). Run 4: both,
+with fewer calls at once per tenant (`--tight-calls`). Run 5: both, with the limits lifted
+(rates huge, calls at once up to the threads), to show what the limits buy. The goal: the
+quiet tenant's p99 under a flood within 2x of its baseline.
 
     .venv/bin/python bench/fairness.py [--seconds 20] [--flood-threads 16]
 """
@@ -100,8 +101,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--flood-threads", type=int, default=16)
     parser.add_argument("--tight-rate", type=int, default=50, help="a tenant rate sized to this server")
+    parser.add_argument("--tight-calls", type=int, default=2, help="calls at once per tenant")
     args = parser.parse_args()
     tight = str(args.tight_rate)
+    lifted = {"ADPULSE_TENANT_REQUESTS_PER_SECOND": "1000000", "ADPULSE_TENANT_REQUEST_BURST": "1000000"}
     rows = []
     for label, flood_threads, env in (
         ("quiet tenant alone", 0, {}),
@@ -112,9 +115,14 @@ def main() -> None:
             {"ADPULSE_TENANT_REQUESTS_PER_SECOND": tight, "ADPULSE_TENANT_REQUEST_BURST": tight},
         ),
         (
+            f"with a flood, {args.tight_calls} calls at once per tenant",
+            args.flood_threads,
+            {"ADPULSE_TENANT_MAX_CONCURRENT_CALLS": str(args.tight_calls)},
+        ),
+        (
             "with a flood, limits lifted",
             args.flood_threads,
-            {"ADPULSE_TENANT_REQUESTS_PER_SECOND": "1000000", "ADPULSE_TENANT_REQUEST_BURST": "1000000"},
+            {**lifted, "ADPULSE_TENANT_MAX_CONCURRENT_CALLS": "31"},
         ),
     ):
         with (

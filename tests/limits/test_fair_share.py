@@ -107,3 +107,45 @@ def test_a_batch_over_the_rows_rate_stores_nothing(strict_server: ServerProcess)
         assert "over its ingest rate" in caught.value.message
         stored = client.query_metrics(by=["ad"]).rows
     assert sorted(r.dimensions["ad"] for r in stored) == sorted(f"ad{i}" for i in range(10))
+
+
+SLOTS = 2
+QUERY_DELAY_MS = 3000
+
+
+@pytest.fixture(scope="module")
+def slow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    env = {
+        "ADPULSE_TENANT_MAX_CONCURRENT_CALLS": str(SLOTS),
+        # Each query holds its slot for a while, and none is answered from the cache.
+        "ADPULSE_FAULTS": f"fact_query_delay_ms@{QUERY_DELAY_MS}",
+        "ADPULSE_QUERY_CACHE_BYTES": "0",
+    }
+    with running_server(tmp_path_factory.mktemp("slow") / "data", env) as server:
+        yield server
+
+
+def test_a_tenant_holding_its_slots_is_refused_while_another_is_served(slow_server: ServerProcess) -> None:
+    noisy, quiet = f"t-{uuid.uuid4().hex[:8]}", f"t-{uuid.uuid4().hex[:8]}"
+    with grpc.insecure_channel(slow_server.address) as channel:
+        stub = apb_grpc.AnalyticsServiceStub(channel)
+
+        def query(tenant: str) -> grpc.Future:
+            return stub.QueryMetrics.future(
+                apb.QueryMetricsRequest(),
+                metadata=(("x-adpulse-tenant", tenant), *slow_server.key_metadata),
+                timeout=60,
+            )
+
+        # Each admitted call holds its slot for seconds, far longer than the calls take to arrive.
+        noisy_calls = [query(noisy) for _ in range(2 * SLOTS)]
+        quiet_call = query(quiet)
+        answers = [f.exception() for f in noisy_calls]
+        refused = [a for a in answers if a is not None]
+        assert len(refused) == SLOTS
+        reason, delay, subject = _refusal(refused[0])  # type: ignore[arg-type]
+        assert (reason, subject) == ("TOO_MANY_CALLS", "concurrent_calls_per_tenant")
+        assert 0 < delay <= 1
+        assert "at most 2" in refused[0].details()  # type: ignore[attr-defined]
+        assert quiet_call.exception() is None
+        assert query(noisy).exception() is None

@@ -57,7 +57,9 @@ def _server(pool: postgres.Pool, ch_client: Any) -> Server:
     cache: ResultCache[MetricsResult] = ResultCache(64 << 20)
     return Server(
         IngestUseCase(_kernel, facts, PostgresBatchLedger(pool), runs, versions=versions),
-        QueryMetricsUseCase(_kernel, facts, PostgresTenantSettings(pool), versions, cache),
+        QueryMetricsUseCase(
+            _kernel, facts, PostgresTenantSettings(pool), versions, cache, max_groups=100_000
+        ),
     )
 
 

@@ -11,6 +11,8 @@ optionally `@N`, the 1-based call it hits; default the first).
   process exactly between storing a batch and committing it to the ledger.
 - `fact_insert_delay_ms@MS`: every fact insert first waits MS milliseconds, so a long job
   stays long enough for a test to act on it halfway.
+- `fact_query_delay_ms@MS`: every grouped-sums read (QueryMetrics and the analytics) first
+  waits MS milliseconds, so a test can hold calls in flight.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ KNOWN = frozenset(
         "fact_insert_fails_after",
         "fact_insert_stalls_after",
         "fact_insert_delay_ms",
+        "fact_query_delay_ms",
     }
 )
 
@@ -69,7 +72,7 @@ class PanickingKernel:
 
 class FailingFactStore:
     """The real fact store, except that one insert fails (or stalls) before or after it writes,
-    or every insert is slow."""
+    or every insert or grouped-sums read is slow."""
 
     def __init__(self, facts: FactStore, hits: dict[str, int]) -> None:
         self._facts = facts
@@ -77,15 +80,19 @@ class FailingFactStore:
         self._after = hits.get("fact_insert_fails_after")
         self._stall = hits.get("fact_insert_stalls_after")
         self._delay = hits.get("fact_insert_delay_ms", 0) / 1000
+        self._query_delay = hits.get("fact_query_delay_ms", 0) / 1000
         self._calls = itertools.count(1)
         self._lock = threading.Lock()
-        self.grouped_sums = facts.grouped_sums
         self.count_groups = facts.count_groups
         self.missing_rates = facts.missing_rates
         self.platform_freshness = facts.platform_freshness
         self.stream_grouped_sums = facts.stream_grouped_sums
         self.date_span = facts.date_span
         self.platforms = facts.platforms
+
+    def grouped_sums(self, *args: Any, **kwargs: Any) -> Any:
+        time.sleep(self._query_delay)
+        return self._facts.grouped_sums(*args, **kwargs)
 
     def insert(self, tenant: str, version: int, facts: Any) -> None:
         with self._lock:
@@ -105,7 +112,7 @@ def wrap(kernel: Any, facts: FactStore, faults: frozenset[str]) -> tuple[Kernel,
     hits = parse(faults)
     if "kernel_panic" in hits:
         kernel = PanickingKernel(kernel)
-    if any(name.startswith("fact_insert_") for name in hits):
+    if any(name.startswith(("fact_insert_", "fact_query_")) for name in hits):
         facts = FailingFactStore(facts, hits)
     return kernel, facts
 

@@ -12,7 +12,7 @@ from adpulse.server.domain.audit import AuditEvent, AuditQuery
 from adpulse.server.domain.fx import FxRate, MissingRate
 from adpulse.server.domain.ingest import BatchFootprint, BatchOutcome, LedgerEntry
 from adpulse.server.domain.insights import Budget, Insight, InsightFilter, InsightUpdate
-from adpulse.server.domain.metrics_query import FactSelection, GroupColumn
+from adpulse.server.domain.metrics_query import FactSelection, Granularity, GroupColumn
 from adpulse.server.domain.operations import (
     Operation,
     OperationError,
@@ -235,9 +235,16 @@ class FactStore(Protocol):
         hold every column used; by default from the coarsest rollup that can answer
         (domain/query_plan.py), which gives the same sums."""
 
-    def count_groups(self, selection: FactSelection, key_columns: Sequence[str], at_most: int) -> int:
-        """How many distinct values of `key_columns` the selected rows have, counting no
-        further than `at_most`: the size of a grouping known before it is fetched."""
+    def count_groups(
+        self,
+        selection: FactSelection,
+        key_columns: Sequence[str],
+        at_most: int,
+        granularity: Granularity = Granularity.DAY,
+    ) -> int:
+        """How many distinct values of `key_columns` (a `date` bucketed by `granularity`) the
+        selected rows have, counting no further than `at_most`: the size of a grouping known
+        before it is fetched."""
 
     def missing_rates(self, selection: FactSelection, reporting_currency: str) -> list[MissingRate]:
         """Currencies of selected rows lacking a rate to `reporting_currency` on their date."""

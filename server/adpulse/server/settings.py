@@ -64,6 +64,9 @@ class Settings:
     stream_idle_seconds: int = 60
     max_streams: int = 16
     max_streams_per_tenant: int = 8
+    # Other calls of one tenant running at once; by default a quarter of the threads, so a
+    # flooding tenant leaves the rest to the others (transport/stream_limits.py).
+    tenant_max_concurrent_calls: int = 8
     max_wait_seconds: int = 60
     keepalive_seconds: int = 60
     keepalive_timeout_seconds: int = 20
@@ -91,6 +94,7 @@ class Settings:
     max_results: int = 10_000
     # Series a GetTrends or DetectAnomalies may split into, counted before any is computed.
     max_series: int = 10_000
+    max_groups: int = 100_000
     # Long jobs (operations).
     broker_url: str | None = None
     embedded_worker: bool = True
@@ -211,6 +215,7 @@ class Settings:
             log_format=_choice(env, "ADPULSE_LOG_FORMAT", ("auto", "json", "text")),
             log_level=_choice(env, "ADPULSE_LOG_LEVEL", ("INFO", "DEBUG", "WARNING", "ERROR")),
             **_alert_settings(env),
+            tenant_max_concurrent_calls=_tenant_max_concurrent_calls(env),
             **_limits(env),
         ).checked()
 
@@ -227,6 +232,11 @@ class Settings:
             raise SettingsError(
                 f"ADPULSE_MAX_STREAMS ({self.max_streams}) must be below ADPULSE_GRPC_WORKERS "
                 f"({self.grpc_workers}): streams hold a thread each, and the rest answer everything else"
+            )
+        if self.tenant_max_concurrent_calls >= self.grpc_workers:
+            raise SettingsError(
+                f"ADPULSE_TENANT_MAX_CONCURRENT_CALLS ({self.tenant_max_concurrent_calls}) must be below "
+                f"ADPULSE_GRPC_WORKERS ({self.grpc_workers}): one tenant must not hold every thread"
             )
         if self.clickhouse_cluster and not CLUSTER_NAME.fullmatch(self.clickhouse_cluster):
             raise SettingsError(
@@ -339,12 +349,19 @@ def _limits(env: Mapping[str, str]) -> dict[str, Any]:
         "max_window_days",
         "max_results",
         "max_series",
+        "max_groups",
     )
     limits: dict[str, Any] = {
         name: _int(env, f"ADPULSE_{name.upper()}", getattr(defaults, name), 1) for name in names
     }
     limits["tenant_rate_overrides"] = _rate_overrides(env.get("ADPULSE_TENANT_RATE_OVERRIDES", ""))
     return limits
+
+
+def _tenant_max_concurrent_calls(env: Mapping[str, str]) -> int:
+    # A quarter of the threads unless set, so a smaller server keeps the same shares.
+    quarter = max(1, _int(env, "ADPULSE_GRPC_WORKERS", 32, 2) // 4)
+    return _int(env, "ADPULSE_TENANT_MAX_CONCURRENT_CALLS", quarter, 1)
 
 
 def _rate_overrides(raw: str) -> tuple[tuple[str, int, int], ...]:

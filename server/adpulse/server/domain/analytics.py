@@ -218,11 +218,20 @@ def check_series_dimensions(dimensions: tuple[Dimension, ...]) -> tuple[Dimensio
 
 
 def too_many_series(cap: int) -> InvalidArgument:
+    return _too_many(cap, "series", "TOO_MANY_SERIES")
+
+
+def too_many_groups(cap: int) -> InvalidArgument:
+    """QueryMetrics' refusal: a date split counts its buckets, so a coarser one narrows too."""
+    return _too_many(cap, "groups", "TOO_MANY_GROUPS", ", a coarser granularity")
+
+
+def _too_many(cap: int, what: str, reason: str, also: str = "") -> InvalidArgument:
     return invalid(
         "dimensions",
-        f"split the selection into more than {cap} series, at most {cap} are allowed: narrow it "
-        "with filters (a platform, account or campaign), a shorter date range or fewer dimensions",
-        "TOO_MANY_SERIES",
+        f"split the selection into more than {cap} {what}, at most {cap} are allowed: narrow it "
+        f"with filters (a platform, account or campaign), a shorter date range{also} or fewer dimensions",
+        reason,
     )
 
 

@@ -23,7 +23,7 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from adpulse.server.observe import logs
 from adpulse.server.observe.metrics import Metrics
 from adpulse.server.observe.traces import TRACER
-from adpulse.server.transport.calls import REQUEST_ID_HEADER, Call
+from adpulse.server.transport.calls import Call
 
 access_log = logging.getLogger("adpulse.access")
 # Before authentication has landed a call's tenant is what the client names in this header.
@@ -37,15 +37,14 @@ _GO_CODE_NAMES[grpc.StatusCode.CANCELLED] = "Canceled"
 
 
 class RequestStep:
-    """Answers the call's request id in the response headers and makes the call the current
-    one for the log, so every line written while it runs carries its request id."""
+    """Makes the call the current one for the log, so every line written while it runs carries
+    its request id (which the pipeline answers in the response headers)."""
 
     def __init__(self) -> None:
         self._tokens: dict[int, contextvars.Token[Call | None]] = {}
 
     def enter(self, call: Call, context: grpc.ServicerContext) -> None:
         self._tokens[id(call)] = logs.enter_call(call)
-        context.send_initial_metadata(((REQUEST_ID_HEADER, call.request_id),))
 
     def exit(self, call: Call) -> None:
         token = self._tokens.pop(id(call), None)

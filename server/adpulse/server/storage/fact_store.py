@@ -182,14 +182,20 @@ class ClickHouseFactStore:
             for batch in stream:
                 yield batch.rename_columns([name[2:] for name in batch.schema.names])
 
-    def count_groups(self, selection: FactSelection, key_columns: Sequence[str], at_most: int) -> int:
+    def count_groups(
+        self,
+        selection: FactSelection,
+        key_columns: Sequence[str],
+        at_most: int,
+        granularity: Granularity = Granularity.DAY,
+    ) -> int:
         # DISTINCT with a LIMIT stops reading once it has found `at_most` keys, so its memory is
         # that many keys whatever the selection holds. No FINAL: a replaced row keeps its key.
         params: dict[str, Any] = {}
         where = _where(selection, params)
         groups = [GroupColumn(col) for col in key_columns] + [GroupColumn("date")]
         source = choose_source(selection, groups, "")
-        keys = ", ".join(f"f.{col}" for col in key_columns)
+        keys = ", ".join(_BUCKET[granularity] if col == "date" else f"f.{col}" for col in key_columns)
         sql = (
             f"SELECT count() FROM (SELECT DISTINCT {keys} FROM {source.value} AS f "
             f"WHERE {where} LIMIT {int(at_most)})"

@@ -214,6 +214,11 @@ class CallPipeline(grpc.ServerInterceptor):
             for step in self._steps:
                 wrapped.entered.append(step)
                 step.enter(call, wrapped)
+            # Only an admitted call sends its headers on their own: that is a second batch for
+            # the transport, and it doubled the server CPU of a refusal (0.7 ms to 1.5 ms). A
+            # refusal carries the request id in its RequestInfo. Inside the `try`: a client gone
+            # by now must still have its steps exited (or its slots would stay taken).
+            context.send_initial_metadata(((REQUEST_ID_HEADER, call.request_id),))
         except BaseException as exc:  # noqa: BLE001 - `refuse` re-raises control flow
             try:
                 self._refuse(wrapped, exc)

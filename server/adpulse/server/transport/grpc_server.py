@@ -24,7 +24,7 @@ from adpulse.server.transport.draining import Drain
 from adpulse.server.transport.ingest_servicer import IngestServicer
 from adpulse.server.transport.operations_servicer import OperationsServicer
 from adpulse.server.transport.request_limits import RequestLimits
-from adpulse.server.transport.stream_limits import StreamLimits, long_methods
+from adpulse.server.transport.stream_limits import long_calls, long_methods, tenant_calls
 from adpulse.server.transport.tenant_servicer import TenantServicer
 from adpulse.v1 import (
     access_service_pb2,
@@ -100,13 +100,15 @@ def start(  # noqa: PLR0917 - one servicer per service
     alerts: AlertServicer,
     access: AccessServicer,
 ) -> GrpcServer:
-    long_calls = StreamLimits(
-        long_methods(_service_descriptors()), settings.max_streams, settings.max_streams_per_tenant
+    long = long_methods(_service_descriptors())
+    slots = (
+        tenant_calls(long, settings.tenant_max_concurrent_calls),
+        long_calls(long, settings.max_streams, settings.max_streams_per_tenant),
     )
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=settings.grpc_workers, thread_name_prefix="grpc"),
-        # The stream caps run last: they count per tenant, which the auth step decides.
-        interceptors=[CallPipeline((*steps, long_calls), boundary.abort, RequestLimits.of(settings).check)],
+        # The in-flight caps run last: they count per tenant, which the auth step decides.
+        interceptors=[CallPipeline((*steps, *slots), boundary.abort, RequestLimits.of(settings).check)],
         options=[
             ("grpc.max_receive_message_length", settings.max_message_bytes),
             ("grpc.max_send_message_length", settings.max_message_bytes),

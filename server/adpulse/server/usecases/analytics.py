@@ -21,7 +21,7 @@ from adpulse.server.domain.analytics import (
     incident_confidence,
     too_many_series,
 )
-from adpulse.server.domain.errors import FailedPrecondition
+from adpulse.server.domain.errors import FailedPrecondition, InvalidArgument
 from adpulse.server.domain.metrics_query import FactSelection, Granularity, GroupColumn
 from adpulse.server.domain.restatement import RestatementWindows
 from adpulse.server.ports import FactStore, Kernel, TenantSettingsStore
@@ -51,11 +51,19 @@ def daily_sums(
     )
 
 
-def require_series_within(facts: FactStore, selection: FactSelection, keys: Sequence[str], cap: int) -> None:
-    """Refuses a split into more than `cap` series before any is fetched: the sums, the kernel's
-    series and the answer all grow with their number."""
-    if keys and facts.count_groups(selection, keys, cap + 1) > cap:
-        raise too_many_series(cap)
+def require_series_within(
+    facts: FactStore,
+    selection: FactSelection,
+    keys: Sequence[str],
+    cap: int,
+    *,
+    granularity: Granularity = Granularity.DAY,
+    refusal: Callable[[int], InvalidArgument] = too_many_series,
+) -> None:
+    """Refuses a split into more than `cap` series (or groups) before any is fetched: the sums,
+    the kernel's work and the answer all grow with their number."""
+    if keys and facts.count_groups(selection, keys, cap + 1, granularity) > cap:
+        raise refusal(cap)
 
 
 def carry_of(key_columns: Sequence[str]) -> list[str]:

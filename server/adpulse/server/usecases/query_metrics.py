@@ -17,11 +17,13 @@ from typing import TYPE_CHECKING
 
 import pyarrow.compute as pc
 
+from adpulse.server.domain.analytics import too_many_groups
 from adpulse.server.domain.errors import FailedPrecondition
 from adpulse.server.domain.fx import MissingRate
 from adpulse.server.domain.metrics_query import MetricsQuery
 from adpulse.server.domain.query_plan import Source, choose_source
 from adpulse.server.ports import DataVersions, FactStore, Kernel, TenantSettingsStore
+from adpulse.server.usecases.analytics import require_series_within
 from adpulse.server.usecases.result_cache import ResultCache
 
 if TYPE_CHECKING:
@@ -62,12 +64,15 @@ class QueryMetricsUseCase:
         settings: TenantSettingsStore,
         versions: DataVersions,
         cache: ResultCache[MetricsResult],
+        *,
+        max_groups: int,
     ) -> None:
         self._kernel = kernel
         self._facts = facts
         self._settings = settings
         self._versions = versions
         self._cache = cache
+        self._max_groups = max_groups
 
     def execute(self, query: MetricsQuery, as_of: int | None = None) -> MetricsPage:
         """One page of the query's result. `as_of` is the data version an earlier page was cut
@@ -102,6 +107,15 @@ class QueryMetricsUseCase:
     def _compute(self, query: MetricsQuery, currency: str) -> MetricsResult:
         if currency:
             require_rates(self._facts.missing_rates(query.selection, currency), currency)
+        # Every group is summed, aggregated, sorted and cached before a page is cut.
+        require_series_within(
+            self._facts,
+            query.selection,
+            query.key_columns,
+            self._max_groups,
+            granularity=query.granularity,
+            refusal=too_many_groups,
+        )
         with_name = "campaign_id" in query.key_columns
         source = choose_source(query.selection, query.group_columns, currency)
         sums = self._facts.grouped_sums(

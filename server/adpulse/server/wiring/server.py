@@ -84,7 +84,9 @@ def _query_metrics(settings: Settings, core: Core, metrics: Metrics) -> QueryMet
             lambda: {("query_results",): cache.bytes, ("insight_runs",): core.insight_runs.bytes},
         )
     )
-    return QueryMetricsUseCase(core.kernel, core.facts, core.tenant_settings, core.versions, cache)
+    return QueryMetricsUseCase(
+        core.kernel, core.facts, core.tenant_settings, core.versions, cache, max_groups=settings.max_groups
+    )
 
 
 def _access(settings: Settings, core: Core) -> tuple[AccessServicer, AuthStep]:
