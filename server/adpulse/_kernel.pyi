@@ -153,7 +153,7 @@ def parse_batch(
     options: Mapping[str, str] | None = None,
     compression: Compression = "none",
     clicks_over_impressions: ClicksPolicy = "warn",
-    max_decompressed_bytes: int = 1 << 30,
+    max_decompressed_bytes: int = 256 << 20,
     max_line_bytes: int = 1 << 20,
 ) -> ParsedBatch:
     """Decodes, validates and normalises one batch of rows.

@@ -163,7 +163,7 @@ fn check_source_options(source: &str, options: &Bound<'_, PyAny>) -> PyResult<()
 #[pyo3(signature = (
     payload, fmt, source = "generic", max_errors = 1000, *, offset = 0, length = None,
     options = None, compression = "none", clicks_over_impressions = "warn",
-    max_decompressed_bytes = 1 << 30, max_line_bytes = 1 << 20,
+    max_decompressed_bytes = 256 << 20, max_line_bytes = 1 << 20,
 ))]
 #[allow(clippy::too_many_arguments)] // Python keyword arguments, one per setting.
 fn parse_batch(

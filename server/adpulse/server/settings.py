@@ -54,7 +54,7 @@ class Settings:
     clickhouse_dsn: str | None = None
     reflection: bool = True
     max_message_bytes: int = 64 * 1024 * 1024
-    max_decompressed_bytes: int = 1024 * 1024 * 1024
+    max_decompressed_bytes: int = 256 * 1024 * 1024
     grpc_workers: int = 32
     shutdown_grace_seconds: int = 10
     heartbeat_seconds: int = 15
@@ -70,9 +70,9 @@ class Settings:
     max_wait_seconds: int = 60
     keepalive_seconds: int = 60
     keepalive_timeout_seconds: int = 20
-    # Input: lines, decompressed bytes held at once by all gzip payloads being read.
+    # Input: lines; bytes held at once by all payloads being read (messages, unpacked, buffers).
     max_line_bytes: int = 1024 * 1024
-    decompression_budget_bytes: int = 1024 * 1024 * 1024
+    decompression_budget_bytes: int = 512 * 1024 * 1024
     # Fair share (calls: transport/rate_limits.py; ingest rows: usecases/fair_share.py): token
     # buckets, a rate a second and a burst.
     tenant_requests_per_second: int = 300
@@ -174,7 +174,7 @@ class Settings:
             clickhouse_dsn=_secret(env, "ADPULSE_CLICKHOUSE_DSN"),
             reflection=_bool(env, "ADPULSE_REFLECTION", True),
             max_message_bytes=_int(env, "ADPULSE_MAX_MESSAGE_BYTES", 64 * 1024 * 1024, 1024),
-            max_decompressed_bytes=_int(env, "ADPULSE_MAX_DECOMPRESSED_BYTES", 1024 * 1024 * 1024, 1024),
+            max_decompressed_bytes=_int(env, "ADPULSE_MAX_DECOMPRESSED_BYTES", 256 * 1024 * 1024, 1024),
             grpc_workers=_int(env, "ADPULSE_GRPC_WORKERS", 32, 2),
             shutdown_grace_seconds=_int(env, "ADPULSE_SHUTDOWN_GRACE_SECONDS", 10, 0),
             heartbeat_seconds=_int(env, "ADPULSE_HEARTBEAT_SECONDS", 15, 1),

@@ -2,6 +2,8 @@
 //! longer than the limit (an unclosed quote swallows the rest of the payload into one) is a row
 //! error, and reading starts again at the line after the one it began on.
 
+use std::io::{self, Read};
+
 use csv::{ByteRecord, Reader, ReaderBuilder};
 
 use super::rows::RowSink;
@@ -10,12 +12,65 @@ use super::{Drift, PayloadError, BOM};
 use crate::problem::Problem;
 
 const MIN_HEADER_CAP: usize = 64 << 10;
+const READ_BUFFER: usize = 8 << 10;
 
-fn reader_of(bytes: &[u8]) -> Reader<&[u8]> {
+/// The most bytes the CSV reader may read past the end of the record before.
+fn window(max_record_bytes: usize) -> usize {
+    max_record_bytes.max(MIN_HEADER_CAP) + 2 + READ_BUFFER
+}
+
+/// Bytes the reader's record buffers may reach: the field bytes, and a field end (8 bytes) per
+/// byte at most (a record of commas), each grown by doubling.
+pub fn buffer_bound(max_record_bytes: usize) -> u64 {
+    let window = window(max_record_bytes) as u64;
+    2 * (window + 8 * window) + READ_BUFFER as u64
+}
+
+/// The payload as the CSV reader sees it: at most a window past the end of the last record,
+/// so one endless record cannot make the reader copy the rest of the payload into its record
+/// buffer. `cut` says the reader asked for bytes past the window.
+struct Window<'a> {
+    bytes: &'a [u8],
+    at: usize,
+    end: usize,
+    width: usize,
+    cut: bool,
+}
+
+impl Window<'_> {
+    fn slide_to(&mut self, from: u64) {
+        let from = usize::try_from(from).unwrap_or(usize::MAX);
+        self.end = from
+            .saturating_add(self.width)
+            .min(self.bytes.len())
+            .max(self.at);
+    }
+}
+
+impl Read for Window<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = buf.len().min(self.end - self.at);
+        if n == 0 && !buf.is_empty() && self.at < self.bytes.len() {
+            self.cut = true;
+        }
+        buf[..n].copy_from_slice(&self.bytes[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
+}
+
+fn reader_of(bytes: &[u8], width: usize) -> Reader<Window<'_>> {
     ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
-        .from_reader(bytes)
+        .buffer_capacity(READ_BUFFER)
+        .from_reader(Window {
+            bytes,
+            at: 0,
+            end: width.min(bytes.len()),
+            width,
+            cut: false,
+        })
 }
 
 /// Reads every record into `sink`; returns the payload's drift.
@@ -36,13 +91,20 @@ pub fn read(
         )));
     }
     let mapping = sink.mapping();
-    let mut reader = reader_of(payload);
+    let width = window(max_record_bytes);
+    let mut reader = reader_of(payload, width);
     let mut record = ByteRecord::new();
     let unreadable =
         |e: csv::Error| PayloadError::unreadable(format!("the CSV cannot be read: {e}"));
     if !reader.read_byte_record(&mut record).map_err(unreadable)? {
         mapping.check_columns(|_| false, &[])?;
         return Ok(Drift::default());
+    }
+    if reader.get_ref().cut {
+        // A quoted newline let the header pass the check above.
+        return Err(PayloadError::unreadable(format!(
+            "the CSV header (line 1) is longer than {max_header} bytes"
+        )));
     }
     let names = record
         .iter()
@@ -54,11 +116,20 @@ pub fn read(
     let (mut base, mut base_line) = (0usize, 0u64);
     loop {
         let at = &payload[base..];
+        let next = reader.position().byte();
+        reader.get_mut().slide_to(next);
         if !reader.read_byte_record(&mut record).map_err(unreadable)? {
-            break;
+            if !reader.get_ref().cut {
+                break;
+            }
+            // The window held only blank lines: go on after them.
+            let position = reader.position();
+            base += clamp(position.byte(), at.len());
+            base_line += position.line().saturating_sub(1);
+            reader = reader_of(&payload[base..], width);
+            continue;
         }
         let line = base_line + record_line(at, &record);
-        sink.begin_row(line);
         let start = record.position().map_or(0, |p| clamp(p.byte(), at.len()));
         let end = clamp(reader.position().byte(), at.len());
         // The reader's start is before any blank lines it skipped on the way to the record.
@@ -66,8 +137,19 @@ pub fn read(
             .iter()
             .take_while(|b| matches!(b, b'\r' | b'\n'))
             .count();
+        let raw = end - start - skipped;
+        let cut = reader.get_ref().cut;
+        if cut && raw <= max_record_bytes + 2 {
+            // Blank lines used up the window before the record began: read it from its start
+            // (which is past where this reader began, so reading moves on).
+            base += start + skipped;
+            base_line = line - 1;
+            reader = reader_of(&payload[base..], width);
+            continue;
+        }
+        sink.begin_row(line);
         let text = at[start + skipped..end].trim_ascii_end();
-        if text.len() > max_record_bytes {
+        if cut || text.len() > max_record_bytes {
             sink.reject_record(&Problem::RecordTooLong {
                 max: max_record_bytes,
             });
@@ -78,7 +160,7 @@ pub fn read(
             };
             base += start + skipped + newline + 1;
             base_line = line;
-            reader = reader_of(&payload[base..]);
+            reader = reader_of(&payload[base..], width);
             continue;
         }
         if record.len() == names.len() {
@@ -232,6 +314,35 @@ mod tests {
         assert!(long
             .message
             .contains("header (line 1) is longer than 1048576 bytes"));
+    }
+
+    #[test]
+    fn an_endless_record_is_a_row_error_read_no_further_than_its_window() {
+        let good = "2026-11-01,google,acc,c1,n,g1,a1,EUR,1,1,1,0,0\n";
+        let other = "2026-11-01,google,acc,c1,n,g1,a2,EUR,1,1,1,0,0\n";
+        for filler in ["x", ",", " "] {
+            let endless = format!("2026-11-01,{}", filler.repeat(3 << 20));
+            let payload = format!("{HEADER}{good}{endless}\n{other}");
+            let batch = parse_batch(payload.as_bytes(), "csv", "generic", 10).unwrap();
+            assert_eq!(
+                (batch.rows_total, batch.facts.num_rows()),
+                (3, 2),
+                "{filler:?}"
+            );
+            assert_eq!(errors(&batch), [(2, 3, "")], "{filler:?}");
+        }
+        // Blank lines longer than the window before a record: the record is still read.
+        let blanks = "\n".repeat(2 << 20);
+        let bad = "2026-11-01,google,acc,c1,n,g1,a2,EUR,x,1,1,0,0\n";
+        let payload = format!("{HEADER}{good}{blanks}{other}{blanks}{bad}");
+        let batch = parse_batch(payload.as_bytes(), "csv", "generic", 10).unwrap();
+        assert_eq!((batch.rows_total, batch.facts.num_rows()), (3, 2));
+        let line = 3 + 2 * (2 << 20) + 1;
+        assert_eq!(errors(&batch), [(3, line as u64, "impressions")]);
+        let h = "h".repeat(1 << 20);
+        let quoted = format!("\"{h}\n{h}\",x\n");
+        let err = parse_batch(quoted.as_bytes(), "csv", "generic", 10).unwrap_err();
+        assert_eq!(err.code, PayloadErrorCode::UnreadablePayload);
     }
 
     #[test]

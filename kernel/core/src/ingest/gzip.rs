@@ -3,8 +3,9 @@
 //! costs at most the limit in memory and time, never what it claims to hold.
 //!
 //! Beyond each payload's limit, the bytes unpacked by all payloads being read at once (in any
-//! thread) count against one process-wide budget (`set_budget`): a payload that would pass it
-//! is refused as `DecompressionBusy` (retry later), so concurrent bombs cannot add up.
+//! thread), with the payloads themselves and the readers' buffers (`hold`), count against one
+//! process-wide budget (`set_budget`): a payload that would pass it is refused as
+//! `DecompressionBusy` (retry later), so concurrent bombs cannot add up.
 
 use std::io::Read;
 use std::ops::Deref;
@@ -14,9 +15,11 @@ use flate2::read::MultiGzDecoder;
 
 use super::PayloadError;
 
-/// Memory reserved up front, before the real size is known.
+/// Memory reserved up front when the payload says nothing of its size.
 const FIRST_RESERVE: usize = 1 << 20;
 const READ_CHUNK: usize = 64 << 10;
+/// Deflate expands its input at most about 1032 times.
+const MAX_RATIO: usize = 1032;
 
 /// Bytes that payloads being unpacked at once may hold together.
 #[derive(Debug)]
@@ -33,6 +36,10 @@ impl Budget {
         }
     }
 
+    fn release(&self, bytes: u64) {
+        self.in_use.fetch_sub(bytes, Ordering::SeqCst);
+    }
+
     /// Takes `bytes`, or refuses when they would pass the limit.
     fn claim(&self, bytes: u64) -> Result<(), PayloadError> {
         let limit = self.limit.load(Ordering::SeqCst);
@@ -42,9 +49,9 @@ impl Budget {
             .saturating_add(bytes)
             > limit
         {
-            self.in_use.fetch_sub(bytes, Ordering::SeqCst);
+            self.release(bytes);
             return Err(PayloadError::busy(format!(
-                "the server is unpacking as much compressed data as it allows at once \
+                "the server is reading as many payload bytes as it allows at once \
                  ({limit} bytes); send the batch again shortly"
             )));
         }
@@ -65,6 +72,25 @@ pub fn in_use() -> u64 {
     BUDGET.in_use.load(Ordering::SeqCst)
 }
 
+/// Bytes a parse holds besides the unpacked payload (the request message, the CSV reader's
+/// buffers), counted against the budget until dropped.
+#[derive(Debug)]
+pub struct Held {
+    bytes: u64,
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        BUDGET.release(self.bytes);
+    }
+}
+
+/// Counts `bytes` against the process-wide budget, or refuses as `DecompressionBusy`.
+pub fn hold(bytes: u64) -> Result<Held, PayloadError> {
+    BUDGET.claim(bytes)?;
+    Ok(Held { bytes })
+}
+
 /// One payload's unpacked bytes; its buffer's capacity counts against the budget until dropped.
 #[derive(Debug)]
 pub struct Unpacked {
@@ -81,17 +107,19 @@ impl Unpacked {
             return Ok(());
         }
         let target = needed.max(self.bytes.capacity() * 2).min(cap.max(needed));
-        let claim = target as u64 - self.held;
-        self.budget.claim(claim)?;
-        self.held += claim;
+        // Growing copies the bytes into a new buffer (the allocator cannot grow one in place):
+        // the old one counts until the copy is done.
+        self.budget.claim(target as u64)?;
         self.bytes.reserve_exact(target - self.bytes.len());
+        self.budget.release(self.held);
+        self.held = target as u64;
         Ok(())
     }
 }
 
 impl Drop for Unpacked {
     fn drop(&mut self) {
-        self.budget.in_use.fetch_sub(self.held, Ordering::SeqCst);
+        self.budget.release(self.held);
     }
 }
 
@@ -120,7 +148,7 @@ fn gunzip_within(
         held: 0,
         budget,
     };
-    out.reserve(payload.len().saturating_mul(4).min(FIRST_RESERVE), cap)?;
+    out.reserve(first_reserve(payload).min(cap), cap)?;
     let mut chunk = vec![0u8; READ_CHUNK];
     loop {
         let n = decoder.read(&mut chunk).map_err(|e| {
@@ -138,6 +166,21 @@ fn gunzip_within(
         )));
     }
     Ok(out)
+}
+
+/// The size a payload will likely unpack to, so it is unpacked into one buffer, not copied at
+/// each doubling: the last member's trailer gives its size (mod 4 GiB), and deflate cannot
+/// expand more than `MAX_RATIO` times. A trailer that lies costs at most that, and the limits.
+fn first_reserve(payload: &[u8]) -> usize {
+    let Some(trailer) = payload.len().checked_sub(4).map(|at| &payload[at..]) else {
+        return 0;
+    };
+    let stated = u32::from_le_bytes([trailer[0], trailer[1], trailer[2], trailer[3]]) as usize;
+    let most = payload.len().saturating_mul(MAX_RATIO);
+    if stated == 0 {
+        return payload.len().saturating_mul(4).min(FIRST_RESERVE);
+    }
+    stated.min(most)
 }
 
 #[cfg(test)]
@@ -176,6 +219,23 @@ mod tests {
         let err = gunzip(&bomb, 1 << 20).unwrap_err();
         assert_eq!(err.code, PayloadErrorCode::PayloadTooLarge);
         assert_eq!(gunzip(&gz(&zeros), 1 << 20).unwrap().len(), 1 << 20);
+    }
+
+    #[test]
+    fn a_payload_is_unpacked_into_the_buffer_its_trailer_asks_for() {
+        let data = vec![7u8; 3 << 20];
+        let unpacked = gunzip(&gz(&data), 8 << 20).unwrap();
+        assert_eq!(
+            (unpacked.len(), unpacked.bytes.capacity()),
+            (3 << 20, 3 << 20)
+        );
+        // A trailer that claims more than deflate can hold is not believed.
+        let mut lying = gz(b"tiny");
+        let at = lying.len() - 4;
+        lying[at..].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(first_reserve(&lying) <= lying.len() * MAX_RATIO);
+        let err = gunzip(&lying, 100).unwrap_err();
+        assert_eq!(err.code, PayloadErrorCode::UnreadablePayload);
     }
 
     #[test]

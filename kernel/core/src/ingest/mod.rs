@@ -257,7 +257,7 @@ impl Default for Settings {
             max_errors: 1000,
             compression: Compression::None,
             clicks_over_impressions: ClicksPolicy::Warn,
-            max_decompressed_bytes: 1 << 30,
+            max_decompressed_bytes: 256 << 20,
             max_line_bytes: 1 << 20,
         }
     }
@@ -281,6 +281,13 @@ pub fn parse_batch<K: AsRef<str>, V: AsRef<str>>(
 ) -> Result<ParsedBatch, PayloadError> {
     let format = PayloadFormat::named(format)?;
     let mapping = source::Mapping::new(source::source_named(source)?, options)?;
+    // The message is already in memory, but counting it keeps many large ones from being parsed
+    // at once on top of what they unpack to.
+    let buffers = match format {
+        PayloadFormat::Csv => csv::buffer_bound(settings.max_line_bytes),
+        _ => 0,
+    };
+    let _held = gzip::hold((payload.len() as u64).saturating_add(buffers))?;
     let unpacked;
     let payload = match settings.compression {
         Compression::None => payload,

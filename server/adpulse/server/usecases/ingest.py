@@ -63,7 +63,7 @@ class IngestUseCase:
         runs: RunStore,
         *,
         versions: DataVersions,
-        max_decompressed_bytes: int = 1 << 30,
+        max_decompressed_bytes: int = 256 << 20,
         max_line_bytes: int = 1 << 20,
         row_quota: Callable[[str, int], None] = lambda tenant, rows: None,
     ) -> None:
