@@ -49,6 +49,17 @@ def workdir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
+def chdb_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The one data path of chDB in this test process: chDB refuses a second path while the first
+    is open, and with xdist a worker runs files in any order, so every test that opens chDB in
+    the test process (not in a server subprocess) opens it here; tables and tenants keep them
+    apart."""
+    path = tmp_path_factory.mktemp("chdb") / "clickhouse"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture(scope="session")
 def rabbitmq_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[rabbitmq.Broker]:
     """One real RabbitMQ for the session (it takes seconds to start); tests take vhosts of it."""
     if not rabbitmq.available():

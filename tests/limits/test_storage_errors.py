@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -26,10 +27,10 @@ def pg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def ch(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    client = clickhouse.connect(f"chdb://{tmp_path_factory.mktemp('ch') / 'clickhouse'}")
+def ch(chdb_dir: Path) -> Any:
+    client = clickhouse.connect(f"chdb://{chdb_dir}")
     client.command(
-        "CREATE TABLE monthly (date Date, v Int64) ENGINE = MergeTree "
+        "CREATE TABLE IF NOT EXISTS storage_errors_monthly (date Date, v Int64) ENGINE = MergeTree "
         "PARTITION BY toYYYYMM(date) ORDER BY date"
     )
     return client
@@ -82,7 +83,7 @@ def test_postgres_bugs_stay_internal(pg: str) -> None:
 
 def _ch_fails(client: Any, table: pa.Table, settings: dict[str, Any]) -> BaseException:
     with pytest.raises(Exception) as caught, clickhouse.unavailable_on_failure():
-        client.insert_arrow("monthly", table, settings=settings)
+        client.insert_arrow("storage_errors_monthly", table, settings=settings)
     return caught.value
 
 
@@ -98,7 +99,7 @@ def test_clickhouse_too_many_partitions_is_permanent(ch: Any) -> None:
 
     assert isinstance(error, StorageRejected)
     assert error.reason == "STORAGE_TOO_MANY_PARTITIONS"
-    assert ch.query("SELECT count() FROM monthly").result_rows[0][0] == 0
+    assert ch.query("SELECT count() FROM storage_errors_monthly").result_rows[0][0] == 0
 
 
 def test_clickhouse_values_out_of_range_are_permanent(ch: Any) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 import grpc
 import pytest
@@ -37,13 +38,19 @@ def exporter() -> InMemorySpanExporter:
 
 
 @pytest.fixture(scope="module")
-def app(exporter: InMemorySpanExporter, tmp_path_factory: pytest.TempPathFactory) -> Iterator[wiring.App]:
+def app(
+    exporter: InMemorySpanExporter, tmp_path_factory: pytest.TempPathFactory, chdb_dir: Path
+) -> Iterator[wiring.App]:
     data = tmp_path_factory.mktemp("traced") / "data"
     (data / "imports" / "traced").mkdir(parents=True)
     (data / "imports" / "traced" / "facts.csv").write_text(
         to_csv(f.csv_values() for f in random_facts(seed=3, n_campaigns=3, days=5))
     )
-    built = wiring.build(Settings(listen="127.0.0.1:0", data_dir=data, metrics_listen=""))
+    # In this process, so on its one chDB path; the tenant keeps its facts apart.
+    settings = Settings(
+        listen="127.0.0.1:0", data_dir=data, metrics_listen="", clickhouse_dsn=f"chdb://{chdb_dir}"
+    )
+    built = wiring.build(settings)
     try:
         yield built
     finally:

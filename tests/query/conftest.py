@@ -1,7 +1,7 @@
 """One embedded ClickHouse (chDB) for the store-level tests of this package.
 
-chDB allows one data path per process, so every test here shares this one; tenants keep them
-apart. The server tests never open chDB in the test process (their servers are subprocesses).
+chDB allows one data path per process, so every test here shares this one (tests/conftest.py's
+`chdb_dir`); tenants keep them apart. The server tests open chDB in their servers' processes.
 
 The engine starts with a config that declares a one-shard cluster on this node, so the cluster
 shape of the schema (Distributed tables over local ones) runs here too, in its own database:
@@ -61,10 +61,8 @@ class _Engine:
 
 
 @pytest.fixture(scope="session")
-def ch_engine(tmp_path_factory: pytest.TempPathFactory) -> _Engine:
-    path = tmp_path_factory.mktemp("chdb") / "clickhouse"
-    path.mkdir()
-    return _Engine(path)
+def ch_engine(chdb_dir: Path) -> _Engine:
+    return _Engine(chdb_dir)
 
 
 @pytest.fixture(scope="session")
