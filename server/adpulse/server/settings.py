@@ -67,6 +67,10 @@ class Settings:
     # Other calls of one tenant running at once; by default a quarter of the threads, so a
     # flooding tenant leaves the rest to the others (transport/stream_limits.py).
     tenant_max_concurrent_calls: int = 8
+    # Unary calls running at once over all tenants, and how long one waits for its turn; by
+    # default twice the cores, so the interpreter is shared by few (transport/fair_gate.py).
+    max_running_calls: int = 4
+    call_queue_seconds: int = 5
     max_wait_seconds: int = 60
     keepalive_seconds: int = 60
     keepalive_timeout_seconds: int = 20
@@ -216,6 +220,7 @@ class Settings:
             log_level=_choice(env, "ADPULSE_LOG_LEVEL", ("INFO", "DEBUG", "WARNING", "ERROR")),
             **_alert_settings(env),
             tenant_max_concurrent_calls=_tenant_max_concurrent_calls(env),
+            max_running_calls=_int(env, "ADPULSE_MAX_RUNNING_CALLS", max(2, 2 * (os.cpu_count() or 1)), 1),
             **_limits(env),
         ).checked()
 
@@ -338,6 +343,7 @@ def _limits(env: Mapping[str, str]) -> dict[str, Any]:
         "max_streams",
         "max_streams_per_tenant",
         "max_wait_seconds",
+        "call_queue_seconds",
         "keepalive_seconds",
         "keepalive_timeout_seconds",
         "max_text_chars",

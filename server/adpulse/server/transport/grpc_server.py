@@ -21,6 +21,7 @@ from adpulse.server.transport.alert_servicer import AlertServicer
 from adpulse.server.transport.analytics_servicer import AnalyticsServicer
 from adpulse.server.transport.calls import CallPipeline, CallStep
 from adpulse.server.transport.draining import Drain
+from adpulse.server.transport.fair_gate import running_calls
 from adpulse.server.transport.ingest_servicer import IngestServicer
 from adpulse.server.transport.operations_servicer import OperationsServicer
 from adpulse.server.transport.request_limits import RequestLimits
@@ -104,6 +105,8 @@ def start(  # noqa: PLR0917 - one servicer per service
     slots = (
         tenant_calls(long, settings.tenant_max_concurrent_calls),
         long_calls(long, settings.max_streams, settings.max_streams_per_tenant),
+        # Last: a call waits for its turn only once every cap has admitted it.
+        running_calls(long, settings.max_running_calls, settings.call_queue_seconds),
     )
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=settings.grpc_workers, thread_name_prefix="grpc"),
