@@ -4,14 +4,17 @@ the search index costs an insert.
 
 1. Builds a tenant of `--campaigns` campaigns (one ad group, two ads each; every tenth name has
    "Summer") over `--days` days straight into a data dir's chDB with `numbers()`, then the
-   rollups and the search index once (what a backfill does). `--data-dir` keeps it.
+   rollups and the search index once (what a backfill does). `--data-dir` keeps it. Search is
+   over names, ranked by a sum of recent days: a few days per campaign answer the same, and
+   build in about a minute instead of the 8+ a month of days took (the run never finished).
 2. In this process: the raw query per shape (campaigns whose id or name matches, recent cost
    summed from the facts read FINAL, top 20), and the index's own refresh of one more day of
-   every campaign beside the rollups' refresh of it.
+   every campaign beside the rollups' refresh of it. The raw query scans the facts, so it is
+   timed `--raw-repeat` times, not `--repeat`.
 3. Starts the real server on the data dir and times each shape through gRPC (p50 of
    `--repeat`), printing the ratio to the raw query.
 
-    .venv/bin/python bench/search.py [--campaigns 100000 --days 30] [--data-dir DIR]
+    .venv/bin/python bench/search.py [--campaigns 100000 --days 3] [--data-dir DIR]
 """
 
 from __future__ import annotations
@@ -133,14 +136,15 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--campaigns", type=int, default=100_000)
-    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--days", type=int, default=3)
     parser.add_argument("--data-dir", type=Path, default=Path("/tmp/adpulse-bench-search"))
     parser.add_argument("--repeat", type=int, default=31)
+    parser.add_argument("--raw-repeat", type=int, default=3)
     args = parser.parse_args()
     print(
         f"{platform.processor() or platform.machine()}, Python {platform.python_version()}, {dt.date.today()}"
     )
-    raw = prepare(args.data_dir, args.campaigns, args.days, args.repeat)
+    raw = prepare(args.data_dir, args.campaigns, args.days, args.raw_repeat)
     with running_server(args.data_dir) as server, grpc.insecure_channel(server.address) as channel:
         metadata = (("x-adpulse-tenant", TENANT), *server.key_metadata)
         stub = apb_grpc.AnalyticsServiceStub(channel)

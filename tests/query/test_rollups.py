@@ -137,6 +137,19 @@ def _canonical(table: pa.Table) -> list[dict[str, Any]]:
     rebuild_after=None,
     requests=[([Dimension.CAMPAIGN], Granularity.DAY, [], FIRST_DAY, FIRST_DAY + dt.timedelta(days=31))],
 ).via("a currency move")
+# Requests at a daily rollup's own grain read its rows without re-grouping them; a restated row
+# (the second batch replaces the first's measures and name) must still answer once.
+@example(
+    batches=[
+        ("EUR", [((3, PLATFORMS[0], "a1", "c1", ADS[0]), (1, 2, 3, 4, 5))]),
+        ("EUR", [((3, PLATFORMS[0], "a1", "c1", ADS[0]), (6, 7, 8, 9, 10))]),
+    ],
+    rebuild_after=None,
+    requests=[
+        ([Dimension.CAMPAIGN, Dimension.DATE], Granularity.DAY, [], None, None),
+        ([Dimension.DATE, Dimension.ACCOUNT], Granularity.DAY, [], FIRST_DAY, None),
+    ],
+).via("the rollups' own grain")
 @given(
     batches=st.lists(BATCH, min_size=1, max_size=4),
     rebuild_after=st.none() | st.integers(0, 3),

@@ -12,7 +12,13 @@ import pyarrow as pa
 
 from adpulse.server.domain.fx import RATE_DECIMALS, FxRate, MissingRate
 from adpulse.server.domain.metrics_query import MEASURES, FactSelection, Granularity, GroupColumn
-from adpulse.server.domain.query_plan import Source, choose_source, full_months
+from adpulse.server.domain.query_plan import (
+    ACCOUNT_COLUMNS,
+    CAMPAIGN_COLUMNS,
+    Source,
+    choose_source,
+    full_months,
+)
 from adpulse.server.storage.clickhouse import INSERT_SETTINGS, unavailable_on_failure
 from adpulse.server.storage.rollups import FACTS as TABLE
 from adpulse.server.storage.rollups import SETTINGS as _QUERY_SETTINGS
@@ -118,7 +124,25 @@ def _grouped_sums_sql(
         select.append(f"argMax(f.campaign_name, {_NAME_ORDER[source]}) AS a_campaign_name")
     group_by = ", ".join(f"k_{c}" for c in keys)
     sql = f"SELECT {', '.join(select)} FROM {table} WHERE {where} GROUP BY {group_by}"
+    if _at_grain(source, groups, reporting_currency):
+        # Each group is one rollup row (FINAL keeps one per key): its sums and its name are the
+        # row's own, and re-grouping 10^6 rows by five strings cost 3/4 of the read.
+        select = [f"{expr} AS k_{col}" for col, expr in keys.items()]
+        select += [f"f.{m} AS m_{m}" for m in MEASURES]
+        if latest_campaign_name:
+            select.append("f.campaign_name AS a_campaign_name")
+        sql = f"SELECT {', '.join(select)} FROM {table} WHERE {where}"
     return sql, params
+
+
+_GRAIN = {Source.CAMPAIGN_DAILY: CAMPAIGN_COLUMNS, Source.ACCOUNT_DAILY: ACCOUNT_COLUMNS}
+
+
+def _at_grain(source: Source, groups: Sequence[GroupColumn], reporting_currency: str) -> bool:
+    """Whether the groups are exactly the daily rollup's key (by day, in the rows' currency)."""
+    by_day = all(g.granularity is Granularity.DAY for g in groups if g.column == "date")
+    columns = {g.column for g in groups} | {"currency"}
+    return not reporting_currency and by_day and columns == _GRAIN.get(source, frozenset())
 
 
 class ClickHouseFactStore:

@@ -88,16 +88,6 @@ def trends_series(points: pa.Table, summaries: pa.Table, metrics: tuple[Metric, 
     return list(by_series.values())
 
 
-def anomaly_series(points: pa.Table) -> list[pb.AnomalySeries]:
-    series: dict[tuple[Any, ...], pb.AnomalySeries] = {}
-    for row in points.to_pylist():
-        key = tuple(sorted(evidence.group_json(row).items()))
-        if key not in series:
-            series[key] = pb.AnomalySeries(group=group(row))
-        series[key].points.append(parse(evidence.point_json(row), pb.SeriesPoint()))
-    return list(series.values())
-
-
 def explanation(found: ChangeExplanation) -> pb.ExplainChangeResponse:
     query, result = found.query, found.explanation
     response = pb.ExplainChangeResponse(

@@ -9,7 +9,6 @@ from typing import Any, TypeVar
 
 import grpc
 
-from adpulse.server.domain import evidence
 from adpulse.server.domain.analytics import build_anomaly_query, build_explain_query, build_trends_query
 from adpulse.server.domain.errors import FieldViolation, InvalidArgument
 from adpulse.server.domain.insights import (
@@ -29,7 +28,7 @@ from adpulse.server.domain.metrics_query import (
 )
 from adpulse.server.domain.query_plan import Source
 from adpulse.server.transport import analytics_convert as convert
-from adpulse.server.transport import boundary, page_token
+from adpulse.server.transport import anomaly_messages, boundary, page_token
 from adpulse.server.transport.tenancy import tenant_of
 from adpulse.server.usecases.analytics import AnomaliesUseCase, ExplainChangeUseCase, TrendsUseCase
 from adpulse.server.usecases.insights import InsightsUseCase
@@ -175,14 +174,9 @@ class AnalyticsServicer(pb_grpc.AnalyticsServiceServicer):
             metric=request.metric,
             start_date=report.start.isoformat(),
             end_date=report.end.isoformat(),
-            anomalies=[
-                convert.parse(evidence.anomaly_json(r), pb.Anomaly()) for r in report.anomalies.to_pylist()
-            ],
-            incidents=[
-                convert.parse(evidence.incident_json(r, report.metric), pb.AnomalyIncident())
-                for r in report.incidents.to_pylist()
-            ],
-            series=convert.anomaly_series(report.series) if report.series is not None else [],
+            anomalies=anomaly_messages.anomalies(report.anomalies),
+            incidents=anomaly_messages.incidents(report.incidents, report.metric),
+            series=anomaly_messages.series(report.series) if report.series is not None else [],
         )
 
     @boundary.unary
