@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 
 from adpulse.client import AdpulseClient, Operation
-from adpulse.client.files import split
+from adpulse.files import split
 from adpulse.v1 import ingest_service_pb2 as ipb
 from tests.support.facts import Fact, random_facts
 

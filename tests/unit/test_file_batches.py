@@ -10,7 +10,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adpulse.client.files import batches
+from adpulse.files import batches
 
 FIELD = st.text(alphabet=st.sampled_from('ab,"\n x'), max_size=6)
 ROWS = st.lists(st.lists(FIELD, min_size=2, max_size=2), min_size=1, max_size=40)

@@ -53,13 +53,14 @@ def test_only_entry_points_import_the_composition_root() -> None:
     }
 
 
-def test_the_worker_wiring_loads_no_grpc_transport() -> None:
-    """A worker builds its runtime without the servicers, the call pipeline or the server's build;
-    a fresh interpreter shows what the import really pulls in, transitively."""
+def test_the_worker_wiring_loads_no_grpc() -> None:
+    """A worker builds its runtime without the servicers, the call pipeline, the server's build,
+    the client or grpc itself (a worker speaks to brokers and stores only); a fresh interpreter
+    shows what the import really pulls in, transitively."""
     probe = (
         "import sys, adpulse.server.wiring.worker; "
         "print(sorted(m for m in sys.modules if m.startswith(('adpulse.server.transport', "
-        "'adpulse.server.wiring.server'))))"
+        "'adpulse.server.wiring.server', 'adpulse.client', 'adpulse.v1', 'grpc'))))"
     )
     loaded = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120

@@ -11,7 +11,7 @@ from typing import Any
 
 from adpulse.cli.render import key_values, table, to_json
 from adpulse.client import AdpulseClient, FileRowError, IngestReport, StreamOptions
-from adpulse.client.files import DEFAULT_BATCH_BYTES
+from adpulse.files import DEFAULT_BATCH_BYTES
 
 
 def register(commands: Any) -> None:

@@ -16,7 +16,6 @@ import grpc
 
 from adpulse.client.connection import Connection
 from adpulse.client.errors import AdpulseError
-from adpulse.client.files import DEFAULT_BATCH_BYTES, FileBatch, batches
 from adpulse.client.tables import (
     DEFAULT_BATCH_ROWS,
     ArrowBatch,
@@ -25,6 +24,7 @@ from adpulse.client.tables import (
     is_arrow_file,
     table_batches,
 )
+from adpulse.files import DEFAULT_BATCH_BYTES, FileBatch, batches
 from adpulse.v1 import ingest_service_pb2 as ipb
 from adpulse.v1 import ingestion_run_pb2 as rpb
 

@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from adpulse.client.files import FileBatch, LineTooLong, format_of, split
+from adpulse.files import FileBatch, LineTooLong, format_of, split
 from adpulse.server.domain.errors import AdpulseError, FieldViolation, InvalidArgument, StorageUnavailable
 from adpulse.server.domain.ingest import (
     BatchPayload,
