@@ -1,15 +1,18 @@
 """Token buckets per tenant (calls and ingested rows) on a server with tiny rates: a tenant
 over its bucket gets RESOURCE_EXHAUSTED with RetryInfo and QuotaFailure, another tenant is
-served as before, and a batch over the rows rate stores nothing."""
+served as before, and a batch over the rows rate stores nothing. Past the per-tenant caps,
+the server-wide gate on running calls hands freed slots tenant by tenant."""
 
 from __future__ import annotations
 
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import grpc
 import pytest
 from google.rpc import error_details_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_status import rpc_status
 
 from adpulse.client import AdpulseClient, AdpulseError
@@ -111,6 +114,7 @@ def test_a_batch_over_the_rows_rate_stores_nothing(strict_server: ServerProcess)
 
 SLOTS = 2
 QUERY_DELAY_MS = 3000
+QUEUE_SECONDS = 5
 
 
 @pytest.fixture(scope="module")
@@ -125,17 +129,23 @@ def slow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProc
         yield server
 
 
+def _query_on(server: ServerProcess, channel: grpc.Channel) -> Callable[[str], grpc.Future]:
+    stub = apb_grpc.AnalyticsServiceStub(channel)
+
+    def query(tenant: str) -> grpc.Future:
+        return stub.QueryMetrics.future(
+            apb.QueryMetricsRequest(),
+            metadata=(("x-adpulse-tenant", tenant), *server.key_metadata),
+            timeout=60,
+        )
+
+    return query
+
+
 def test_a_tenant_holding_its_slots_is_refused_while_another_is_served(slow_server: ServerProcess) -> None:
     noisy, quiet = f"t-{uuid.uuid4().hex[:8]}", f"t-{uuid.uuid4().hex[:8]}"
     with grpc.insecure_channel(slow_server.address) as channel:
-        stub = apb_grpc.AnalyticsServiceStub(channel)
-
-        def query(tenant: str) -> grpc.Future:
-            return stub.QueryMetrics.future(
-                apb.QueryMetricsRequest(),
-                metadata=(("x-adpulse-tenant", tenant), *slow_server.key_metadata),
-                timeout=60,
-            )
+        query = _query_on(slow_server, channel)
 
         # Each admitted call holds its slot for seconds, far longer than the calls take to arrive.
         noisy_calls = [query(noisy) for _ in range(2 * SLOTS)]
@@ -149,3 +159,42 @@ def test_a_tenant_holding_its_slots_is_refused_while_another_is_served(slow_serv
         assert "at most 2" in refused[0].details()  # type: ignore[attr-defined]
         assert quiet_call.exception() is None
         assert query(noisy).exception() is None
+
+
+@pytest.fixture(scope="module")
+def busy_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    env = {
+        "ADPULSE_MAX_RUNNING_CALLS": str(SLOTS),
+        "ADPULSE_CALL_QUEUE_SECONDS": str(QUEUE_SECONDS),
+        # Far above what a tenant sends here, so only the server-wide gate holds calls back.
+        "ADPULSE_TENANT_MAX_CONCURRENT_CALLS": "8",
+        "ADPULSE_FAULTS": f"fact_query_delay_ms@{QUERY_DELAY_MS}",
+        "ADPULSE_QUERY_CACHE_BYTES": "0",
+    }
+    with running_server(tmp_path_factory.mktemp("busy") / "data", env) as server:
+        yield server
+
+
+def test_a_full_server_hands_a_freed_slot_to_the_quiet_tenant_and_refuses_what_waited_too_long(
+    busy_server: ServerProcess,
+) -> None:
+    """Both slots are taken by the noisy tenant's calls for 3 s; three more of its calls queue,
+    then the quiet tenant's one. When the two slots free, one goes to the quiet tenant (it has
+    none running) although it queued last; the queue's first-come order would have given both
+    to the noisy tenant and left the quiet call waiting out its 5 s. Two noisy calls still
+    waiting when their 5 s run out are refused SERVER_BUSY, while health answers throughout."""
+    noisy, quiet = f"t-{uuid.uuid4().hex[:8]}", f"t-{uuid.uuid4().hex[:8]}"
+    with grpc.insecure_channel(busy_server.address) as channel:
+        query = _query_on(busy_server, channel)
+        noisy_calls = [query(noisy) for _ in range(SLOTS + 3)]
+        time.sleep(0.5)  # the quiet call queues behind all of them
+        quiet_call = query(quiet)
+        health = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=2)
+        assert health.status == health_pb2.HealthCheckResponse.SERVING
+        assert quiet_call.exception() is None
+        refused = [e for e in (f.exception() for f in noisy_calls) if e is not None]
+    assert len(refused) == 2
+    reason, delay, subject = _refusal(refused[0])  # type: ignore[arg-type]
+    assert (reason, subject) == ("SERVER_BUSY", "running_calls")
+    assert delay == 1
+    assert "2 calls were running" in refused[0].details()  # type: ignore[attr-defined]
