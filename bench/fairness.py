@@ -15,8 +15,10 @@ of its p99 alone.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import multiprocessing
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -36,6 +38,7 @@ from adpulse.v1 import analytics_service_pb2 as apb
 from adpulse.v1 import analytics_service_pb2_grpc as apb_grpc
 from adpulse.v1 import ingest_service_pb2 as ipb
 from tests.support.facts import random_facts, to_csv
+from tests.support.nginx import nginx_front
 from tests.support.server import ServerProcess, running_server
 
 
@@ -88,9 +91,12 @@ def _flood(
     out.put(dict(codes))
 
 
-def _run(server: ServerProcess, args: argparse.Namespace) -> tuple[list[float], list[float], Counter[str]]:
+def _run(
+    server: ServerProcess, address: str, args: argparse.Namespace
+) -> tuple[list[float], list[float], Counter[str]]:
     """The quiet tenant's latencies in windows without and with the flood, alternating on one
-    server, so both see the same background load of the machine."""
+    server, so both see the same background load of the machine. Both tenants call `address`:
+    the server's, or a proxy's in front of it."""
     quiet, noisy = f"quiet-{uuid.uuid4().hex[:6]}", f"noisy-{uuid.uuid4().hex[:6]}"
     _load(server, quiet)
     _load(server, noisy)
@@ -100,7 +106,7 @@ def _run(server: ServerProcess, args: argparse.Namespace) -> tuple[list[float], 
     flooder = ctx.Process(
         target=_flood,
         args=(
-            (server.address, noisy_metadata),
+            (address, noisy_metadata),
             args.flood_threads,
             args.flood_nice,
             (flooding, done),
@@ -110,7 +116,7 @@ def _run(server: ServerProcess, args: argparse.Namespace) -> tuple[list[float], 
     flooder.start()
     alone: list[float] = []
     flooded: list[float] = []
-    with grpc.insecure_channel(server.address) as channel:
+    with grpc.insecure_channel(address) as channel:
         stub = apb_grpc.AnalyticsServiceStub(channel)
         metadata = (("x-adpulse-tenant", quiet), *server.key_metadata)
         _query(stub, metadata)  # warm
@@ -146,6 +152,9 @@ def main() -> None:
         "--flood-nice", type=int, default=0, help="niceness of the flood's process (it shares the cores)"
     )
     parser.add_argument("--tight-rate", type=int, default=50, help="a tenant rate sized to this server")
+    parser.add_argument(
+        "--only", default="", help="run only the configurations whose label contains this (e.g. nginx)"
+    )
     args = parser.parse_args()
     tight = str(args.tight_rate)
     lifted = {
@@ -159,20 +168,27 @@ def main() -> None:
         "| p99 flooded / alone | flood answered | flood refused |"
     )
     print("|---|---:|---:|---:|---:|---:|---:|")
-    for label, env in (
-        ("defaults", {}),
-        (
-            f"tenant rate {tight}/s",
-            {"ADPULSE_TENANT_REQUESTS_PER_SECOND": tight, "ADPULSE_TENANT_REQUEST_BURST": tight},
-        ),
-        ("no fair gate (running calls up to the threads)", {"ADPULSE_MAX_RUNNING_CALLS": "32"}),
-        ("lifted (no rate, no caps, no gate)", lifted),
-    ):
+    tight_env = {"ADPULSE_TENANT_REQUESTS_PER_SECOND": tight, "ADPULSE_TENANT_REQUEST_BURST": tight}
+    configurations: list[tuple[str, dict[str, str], bool]] = [
+        ("defaults", {}, False),
+        (f"tenant rate {tight}/s", tight_env, False),
+        ("no fair gate (running calls up to the threads)", {"ADPULSE_MAX_RUNNING_CALLS": "32"}, False),
+        ("lifted (no rate, no caps, no gate)", lifted, False),
+    ]
+    if shutil.which("nginx") or Path("/usr/sbin/nginx").exists():
+        # deploy/nginx's front, refusing each caller over the same rate before Python sees it.
+        configurations.append((f"behind nginx, {tight}/s per caller", tight_env, True))
+    for label, env, proxied in configurations:
+        if args.only not in label:
+            continue
         with (
             tempfile.TemporaryDirectory(prefix="adpulse-fairness-") as tmp,
             running_server(Path(tmp) / "data", {"ADPULSE_LOG_LEVEL": "WARNING", **env}) as server,
+            nginx_front(server.address, args.tight_rate, args.tight_rate)
+            if proxied
+            else contextlib.nullcontext(server.address) as address,
         ):
-            alone, flooded, codes = _run(server, args)
+            alone, flooded, codes = _run(server, address, args)
         refused = sum(n for code, n in codes.items() if code != "OK")
         print(
             f"| {label} | {len(alone)} / {len(flooded)} | {_p(alone, 50):.1f} / {_p(flooded, 50):.1f} | "
