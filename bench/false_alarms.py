@@ -12,7 +12,8 @@ campaign-month is 30.44 judged (live) days of one campaign.
 
 Thresholds were calibrated on seeds 0-99 (`--first-seed 0 --seeds 100`); report on others
 (default: 1000-1049). `--thresholds 5,6,7` prints the rates those thresholds would give instead,
-for calibration.
+for calibration, and `--set k=v,...` those of medium's options so changed (as in
+`bench/detection_kernel.py`).
 
 Run: `.venv/bin/python bench/false_alarms.py [--seeds 50] [--first-seed 1000]`.
 """
@@ -21,22 +22,19 @@ from __future__ import annotations
 
 import argparse
 import collections
-import datetime as dt
 import sys
 import time
 from collections.abc import Callable
-from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import pyarrow as pa
-
 from adpulse import _kernel
 from adpulse.server.domain.analytics import Metric, Sensitivity
+from bench import detection_kernel
 from tests.support import addata
 
-END = dt.date(2026, 11, 15)
+END = addata.BENCH_END
 METRICS = ("impressions", "clicks", "cost", "conversions", "revenue", "ctr", "cpc", "cvr", "cpa", "roas")
 DAYS_PER_MONTH = 30.44
 BUDGET = {"low": 0.2, "medium": 1.0, "high": 5.0}
@@ -48,31 +46,10 @@ def parse_args() -> argparse.Namespace:
     )
     addata.dataset_arguments(parser)
     parser.add_argument("--thresholds", default="", help="comma-separated thresholds to scan instead")
-    return parser.parse_args()
-
-
-def micros(text: str) -> int:
-    return int(Decimal(text) * 1_000_000)
-
-
-def daily_sums(text: str) -> pa.Table:
-    """Sums per campaign and day, in the layout the store hands the kernel."""
-    sums: dict[tuple[str, str], list[int]] = collections.defaultdict(lambda: [0] * 5)
-    for line in text.splitlines()[1:]:
-        f = line.split(",")
-        s = sums[(f[3], f[0])]
-        for k, v in enumerate((int(f[8]), int(f[9]), micros(f[10]), micros(f[11]), micros(f[12]))):
-            s[k] += v
-    keys = list(sums)
-    names = ("impressions", "clicks", "cost_micros", "conversions_micros", "revenue_micros")
-    return pa.table(
-        {
-            "campaign_id": [k[0] for k in keys],
-            "date": pa.array([dt.date.fromisoformat(k[1]) for k in keys], pa.date32()),
-            "currency": ["USD"] * len(keys),
-            **{name: pa.array([sums[k][i] for k in keys], pa.int64()) for i, name in enumerate(names)},
-        }
+    parser.add_argument(
+        "--set", action="append", default=[], help="medium's options changed, k=v[,k=v] (one setting each)"
     )
+    return parser.parse_args()
 
 
 def _scaled(z: float) -> Callable[[Metric], dict[str, float]]:
@@ -94,14 +71,12 @@ def main() -> int:
     ]
     if args.thresholds:
         settings = [(f"z={z}", _scaled(float(z))) for z in args.thresholds.split(",")]
+    if args.set:
+        settings = [(text, detection_kernel.setting(Sensitivity.MEDIUM, text)) for text in args.set]
     false: collections.Counter[tuple[str, str, str]] = collections.Counter()
     months: collections.Counter[str] = collections.Counter()
     started = time.perf_counter()
-    for seed in range(args.first_seed, args.first_seed + args.seeds):
-        text, _, account = addata.dataset(
-            seed, end=END, days=args.days, campaign_count=args.campaigns, with_incidents=False
-        )
-        table = daily_sums(text)
+    for table, _, account in addata.sums_by_seed(args, with_incidents=False):
         regime = {c.campaign_id: c.regime for c in account.campaigns}
         for c in account.campaigns:
             months[c.regime] += (c.last - c.first + 1) / DAYS_PER_MONTH

@@ -25,10 +25,23 @@ import math
 import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
+
+import pyarrow as pa
 
 from adpulse.client.demo import INCIDENT_KINDS, PRIMARY_METRIC, WEEKDAY, ad_row, csv_text, poisson
 
-__all__ = ["INCIDENT_KINDS", "PRIMARY_METRIC", "REGIMES", "Campaign", "Incident", "dataset", "rows"]
+__all__ = [
+    "INCIDENT_KINDS",
+    "PRIMARY_METRIC",
+    "REGIMES",
+    "Campaign",
+    "Incident",
+    "daily_sums",
+    "dataset",
+    "rows",
+    "sums_by_seed",
+]
 
 # Noise regimes by the campaign's day-to-day noise level (sd of log traffic).
 REGIMES = (("steady", 0.0, 0.08), ("moderate", 0.08, 0.2), ("noisy", 0.2, 1.0))
@@ -86,6 +99,8 @@ class Account:
     holidays: dict[int, tuple[float, float]] = field(default_factory=dict)
 
 
+# The last day of every bench's accounts.
+BENCH_END = dt.date(2026, 11, 15)
 # The detector's thresholds were calibrated on seeds 0-99; figures are reported from others.
 HELD_OUT_FIRST_SEED = 1000
 
@@ -96,6 +111,7 @@ def dataset_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--first-seed", type=int, default=HELD_OUT_FIRST_SEED)
     parser.add_argument("--campaigns", type=int, default=24)
     parser.add_argument("--days", type=int, default=120)
+    parser.set_defaults(end=BENCH_END)
 
 
 def _student_t(rng: random.Random) -> float:
@@ -254,3 +270,45 @@ def dataset(
     plan_rng = random.Random(seed * 7919 + 1)
     incidents = _plan(plan_rng, acct, incident_days, INCIDENT_KINDS) if with_incidents else []
     return csv_text(rows(random.Random(seed * 7919 + 2), acct, incidents)), incidents, acct
+
+
+def _micros(text: str) -> int:
+    return int(Decimal(text) * 1_000_000)
+
+
+def daily_sums(text: str) -> pa.Table:
+    """A dataset's sums per campaign and day, in the layout the store hands the kernel (what the
+    server sends detection for a split by campaign)."""
+    sums: dict[tuple[str, str], list[int]] = {}
+    for line in text.splitlines()[1:]:
+        f = line.split(",")
+        s = sums.setdefault((f[3], f[0]), [0] * 5)
+        for k, v in enumerate((int(f[8]), int(f[9]), _micros(f[10]), _micros(f[11]), _micros(f[12]))):
+            s[k] += v
+    keys = list(sums)
+    names = ("impressions", "clicks", "cost_micros", "conversions_micros", "revenue_micros")
+    return pa.table(
+        {
+            "campaign_id": [k[0] for k in keys],
+            "date": pa.array([dt.date.fromisoformat(k[1]) for k in keys], pa.date32()),
+            "currency": ["USD"] * len(keys),
+            **{name: pa.array([sums[k][i] for k in keys], pa.int64()) for i, name in enumerate(names)},
+        }
+    )
+
+
+def sums_by_seed(
+    args: argparse.Namespace, *, with_incidents: bool = True, incident_days: int = 56
+) -> Iterator[tuple[pa.Table, list[Incident], Account]]:
+    """Each seed of a bench's `dataset_arguments`: its sums by campaign and day, its labelled
+    incidents and its account."""
+    for seed in range(args.first_seed, args.first_seed + args.seeds):
+        text, incidents, acct = dataset(
+            seed,
+            end=args.end,
+            days=args.days,
+            campaign_count=args.campaigns,
+            incident_days=incident_days,
+            with_incidents=with_incidents,
+        )
+        yield daily_sums(text), incidents, acct
