@@ -87,6 +87,15 @@ def _where(selection: FactSelection, params: dict[str, Any]) -> str:
     return " AND ".join(where)
 
 
+def _table(selection: FactSelection, source: Source, params: dict[str, Any], final: bool = True) -> str:
+    """`source` as `f`; the monthly rollup (always FINAL) with the days around its whole months."""
+    months = full_months(selection.start, selection.end) if source is Source.CAMPAIGN_MONTHLY else None
+    if months:
+        params["m_first"], params["m_last"] = months
+        return _MONTHS_AND_DAYS
+    return f"{source.value} AS f{' FINAL' if final else ''}"
+
+
 def _grouped_sums_sql(
     selection: FactSelection,
     groups: Sequence[GroupColumn],
@@ -102,11 +111,7 @@ def _grouped_sums_sql(
     params: dict[str, Any] = {}
     where = _where(selection, params)
     keys = {g.column: _BUCKET[g.granularity] if g.column == "date" else f"f.{g.column}" for g in groups}
-    table = f"{source.value} AS f FINAL"
-    months = full_months(selection.start, selection.end) if source is Source.CAMPAIGN_MONTHLY else None
-    if months:
-        params["m_first"], params["m_last"] = months
-        table = _MONTHS_AND_DAYS
+    table = _table(selection, source, params)
     money = {m: f"f.{m}" for m in _MONEY}
     if reporting_currency:
         params["rc"] = reporting_currency
@@ -213,16 +218,15 @@ class ClickHouseFactStore:
         granularity: Granularity = Granularity.DAY,
     ) -> int:
         # DISTINCT with a LIMIT stops reading once it has found `at_most` keys, so its memory is
-        # that many keys whatever the selection holds. No FINAL: a replaced row keeps its key.
+        # that many keys whatever the selection holds. No FINAL: a replaced row keeps its key. It
+        # reads the source the sums would: a year by campaign is 120 k monthly rows (FINAL,
+        # small) instead of 3.65 M daily ones (450 ms -> 25 ms).
         params: dict[str, Any] = {}
         where = _where(selection, params)
-        groups = [GroupColumn(col) for col in key_columns] + [GroupColumn("date")]
-        source = choose_source(selection, groups, "")
+        source = choose_source(selection, [GroupColumn(col, granularity) for col in key_columns], "")
         keys = ", ".join(_BUCKET[granularity] if col == "date" else f"f.{col}" for col in key_columns)
-        sql = (
-            f"SELECT count() FROM (SELECT DISTINCT {keys} FROM {source.value} AS f "
-            f"WHERE {where} LIMIT {int(at_most)})"
-        )
+        table = _table(selection, source, params, final=False)
+        sql = f"SELECT count() FROM (SELECT DISTINCT {keys} FROM {table} WHERE {where} LIMIT {int(at_most)})"
         with unavailable_on_failure():
             return int(self._client.query(sql, parameters=params, settings=_QUERY_SETTINGS).result_rows[0][0])
 
