@@ -34,9 +34,12 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def nginx_front(upstream: str, rate: int, burst: int, workers: int = 1) -> Iterator[str]:
+def nginx_front(
+    upstream: str, rate: int, burst: int, address_rate: int = 100_000, workers: int = 1
+) -> Iterator[str]:
     """nginx on a free loopback port in front of `upstream`, limiting each caller to `rate`
-    calls a second (bursts of `burst`); yields its address."""
+    calls a second (bursts of `burst`) and each client address to `address_rate` (on loopback
+    every caller shares one address); yields its address."""
     binary = shutil.which("nginx") or "/usr/sbin/nginx"
     with tempfile.TemporaryDirectory(prefix="adpulse-nginx-") as prefix:
         listen = f"127.0.0.1:{_free_port()}"
@@ -48,6 +51,7 @@ def nginx_front(upstream: str, rate: int, burst: int, workers: int = 1) -> Itera
                     "NGINX_PREFIX": prefix,
                     "CALLER_RATE": str(rate),
                     "CALLER_BURST": str(burst),
+                    "ADDRESS_RATE": str(address_rate),
                     "ADPULSE_UPSTREAM": upstream,
                     "LISTEN": listen,
                 }
