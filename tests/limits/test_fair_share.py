@@ -19,6 +19,7 @@ from adpulse.client import AdpulseClient, AdpulseError
 from adpulse.v1 import analytics_service_pb2 as apb
 from adpulse.v1 import analytics_service_pb2_grpc as apb_grpc
 from adpulse.v1 import ingest_service_pb2 as ipb
+from tests.observe.support import scrape, value
 from tests.support.facts import to_csv
 from tests.support.server import ServerProcess, running_server
 
@@ -191,6 +192,15 @@ def test_a_full_server_hands_a_freed_slot_to_the_quiet_tenant_and_refuses_what_w
         quiet_call = query(quiet)
         health = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=2)
         assert health.status == health_pb2.HealthCheckResponse.SERVING
+        # The operator sees the gate full: both slots held, the other four calls waiting (the
+        # quiet one may still be on its way in).
+        for _ in range(20):
+            samples = scrape(busy_server.metrics_url)
+            if value(samples, "adpulse_unary_calls", state="waiting") == 4:
+                break
+            time.sleep(0.05)
+        assert value(samples, "adpulse_unary_calls", state="running") == SLOTS
+        assert value(samples, "adpulse_unary_calls", state="waiting") == 4
         assert quiet_call.exception() is None
         refused = [e for e in (f.exception() for f in noisy_calls) if e is not None]
     assert len(refused) == 2

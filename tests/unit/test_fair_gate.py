@@ -45,7 +45,7 @@ def test_a_freed_slot_goes_to_the_tenant_with_fewest_running_not_the_first_queue
     for t in threads:
         t.join(10)
     assert order == ["quiet", "noisy", "noisy", "noisy"]
-    assert gate.running == 1  # the last noisy call holds its slot; the other came back free
+    assert gate.occupancy() == (1, 0)  # the last noisy call holds its slot; the other came back free
 
 
 def test_a_wait_that_runs_out_is_refused_and_leaves_the_slot_to_the_next() -> None:
@@ -54,4 +54,4 @@ def test_a_wait_that_runs_out_is_refused_and_leaves_the_slot_to_the_next() -> No
     assert not gate.acquire("b", 0.05)
     gate.release("a")
     assert gate.acquire("c", 0)  # the slot came back free: "b" no longer waits for it
-    assert gate.running == 1
+    assert gate.occupancy() == (1, 0)

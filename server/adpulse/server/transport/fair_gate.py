@@ -81,10 +81,10 @@ class FairGate:
             self._running[chosen] += 1
             waiter.granted.set()
 
-    @property
-    def running(self) -> int:
+    def occupancy(self) -> tuple[int, int]:
+        """(calls running, calls waiting), as the operator's gauges show them."""
         with self._lock:
-            return sum(self._running.values())
+            return sum(self._running.values()), sum(len(q) for q in self._waiting.values())
 
 
 class RunningCalls:
@@ -93,7 +93,7 @@ class RunningCalls:
     def __init__(
         self, gate: FairGate, gated: Callable[[str], bool], slots: int, max_wait_seconds: float
     ) -> None:
-        self._gate = gate
+        self.gate = gate
         self._gated = gated
         self._slots = slots
         self._max_wait = max_wait_seconds
@@ -104,7 +104,7 @@ class RunningCalls:
             return
         remaining = context.time_remaining()
         wait = self._max_wait if remaining is None else max(0.0, min(self._max_wait, remaining))
-        if not self._gate.acquire(tenant, wait):
+        if not self.gate.acquire(tenant, wait):
             raise Overloaded(
                 f"the server is busy: {self._slots} calls were running and none ended within "
                 f"{wait:.1f} s; retry after a short wait",
@@ -118,7 +118,7 @@ class RunningCalls:
     def exit(self, call: Call) -> None:
         tenant = call.facts.pop("running", None)
         if isinstance(tenant, str):
-            self._gate.release(tenant)
+            self.gate.release(tenant)
 
 
 def running_calls(long: frozenset[str], slots: int, max_wait_seconds: float) -> RunningCalls:

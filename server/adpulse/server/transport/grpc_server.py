@@ -21,7 +21,7 @@ from adpulse.server.transport.alert_servicer import AlertServicer
 from adpulse.server.transport.analytics_servicer import AnalyticsServicer
 from adpulse.server.transport.calls import CallPipeline, CallStep
 from adpulse.server.transport.draining import Drain
-from adpulse.server.transport.fair_gate import running_calls
+from adpulse.server.transport.fair_gate import FairGate, running_calls
 from adpulse.server.transport.ingest_servicer import IngestServicer
 from adpulse.server.transport.operations_servicer import OperationsServicer
 from adpulse.server.transport.request_limits import RequestLimits
@@ -57,6 +57,7 @@ class GrpcServer:
     health: health.HealthServicer
     address: str
     drain: Drain
+    gate: FairGate
 
     def stop(self, grace_seconds: float) -> None:
         """Health says NOT_SERVING first, so balancers drain; open client streams are told to
@@ -102,11 +103,12 @@ def start(  # noqa: PLR0917 - one servicer per service
     access: AccessServicer,
 ) -> GrpcServer:
     long = long_methods(_service_descriptors())
+    running = running_calls(long, settings.max_running_calls, settings.call_queue_seconds)
     slots = (
         tenant_calls(long, settings.tenant_max_concurrent_calls),
         long_calls(long, settings.max_streams, settings.max_streams_per_tenant),
         # Last: a call waits for its turn only once every cap has admitted it.
-        running_calls(long, settings.max_running_calls, settings.call_queue_seconds),
+        running,
     )
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=settings.grpc_workers, thread_name_prefix="grpc"),
@@ -146,7 +148,9 @@ def start(  # noqa: PLR0917 - one servicer per service
         port = server.add_secure_port(settings.listen, credentials)
     server.start()
     host = settings.listen.rsplit(":", 1)[0]
-    return GrpcServer(server=server, health=health_servicer, address=f"{host}:{port}", drain=drain)
+    return GrpcServer(
+        server=server, health=health_servicer, address=f"{host}:{port}", drain=drain, gate=running.gate
+    )
 
 
 def _service_descriptors() -> list[ServiceDescriptor]:

@@ -249,6 +249,14 @@ def build(settings: Settings) -> App:
 
         server = _serve(settings, core, metrics, operations, box)
         metrics.draining.set_function(lambda: float(server.drain.draining))
+        metrics.register_gauge(
+            ScrapedGauge(
+                "adpulse_unary_calls",
+                "Unary calls holding a slot of the fair gate (running) and waiting for one.",
+                ("state",),
+                lambda: dict(zip([("running",), ("waiting",)], server.gate.occupancy(), strict=True)),
+            )
+        )
     except BaseException:
         with contextlib.suppress(Exception):
             close_all(closers)
