@@ -330,6 +330,7 @@ def detect_anomalies(
     corroboration: float = 2.0,
     run_threshold: float = 0.0,
     relative_floor: float = 0.08,
+    run_factor: float = 1.0,
 ) -> tuple[pa.Table, pa.Table]:
     """Judges every day of [start, end] of every group's daily series against its history
     (the rows before `start`, back to the group's first row).
@@ -344,7 +345,8 @@ def detect_anomalies(
     also flag: conversions or revenue whose rate (CVR, revenue per conversion) left its own
     band of `rate_threshold` deviations (0: off) while the metric moved the same way by at
     least `corroboration` deviations; and runs of 2-4 days that all lean one way whose
-    combined score Σ score / √days is beyond `run_threshold` (0: off). Their deviation is never
+    combined score Σ score / √days (each day's at most `run_threshold`) is beyond `run_threshold`
+    (0: off), each day moved by at least `run_factor` (up or down). Their deviation is never
     under `relative_floor` (on the log scale).
 
     Returns (points, incidents). `points` (every judged day with `all_points`, else only the

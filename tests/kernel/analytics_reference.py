@@ -240,17 +240,28 @@ class LogScale:
 
 
 def _log_band(
-    scale: LogScale, s: Sequence[int], center: float, sd: float, *, half: float, floor: float
+    scale: LogScale, s: Sequence[int], center: float, *, half: tuple[float, float], floor: float
 ) -> tuple[float, float, float] | None:
-    """(expected, below, above) of a band ±half around center on the log scale."""
+    """(expected, below, above) of a band half[0] below and half[1] above center, log scale."""
     off = scale.offset(s)
     if off is None:
         return None
     e = math.exp(center) - off
-    lower, upper = _exp(center - half) - off, _exp(center + half) - off
-    if not (math.isfinite(upper) and math.isfinite(sd) and sd > 0):
+    lower, upper = _exp(center - half[0]) - off, _exp(center + half[1]) - off
+    if not (math.isfinite(upper) and all(math.isfinite(h) and h > 0 for h in half)):
         return None
     return e, max(e - lower, floor), max(upper - e, floor)
+
+
+def _side_spreads(values: list[float], m: float) -> tuple[float, float]:
+    """Each side's spread: the median distance from m of the lower and of the upper half."""
+    ordered, half = sorted(values), len(values) // 2
+
+    def spread(part: list[float]) -> float:
+        mid = _median([abs(v - m) for v in part])
+        return 0.0 if mid is None else 1.4826 * mid
+
+    return spread(ordered[:half]), spread(ordered[len(ordered) - half :])
 
 
 def _noise_aware(
@@ -263,12 +274,13 @@ def _noise_aware(
         if len(values) < 7:
             return None
         center, spread = _mad(values)  # type: ignore[misc]
-        extra = spread * spread
+        extras = (spread * spread, spread * spread)
     else:
         days = [j for j in range(lo_day, d) if y[j] is not None and seasonal[j] is not None]
         if len(days) < 7 or seasonal[d] is None:
             return None
-        m, spread = _mad([y[j] - seasonal[j] for j in days])  # type: ignore[misc, operator]
+        residuals = [y[j] - seasonal[j] for j in days]  # type: ignore[operator]
+        m, spread = _mad(residuals)  # type: ignore[misc]
         center = seasonal[d] + m  # type: ignore[operator]
         samples = []
         for j in range(lo_day, d):
@@ -276,21 +288,27 @@ def _noise_aware(
             if seasonal[j] is not None and off is not None:
                 samples.append(scale.variance(math.exp(seasonal[j]) - off, series[j], threshold))  # type: ignore[arg-type]
         finite = [v for v in samples if math.isfinite(v)]
-        extra = max(spread * spread - (sum(finite) / len(finite) if finite else 0.0), 0.0)
+        mean_sampling = sum(finite) / len(finite) if finite else 0.0
+        sides = _side_spreads(residuals, m)
+        extras = (max(max(spread, sides[0]) ** 2 - mean_sampling, 0.0),
+                  max(max(spread, sides[1]) ** 2 - mean_sampling, 0.0))  # fmt: skip
     off = scale.offset(s)
     if off is None:
         return None
-    sd = math.sqrt(extra + scale.variance(math.exp(center) - off, s, threshold))
-    if not math.isfinite(sd):
+    own = scale.variance(math.exp(center) - off, s, threshold)
+    sds = [math.sqrt(extra + own) for extra in extras]
+    if not all(math.isfinite(sd) for sd in sds):
         return None
-    sd = max(sd, RELATIVE_FLOOR)
-    half = threshold * sd if used == "seasonal" else max(threshold * sd, math.log(cold_factor))
-    return _log_band(scale, s, center, sd, half=half, floor=floor)
+    below, above = (max(sd, RELATIVE_FLOOR) for sd in sds)
+    if used == "seasonal":
+        return _log_band(scale, s, center, half=(threshold * below, threshold * above), floor=floor)
+    half = max(threshold * below, math.log(cold_factor))
+    return _log_band(scale, s, center, half=(half, half), floor=floor)
 
 
 def _used(method: str, d: int) -> str | None:
     if method == "auto":
-        return "seasonal" if d >= 14 else "cold_start" if d >= 7 else None
+        return "seasonal" if d >= 28 else "cold_start" if d >= 7 else None
     if method == "cold_start" and d < 7:
         return None
     return method

@@ -330,13 +330,15 @@ def test_the_band_follows_each_series_own_noise() -> None:
         assert _judge_last(daily, "cost")["anomaly"] is expected
 
 
-def test_cold_start_judges_nothing_in_the_first_week_and_only_extremes_until_day_14() -> None:
-    steady = [[10_000, 400, 400_000_000, 20_000_000, 1_000_000_000]] * 13
+def test_cold_start_judges_nothing_in_the_first_week_and_only_extremes_until_day_28() -> None:
+    steady = [[10_000, 400, 400_000_000, 20_000_000, 1_000_000_000]] * 28
     for days in range(1, 8):
         point = _judge_last([*steady[: days - 1], [10_000, 400, 4_000_000_000, 0, 0]], "cost")
         assert point["method"] is None and not point["anomaly"]
-    tripled = _judge_last([*steady[:10], [10_000, 400, 1_200_000_000, 0, 0]], "cost")
-    assert tripled["method"] == "cold_start" and not tripled["anomaly"]
+    for days in (11, 28):
+        tripled = _judge_last([*steady[: days - 1], [10_000, 400, 1_200_000_000, 0, 0]], "cost")
+        assert tripled["method"] == "cold_start" and not tripled["anomaly"]
+    assert _judge_last([*steady, [10_000, 400, 1_200_000_000, 0, 0]], "cost")["method"] == "seasonal"
     fivefold = _judge_last([*steady[:10], [10_000, 400, 2_000_000_000, 0, 0]], "cost")
     assert fivefold["anomaly"] and fivefold["direction"] == "up"
     assert (

@@ -10,6 +10,7 @@ import pyarrow as pa
 
 from adpulse import _kernel
 from adpulse.server.domain.analytics import Metric, Sensitivity
+from tests.support import addata
 
 START = dt.date(2026, 1, 5)
 DAYS = 56
@@ -68,7 +69,33 @@ def test_days_that_lean_the_same_way_are_anomalous_together() -> None:
     spike = _campaign(3, 0.15, dict.fromkeys(days, (2.6, 1.0, 1.0)))  # spend x2.6 for four days
     dates = [START + dt.timedelta(days=d) for d in days]
 
-    # Runs are off at every sensitivity (README); the kernel's option at the band they were
-    # calibrated to at medium.
-    assert _flagged(spike, Metric.COST, DAYS - 4, run_threshold=9.0) == dates
-    assert _flagged(spike, Metric.COST, DAYS - 4) == []
+    # No day is anomalous alone (about 6.4 deviations a day, the band is 7.5); together they are.
+    assert _flagged(spike, Metric.COST, DAYS - 4) == dates
+    assert _flagged(spike, Metric.COST, DAYS - 4, run_threshold=0.0) == []
+    # A lasting budget raise by half leans every day as far, but moved less than the run factor.
+    raised = _campaign(3, 0.05, dict.fromkeys(days, (1.5, 1.0, 1.0)))
+    assert _flagged(raised, Metric.COST, DAYS - 4, threshold=20.0) == []
+    assert _flagged(raised, Metric.COST, DAYS - 4, threshold=20.0, run_factor=1.0) == dates
+
+
+def test_each_sensitivity_flags_a_subset_of_the_next() -> None:
+    """Low flags only days medium flags, medium only days high flags: every evidence (a day, its
+    rate, a run, the cold start) widens with the band, on hard data with incidents."""
+    end = dt.date(2026, 11, 15)
+    counts = [0, 0, 0]
+    for seed in (3, 4):
+        text, _, account = addata.dataset(seed, end=end, campaign_count=12)
+        sums = addata.daily_sums(text)
+        for metric in (Metric.COST, Metric.CONVERSIONS, Metric.CPC, Metric.CTR, Metric.REVENUE):
+            flagged = []
+            for sensitivity in (Sensitivity.LOW, Sensitivity.MEDIUM, Sensitivity.HIGH):
+                points, _ = _kernel.detect_anomalies(
+                    sums, ["campaign_id"], metric.value, account.dates[0], end,
+                    **sensitivity.detection_options(metric),
+                )  # fmt: skip
+                flagged.append(
+                    set(zip(points["campaign_id"].to_pylist(), points["date"].to_pylist(), strict=True))
+                )
+            assert flagged[0] <= flagged[1] <= flagged[2], (seed, metric)
+            counts = [c + len(f) for c, f in zip(counts, flagged, strict=True)]
+    assert counts[0] < counts[1] < counts[2]

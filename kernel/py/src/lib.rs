@@ -391,7 +391,7 @@ fn trends<'py>(
     table, keys, metric, start, end, *, method = "auto", threshold = 4.0, change_threshold = 0.6,
     cold_start_factor = 4.0, window = 28, min_change = None, all_points = false, provisional_from = HashMap::new(),
     default_provisional_from = None, carry = Vec::new(), rate_threshold = 0.0, corroboration = 2.0,
-    run_threshold = 0.0, relative_floor = 0.08
+    run_threshold = 0.0, relative_floor = 0.08, run_factor = 1.0
 ))]
 #[allow(clippy::too_many_arguments)]
 fn detect_anomalies<'py>(
@@ -415,6 +415,7 @@ fn detect_anomalies<'py>(
     corroboration: f64,
     run_threshold: f64,
     relative_floor: f64,
+    run_factor: f64,
 ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
     let batch = one_batch(table)?;
     let end = day_of(end)?;
@@ -427,6 +428,7 @@ fn detect_anomalies<'py>(
         rate_threshold,
         corroboration,
         run_threshold,
+        run_factor,
         relative_floor,
         window,
         min_change,

@@ -97,6 +97,7 @@ class Kernel(Protocol):
         rate_threshold: float = ...,
         corroboration: float = ...,
         run_threshold: float = ...,
+        run_factor: float = ...,
         relative_floor: float = ...,
     ) -> tuple[pa.Table, pa.Table]: ...
 

@@ -75,6 +75,28 @@ impl SortedWindow {
         };
         Some((m, 1.4826 * mad))
     }
+
+    /// The spread of each side of the median (× 1.4826, as the MAD): the median distance from
+    /// `m` of the lower half of the values, and of the upper half. For symmetric noise both are
+    /// the MAD; a budget-capped series has small rises and ordinary dips, and each side is
+    /// judged by its own. Halves, not the values beyond `m`: a few outliers on one side of a
+    /// flat series are a few values of its half, not all of them.
+    pub fn side_spreads(&self, m: f64) -> (f64, f64) {
+        let a = &self.values;
+        let half = a.len() / 2;
+        let middle = |side: &[f64]| -> f64 {
+            let n = side.len();
+            match n {
+                0 => m,
+                _ if n % 2 == 1 => side[n / 2],
+                _ => (side[n / 2 - 1] + side[n / 2]) / 2.0,
+            }
+        };
+        (
+            1.4826 * (m - middle(&a[..half])).max(0.0),
+            1.4826 * (middle(&a[a.len() - half..]) - m).max(0.0),
+        )
+    }
 }
 
 #[cfg(test)]
@@ -97,6 +119,17 @@ mod tests {
                 let expected = median_mad(&values[from..=i], &mut scratch);
                 prop_assert_eq!(window.median_mad(), expected);
                 prop_assert_eq!(window.len(), i + 1 - from);
+                let m = expected.unwrap().0;
+                let mut sorted = values[from..=i].to_vec();
+                sorted.sort_by(f64::total_cmp);
+                let half = sorted.len() / 2;
+                let side = |part: &[f64]| {
+                    let mut d: Vec<f64> = part.iter().map(|v| (v - m).abs()).collect();
+                    crate::analytics::stats::median(&mut d).map_or(0.0, |x| 1.4826 * x)
+                };
+                let (below, above) = window.side_spreads(m);
+                prop_assert!((below - side(&sorted[..half])).abs() < 1e-9);
+                prop_assert!((above - side(&sorted[sorted.len() - half..])).abs() < 1e-9);
             }
         }
     }

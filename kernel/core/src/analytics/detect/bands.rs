@@ -16,13 +16,25 @@ pub(super) struct Band {
 
 /// How a deviation is measured: in units of a scale, on Anscombe's square-root scale (counts,
 /// where Poisson noise has variance 1/4 at any level), on the log scale (money), or on the
-/// shifted log scale of the noise-aware methods (`ln(x + offset)`, see `noise`).
+/// shifted log scale of the noise-aware methods (`ln(x + offset)`, see `noise`), whose
+/// deviation may differ below and above the center.
 #[derive(Debug, Clone, Copy)]
 pub(super) enum Score {
     Linear(f64),
-    Root { center: f64, sd: f64 },
-    Log { center: f64, sd: f64 },
-    Shifted { center: f64, sd: f64, offset: f64 },
+    Root {
+        center: f64,
+        sd: f64,
+    },
+    Log {
+        center: f64,
+        sd: f64,
+    },
+    Shifted {
+        center: f64,
+        below: f64,
+        above: f64,
+        offset: f64,
+    },
 }
 
 impl Band {
@@ -32,8 +44,14 @@ impl Band {
             Score::Root { center, sd } => ((x.max(0.0) + 0.375).sqrt() - center) / sd,
             // A value of 0 is a drop by a factor of a million: far out, but finite.
             Score::Log { center, sd } => (x.max(center.exp() * 1e-6).ln() - center) / sd,
-            Score::Shifted { center, sd, offset } => {
-                ((x + offset).max(f64::MIN_POSITIVE).ln() - center) / sd
+            Score::Shifted {
+                center,
+                below,
+                above,
+                offset,
+            } => {
+                let y = (x + offset).max(f64::MIN_POSITIVE).ln() - center;
+                y / if y < 0.0 { below } else { above }
             }
         }
     }

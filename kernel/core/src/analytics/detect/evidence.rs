@@ -9,7 +9,11 @@
 //! - runs: days of one series are assumed independent given the baseline, so k consecutive
 //!   days leaning the same way have a combined score Σ score / √k (Stouffer) that is as rare
 //!   under noise as one day's score of that size: a four-day spend spike of 2.6 deviations a
-//!   day (a ×2.5 spike on a campaign whose spend moves 40 % a day) scores 5.2 together.
+//!   day (a ×2.5 spike on a campaign whose spend moves 40 % a day) scores 5.2 together. Each
+//!   day counts for at most the run band, so one day far out does not carry its ordinary
+//!   neighbours, and a day anomalous alone may be part of a run: then a narrower band (a
+//!   higher sensitivity) only ever adds runs (Σ min(score, t) / √k ≥ t holds at every t
+//!   below one where it holds).
 
 use super::{Judged, Method};
 
@@ -34,11 +38,29 @@ pub(super) fn corroborate(days: &mut [Judged], rates: &[Judged], corroboration: 
     }
 }
 
-/// Marks the days of every run of 2 to `longest` consecutive seasonal days, none anomalous
-/// alone, that all lean the same way by `RUN_DAY_LEAST` and whose combined score is beyond
-/// `threshold` (and whose moves add up to `floor`); each day's evidence is then the largest
-/// combined score it is part of.
-pub(super) fn runs(days: &mut [Judged], threshold: f64, longest: usize, floor: f64) {
+/// What makes consecutive days a run.
+pub(super) struct RunRule {
+    /// The band of the combined score, and the most one day counts for.
+    pub threshold: f64,
+    /// Most days in a run.
+    pub longest: usize,
+    /// The least the days' moves add up to, in the metric's units.
+    pub floor: f64,
+    /// The least factor (up or down) each day moved by.
+    pub factor: f64,
+}
+
+/// Marks the days of every run of 2 to `longest` consecutive seasonal days that all lean the
+/// same way by `RUN_DAY_LEAST` and by `factor`, and whose combined score, each day's capped at
+/// `threshold`, is beyond `threshold` (and whose moves add up to `floor`); each day's evidence
+/// is then the largest combined score it is part of.
+pub(super) fn runs(days: &mut [Judged], rule: &RunRule) {
+    let RunRule {
+        threshold,
+        longest,
+        floor,
+        factor,
+    } = *rule;
     let mut best: Vec<Option<f64>> = vec![None; days.len()];
     for end in 0..days.len() {
         let (mut sum, mut moved) = (0.0, 0.0);
@@ -47,15 +69,14 @@ pub(super) fn runs(days: &mut [Judged], threshold: f64, longest: usize, floor: f
             let (Some(e), Some(m)) = (day.evidence, deviation(day)) else {
                 break;
             };
-            // A day anomalous alone is an incident of its own, not evidence for its neighbours.
-            if day.anomaly
-                || day.method != Some(Method::Seasonal)
+            if day.method != Some(Method::Seasonal)
                 || e.abs() < RUN_DAY_LEAST
                 || e * sum < 0.0
+                || !moved_by(day, factor)
             {
                 break;
             }
-            sum += e;
+            sum += e.clamp(-threshold, threshold);
             moved += m;
             let combined = sum / (k as f64).sqrt();
             if k >= 2 && combined.abs() >= threshold && moved >= floor {
@@ -75,6 +96,18 @@ pub(super) fn runs(days: &mut [Judged], threshold: f64, longest: usize, floor: f
             }
         }
     }
+}
+
+/// Whether the day's value is at least `factor` times its expectation, or at most its
+/// expectation over `factor` (any value above an expected 0 has moved).
+fn moved_by(day: &Judged, factor: f64) -> bool {
+    let (Some(x), Some(e)) = (day.observed, day.expected) else {
+        return false;
+    };
+    if e <= 0.0 {
+        return x > e;
+    }
+    x >= e * factor || x <= e / factor
 }
 
 /// How far the day's value is from its expectation, in the metric's units.
@@ -105,6 +138,15 @@ mod tests {
         }
     }
 
+    fn rule(threshold: f64) -> RunRule {
+        RunRule {
+            threshold,
+            longest: 4,
+            floor: 1.0,
+            factor: 1.0,
+        }
+    }
+
     fn flagged(days: &[Judged]) -> Vec<bool> {
         days.iter().map(|d| d.anomaly).collect()
     }
@@ -116,7 +158,7 @@ mod tests {
             .enumerate()
             .map(|(i, s)| day(i as i32, *s))
             .collect();
-        runs(&mut days, 5.0, 4, 1.0);
+        runs(&mut days, &rule(5.0));
         // 3.0 + 3.2 + 2.9 over √3 is 5.25; 3.5 alone, or with its ordinary neighbours, is not.
         assert_eq!(
             flagged(&days),
@@ -126,14 +168,60 @@ mod tests {
         assert!((evidence - 9.1 / 3f64.sqrt()).abs() < 1e-12);
         assert_eq!(days[2].score, Some(3.2), "a day's own score stays");
 
-        // A day far out alone does not drag its leaning neighbours into its incident.
+        // A day far out alone does not drag its leaning neighbours into its incident: it counts
+        // for the run band at most.
         let mut days: Vec<Judged> = [1.5, 1.5, 1.5, 20.0]
             .iter()
             .enumerate()
             .map(|(i, s)| day(i as i32, *s))
             .collect();
-        runs(&mut days, 5.0, 4, 1.0);
+        runs(&mut days, &rule(5.0));
         assert_eq!(flagged(&days), [false, false, false, true]);
+
+        // A day anomalous alone does not cut short a run that leans its way.
+        let mut days: Vec<Judged> = [4.0, 4.0, 6.0, 4.0]
+            .iter()
+            .enumerate()
+            .map(|(i, s)| day(i as i32, *s))
+            .collect();
+        runs(&mut days, &rule(5.0));
+        assert_eq!(flagged(&days), [true, true, true, true]);
+
+        // Days that moved less than the run's factor are a new level, not an excursion: with
+        // scores of 3 a day the values moved by 30 % (see `day`), under ×1.5.
+        let mut days: Vec<Judged> = [3.0, 3.0, 3.0]
+            .iter()
+            .enumerate()
+            .map(|(i, s)| day(i as i32, *s))
+            .collect();
+        runs(
+            &mut days,
+            &RunRule {
+                factor: 1.5,
+                ..rule(4.0)
+            },
+        );
+        assert_eq!(flagged(&days), [false, false, false]);
+        runs(&mut days, &rule(4.0));
+        assert_eq!(flagged(&days), [true, true, true]);
+    }
+
+    #[test]
+    fn a_narrower_run_band_only_adds_runs() {
+        let scores = [1.2, 3.9, 2.2, 7.5, 1.1, -2.5, -4.0, 1.0, 2.9, 3.1];
+        let at = |t: f64| {
+            let mut days: Vec<Judged> = scores
+                .iter()
+                .enumerate()
+                .map(|(i, s)| day(i as i32, *s))
+                .collect();
+            runs(&mut days, &rule(t));
+            flagged(&days)
+        };
+        for pair in [9.0, 7.0, 5.5, 4.5, 3.5].windows(2) {
+            let (wide, narrow) = (at(pair[0]), at(pair[1]));
+            assert!(wide.iter().zip(&narrow).all(|(w, n)| !w || *n), "{pair:?}");
+        }
     }
 
     #[test]

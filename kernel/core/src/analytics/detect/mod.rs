@@ -8,13 +8,14 @@
 //! - `seasonal` (noise-aware, see `noise`): on the log scale `ln(x + half an event)`, the median
 //!   of the same weekday over the last four weeks, corrected by the median residual of the
 //!   trailing window (so a trend does not read as an anomaly), ± z deviations: the residuals'
-//!   robust spread beyond their sampling noise plus the day's own sampling noise;
+//!   robust spread (each side's own where wider) beyond their sampling noise plus the day's
+//!   own sampling noise;
 //! - `cold_start`: on the same scale, the median of the trailing window, and only extreme
 //!   changes: beyond z deviations and beyond a factor (`cold_start_factor`);
 //! - `week_over_week`: the same weekday a week earlier, ± a relative change threshold, never
 //!   narrower than an absolute floor;
 //! - `auto`: nothing for a series' first 7 days (no history to judge by), `cold_start` from its
-//!   7th to its 14th day, then `seasonal`.
+//!   7th to its 28th day, then `seasonal`.
 //!
 //! The classic methods' bands are symmetric on square roots for counts (Poisson), logarithms
 //! for spend, the values themselves for revenue and ratios, with the day's sampling variance
@@ -46,9 +47,11 @@ const SEASONAL_WEEKS: usize = 4;
 const MAX_RUN: usize = 4;
 /// Fewest values a window needs before its spread is trusted.
 const MIN_WINDOW_VALUES: usize = 7;
-/// Days of history from which `auto` uses the seasonal baseline, and before which it uses
-/// `cold_start` (from `MIN_WINDOW_VALUES` days on).
-const AUTO_SEASONAL_HISTORY: usize = 14;
+/// Days of history from which `auto` uses the seasonal baseline (its four weeks of same-weekday
+/// history are there), and before which it uses `cold_start` (from `MIN_WINDOW_VALUES` days
+/// on): with two or three weeks, a weekday's median of two values read ordinary noise as
+/// anomalies (most false alarms of young series).
+const AUTO_SEASONAL_HISTORY: usize = 7 * SEASONAL_WEEKS;
 /// A band's scale is never under this share of the expected value: day-to-day swings of a few
 /// percent are normal in ad data, and a very steady history must not make them anomalies.
 const RELATIVE_FLOOR: f64 = 0.08;
@@ -120,6 +123,10 @@ pub struct DetectOptions {
     /// the square root of their number) beyond which 2 to `MAX_RUN` consecutive days that all
     /// lean the same way are anomalous together; 0 judges days alone.
     pub run_threshold: f64,
+    /// The least factor (up or down) each day of a run moved by: a lasting budget or bid change
+    /// of a fifth or a half leans every day one way until the baseline follows it, and a run
+    /// is an excursion beyond that, not a new level.
+    pub run_factor: f64,
     /// The noise-aware methods' deviation is never under this, on the log scale (a share of
     /// the expected value): a very steady history must not make ordinary wobbles anomalies.
     pub relative_floor: f64,
@@ -198,6 +205,11 @@ pub fn detect(
     if !(options.cold_start_factor > 1.0 && options.cold_start_factor.is_finite()) {
         return Err(AnalyticsError(
             "cold_start_factor must be a number above 1".into(),
+        ));
+    }
+    if !(options.run_factor >= 1.0 && options.run_factor.is_finite()) {
+        return Err(AnalyticsError(
+            "run_factor must be a number of at least 1".into(),
         ));
     }
     if ![
@@ -299,7 +311,13 @@ fn judge_group(
         evidence::corroborate(&mut days, &rates, o.corroboration, floor);
     }
     if o.run_threshold > 0.0 && o.method.is_noise_aware() {
-        evidence::runs(&mut days, o.run_threshold, MAX_RUN, floor);
+        let run = evidence::RunRule {
+            threshold: o.run_threshold,
+            longest: MAX_RUN,
+            floor,
+            factor: o.run_factor,
+        };
+        evidence::runs(&mut days, &run);
     }
     days
 }

@@ -1,8 +1,9 @@
 //! The noise-aware scale of `seasonal` and `cold_start`: a day's value is judged as
 //! `y = ln(x + offset)`, where day-to-day ad noise is multiplicative (a campaign wobbles by a
 //! share of its level, 3 % for a steady brand campaign, 40 % for a small prospecting one), and
-//! the band's deviation is the observed spread of `y` (robust: the MAD of residuals) with the
-//! day's own sampling noise added, so each series is judged against its own dispersion.
+//! the band's deviation is the observed spread of `y` (robust: the MAD of residuals, or the
+//! spread of that side's residuals where it is wider) with the day's own sampling noise added,
+//! so each series is judged against its own dispersion, each side by its own.
 //!
 //! The offset is half of one event in the metric's units (half a click, half a conversion,
 //! half a click's worth of spend, half an order's worth of revenue), so a zero stays finite and
@@ -112,28 +113,47 @@ impl LogScale {
     }
 }
 
-/// A band symmetric on the log scale around `center`, `half` wide, with deviations of `sd`;
+/// The deviations below and above a center, or the half-widths of a band.
+#[derive(Debug, Clone, Copy)]
+struct Sides {
+    below: f64,
+    above: f64,
+}
+
+impl Sides {
+    fn both(v: f64) -> Sides {
+        Sides { below: v, above: v }
+    }
+}
+
+/// A band on the log scale around `center`, `half` wide on each side, with deviations of `sd`;
 /// never narrower than `floor` in the metric's units.
 fn log_band(
     scale: &LogScale,
     s: &[i64; 5],
     center: f64,
-    sd: f64,
-    half: f64,
+    sd: Sides,
+    half: Sides,
     floor: f64,
 ) -> Option<Band> {
     let offset = scale.offset(s)?;
     let expected = center.exp() - offset;
-    let lower = (center - half).exp() - offset;
-    let upper = (center + half).exp() - offset;
-    if !(upper.is_finite() && sd.is_finite() && sd > 0.0) {
+    let lower = (center - half.below).exp() - offset;
+    let upper = (center + half.above).exp() - offset;
+    let usable = |v: f64| v.is_finite() && v > 0.0;
+    if !(upper.is_finite() && usable(sd.below) && usable(sd.above)) {
         return None;
     }
     Some(Band {
         expected,
         below: (expected - lower).max(floor),
         above: (upper - expected).max(floor),
-        score: Score::Shifted { center, sd, offset },
+        score: Score::Shifted {
+            center,
+            below: sd.below,
+            above: sd.above,
+            offset,
+        },
     })
 }
 
@@ -153,7 +173,9 @@ fn deviation(
 }
 
 /// `seasonal`: the median of the same weekday over the last four weeks, moved by the median
-/// residual of the trailing window, ± z deviations.
+/// residual of the trailing window, ± z deviations. Each side's deviation is the larger of the
+/// MAD and that side's own spread of residuals: a budget-capped campaign rarely rises but dips
+/// as much as any, and its dips are judged by its dips.
 pub(super) fn seasonal(
     b: &Buffers,
     scale: &LogScale,
@@ -163,10 +185,21 @@ pub(super) fn seasonal(
     floor: f64,
 ) -> Option<Band> {
     let (median_residual, spread) = b.window.median_mad()?;
+    let (below, above) = b.window.side_spreads(median_residual);
     let center = b.seasonal[d]? + median_residual;
-    let extra = (spread * spread - mean_sampling.unwrap_or(0.0)).max(0.0);
-    let sd = deviation(scale, &b.sums[d], center, extra, o)?;
-    log_band(scale, &b.sums[d], center, sd, o.threshold * sd, floor)
+    let side = |own: f64| {
+        let extra = (spread.max(own).powi(2) - mean_sampling.unwrap_or(0.0)).max(0.0);
+        deviation(scale, &b.sums[d], center, extra, o)
+    };
+    let sd = Sides {
+        below: side(below)?,
+        above: side(above)?,
+    };
+    let half = Sides {
+        below: o.threshold * sd.below,
+        above: o.threshold * sd.above,
+    };
+    log_band(scale, &b.sums[d], center, sd, half, floor)
 }
 
 /// `cold_start`: too little history for a weekly shape, so the median of the trailing window's
@@ -188,5 +221,12 @@ pub(super) fn cold_start(
     let (center, spread) = crate::analytics::stats::median_mad(&b.plain, &mut b.scratch)?;
     let sd = deviation(scale, &b.sums[d], center, spread * spread, o)?;
     let half = (o.threshold * sd).max(o.cold_start_factor.ln());
-    log_band(scale, &b.sums[d], center, sd, half, floor)
+    log_band(
+        scale,
+        &b.sums[d],
+        center,
+        Sides::both(sd),
+        Sides::both(half),
+        floor,
+    )
 }
