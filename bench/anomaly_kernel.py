@@ -3,8 +3,9 @@
 The method (the kernel's noise-aware `seasonal` on a count metric, clicks): on the log scale
 y = ln(clicks + 0.5), for every day, the center is the median of y on the same weekday over the
 last four weeks plus the median residual of the trailing 28 days; the deviation is the residuals'
-MAD beyond their mean Poisson variance on that scale (e/(e+0.5)² at each window day's seasonal
-expectation e), plus the day's own, at least 0.08; the band is ±4 deviations around the center,
+MAD (each side: the larger of it and the spread of that half of the residuals) beyond their mean
+Poisson variance on that scale (e/(e+0.5)² at each window day's seasonal expectation e), plus the
+day's own, at least 0.08; the band is ±4 deviations around the center,
 never narrower than 5 clicks. Input: `--series` daily series (100 k by default) x 365 days of
 clicks with weekly seasonality, a trend and noise, as the store hands them over (one row per
 series and day). numpy/pandas and polars compute the same expected values and flags
@@ -100,13 +101,18 @@ def poisson_log_variance(seasonal: np.ndarray) -> np.ndarray:
     return np.abs(e) / (e + OFFSET) ** 2
 
 
-def band_flags(x: np.ndarray, center: np.ndarray, mad: np.ndarray, sampling: np.ndarray) -> np.ndarray:
-    """The noise-aware band of the kernel, vectorised: ±Z deviations on the log scale."""
+def band_flags(
+    x: np.ndarray, center: np.ndarray, spreads: tuple[np.ndarray, np.ndarray], sampling: np.ndarray
+) -> np.ndarray:
+    """The noise-aware band of the kernel, vectorised: ±Z deviations on the log scale, each
+    side's from its spread (the larger of the MAD and that half's own)."""
     e = np.exp(center) - OFFSET
-    extra = np.maximum(mad**2 - sampling, 0)
-    sd = np.maximum(np.sqrt(extra + np.abs(e) / (e + OFFSET) ** 2), RELATIVE)
-    lower = np.exp(center - Z * sd) - OFFSET
-    upper = np.exp(center + Z * sd) - OFFSET
+    own = np.abs(e) / (e + OFFSET) ** 2
+    sd_below, sd_above = (
+        np.maximum(np.sqrt(np.maximum(spread**2 - sampling, 0) + own), RELATIVE) for spread in spreads
+    )
+    lower = np.exp(center - Z * sd_below) - OFFSET
+    upper = np.exp(center + Z * sd_above) - OFFSET
     below = np.maximum(e - lower, FLOOR)
     above = np.maximum(upper - e, FLOOR)
     return (x < e - below) | (x > e + above)
@@ -139,11 +145,28 @@ def run_numpy(clicks: np.ndarray) -> np.ndarray:
                 median = np.nanmedian(windows, axis=2)
                 mad = 1.4826 * np.nanmedian(np.abs(windows - median[:, :, None]), axis=2)
                 count = np.sum(~np.isnan(windows), axis=2)
+                spreads = side_spreads(np.sort(windows, axis=2), count, median, mad)
                 sampling = np.nan_to_num(np.nanmean(trailing(poisson_log_variance(seasonal)), axis=2))
         center = seasonal + median
         judged = (count >= 7) & ~np.isnan(center)
-        out[at : at + CHUNK] = judged & band_flags(x, np.nan_to_num(center), np.nan_to_num(mad), sampling)
+        out[at : at + CHUNK] = judged & band_flags(x, np.nan_to_num(center), spreads, sampling)
     return out
+
+
+def side_spreads(
+    ordered: np.ndarray, count: np.ndarray, median: np.ndarray, mad: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each side's spread (windows sorted, NaNs last): the larger of the MAD and 1.4826 times
+    the median distance from the median of the lower half, and of the upper half."""
+    half = count // 2
+
+    def middle(first: np.ndarray) -> np.ndarray:
+        at = lambda i: np.take_along_axis(ordered, np.clip(i, 0, WINDOW - 1)[..., None], axis=2)[..., 0]  # noqa: E731
+        return (at(first + (half - 1) // 2) + at(first + half // 2)) / 2
+
+    below = np.where(half > 0, median - middle(np.zeros_like(half)), 0.0)
+    above = np.where(half > 0, middle(count - half) - median, 0.0)
+    return tuple(np.nan_to_num(np.maximum(mad, 1.4826 * np.maximum(v, 0))) for v in (below, above))  # type: ignore[return-value]
 
 
 def run_pandas_median(clicks: np.ndarray) -> None:
@@ -173,14 +196,24 @@ def run_polars(clicks: np.ndarray) -> np.ndarray:
             sampling=sampling.list.drop_nulls().list.mean().fill_null(0.0),
         )
         frame = frame.with_columns(
-            mad=pl.col("w").list.eval((pl.element() - pl.element().median()).abs()).list.median() * 1.4826
+            mad=pl.col("w").list.eval((pl.element() - pl.element().median()).abs()).list.median() * 1.4826,
+            ordered=pl.col("w").list.sort(),
+            half=pl.col("count") // 2,
+        )
+        frame = frame.with_columns(
+            below=(pl.col("median") - pl.col("ordered").list.head(pl.col("half")).list.median()) * 1.4826,
+            above=(pl.col("ordered").list.tail(pl.col("half")).list.median() - pl.col("median")) * 1.4826,
         )
         center = (frame["seasonal"] + frame["median"]).to_numpy().reshape(n, days)
-        mad = frame["mad"].to_numpy().reshape(n, days)
         count = frame["count"].to_numpy().reshape(n, days)
         sampling = frame["sampling"].to_numpy().reshape(n, days)
         judged = (count >= 7) & ~np.isnan(center)
-        out[at : at + CHUNK] = judged & band_flags(x, np.nan_to_num(center), np.nan_to_num(mad), sampling)
+        mad = frame["mad"].to_numpy()
+        spreads = tuple(
+            np.nan_to_num(np.maximum(mad, np.maximum(frame[c].to_numpy(), 0))).reshape(n, days)
+            for c in ("below", "above")
+        )
+        out[at : at + CHUNK] = judged & band_flags(x, np.nan_to_num(center), spreads, sampling)
     return out
 
 
