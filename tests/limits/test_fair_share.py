@@ -114,8 +114,11 @@ def test_a_batch_over_the_rows_rate_stores_nothing(strict_server: ServerProcess)
 
 
 SLOTS = 2
-QUERY_DELAY_MS = 3000
-QUEUE_SECONDS = 5
+QUERY_DELAY_MS = 4000
+# A queued call must outwait one query (4 s, plus whatever a loaded machine adds to a fresh
+# server's first queries: up to 3 s here) but not two, which the fourth and fifth noisy calls
+# would need.
+QUEUE_SECONDS = 7
 
 
 @pytest.fixture(scope="module")
@@ -179,11 +182,11 @@ def busy_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProc
 def test_a_full_server_hands_a_freed_slot_to_the_quiet_tenant_and_refuses_what_waited_too_long(
     busy_server: ServerProcess,
 ) -> None:
-    """Both slots are taken by the noisy tenant's calls for 3 s; three more of its calls queue,
+    """Both slots are taken by the noisy tenant's calls for 4 s; three more of its calls queue,
     then the quiet tenant's one. When the two slots free, one goes to the quiet tenant (it has
     none running) although it queued last; the queue's first-come order would have given both
-    to the noisy tenant and left the quiet call waiting out its 5 s. Two noisy calls still
-    waiting when their 5 s run out are refused SERVER_BUSY, while health answers throughout."""
+    to the noisy tenant and left the quiet call waiting out its 7 s. Two noisy calls still
+    waiting when their 7 s run out are refused SERVER_BUSY, while health answers throughout."""
     noisy, quiet = f"t-{uuid.uuid4().hex[:8]}", f"t-{uuid.uuid4().hex[:8]}"
     with grpc.insecure_channel(busy_server.address) as channel:
         query = _query_on(busy_server, channel)
