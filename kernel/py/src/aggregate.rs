@@ -8,7 +8,7 @@ use pyo3::prelude::*;
 use pyo3_arrow::input::AnyRecordBatch;
 use pyo3_arrow::PyTable;
 
-use crate::convert::one_batch;
+use crate::convert::{batches_of, one_batch, strs};
 
 #[pyfunction]
 #[pyo3(signature = (table, keys, carry = Vec::new()))]
@@ -18,14 +18,8 @@ fn aggregate(
     keys: Vec<String>,
     carry: Vec<String>,
 ) -> PyResult<Bound<'_, PyAny>> {
-    // Reading the stream may call back into the exporter's Python code: keep the GIL for it.
-    let reader = table.into_reader()?;
-    let schema = reader.schema();
-    let batches = reader
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| PyValueError::new_err(e.to_string()))?;
-    let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
-    let carry: Vec<&str> = carry.iter().map(String::as_str).collect();
+    let (schema, batches) = batches_of(table)?;
+    let (keys, carry) = (strs(&keys), strs(&carry));
     let threads = adpulse_core::worker_threads();
     let (schema, out) = py
         .detach(|| adpulse_core::aggregate::aggregate(&schema, &batches, &keys, &carry, threads))

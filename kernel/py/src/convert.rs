@@ -1,6 +1,7 @@
 //! Values across the boundary: dates, Arrow tables, errors.
 
 use adpulse_core::analytics::AnalyticsError;
+use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -27,14 +28,20 @@ pub(crate) fn analytics_error(e: AnalyticsError) -> PyErr {
     PyValueError::new_err(e.0)
 }
 
-/// The whole table as one batch (the store's sums are small enough; series need random access).
-pub(crate) fn one_batch(table: AnyRecordBatch) -> PyResult<RecordBatch> {
-    // Reading the stream may call back into the exporter's Python code: keep the GIL for it.
+/// The table's batches with their schema. Reading the stream may call back into the exporter's
+/// Python code, so callers read it before they release the GIL.
+pub(crate) fn batches_of(table: AnyRecordBatch) -> PyResult<(SchemaRef, Vec<RecordBatch>)> {
     let reader = table.into_reader()?;
     let schema = reader.schema();
     let batches = reader
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| PyValueError::new_err(e.to_string()))?;
+    Ok((schema, batches))
+}
+
+/// The whole table as one batch (the store's sums are small enough; series need random access).
+pub(crate) fn one_batch(table: AnyRecordBatch) -> PyResult<RecordBatch> {
+    let (schema, batches) = batches_of(table)?;
     arrow::compute::concat_batches(&schema, &batches)
         .map_err(|e| PyValueError::new_err(e.to_string()))
 }
