@@ -110,19 +110,23 @@ RELATIVE_FLOOR = 0.08
 BAND_SCALE = {Metric.CPC: 0.65}
 
 
-def incident_confidence(peak_score: float | None) -> float:
+def incident_confidence(peak_score: float | None, metric: Metric) -> float:
     """How sure an incident is not noise, 0 to 1, from its peak score (in deviations of its own
     series' noise, so a noisy campaign needs a larger change for the same score).
 
     On incident-free data the false alarms beyond a score s fall about as s⁻³
-    (bench/false_alarms.py: from 5 to 10 deviations, twenty to fifty times fewer), so
-    (z_high / s)³ is the chance of noise reaching s relative to the weakest flag anyone gets
-    (the high sensitivity's band); the confidence is what is left: 0 at the high band, 0.58 at
-    the medium one, 0.89 at the low one, 0.99 at 4.6 times the high band.
+    (bench/false_alarms.py: from 5 to 10 deviations, twenty to fifty times fewer), so with
+    z the metric's own band at the high sensitivity (the weakest day flag anyone gets), (z / s)³
+    are the odds of noise reaching s against a real change, and the confidence is
+    s³ / (s³ + z³): 0.5 at the high band, 0.72 at the medium one, 0.84 at the low one, 0.99 at
+    4.6 times the high band. It is above 0 for every flagged incident, also for those flagged as
+    a run or by their rate, whose peak day may score under the day band.
     """
     if peak_score is None or not math.isfinite(peak_score) or peak_score == 0:
         return 0.0
-    return max(0.0, 1.0 - (Sensitivity.HIGH.threshold / abs(peak_score)) ** 3)
+    weakest = Sensitivity.HIGH.threshold * BAND_SCALE.get(metric, 1.0)
+    cube = abs(peak_score) ** 3
+    return cube / (cube + weakest**3)
 
 
 # Explanations search these when the request names none: the hierarchy above the ad.

@@ -218,7 +218,8 @@ class AnomaliesUseCase:
             **options,  # type: ignore[arg-type]
         )
         confidence = pa.array(
-            [incident_confidence(s) for s in incidents["peak_score"].to_pylist()], pa.float64()
+            [incident_confidence(s, metric) for s in incidents["peak_score"].to_pylist()],
+            pa.float64(),
         )
         incidents = incidents.append_column("confidence", confidence)
         if incidents.num_rows:
